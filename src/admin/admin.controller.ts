@@ -1,0 +1,34 @@
+import { Body, Controller, Get, Param, Patch } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { AuthService } from '../auth/auth.service.js';
+import { ChangePlanBody } from '../auth/dto/auth.dto.js';
+import { RequireAdmin } from '../auth/principal.js';
+import type { UserProfile } from '../auth/user-profile.cache.js';
+import { SessionKeyStats, type SessionStats } from '../sessions/session-key.stats.js';
+
+const UserIdParam = z.uuid({ message: 'must be a UUID' });
+
+/** Operator routes (ADMIN_TOKEN). Each answers one operational question. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@RequireAdmin()
+@Controller('api/admin')
+export class AdminController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly sessionStats: SessionKeyStats,
+  ) {}
+
+  /** Changes a user's plan; existing tokens act on the new plan within 60 s (at once on this cluster's cache). */
+  @Patch('users/:id')
+  changePlan(@Param('id', { schema: UserIdParam }) id: string, @Body({ schema: ChangePlanBody }) body: ChangePlanBody): Promise<UserProfile> {
+    return this.auth.changePlan(id, body.plan);
+  }
+
+  /** How close the session key space is to growing, and how often key generation retried. */
+  @Get('sessions/stats')
+  sessionsStats(): Promise<SessionStats> {
+    return this.sessionStats.snapshot();
+  }
+}

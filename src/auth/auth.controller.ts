@@ -1,0 +1,33 @@
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { AppError } from '../errors/app-error.js';
+import { AuthService, type AuthResult } from './auth.service.js';
+import { LoginBody, RegisterBody } from './dto/auth.dto.js';
+import { CurrentPrincipal, RequireUser, type Principal } from './principal.js';
+import type { UserProfile } from './user-profile.cache.js';
+
+@ApiTags('auth')
+@Controller('api/auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('register')
+  register(@Body({ schema: RegisterBody }) body: RegisterBody): Promise<AuthResult> {
+    return this.auth.register(body);
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  login(@Body({ schema: LoginBody }) body: LoginBody): Promise<AuthResult> {
+    return this.auth.login(body);
+  }
+
+  @Get('me')
+  @RequireUser()
+  @ApiBearerAuth()
+  async me(@CurrentPrincipal() principal: Principal): Promise<UserProfile> {
+    const profile = principal.kind === 'user' ? await this.auth.profile(principal.userId) : null;
+    if (!profile) throw new AppError('INVALID_TOKEN');
+    return profile;
+  }
+}

@@ -1,0 +1,57 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
+import { AuthService } from './auth.service.js';
+import { ACCESS_REQUIREMENT, normaliseIp, type AccessRequirement, type Principal } from './principal.js';
+import { TokenService } from './token.service.js';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Runs on every route: turns the Authorization header into a Principal. A header that
+ * is present but not a valid token is always 401 INVALID_TOKEN, never anonymous.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly adminDigest?: Buffer;
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: TokenService,
+    private readonly auth: AuthService,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.adminDigest = config.ADMIN_TOKEN ? digest(config.ADMIN_TOKEN) : undefined;
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const principal = await this.identify(request.headers.authorization, normaliseIp(request.ip));
+    request.principal = principal;
+    const requirement = this.reflector.getAllAndOverride<AccessRequirement | undefined>(ACCESS_REQUIREMENT, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (requirement === 'admin' && principal.kind !== 'admin') {
+      throw principal.kind === 'user' ? new AppError('FORBIDDEN', 'This route is for operators (admin token).') : new AppError('ADMIN_TOKEN_REQUIRED');
+    }
+    if (requirement === 'user' && principal.kind !== 'user') throw new AppError('AUTH_REQUIRED');
+    return true;
+  }
+
+  /** Public for the socket handshake, which authenticates the same way. */
+  async identify(header: string | undefined, ip: string): Promise<Principal> {
+    if (header === undefined) return { kind: 'anonymous', plan: 'FREE', ip };
+    const match = /^Bearer ([^\s]{1,4096})$/i.exec(header.trim());
+    if (!match) throw new AppError('INVALID_TOKEN', 'The Authorization header must be "Bearer <token>".');
+    const token = match[1];
+    if (this.adminDigest && timingSafeEqual(digest(token), this.adminDigest)) return { kind: 'admin', ip };
+    const claims = await this.tokens.verify(token);
+    const profile = claims && (await this.auth.profile(claims.sub));
+    if (!profile) throw new AppError('INVALID_TOKEN');
+    return { kind: 'user', userId: profile.id, plan: profile.plan, displayName: profile.displayName, ip };
+  }
+}

@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { AuthController } from './auth.controller.js';
+import { AuthGuard } from './auth.guard.js';
+import { AuthService } from './auth.service.js';
+import { PasswordHasher } from './password-hasher.js';
+import { TokenService } from './token.service.js';
+import { UserProfileCache } from './user-profile.cache.js';
+import { UsersRepository } from './users.repository.js';
+
+@Module({
+  imports: [
+    JwtModule.registerAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        config.JWT_PRIVATE_KEY && config.JWT_PUBLIC_KEY
+          ? {
+              privateKey: config.JWT_PRIVATE_KEY,
+              publicKey: config.JWT_PUBLIC_KEY,
+              signOptions: { algorithm: 'RS256', expiresIn: config.JWT_EXPIRES_IN_SECONDS },
+              verifyOptions: { algorithms: ['RS256'] },
+            }
+          : {
+              secret: config.jwtSecret,
+              signOptions: { algorithm: 'HS256', expiresIn: config.JWT_EXPIRES_IN_SECONDS },
+              verifyOptions: { algorithms: ['HS256'] },
+            },
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [
+    AuthService,
+    AuthGuard,
+    PasswordHasher,
+    TokenService,
+    UserProfileCache,
+    UsersRepository,
+    { provide: APP_GUARD, useExisting: AuthGuard },
+  ],
+  exports: [AuthService, AuthGuard],
+})
+export class AuthModule {}

@@ -1,0 +1,47 @@
+import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Plan } from '../generated/prisma/enums.js';
+
+/** Who is calling: a user (by token), an operator (admin token) or an anonymous client (by IP). */
+export type Principal =
+  | { kind: 'user'; userId: string; plan: Plan; displayName: string; ip: string }
+  | { kind: 'admin'; ip: string }
+  | { kind: 'anonymous'; plan: 'FREE'; ip: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export type AccessRequirement = 'user' | 'admin';
+export const ACCESS_REQUIREMENT = 'tessera:access';
+
+/** The route needs a user token (anonymous: 401 AUTH_REQUIRED). */
+export const RequireUser = () => SetMetadata(ACCESS_REQUIREMENT, 'user' satisfies AccessRequirement);
+/** The route needs ADMIN_TOKEN (none: 401, a user token: 403). */
+export const RequireAdmin = () => SetMetadata(ACCESS_REQUIREMENT, 'admin' satisfies AccessRequirement);
+
+export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
+  const request = ctx.switchToHttp().getRequest<FastifyRequest>();
+  if (!request.principal) throw new Error('AuthGuard did not run for this route');
+  return request.principal;
+});
+
+/** The stable identity a caller's idempotency keys and limits hang on. */
+export function principalScope(principal: Principal): string {
+  switch (principal.kind) {
+    case 'user':
+      return `user:${principal.userId}`;
+    case 'admin':
+      return 'admin';
+    case 'anonymous':
+      return `ip:${principal.ip}`;
+  }
+}
+
+/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) shown as plain IPv4. */
+export function normaliseIp(ip: string | undefined): string {
+  if (!ip) return 'unknown';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+const csv = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+/**
+ * Every setting Tessera reads, with the defaults of the API contract. Parsed once at
+ * boot; settings used by later features are validated here too, so a typo fails fast.
+ */
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: int(0, 65535).default(3001),
+    HOST: z.string().default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    BODY_LIMIT: int(1024).default(1024 * 1024),
+    TRUST_PROXY: bool.default(false),
+    PUBLIC_URL: optionalString.pipe(z.url().optional()),
+
+    DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional()),
+    EMBEDDED_POSTGRES_PORT: int(1, 65535).default(54329),
+    DATA_DIR: z.string().default('.data'),
+    DB_POOL_MIN: int(0, 1000).default(2),
+    DB_POOL_MAX: int(1, 1000).default(20),
+    DB_CONNECTION_TIMEOUT: int(1).default(5000),
+    DB_IDLE_TIMEOUT: int(0).default(30000),
+    DB_STATEMENT_TIMEOUT: int(0).default(15000),
+
+    REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional()),
+    REDIS_PREFIX: z.string().min(1).max(64).default('tessera:'),
+    QUEUE_PREFIX: z.string().min(1).max(64).default('tessera'),
+
+    JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+    JWT_PRIVATE_KEY: optionalString,
+    JWT_PUBLIC_KEY: optionalString,
+    JWT_EXPIRES_IN_SECONDS: int(60).default(7 * 24 * 3600),
+    ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+    PASSWORD_HASH_COST: int(10, 20).default(15),
+
+    SESSION_KEY_LENGTH: int(3, 12).default(3),
+    SESSION_KEY_MAX_FILL: z.coerce.number().gt(0).max(0.9).default(0.25),
+    SESSION_RETENTION_DAYS: int(1).default(90),
+    SESSION_TYPES: csv.pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, 'each type must be a lowercase slug'))),
+    SESSION_MAX_MEMBERS: int(1).default(100),
+    BLOCK_MAX_BYTES: int(256).default(64 * 1024),
+    BLOCK_HISTORY_KEEP: int(1).default(50),
+
+    WS_MAX_CONNECTIONS: int(1).default(10000),
+    WS_PING_INTERVAL: int(1000).default(25000),
+    WS_PING_TIMEOUT: int(1000).default(20000),
+    DRAIN_DELAY_MS: int(0).default(5000),
+
+    RUN_WORKERS: bool.default(true),
+    AI_GENERATION_CONCURRENCY: int(1).default(15),
+    THINKING_QUEUE_CONCURRENCY: int(1).default(8),
+    IMAGE_GENERATION_CONCURRENCY: int(1).default(5),
+    EXPORT_CONCURRENCY: int(1).default(12),
+    COLLABORATION_CONCURRENCY: int(1).default(100),
+    AI_PROVIDER_URL: optionalString.pipe(z.url().optional()),
+    AI_API_KEY: optionalString,
+    AI_MODEL: optionalString,
+
+    ARTIFACTS_DIR: z.string().default('.data/artifacts'),
+    ARTIFACT_RETENTION_DAYS: int(1).default(30),
+    SIGNED_URL_TTL_SECONDS: int(1).default(3600),
+    SIGNED_URL_SECRET: optionalString,
+    CLEANUP_INTERVAL_HOURS: int(1).default(24),
+
+    RATE_LIMIT_ENABLED: bool.default(true),
+    METRICS_TOKEN: optionalString,
+  })
+  .superRefine((env, ctx) => {
+    if (env.DB_POOL_MIN > env.DB_POOL_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['DB_POOL_MIN'], message: 'must not exceed DB_POOL_MAX' });
+    }
+    if (env.NODE_ENV === 'production' && !env.JWT_SECRET && !env.JWT_PRIVATE_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'is required in production' });
+    }
+    if (Boolean(env.JWT_PRIVATE_KEY) !== Boolean(env.JWT_PUBLIC_KEY)) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'must be set together with JWT_PRIVATE_KEY' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;

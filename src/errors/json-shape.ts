@@ -1,0 +1,22 @@
+import type { FieldError } from './app-error.js';
+
+export const MAX_JSON_DEPTH = 32;
+
+/** Rejects what JSON.parse accepts but Tessera will not store: deep nesting and NUL characters. */
+export function checkJsonShape(value: unknown): FieldError | null {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
+  while (stack.length) {
+    const { value: v, depth, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return { field: path || '(body)', message: 'strings must not contain NUL characters' };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) return { field: path || '(body)', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
+    for (const [key, child] of Object.entries(v)) {
+      if (key.includes('\u0000')) return { field: path || '(body)', message: 'keys must not contain NUL characters' };
+      stack.push({ value: child, depth: depth + 1, path: path ? `${path}.${key}` : key });
+    }
+  }
+  return null;
+}

@@ -1,0 +1,79 @@
+import { STATUS_CODES } from 'node:http';
+import { HttpException } from '@nestjs/common';
+import { AppError } from './app-error.js';
+import { CODE_BY_STATUS, ERROR_CATALOG, type ErrorCode } from './error-catalog.js';
+
+/** RFC 9457 problem details, with Tessera's stable `code`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  requestId?: string;
+  [extension: string]: unknown;
+}
+
+const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+};
+
+function problemOf(code: ErrorCode, detail: string, extensions: Record<string, unknown> = {}): Problem {
+  const { status } = ERROR_CATALOG[code];
+  return { ...extensions, type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, code };
+}
+
+/**
+ * Maps anything thrown while serving a request (or a socket event) to a problem.
+ * Only catalog errors and well-known framework 4xx carry their message to the
+ * client; everything else becomes a bare INTERNAL_ERROR.
+ */
+export function toProblem(error: unknown): { problem: Problem; internal: boolean } {
+  if (error instanceof AppError) {
+    return { problem: problemOf(error.code, error.message, error.extensions), internal: false };
+  }
+  if (error instanceof HttpException) {
+    // Nest wraps Fastify's own 4xx errors (body parsing, limits); their code says more than the status.
+    if (error.cause && error.cause !== error) {
+      const inner = toProblem(error.cause);
+      if (!inner.internal) return inner;
+    }
+    const status = error.getStatus();
+    const code = CODE_BY_STATUS[status];
+    if (code) return { problem: problemOf(code, ERROR_CATALOG[code].detail), internal: false };
+    if (status < 500) return { problem: problemOf('VALIDATION_FAILED', ERROR_CATALOG.VALIDATION_FAILED.detail), internal: false };
+  }
+  if (isDependencyOutage(error)) {
+    return { problem: problemOf('SERVICE_UNAVAILABLE', ERROR_CATALOG.SERVICE_UNAVAILABLE.detail), internal: true };
+  }
+  const err = error as { code?: unknown; statusCode?: unknown } | null;
+  if (err && typeof err.code === 'string' && FASTIFY_CODES[err.code]) {
+    const code = FASTIFY_CODES[err.code];
+    return { problem: problemOf(code, ERROR_CATALOG[code].detail), internal: false };
+  }
+  if (error instanceof SyntaxError && err?.statusCode === 400) {
+    return { problem: problemOf('MALFORMED_JSON', ERROR_CATALOG.MALFORMED_JSON.detail), internal: false };
+  }
+  if (err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    const code = CODE_BY_STATUS[err.statusCode] ?? 'VALIDATION_FAILED';
+    return { problem: problemOf(code, ERROR_CATALOG[code].detail), internal: false };
+  }
+  return { problem: problemOf('INTERNAL_ERROR', ERROR_CATALOG.INTERNAL_ERROR.detail), internal: true };
+}
+
+const OUTAGE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037']);
+const OUTAGE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '53300', '57014']);
+
+/** A database or Redis that is down, saturated or too slow: a 503, never a 500. */
+export function isDependencyOutage(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const e = error as { name?: string; code?: unknown; message?: string; cause?: unknown };
+  if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true;
+  if (typeof e.code === 'string' && (OUTAGE_PRISMA_CODES.has(e.code) || OUTAGE_NODE_CODES.has(e.code))) return true;
+  if (typeof e.message === 'string' && /Connection is closed|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== error && isDependencyOutage(e.cause);
+}

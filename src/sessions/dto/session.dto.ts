@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+const jsonObject = z.record(z.string(), z.unknown());
+const typeSlug = z.string().min(1).max(100);
+const title = z.string().max(200, 'must be at most 200 characters');
+const visibility = z.enum(['link', 'readonly', 'private']);
+const themeId = z.uuid({ message: 'must be a UUID' }).nullable();
+
+export const CreateSessionBody = z
+  .object({ typeSlug, title: title.optional(), state: jsonObject.optional(), visibility: visibility.optional(), themeId: themeId.optional() })
+  .strict()
+  .meta({ id: 'CreateSessionBody' });
+export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
+
+export const InstantiateSessionBody = z
+  .object({ typeSlug, title: title.optional(), state: jsonObject.optional(), themeId: themeId.optional() })
+  .strict()
+  .meta({ id: 'InstantiateSessionBody' });
+export type InstantiateSessionBody = z.infer<typeof InstantiateSessionBody>;
+
+export const SaveSessionBody = z
+  .object({
+    version: z.number().int().min(1).optional(),
+    title: title.optional(),
+    state: jsonObject.optional(),
+    metadata: jsonObject.optional(),
+    themeId: themeId.optional(),
+    visibility: visibility.optional(),
+  })
+  .strict()
+  .meta({ id: 'SaveSessionBody' });
+export type SaveSessionBody = z.infer<typeof SaveSessionBody>;
+
+export const ListSessionsQuery = z
+  .object({
+    typeSlug: typeSlug.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    cursor: z.string().max(512).optional(),
+  })
+  .strict();
+export type ListSessionsQuery = z.infer<typeof ListSessionsQuery>;

@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { TransactionHost } from '../database/transaction-host.js';
+
+/** How long a create's Idempotency-Key stays bound to its session. */
+export const IDEMPOTENCY_WINDOW_HOURS = 24;
+
+@Injectable()
+export class IdempotencyRepository {
+  constructor(private readonly db: TransactionHost) {}
+
+  /**
+   * Binds (scope, key) to the session, unless a live binding exists. Waits for a
+   * concurrent create with the same key to finish, then returns false.
+   */
+  async claim(scope: string, key: string, requestHash: string, sessionId: string): Promise<boolean> {
+    await this.db.client.$executeRaw`
+      DELETE FROM idempotency_keys
+      WHERE scope = ${scope} AND key = ${key} AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
+    const inserted = await this.db.client.$executeRaw`
+      INSERT INTO idempotency_keys (scope, key, request_hash, session_id)
+      VALUES (${scope}, ${key}, ${requestHash}, ${sessionId}::uuid)
+      ON CONFLICT (scope, key) DO NOTHING`;
+    return inserted === 1;
+  }
+
+  find(scope: string, key: string): Promise<{ requestHash: string; sessionId: string } | null> {
+    return this.db.client.idempotencyKey.findUnique({
+      where: { scope_key: { scope, key } },
+      select: { requestHash: true, sessionId: true },
+    });
+  }
+}

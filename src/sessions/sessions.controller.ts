@@ -1,0 +1,83 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { AppError } from '../errors/app-error.js';
+import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
+import { SessionKeyPipe } from './session-key.pipe.js';
+import type { SessionView } from './session.view.js';
+import { SessionsService } from './sessions.service.js';
+import { versionFrom } from './version-precondition.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+@ApiTags('sessions')
+@ApiBearerAuth()
+@Controller('api/sessions')
+export class SessionsController {
+  constructor(private readonly sessions: SessionsService) {}
+
+  @Post()
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retry with the same key within 24 h returns the same session (200).' })
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body({ schema: CreateSessionBody }) body: CreateSessionBody,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SessionView> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw AppError.validation([{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }]);
+    }
+    const { session, created } = await this.sessions.create(principal, body, idempotencyKey);
+    void reply.status(created ? 201 : 200);
+    return session;
+  }
+
+  @Get()
+  list(@CurrentPrincipal() principal: Principal, @Query({ schema: ListSessionsQuery }) query: ListSessionsQuery) {
+    return this.sessions.list(principal, query);
+  }
+
+  @Put(':key')
+  async instantiate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: InstantiateSessionBody }) body: InstantiateSessionBody,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SessionView> {
+    const { session, created } = await this.sessions.instantiate(principal, key, body);
+    void reply.status(created ? 201 : 200);
+    return session;
+  }
+
+  @Get(':key')
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SessionView> {
+    const session = await this.sessions.get(principal, key);
+    void reply.header('etag', `"${session.version}"`);
+    return session;
+  }
+
+  @Patch(':key')
+  @ApiHeader({ name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' })
+  async save(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: SaveSessionBody }) body: SaveSessionBody,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SessionView> {
+    const session = await this.sessions.save(principal, key, versionFrom(body.version, ifMatch), body);
+    void reply.header('etag', `"${session.version}"`);
+    return session;
+  }
+
+  @Delete(':key')
+  @HttpCode(204)
+  async delete(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string): Promise<void> {
+    await this.sessions.delete(principal, key);
+  }
+}

@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { principalScope, type Principal } from '../auth/principal.js';
+import { TransactionHost } from '../database/transaction-host.js';
+import { AppError } from '../errors/app-error.js';
+import { SESSION_DELETED, SESSION_UPDATED, type Actor, type SessionDeletedEvent, type SessionUpdatedEvent } from '../events/domain-events.js';
+import type { Visibility } from '../generated/prisma/enums.js';
+import { ThemesService } from '../themes/themes.service.js';
+import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
+import { decodeCursor, encodeCursor } from './list-cursor.js';
+import { canChangeVisibility, canDelete, canRead, canWrite } from './session-access.js';
+import { SessionKeyGenerator } from './session-key.generator.js';
+import { SessionKeyStats } from './session-key.stats.js';
+import { SessionTypesRegistry } from './session-types.registry.js';
+import { toSessionView, type SessionView } from './session.view.js';
+import { SessionsRepository, type SessionRow } from './sessions.repository.js';
+
+/** Enough tries that escalating the key length makes a free key certain long before. */
+const MAX_KEY_ATTEMPTS = 32;
+const VISIBILITY_RANK: Record<Visibility, number> = { private: 0, readonly: 1, link: 2 };
+
+class IdempotentReplay extends Error {}
+
+export interface Created {
+  session: SessionView;
+  created: boolean;
+}
+
+@Injectable()
+export class SessionsService {
+  constructor(
+    private readonly sessions: SessionsRepository,
+    private readonly idempotency: IdempotencyRepository,
+    private readonly keys: SessionKeyGenerator,
+    private readonly keyStats: SessionKeyStats,
+    private readonly types: SessionTypesRegistry,
+    private readonly themes: ThemesService,
+    private readonly tx: TransactionHost,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  async create(principal: Principal, body: CreateSessionBody, idempotencyKey?: string): Promise<Created> {
+    await this.checkReferences(body.typeSlug, body.themeId);
+    if (principal.kind !== 'user' && body.visibility && body.visibility !== 'link') {
+      throw AppError.validation([{ field: 'visibility', message: 'sessions created without a user token are always "link"' }]);
+    }
+    const scope = principalScope(principal);
+    const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    try {
+      const session = await this.tx.run(async () => {
+        const row = await this.insertWithFreshKey(principal, body);
+        if (idempotencyKey && !(await this.idempotency.claim(scope, idempotencyKey, requestHash, row.id))) {
+          throw new IdempotentReplay();
+        }
+        return row;
+      });
+      this.keys.taken(session.key);
+      return { session: toSessionView(session), created: true };
+    } catch (error) {
+      if (!(error instanceof IdempotentReplay) || !idempotencyKey) throw error;
+      return { session: await this.replay(scope, idempotencyKey, requestHash), created: false };
+    }
+  }
+
+  /** Creates the session under a key the client already holds, exactly once under any concurrency. */
+  async instantiate(principal: Principal, key: string, body: InstantiateSessionBody): Promise<Created> {
+    await this.checkReferences(body.typeSlug, body.themeId);
+    for (;;) {
+      const row = await this.sessions.insertIfKeyFree({ ...this.newSession(principal, body), key });
+      if (row) return { session: toSessionView(row), created: true };
+      const existing = await this.sessions.findByKey(key);
+      if (existing) return { session: toSessionView(this.readable(existing, principal)), created: false };
+      // Deleted between our insert and our read: the key is free again, try once more.
+    }
+  }
+
+  async get(principal: Principal, key: string): Promise<SessionView> {
+    const row = this.readable(await this.sessions.findByKey(key), principal);
+    return { ...toSessionView(row), blocks: [] };
+  }
+
+  async save(principal: Principal, key: string, version: number, body: SaveSessionBody): Promise<SessionView> {
+    const current = this.readable(await this.sessions.findByKey(key), principal);
+    if (!canWrite(current, principal)) throw new AppError('READ_ONLY');
+    if (body.visibility !== undefined && body.visibility !== current.visibility && !canChangeVisibility(current, principal)) {
+      throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may change its visibility.');
+    }
+    if (body.themeId) await this.checkReferences(current.typeSlug, body.themeId);
+    const at = new Date();
+    const { version: _version, ...changes } = body;
+    const saved = await this.sessions.saveIfVersion(current.id, version, { ...changes, at });
+    if (!saved) {
+      const latest = await this.sessions.findById(current.id);
+      if (!latest) throw new AppError('SESSION_NOT_FOUND');
+      throw new AppError('VERSION_CONFLICT', `The session is at version ${latest.version}, not ${version}.`, {
+        current: toSessionView(latest),
+      });
+    }
+    const view = toSessionView(saved);
+    this.events.emit(SESSION_UPDATED, {
+      kind: SESSION_UPDATED,
+      session: view,
+      visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],
+      actor: actorOf(principal),
+      at: at.toISOString(),
+    } satisfies SessionUpdatedEvent);
+    return view;
+  }
+
+  async delete(principal: Principal, key: string): Promise<void> {
+    const session = this.readable(await this.sessions.findByKey(key), principal);
+    if (!canDelete(session, principal)) throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may delete it.');
+    if (!(await this.sessions.delete(session.id))) throw new AppError('SESSION_NOT_FOUND');
+    this.events.emit(SESSION_DELETED, {
+      kind: SESSION_DELETED,
+      key,
+      actor: actorOf(principal),
+      at: new Date().toISOString(),
+    } satisfies SessionDeletedEvent);
+  }
+
+  async list(principal: Principal, query: ListSessionsQuery): Promise<{ items: SessionView[]; nextCursor: string | null }> {
+    if (principal.kind === 'anonymous') throw new AppError('AUTH_REQUIRED', 'Listing sessions needs a user token.');
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const ownerId = principal.kind === 'user' ? principal.userId : undefined;
+    const rows = await this.sessions.list({ ownerId, typeSlug: query.typeSlug }, query.limit + 1, after);
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      items: page.map(toSessionView),
+      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+    };
+  }
+
+  private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<SessionRow> {
+    const fields = { ...this.newSession(principal, body), visibility: body.visibility ?? 'link' };
+    for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
+      const row = await this.sessions.insertIfKeyFree({ ...fields, key: await this.keys.candidate(attempt) });
+      if (row) return row;
+      this.keyStats.collisionRetried();
+    }
+    throw new Error(`no free session key after ${MAX_KEY_ATTEMPTS} attempts`);
+  }
+
+  private newSession(principal: Principal, body: InstantiateSessionBody) {
+    return {
+      typeSlug: body.typeSlug,
+      title: body.title ?? '',
+      themeId: body.themeId ?? null,
+      ownerId: principal.kind === 'user' ? principal.userId : null,
+      visibility: 'link' as Visibility,
+      state: body.state ?? {},
+      createdAt: new Date(),
+    };
+  }
+
+  private async replay(scope: string, key: string, requestHash: string): Promise<SessionView> {
+    const binding = await this.idempotency.find(scope, key);
+    if (binding && binding.requestHash !== requestHash) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+    const row = binding && (await this.sessions.findById(binding.sessionId));
+    if (!row) throw new AppError('SESSION_NOT_FOUND', 'The session created with this Idempotency-Key was deleted.');
+    return toSessionView(row);
+  }
+
+  private readable(row: SessionRow | null, principal: Principal): SessionRow {
+    if (!row || !canRead(row, principal)) throw new AppError('SESSION_NOT_FOUND');
+    return row;
+  }
+
+  private async checkReferences(typeSlug: string, themeId: string | null | undefined): Promise<void> {
+    if (!this.types.has(typeSlug)) {
+      throw new AppError('INVALID_SESSION_TYPE', `"${typeSlug.slice(0, 100)}" is not a session type; known: ${this.types.list().join(', ')}.`);
+    }
+    if (themeId && !(await this.themes.exists(themeId))) throw new AppError('INVALID_THEME');
+  }
+}
+
+export function actorOf(principal: Principal): Actor {
+  switch (principal.kind) {
+    case 'user':
+      return { userId: principal.userId, displayName: principal.displayName };
+    case 'admin':
+      return { userId: null, displayName: 'Operator' };
+    case 'anonymous':
+      return { userId: null, displayName: 'Anonymous' };
+  }
+}

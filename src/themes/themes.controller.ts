@@ -1,0 +1,34 @@
+import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { RequireAdmin } from '../auth/principal.js';
+import { CreateThemeBody, ThemeIdParam } from './themes.dto.js';
+import { ThemesService, type ThemeView } from './themes.service.js';
+
+@ApiTags('themes')
+@Controller('api/themes')
+export class ThemesController {
+  constructor(private readonly themes: ThemesService) {}
+
+  @Get()
+  list(): Promise<{ items: ThemeView[]; nextCursor: null }> {
+    return this.themes.list();
+  }
+
+  @Get(':id')
+  get(@Param('id', { schema: ThemeIdParam }) id: string): Promise<ThemeView> {
+    return this.themes.get(id);
+  }
+}
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@RequireAdmin()
+@Controller('api/admin/themes')
+export class AdminThemesController {
+  constructor(private readonly themes: ThemesService) {}
+
+  @Post()
+  create(@Body({ schema: CreateThemeBody }) body: CreateThemeBody): Promise<ThemeView> {
+    return this.themes.create(body.name, body.tokens);
+  }
+}

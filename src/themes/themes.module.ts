@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { AdminThemesController, ThemesController } from './themes.controller.js';
+import { ThemesRepository } from './themes.repository.js';
+import { ThemesService } from './themes.service.js';
+
+@Module({
+  controllers: [ThemesController, AdminThemesController],
+  providers: [ThemesRepository, ThemesService],
+  exports: [ThemesService],
+})
+export class ThemesModule {}
