@@ -33,7 +33,8 @@ export async function createApp(config: AppConfig, options: { logger?: boolean }
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bodyParser: false,
-    bufferLogs: true,
+    bufferLogs: options.logger !== false,
+    logger: options.logger === false ? false : undefined,
     abortOnError: false,
   });
   if (options.logger !== false) app.useLogger(app.get(PinoLogger));

@@ -1,0 +1,39 @@
+/** Unit, integration and end-to-end suites on the real PostgreSQL and Redis; see test/helpers/global-setup.mjs. */
+/**
+ * ESM-only packages that CommonJS dependencies require(). Node 20.19+ loads them natively
+ * (require(esm)); Jest's module runtime only does from Node 24.9, so Jest compiles them.
+ */
+const ESM_REQUIRED_FROM_CJS = ['content-disposition'];
+
+const swcEcmascript = ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2023' } }];
+
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2023',
+      keepClassNames: true,
+    },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': swc,
+    [`/node_modules/(${ESM_REQUIRED_FROM_CJS.join('|')})/.+\\.js$`]: swcEcmascript,
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_REQUIRED_FROM_CJS.join('|')})/)`],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  globalSetup: '<rootDir>/test/helpers/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.mjs',
+  testTimeout: 30000,
+  maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
+};

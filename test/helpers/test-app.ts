@@ -1,0 +1,77 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import { createApp } from '../../src/http.setup.js';
+import { currentRun, ensureMigrated } from './test-environment.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const JWT_SECRET = 'test-jwt-secret-0123456789-0123456789-abcdef';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as is (no JSON encoding), for malformed-input tests. */
+  rawBody?: string;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  url: string;
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  close(): Promise<void>;
+}
+
+/** The real application on the run's database and Redis prefix, listening on a free port. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const run = currentRun();
+  await ensureMigrated();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: run.databaseUrl,
+    REDIS_URL: run.redisUrl,
+    REDIS_PREFIX: run.redisPrefix,
+    ADMIN_TOKEN,
+    JWT_SECRET,
+    PASSWORD_HASH_COST: '10',
+    LOG_LEVEL: 'silent',
+    DB_POOL_MAX: '10',
+    ...env,
+  });
+  const app = await createApp(config, { logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    app,
+    config,
+    url,
+    request: (method, path, options) => request(url, method, path, options),
+    close: () => app.close(),
+  };
+}
+
+export async function request<T = any>(base: string, method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed as T };
+}
