@@ -66,14 +66,30 @@ export function toProblem(error: unknown): { problem: Problem; internal: boolean
 }
 
 const OUTAGE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037']);
-const OUTAGE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '53300', '57014']);
+const OUTAGE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+/** Kinds the Prisma pg adapter gives connection-level failures. */
+const OUTAGE_ADAPTER_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'DatabaseDoesNotExist',
+  'DatabaseAccessDenied',
+  'AuthenticationFailed',
+  'TlsConnectionError',
+]);
+/** SQLSTATE classes of an unavailable server: connection (08), resources (53), operator intervention (57), not accepting connections (55000). */
+const OUTAGE_SQLSTATE = /^(08|53|57)|^55000$/;
 
 /** A database or Redis that is down, saturated or too slow: a 503, never a 500. */
-export function isDependencyOutage(error: unknown): boolean {
-  if (!error || typeof error !== 'object') return false;
-  const e = error as { name?: string; code?: unknown; message?: string; cause?: unknown };
+export function isDependencyOutage(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 5) return false;
+  const e = error as { name?: string; code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
   if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true;
-  if (typeof e.code === 'string' && (OUTAGE_PRISMA_CODES.has(e.code) || OUTAGE_NODE_CODES.has(e.code))) return true;
-  if (typeof e.message === 'string' && /Connection is closed|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(e.message)) return true;
-  return e.cause !== undefined && e.cause !== error && isDependencyOutage(e.cause);
+  if (typeof e.kind === 'string' && (OUTAGE_ADAPTER_KINDS.has(e.kind) || (e.kind === 'postgres' && OUTAGE_SQLSTATE.test(String(e.code))))) return true;
+  if (typeof e.code === 'string' && (OUTAGE_PRISMA_CODES.has(e.code) || OUTAGE_NODE_CODES.has(e.code) || /^[0-9A-Z]{5}$/.test(e.code) && OUTAGE_SQLSTATE.test(e.code))) {
+    return true;
+  }
+  if (typeof e.message === 'string' && /Connection is closed|Connection terminated|timeout exceeded when trying to connect/i.test(e.message)) return true;
+  return isDependencyOutage(e.meta?.driverAdapterError, depth + 1) || (e.cause !== error && isDependencyOutage(e.cause, depth + 1));
 }

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+const PROBLEM = 'application/problem+json; charset=utf-8';
+
+describe('bad input answers 4xx problem+json and changes nothing', () => {
+  let api: TestApp;
+  beforeAll(async () => {
+    api = await startTestApp({ BODY_LIMIT: '4096' });
+  });
+  afterAll(() => api.close());
+
+  const expectProblem = (res: { status: number; headers: Headers; body: any }, status: number, code: string) => {
+    expect([res.status, res.body?.code]).toEqual([status, code]);
+    expect(res.headers.get('content-type')).toBe(PROBLEM);
+    expect(res.body).toEqual(expect.objectContaining({ type: 'about:blank', title: expect.any(String), status, detail: expect.any(String), code }));
+    expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules|\.ts:\d+/);
+  };
+
+  it('malformed JSON: 400 MALFORMED_JSON', async () => {
+    for (const rawBody of ['{"typeSlug":', '{typeSlug: "document"}', 'null x', '']) {
+      const res = await api.request('POST', '/api/sessions', { rawBody, headers: { 'content-type': 'application/json' } });
+      expectProblem(res, 400, 'MALFORMED_JSON');
+    }
+  });
+
+  it('bodies over BODY_LIMIT: 413 PAYLOAD_TOO_LARGE', async () => {
+    const res = await api.request('POST', '/api/sessions', { body: { typeSlug: 'document', state: { text: 'x'.repeat(5000) } } });
+    expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('bodies that are not JSON: 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const res = await api.request('POST', '/api/sessions', { rawBody: 'typeSlug=document', headers: { 'content-type': type } });
+      expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+  });
+
+  it('prototype pollution attempts are refused', async () => {
+    const res = await api.request('POST', '/api/sessions', { rawBody: '{"typeSlug":"document","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('deep nesting, NUL characters and long titles: 400 naming the field', async () => {
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    expectProblem(await api.request('POST', '/api/sessions', { body: { typeSlug: 'document', state: deep } }), 400, 'VALIDATION_FAILED');
+    const nul = await api.request('POST', '/api/sessions', { body: { typeSlug: 'document', title: 'a\u0000b' } });
+    expectProblem(nul, 400, 'VALIDATION_FAILED');
+    expect(nul.body.errors).toEqual([{ field: 'title', message: expect.stringMatching(/NUL/) }]);
+    const long = await api.request('POST', '/api/sessions', { body: { typeSlug: 'document', title: 't'.repeat(201) } });
+    expect(long.body.errors).toEqual([{ field: 'title', message: 'must be at most 200 characters' }]);
+  });
+
+  it('unknown fields and wrong types are listed, never ignored', async () => {
+    const res = await api.request('POST', '/api/sessions', { body: { typeSlug: 7, title: ['x'], colour: 'red', extra: 1 } });
+    expectProblem(res, 400, 'VALIDATION_FAILED');
+    expect(res.body.errors).toEqual(
+      expect.arrayContaining([
+        { field: 'typeSlug', message: expect.any(String) },
+        { field: 'title', message: expect.any(String) },
+        { field: 'colour', message: 'is not an accepted field' },
+        { field: 'extra', message: 'is not an accepted field' },
+      ]),
+    );
+    const notObject = await api.request('POST', '/api/sessions', { body: ['typeSlug'] });
+    expectProblem(notObject, 400, 'VALIDATION_FAILED');
+  });
+
+  it('unknown routes and methods: problem+json 404', async () => {
+    expectProblem(await api.request('GET', '/api/nothing-here'), 404, 'NOT_FOUND');
+    expectProblem(await api.request('POST', '/api/health'), 404, 'NOT_FOUND');
+  });
+
+  it('echoes a sane X-Request-Id and makes one otherwise', async () => {
+    const echoed = await api.request('GET', '/api/health/live', { headers: { 'x-request-id': 'trace-abc.123' } });
+    expect(echoed.headers.get('x-request-id')).toBe('trace-abc.123');
+    const made = await api.request('GET', '/api/nothing-here', { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
