@@ -46,7 +46,7 @@ export async function createApp(config: AppConfig, options: { logger?: boolean }
   fastify.removeAllContentTypeParsers();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.BODY_LIMIT }, (request, body, done) => {
-    parseJson(request, body as string, (error, value) => {
+    void parseJson(request, body as string, (error, value) => {
       if (error) return done(error, undefined);
       const problem = checkJsonShape(value);
       return problem ? done(AppError.validation([problem], problem.message), undefined) : done(null, value);

@@ -22,7 +22,10 @@ export class AdminController {
 
   /** Changes a user's plan; existing tokens act on the new plan within 60 s (at once on this cluster's cache). */
   @Patch('users/:id')
-  changePlan(@Param('id', { schema: UserIdParam }) id: string, @Body({ schema: ChangePlanBody }) body: ChangePlanBody): Promise<UserProfile> {
+  changePlan(
+    @Param('id', { schema: UserIdParam }) id: string,
+    @Body({ schema: ChangePlanBody }) body: ChangePlanBody,
+  ): Promise<UserProfile> {
     return this.auth.changePlan(id, body.plan);
   }
 

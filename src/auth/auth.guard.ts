@@ -36,7 +36,9 @@ export class AuthGuard implements CanActivate {
       context.getClass(),
     ]);
     if (requirement === 'admin' && principal.kind !== 'admin') {
-      throw principal.kind === 'user' ? new AppError('FORBIDDEN', 'This route is for operators (admin token).') : new AppError('ADMIN_TOKEN_REQUIRED');
+      throw principal.kind === 'user'
+        ? new AppError('FORBIDDEN', 'This route is for operators (admin token).')
+        : new AppError('ADMIN_TOKEN_REQUIRED');
     }
     if (requirement === 'user' && principal.kind !== 'user') throw new AppError('AUTH_REQUIRED');
     return true;

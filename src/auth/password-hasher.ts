@@ -3,9 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 
 function scryptAsync(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scrypt(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))));
 }
 
 const KEY_LENGTH = 64;

@@ -19,12 +19,12 @@ export async function prepareInfrastructure(config: AppConfig, log: (line: strin
   try {
     if (!config.DATABASE_URL) {
       const db = await startEmbeddedPostgres(`${config.DATA_DIR}`, config.EMBEDDED_POSTGRES_PORT, log);
-      stops.push(db.stop);
+      stops.push(() => db.stop());
       overrides.DATABASE_URL = db.url;
     }
     if (!config.REDIS_URL) {
       const redis = await ensureLocalRedis(log);
-      stops.push(redis.stop);
+      stops.push(() => redis.stop());
       overrides.REDIS_URL = redis.url;
     }
   } catch (error) {

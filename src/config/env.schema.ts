@@ -32,7 +32,12 @@ export const envSchema = z
     TRUST_PROXY: bool.default(false),
     PUBLIC_URL: optionalString.pipe(z.url().optional()),
 
-    DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional()),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
+    ),
     EMBEDDED_POSTGRES_PORT: int(1, 65535).default(54329),
     DATA_DIR: z.string().default('.data'),
     DB_POOL_MIN: int(0, 1000).default(2),
@@ -41,7 +46,12 @@ export const envSchema = z
     DB_IDLE_TIMEOUT: int(0).default(30000),
     DB_STATEMENT_TIMEOUT: int(0).default(15000),
 
-    REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional()),
+    REDIS_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+        .optional(),
+    ),
     REDIS_PREFIX: z.string().min(1).max(64).default('tessera:'),
     QUEUE_PREFIX: z.string().min(1).max(64).default('tessera'),
 

@@ -84,12 +84,27 @@ const OUTAGE_SQLSTATE = /^(08|53|57)|^55000$/;
 /** A database or Redis that is down, saturated or too slow: a 503, never a 500. */
 export function isDependencyOutage(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 5) return false;
-  const e = error as { name?: string; code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+  const e = error as {
+    name?: string;
+    code?: unknown;
+    kind?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    meta?: { driverAdapterError?: unknown };
+  };
   if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true;
-  if (typeof e.kind === 'string' && (OUTAGE_ADAPTER_KINDS.has(e.kind) || (e.kind === 'postgres' && OUTAGE_SQLSTATE.test(String(e.code))))) return true;
-  if (typeof e.code === 'string' && (OUTAGE_PRISMA_CODES.has(e.code) || OUTAGE_NODE_CODES.has(e.code) || /^[0-9A-Z]{5}$/.test(e.code) && OUTAGE_SQLSTATE.test(e.code))) {
+  if (typeof e.kind === 'string' && (OUTAGE_ADAPTER_KINDS.has(e.kind) || (e.kind === 'postgres' && OUTAGE_SQLSTATE.test(String(e.code)))))
+    return true;
+  if (
+    typeof e.code === 'string' &&
+    (OUTAGE_PRISMA_CODES.has(e.code) || OUTAGE_NODE_CODES.has(e.code) || (/^[0-9A-Z]{5}$/.test(e.code) && OUTAGE_SQLSTATE.test(e.code)))
+  ) {
     return true;
   }
-  if (typeof e.message === 'string' && /Connection is closed|Connection terminated|timeout exceeded when trying to connect/i.test(e.message)) return true;
+  if (
+    typeof e.message === 'string' &&
+    /Connection is closed|Connection terminated|timeout exceeded when trying to connect/i.test(e.message)
+  )
+    return true;
   return isDependencyOutage(e.meta?.driverAdapterError, depth + 1) || (e.cause !== error && isDependencyOutage(e.cause, depth + 1));
 }

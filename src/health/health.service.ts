@@ -24,11 +24,17 @@ async function timed(probe: () => Promise<void>): Promise<DependencyCheck> {
   try {
     await Promise.race([
       probe(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS))),
+      new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)),
+      ),
     ]);
     return { status: 'up', latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: (error as Error).message.split('\n')[0].slice(0, 200) };
+    return {
+      status: 'down',
+      latencyMs: Math.round(performance.now() - started),
+      error: (error as Error).message.split('\n')[0].slice(0, 200),
+    };
   } finally {
     clearTimeout(timer);
   }

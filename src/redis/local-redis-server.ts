@@ -26,25 +26,24 @@ function isListening(host: string, port: number, timeoutMs = 500): Promise<boole
  * (nothing kept on disk) and stop it on exit. Neither possible: a one-line error.
  */
 export async function ensureLocalRedis(log: (line: string) => void): Promise<LocalRedis> {
-  const none: LocalRedis = { url: DEFAULT_REDIS_URL, stop: async () => undefined };
+  const none: LocalRedis = { url: DEFAULT_REDIS_URL, stop: () => Promise.resolve() };
   if (await isListening('127.0.0.1', 6379)) return none;
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error(
       'Redis is not running on 127.0.0.1:6379 and redis-server is not installed: install Redis (e.g. `apt-get install redis-server`) or set REDIS_URL.',
     );
   }
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
+  const child: ChildProcess = spawn('redis-server', ['--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 50; i++) {
     if (await isListening('127.0.0.1', 6379)) {
       log('started a local redis-server on 127.0.0.1:6379');
       return {
         url: DEFAULT_REDIS_URL,
-        stop: async () => {
+        stop: () => {
           child.kill('SIGTERM');
+          return Promise.resolve();
         },
       };
     }

@@ -11,7 +11,13 @@ export function encodeCursor(c: ListCursor): string {
 export function decodeCursor(raw: string): ListCursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' && UUID.test(parsed[1])) {
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 2 &&
+      typeof parsed[0] === 'string' &&
+      typeof parsed[1] === 'string' &&
+      UUID.test(parsed[1])
+    ) {
       const createdAt = new Date(parsed[0]);
       if (!Number.isNaN(createdAt.getTime())) return { createdAt, id: parsed[1] };
     }

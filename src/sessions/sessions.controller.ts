@@ -18,7 +18,11 @@ export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Post()
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retry with the same key within 24 h returns the same session (200).' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'A retry with the same key within 24 h returns the same session (200).',
+  })
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body({ schema: CreateSessionBody }) body: CreateSessionBody,

@@ -4,7 +4,13 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { principalScope, type Principal } from '../auth/principal.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
-import { SESSION_DELETED, SESSION_UPDATED, type Actor, type SessionDeletedEvent, type SessionUpdatedEvent } from '../events/domain-events.js';
+import {
+  SESSION_DELETED,
+  SESSION_UPDATED,
+  type Actor,
+  type SessionDeletedEvent,
+  type SessionUpdatedEvent,
+} from '../events/domain-events.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { ThemesService } from '../themes/themes.service.js';
 import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
@@ -171,7 +177,10 @@ export class SessionsService {
 
   private async checkReferences(typeSlug: string, themeId: string | null | undefined): Promise<void> {
     if (!this.types.has(typeSlug)) {
-      throw new AppError('INVALID_SESSION_TYPE', `"${typeSlug.slice(0, 100)}" is not a session type; known: ${this.types.list().join(', ')}.`);
+      throw new AppError(
+        'INVALID_SESSION_TYPE',
+        `"${typeSlug.slice(0, 100)}" is not a session type; known: ${this.types.list().join(', ')}.`,
+      );
     }
     if (themeId && !(await this.themes.exists(themeId))) throw new AppError('INVALID_THEME');
   }

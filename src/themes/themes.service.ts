@@ -11,7 +11,13 @@ export interface ThemeView {
   createdAt: string;
 }
 
-const view = (t: Theme): ThemeView => ({ id: t.id, name: t.name, tokens: t.tokens, builtIn: t.builtIn, createdAt: t.createdAt.toISOString() });
+const view = (t: Theme): ThemeView => ({
+  id: t.id,
+  name: t.name,
+  tokens: t.tokens,
+  builtIn: t.builtIn,
+  createdAt: t.createdAt.toISOString(),
+});
 
 @Injectable()
 export class ThemesService {

@@ -40,13 +40,17 @@ describe('identity', () => {
     const short = await api.request('POST', '/api/auth/register', { body: { email: email(), password: 'short' } });
     expect(short.status).toBe(400);
     expect(short.body.errors).toEqual([{ field: 'password', message: 'must be at least 8 characters' }]);
-    const long = await api.request('POST', '/api/auth/register', { body: { email: email(), password: 'long enough', displayName: 'x'.repeat(101) } });
+    const long = await api.request('POST', '/api/auth/register', {
+      body: { email: email(), password: 'long enough', displayName: 'x'.repeat(101) },
+    });
     expect(long.body.errors).toEqual([{ field: 'displayName', message: expect.any(String) }]);
   });
 
   it('registers one account under 10 concurrent sign-ups of one email', async () => {
     const address = email();
-    const responses = await Promise.all(Array.from({ length: 10 }, () => api.request('POST', '/api/auth/register', { body: { email: address, password: 'long enough' } })));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => api.request('POST', '/api/auth/register', { body: { email: address, password: 'long enough' } })),
+    );
     expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
     expect(responses.filter((r) => r.status === 409)).toHaveLength(9);
   });
@@ -109,7 +113,10 @@ describe('identity', () => {
       const { user } = await createUser();
       const bad = await api.request('PATCH', `/api/admin/users/${user.id}`, { token: ADMIN_TOKEN, body: { plan: 'GOLD' } });
       expect([bad.status, bad.body.code]).toEqual([400, 'VALIDATION_FAILED']);
-      const missing = await api.request('PATCH', '/api/admin/users/6f1c9a8e-0000-4000-8000-000000000000', { token: ADMIN_TOKEN, body: { plan: 'PRO' } });
+      const missing = await api.request('PATCH', '/api/admin/users/6f1c9a8e-0000-4000-8000-000000000000', {
+        token: ADMIN_TOKEN,
+        body: { plan: 'PRO' },
+      });
       expect([missing.status, missing.body.code]).toEqual([404, 'USER_NOT_FOUND']);
       const notUuid = await api.request('PATCH', '/api/admin/users/42', { token: ADMIN_TOKEN, body: { plan: 'PRO' } });
       expect(notUuid.status).toBe(400);

@@ -13,7 +13,9 @@ describe('bad input answers 4xx problem+json and changes nothing', () => {
   const expectProblem = (res: { status: number; headers: Headers; body: any }, status: number, code: string) => {
     expect([res.status, res.body?.code]).toEqual([status, code]);
     expect(res.headers.get('content-type')).toBe(PROBLEM);
-    expect(res.body).toEqual(expect.objectContaining({ type: 'about:blank', title: expect.any(String), status, detail: expect.any(String), code }));
+    expect(res.body).toEqual(
+      expect.objectContaining({ type: 'about:blank', title: expect.any(String), status, detail: expect.any(String), code }),
+    );
     expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules|\.ts:\d+/);
   };
 
@@ -37,7 +39,10 @@ describe('bad input answers 4xx problem+json and changes nothing', () => {
   });
 
   it('prototype pollution attempts are refused', async () => {
-    const res = await api.request('POST', '/api/sessions', { rawBody: '{"typeSlug":"document","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } });
+    const res = await api.request('POST', '/api/sessions', {
+      rawBody: '{"typeSlug":"document","__proto__":{"admin":true}}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
   });

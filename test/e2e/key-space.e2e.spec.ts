@@ -14,7 +14,9 @@ describe('session key space', () => {
   });
 
   it('grows keys to 4 characters once 3-character keys pass the fill, and keeps them unique', async () => {
-    const responses = await Promise.all(Array.from({ length: 150 }, () => api.request('POST', '/api/sessions', { body: { typeSlug: 'document' } })));
+    const responses = await Promise.all(
+      Array.from({ length: 150 }, () => api.request('POST', '/api/sessions', { body: { typeSlug: 'document' } })),
+    );
     expect(responses.every((r) => r.status === 201)).toBe(true);
     const keys = responses.map((r) => r.body.key as string);
     expect(new Set(keys).size).toBe(150);

@@ -86,7 +86,9 @@ describe('sessions', () => {
 
     it('creates exactly one session under 30 concurrent retries', async () => {
       const headers = { 'idempotency-key': `burst-${Date.now()}` };
-      const responses = await Promise.all(Array.from({ length: 30 }, () => create({ typeSlug: 'document', title: 'burst' }, owner.token, headers)));
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, () => create({ typeSlug: 'document', title: 'burst' }, owner.token, headers)),
+      );
       expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
       expect(responses.filter((r) => r.status === 200)).toHaveLength(29);
       expect(new Set(responses.map((r) => r.body.key)).size).toBe(1);
@@ -107,7 +109,10 @@ describe('sessions', () => {
     it('expires after 24 hours', async () => {
       const headers = { 'idempotency-key': `old-${Date.now()}` };
       const first = await create({ typeSlug: 'document' }, owner.token, headers);
-      await testDb().idempotencyKey.updateMany({ where: { key: headers['idempotency-key'] }, data: { createdAt: new Date(Date.now() - 25 * 3600_000) } });
+      await testDb().idempotencyKey.updateMany({
+        where: { key: headers['idempotency-key'] },
+        data: { createdAt: new Date(Date.now() - 25 * 3600_000) },
+      });
       const later = await create({ typeSlug: 'document' }, owner.token, headers);
       expect(later.status).toBe(201);
       expect(later.body.key).not.toBe(first.body.key);
@@ -118,7 +123,9 @@ describe('sessions', () => {
     it('creates a held key exactly once under 50 parallel PUTs', async () => {
       const key = `P${Date.now().toString(36).toUpperCase()}`.slice(0, 10);
       const responses = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => api.request('PUT', `/api/sessions/${key}`, { body: { typeSlug: 'document', title: `attempt ${i}` } })),
+        Array.from({ length: 50 }, (_, i) =>
+          api.request('PUT', `/api/sessions/${key}`, { body: { typeSlug: 'document', title: `attempt ${i}` } }),
+        ),
       );
       expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
       expect(responses.filter((r) => r.status === 200)).toHaveLength(49);
@@ -159,13 +166,23 @@ describe('sessions', () => {
     it('bumps version and seq, replaces state and shallow-merges metadata', async () => {
       const created = await create({ typeSlug: 'document', state: { a: 1, b: 2 } });
       const key = created.body.key;
-      const first = await api.request('PATCH', `/api/sessions/${key}`, { body: { version: 1, title: 'Renamed', metadata: { tags: ['x'], color: 'red' } } });
+      const first = await api.request('PATCH', `/api/sessions/${key}`, {
+        body: { version: 1, title: 'Renamed', metadata: { tags: ['x'], color: 'red' } },
+      });
       expect(first.status).toBe(200);
       expect(first.headers.get('etag')).toBe('"2"');
-      const second = await api.request('PATCH', `/api/sessions/${key}`, { body: { state: { c: 3 }, metadata: { color: 'blue' } }, headers: { 'if-match': '"2"' } });
+      const second = await api.request('PATCH', `/api/sessions/${key}`, {
+        body: { state: { c: 3 }, metadata: { color: 'blue' } },
+        headers: { 'if-match': '"2"' },
+      });
       expect(second.status).toBe(200);
       expect(second.body).toMatchObject({ title: 'Renamed', version: 3, seq: 2, state: { c: 3 } });
-      expect(second.body.metadata).toEqual({ created: created.body.metadata.created, lastModified: second.body.updatedAt, tags: ['x'], color: 'blue' });
+      expect(second.body.metadata).toEqual({
+        created: created.body.metadata.created,
+        lastModified: second.body.updatedAt,
+        tags: ['x'],
+        color: 'blue',
+      });
       expect(Date.parse(second.body.metadata.lastModified)).toBeGreaterThanOrEqual(Date.parse(created.body.metadata.lastModified));
     });
 
@@ -182,7 +199,9 @@ describe('sessions', () => {
     it('lets exactly one of 20 concurrent saves from one version win', async () => {
       const created = await create({ typeSlug: 'document' });
       const responses = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => api.request('PATCH', `/api/sessions/${created.body.key}`, { body: { version: 1, title: `writer ${i}` } })),
+        Array.from({ length: 20 }, (_, i) =>
+          api.request('PATCH', `/api/sessions/${created.body.key}`, { body: { version: 1, title: `writer ${i}` } }),
+        ),
       );
       expect(responses.filter((r) => r.status === 200)).toHaveLength(1);
       expect(responses.filter((r) => r.status === 409)).toHaveLength(19);
@@ -216,7 +235,10 @@ describe('sessions', () => {
 
     it('only the owner changes visibility or deletes; ownerless sessions any key holder deletes', async () => {
       const owned = await create({ typeSlug: 'document' }, owner.token);
-      const change = await api.request('PATCH', `/api/sessions/${owned.body.key}`, { token: other.token, body: { version: 1, visibility: 'readonly' } });
+      const change = await api.request('PATCH', `/api/sessions/${owned.body.key}`, {
+        token: other.token,
+        body: { version: 1, visibility: 'readonly' },
+      });
       expect([change.status, change.body.code]).toEqual([403, 'NOT_SESSION_OWNER']);
       const del = await api.request('DELETE', `/api/sessions/${owned.body.key}`, { token: other.token });
       expect([del.status, del.body.code]).toEqual([403, 'NOT_SESSION_OWNER']);
@@ -241,7 +263,8 @@ describe('sessions', () => {
     it("pages through the caller's own sessions, newest first", async () => {
       const lister = await createUser();
       const made: string[] = [];
-      for (let i = 0; i < 5; i++) made.push((await create({ typeSlug: i % 2 ? 'checklist' : 'document', title: `s${i}` }, lister.token)).body.key);
+      for (let i = 0; i < 5; i++)
+        made.push((await create({ typeSlug: i % 2 ? 'checklist' : 'document', title: `s${i}` }, lister.token)).body.key);
       const page1 = await api.request('GET', '/api/sessions?limit=2', { token: lister.token });
       expect(page1.status).toBe(200);
       expect(page1.body.items.map((s: { key: string }) => s.key)).toEqual([made[4], made[3]]);

@@ -22,7 +22,10 @@ describe('themes', () => {
 
   it('lets operators add a theme, once per name', async () => {
     const name = `Ocean ${Date.now()}`;
-    const created = await api.request('POST', '/api/admin/themes', { token: ADMIN_TOKEN, body: { name, tokens: { background: '#003', accent: '#0af' } } });
+    const created = await api.request('POST', '/api/admin/themes', {
+      token: ADMIN_TOKEN,
+      body: { name, tokens: { background: '#003', accent: '#0af' } },
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name, builtIn: false, tokens: { background: '#003' } });
     const again = await api.request('POST', '/api/admin/themes', { token: ADMIN_TOKEN, body: { name, tokens: {} } });

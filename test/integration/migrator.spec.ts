@@ -35,11 +35,19 @@ describe('migration runner', () => {
   it('applies every migration once, under concurrent runners, with Prisma bookkeeping', async () => {
     const results = await Promise.all([1, 2, 3].map(() => applyMigrations(url.toString())));
     const applied = results.flatMap((r) => r.applied);
-    const folders = (await import('node:fs')).readdirSync(MIGRATIONS_DIR, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const folders = (await import('node:fs'))
+      .readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     expect(applied.sort()).toEqual(folders);
-    const rows = await query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number; rolled_back_at: Date | null }>(
-      'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
-    );
+    const rows = await query<{
+      migration_name: string;
+      checksum: string;
+      finished_at: Date | null;
+      applied_steps_count: number;
+      rolled_back_at: Date | null;
+    }>('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name');
     expect(rows.map((r) => r.migration_name)).toEqual(folders);
     for (const row of rows) {
       const sql = readFileSync(join(MIGRATIONS_DIR, row.migration_name, 'migration.sql'));
@@ -59,7 +67,9 @@ describe('migration runner', () => {
     mkdirSync(join(dir, '29991231000000_broken'));
     writeFileSync(join(dir, '29991231000000_broken', 'migration.sql'), 'CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;');
     await expect(applyMigrations(url.toString(), undefined, dir)).rejects.toThrow(/29991231000000_broken failed/);
-    const rows = await query<{ finished_at: Date | null; logs: string | null }>("SELECT finished_at, logs FROM _prisma_migrations WHERE migration_name = '29991231000000_broken'");
+    const rows = await query<{ finished_at: Date | null; logs: string | null }>(
+      "SELECT finished_at, logs FROM _prisma_migrations WHERE migration_name = '29991231000000_broken'",
+    );
     expect(rows).toEqual([{ finished_at: null, logs: expect.stringMatching(/no_such_table/) }]);
     const tables = await query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'");
     expect(tables).toHaveLength(0);

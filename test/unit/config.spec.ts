@@ -46,3 +46,22 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET: is required in production/);
   });
 });
+
+describe('.env.example', () => {
+  it('lists every setting with its default', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { envSchema } = await import('../../src/config/env.schema.js');
+    const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const example = Object.fromEntries(
+      text
+        .split('\n')
+        .filter((line) => /^[A-Z_]+=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    const settings = Object.keys(envSchema.shape);
+    expect(Object.keys(example).sort()).toEqual([...settings].sort());
+    const { jwtSecret: _a, ...fromExample } = loadConfig(example);
+    const { jwtSecret: _b, ...defaults } = loadConfig({});
+    expect(fromExample).toEqual(defaults);
+  });
+});

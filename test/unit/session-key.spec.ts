@@ -29,7 +29,16 @@ describe('session keys', () => {
     expect(chooseKeyLength(new Map(), 3, 0.25)).toBe(3);
     expect(chooseKeyLength(new Map([[3, threshold - 1]]), 3, 0.25)).toBe(3);
     expect(chooseKeyLength(new Map([[3, threshold]]), 3, 0.25)).toBe(4);
-    expect(chooseKeyLength(new Map([[3, threshold], [4, 0.25 * keySpace(4)]]), 3, 0.25)).toBe(5);
+    expect(
+      chooseKeyLength(
+        new Map([
+          [3, threshold],
+          [4, 0.25 * keySpace(4)],
+        ]),
+        3,
+        0.25,
+      ),
+    ).toBe(5);
     expect(chooseKeyLength(new Map([[5, 10]]), 5, 0.0001)).toBe(5);
   });
 });

@@ -7,7 +7,13 @@ const visibility = z.enum(['link', 'readonly', 'private']);
 const themeId = z.uuid({ message: 'must be a UUID' }).nullable();
 
 export const CreateSessionBody = z
-  .object({ typeSlug, title: title.optional(), state: jsonObject.optional(), visibility: visibility.optional(), themeId: themeId.optional() })
+  .object({
+    typeSlug,
+    title: title.optional(),
+    state: jsonObject.optional(),
+    visibility: visibility.optional(),
+    themeId: themeId.optional(),
+  })
   .strict()
   .meta({ id: 'CreateSessionBody' });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
