@@ -52,20 +52,22 @@ export class SessionsService {
     if (principal.kind !== 'user' && body.visibility && body.visibility !== 'link') {
       throw AppError.validation([{ field: 'visibility', message: 'sessions created without a user token are always "link"' }]);
     }
+    if (!idempotencyKey) {
+      // One INSERT is atomic by itself: no transaction round trips on the common path.
+      return { session: toSessionView(await this.insertWithFreshKey(principal, body)), created: true };
+    }
     const scope = principalScope(principal);
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     try {
+      // The session and its key binding commit together, or neither does.
       const session = await this.tx.run(async () => {
         const row = await this.insertWithFreshKey(principal, body);
-        if (idempotencyKey && !(await this.idempotency.claim(scope, idempotencyKey, requestHash, row.id))) {
-          throw new IdempotentReplay();
-        }
+        if (!(await this.idempotency.claim(scope, idempotencyKey, requestHash, row.id))) throw new IdempotentReplay();
         return row;
       });
-      this.keys.taken(session.key);
       return { session: toSessionView(session), created: true };
     } catch (error) {
-      if (!(error instanceof IdempotentReplay) || !idempotencyKey) throw error;
+      if (!(error instanceof IdempotentReplay)) throw error;
       return { session: await this.replay(scope, idempotencyKey, requestHash), created: false };
     }
   }
@@ -144,7 +146,10 @@ export class SessionsService {
     const fields = { ...this.newSession(principal, body), visibility: body.visibility ?? 'link' };
     for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
       const row = await this.sessions.insertIfKeyFree({ ...fields, key: await this.keys.candidate(attempt) });
-      if (row) return row;
+      if (row) {
+        this.keys.taken(row.key);
+        return row;
+      }
       this.keyStats.collisionRetried();
     }
     throw new Error(`no free session key after ${MAX_KEY_ATTEMPTS} attempts`);
