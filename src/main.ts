@@ -1,11 +1,16 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
+import { pino } from 'pino';
 import { prepareInfrastructure } from './bootstrap/local-infrastructure.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { applyMigrations } from './database/migrator.js';
 import { createApp } from './http.setup.js';
 
-const log = (line: string) => console.log(JSON.stringify({ level: 'info', time: Date.now(), msg: line }));
+const bootLogger = pino({
+  level: process.env.LOG_LEVEL === 'silent' ? 'silent' : 'info',
+  base: { pid: process.pid, context: 'Bootstrap' },
+});
+const log = (line: string) => bootLogger.info(line);
 
 /**
  * The API process: HTTP (and, with later features, Socket.IO and workers).

@@ -19,7 +19,8 @@ export function decodeCursor(raw: string): ListCursor {
       UUID.test(parsed[1])
     ) {
       const createdAt = new Date(parsed[0]);
-      if (!Number.isNaN(createdAt.getTime())) return { createdAt, id: parsed[1] };
+      const year = createdAt.getUTCFullYear();
+      if (!Number.isNaN(createdAt.getTime()) && year >= 2000 && year <= 9999) return { createdAt, id: parsed[1] };
     }
   } catch {
     // fall through

@@ -210,6 +210,22 @@ describe('sessions', () => {
       expect(stored?.title).toBe(responses.find((r) => r.status === 200)!.body.title);
     });
 
+    it('refuses out-of-range versions and server-owned metadata with 400', async () => {
+      const created = await create({ typeSlug: 'document' });
+      const path = `/api/sessions/${created.body.key}`;
+      for (const body of [
+        { version: 2 ** 31 },
+        { version: 0 },
+        { version: 1.5 },
+        { version: '1' },
+        { version: 1, metadata: { created: 'x' } },
+      ]) {
+        const res = await api.request('PATCH', path, { body });
+        expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+      }
+      expect((await api.request('PATCH', path, { body: {}, headers: { 'if-match': '"99999999999"' } })).status).toBe(400);
+    });
+
     it('needs a base version (428)', async () => {
       const created = await create({ typeSlug: 'document' });
       const res = await api.request('PATCH', `/api/sessions/${created.body.key}`, { body: { title: 'blind' } });
@@ -289,7 +305,10 @@ describe('sessions', () => {
         const res = await api.request('GET', `/api/sessions?limit=${limit}`, { token: owner.token });
         expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
       }
-      for (const cursor of ['garbage', Buffer.from('["x","y"]').toString('base64url')]) {
+      const farPast = Buffer.from(JSON.stringify(['-200000-01-01T00:00:00.000Z', '3f9f6f77-1111-4c4e-9a53-2f1f0e0e0e0e'])).toString(
+        'base64url',
+      );
+      for (const cursor of ['garbage', Buffer.from('["x","y"]').toString('base64url'), farPast]) {
         const res = await api.request('GET', `/api/sessions?cursor=${cursor}`, { token: owner.token });
         expect([res.status, res.body.code]).toEqual([400, 'INVALID_CURSOR']);
       }

@@ -26,10 +26,12 @@ export type InstantiateSessionBody = z.infer<typeof InstantiateSessionBody>;
 
 export const SaveSessionBody = z
   .object({
-    version: z.number().int().min(1).optional(),
+    version: z.number().int().min(1).max(2_147_483_647).optional(),
     title: title.optional(),
     state: jsonObject.optional(),
-    metadata: jsonObject.optional(),
+    metadata: jsonObject
+      .refine((m) => !('created' in m) && !('lastModified' in m), 'created and lastModified are set by the server')
+      .optional(),
     themeId: themeId.optional(),
     visibility: visibility.optional(),
   })
