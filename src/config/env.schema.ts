@@ -75,7 +75,7 @@ export const envSchema = z
     WS_PING_TIMEOUT: int(1000).default(20000),
     DRAIN_DELAY_MS: int(0).default(5000),
 
-    RUN_WORKERS: bool.default(true),
+    RUN_WORKERS: bool.default(false),
     AI_GENERATION_CONCURRENCY: int(1).default(15),
     THINKING_QUEUE_CONCURRENCY: int(1).default(8),
     IMAGE_GENERATION_CONCURRENCY: int(1).default(5),

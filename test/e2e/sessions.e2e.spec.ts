@@ -134,6 +134,14 @@ describe('sessions', () => {
       expect(await testDb().session.count({ where: { key } })).toBe(1);
     });
 
+    it("hides someone else's private session, as GET does", async () => {
+      const hidden = await create({ typeSlug: 'document', visibility: 'private' }, owner.token);
+      const put = await api.request('PUT', `/api/sessions/${hidden.body.key}`, { token: other.token, body: { typeSlug: 'document' } });
+      expect([put.status, put.body.code]).toEqual([404, 'SESSION_NOT_FOUND']);
+      const mine = await api.request('PUT', `/api/sessions/${hidden.body.key}`, { token: owner.token, body: { typeSlug: 'document' } });
+      expect(mine.status).toBe(200);
+    });
+
     it('returns an existing session unchanged', async () => {
       const created = await create({ typeSlug: 'document', title: 'original' });
       const put = await api.request('PUT', `/api/sessions/${created.body.key}`, { body: { typeSlug: 'checklist', title: 'other' } });
