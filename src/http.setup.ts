@@ -1,18 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppError } from './errors/app-error.js';
-import { HttpExceptionFilter } from './errors/http-exception.filter.js';
+import { HttpExceptionFilter, sendProblem } from './errors/http-exception.filter.js';
 import { createValidationPipe } from './errors/validation.js';
 import { checkJsonShape } from './errors/json-shape.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const frameworkLogger = new Logger('HttpError');
 
 /** Echoes a sane incoming X-Request-Id, else makes one; the raw request carries it for the logger. */
 function requestIdOf(req: IncomingMessage): string {
@@ -26,7 +29,14 @@ function requestIdOf(req: IncomingMessage): string {
 export async function createApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT,
-    trustProxy: config.TRUST_PROXY,
+    // One trusted hop: the address the proxy in front of us saw, never a client-written X-Forwarded-For entry.
+    trustProxy: config.TRUST_PROXY ? (_address: string, hop: number) => hop === 0 : false,
+    // Long enough that an over-long session key reaches its own validation (400 INVALID_SESSION_KEY).
+    maxParamLength: 1000,
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('x-request-id', request.id);
+      sendProblem(request, reply, error, frameworkLogger);
+    },
     genReqId: requestIdOf,
     requestIdHeader: false,
     return503OnClosing: false,
@@ -46,6 +56,7 @@ export async function createApp(config: AppConfig, options: { logger?: boolean }
   fastify.removeAllContentTypeParsers();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.BODY_LIMIT }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
     void parseJson(request, body as string, (error, value) => {
       if (error) return done(error, undefined);
       const problem = checkJsonShape(value);

@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { AuthService } from './auth.service.js';
-import { ACCESS_REQUIREMENT, normaliseIp, type AccessRequirement, type Principal } from './principal.js';
+import { ACCESS_REQUIREMENT, clientIp, type AccessRequirement, type Principal } from './principal.js';
 import { TokenService } from './token.service.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -29,7 +29,7 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const principal = await this.identify(request.headers.authorization, normaliseIp(request.ip));
+    const principal = await this.identify(request.headers.authorization, clientIp(request));
     request.principal = principal;
     const requirement = this.reflector.getAllAndOverride<AccessRequirement | undefined>(ACCESS_REQUIREMENT, [
       context.getHandler(),

@@ -30,7 +30,7 @@ export class AuthService {
     const user = await this.users.create({
       email,
       passwordHash: await this.hasher.hash(input.password),
-      displayName: input.displayName ?? email.split('@')[0],
+      displayName: input.displayName ?? email.split('@')[0].slice(0, 100),
     });
     if (!user) throw new AppError('EMAIL_TAKEN');
     return { user: toProfile(user), accessToken: await this.tokens.issue(user) };
@@ -48,13 +48,10 @@ export class AuthService {
 
   /** The stored profile behind a token (plan included), cached at most 60 s; null if the user is gone. */
   async profile(userId: string): Promise<UserProfile | null> {
-    const cached = await this.profiles.get(userId);
-    if (cached) return cached;
-    const user = await this.users.findById(userId);
-    if (!user) return null;
-    const profile = toProfile(user);
-    await this.profiles.set(profile);
-    return profile;
+    return this.profiles.getOrLoad(userId, async () => {
+      const user = await this.users.findById(userId);
+      return user && toProfile(user);
+    });
   }
 
   async changePlan(userId: string, plan: Plan): Promise<UserProfile> {

@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 
 function scryptAsync(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
@@ -10,12 +10,17 @@ const KEY_LENGTH = 64;
 
 /** scrypt with a per-password salt; the cost parameters travel inside the stored hash. */
 @Injectable()
-export class PasswordHasher {
+export class PasswordHasher implements OnModuleInit {
   private readonly cost: number;
   private dummyHash?: Promise<string>;
 
   constructor(@InjectConfig() config: AppConfig) {
     this.cost = config.PASSWORD_HASH_COST;
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.dummyHash = this.hash('tessera-timing-equaliser');
+    await this.dummyHash;
   }
 
   async hash(password: string): Promise<string> {

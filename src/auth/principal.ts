@@ -1,4 +1,5 @@
 import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import type { Plan } from '../generated/prisma/enums.js';
 
@@ -28,6 +29,23 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
   return request.principal;
 });
 
+/** Who made a change, as collaborators are told. */
+export interface Actor {
+  userId: string | null;
+  displayName: string;
+}
+
+export function actorOf(principal: Principal): Actor {
+  switch (principal.kind) {
+    case 'user':
+      return { userId: principal.userId, displayName: principal.displayName };
+    case 'admin':
+      return { userId: null, displayName: 'Operator' };
+    case 'anonymous':
+      return { userId: null, displayName: 'Anonymous' };
+  }
+}
+
 /** The stable identity a caller's idempotency keys and limits hang on. */
 export function principalScope(principal: Principal): string {
   switch (principal.kind) {
@@ -44,4 +62,10 @@ export function principalScope(principal: Principal): string {
 export function normaliseIp(ip: string | undefined): string {
   if (!ip) return 'unknown';
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** The client's IP: the proxy-reported one when TRUST_PROXY allows and it is an IP, else the socket's. */
+export function clientIp(request: FastifyRequest): string {
+  const reported = normaliseIp(request.ip);
+  return isIP(reported) ? reported : normaliseIp(request.socket.remoteAddress);
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { z } from 'zod';
 import type { Plan } from '../generated/prisma/enums.js';
 
 export interface AccessClaims {
@@ -7,7 +8,7 @@ export interface AccessClaims {
   plan: Plan;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const userId = z.uuid();
 
 @Injectable()
 export class TokenService {
@@ -21,7 +22,7 @@ export class TokenService {
   async verify(token: string): Promise<AccessClaims | null> {
     try {
       const claims = await this.jwt.verifyAsync<Partial<AccessClaims>>(token);
-      return typeof claims.sub === 'string' && UUID.test(claims.sub) ? (claims as AccessClaims) : null;
+      return userId.safeParse(claims.sub).success ? (claims as AccessClaims) : null;
     } catch {
       return null;
     }

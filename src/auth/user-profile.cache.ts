@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RedisService } from '../redis/redis.service.js';
+import { JsonCache } from '../redis/json-cache.js';
 import type { Plan } from '../generated/prisma/enums.js';
 
 export interface UserProfile {
@@ -15,23 +15,14 @@ const TTL_SECONDS = 60;
 /** The user's stored profile and plan, shared by every instance, dropped on change. */
 @Injectable()
 export class UserProfileCache {
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly cache: JsonCache) {}
 
-  async get(id: string): Promise<UserProfile | null> {
-    const raw = await this.redis.client.get(this.key(id)).catch(() => null);
-    return raw ? (JSON.parse(raw) as UserProfile) : null;
+  getOrLoad(id: string, load: () => Promise<UserProfile | null>): Promise<UserProfile | null> {
+    return this.cache.getOrLoad(`user:${id}`, TTL_SECONDS, load);
   }
 
-  async set(profile: UserProfile): Promise<void> {
-    await this.redis.client.set(this.key(profile.id), JSON.stringify(profile), 'EX', TTL_SECONDS).catch(() => undefined);
-  }
-
-  /** Must succeed: a plan change is only acknowledged once no instance can read the old plan past its TTL. */
-  async drop(id: string): Promise<void> {
-    await this.redis.client.del(this.key(id));
-  }
-
-  private key(id: string): string {
-    return `user:${id}`;
+  /** Must succeed: a plan change is acknowledged only once the cached plan is gone. */
+  drop(id: string): Promise<void> {
+    return this.cache.drop(`user:${id}`);
   }
 }

@@ -17,10 +17,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, logger: Pick<Logger, 'error'>): void {
   const { problem, internal } = toProblem(error);
-  if (internal) {
-    logger.error({ err: error, requestId: request.id, route: request.routeOptions?.url }, 'request failed');
-    problem.requestId = request.id;
-  }
+  if (internal) logger.error({ err: error, requestId: request.id, route: request.routeOptions?.url }, 'request failed');
+  if (problem.status >= 500) problem.requestId = request.id;
   if (reply.sent) return;
   void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
 }

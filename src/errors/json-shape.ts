@@ -2,19 +2,23 @@ import type { FieldError } from './app-error.js';
 
 export const MAX_JSON_DEPTH = 32;
 
-/** Rejects what JSON.parse accepts but Tessera will not store: deep nesting and NUL characters. */
+/** Rejects what JSON.parse accepts but PostgreSQL's jsonb or Tessera will not store: deep nesting, NUL, lone surrogates, infinities. */
 export function checkJsonShape(value: unknown): FieldError | null {
   const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
   while (stack.length) {
     const { value: v, depth, path } = stack.pop()!;
     if (typeof v === 'string') {
       if (v.includes('\u0000')) return { field: path || '(body)', message: 'strings must not contain NUL characters' };
+      if (!v.isWellFormed()) return { field: path || '(body)', message: 'strings must be well-formed Unicode (no lone surrogates)' };
       continue;
     }
+    if (typeof v === 'number' && !Number.isFinite(v)) return { field: path || '(body)', message: 'numbers must be finite' };
     if (v === null || typeof v !== 'object') continue;
     if (depth > MAX_JSON_DEPTH) return { field: path || '(body)', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
     for (const [key, child] of Object.entries(v)) {
-      if (key.includes('\u0000')) return { field: path || '(body)', message: 'keys must not contain NUL characters' };
+      if (key.includes('\u0000') || !key.isWellFormed()) {
+        return { field: path || '(body)', message: 'keys must be well-formed Unicode without NUL characters' };
+      }
       stack.push({ value: child, depth: depth + 1, path: path ? `${path}.${key}` : key });
     }
   }

@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { DEFAULT_REDIS_URL } from './local-redis-server.js';
 
 /**
  * Redis connections, one per concern, all under REDIS_PREFIX. Commands fail fast while
@@ -19,7 +20,7 @@ export class RedisService implements OnModuleDestroy {
 
   /** A dedicated connection (e.g. a subscriber), closed with the module. */
   create(name: string): Redis {
-    const client = new Redis(this.config.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    const client = new Redis(this.config.REDIS_URL ?? DEFAULT_REDIS_URL, {
       keyPrefix: this.config.REDIS_PREFIX,
       connectionName: `tessera:${name}`,
       maxRetriesPerRequest: 1,

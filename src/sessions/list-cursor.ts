@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import { AppError } from '../errors/app-error.js';
 import type { ListCursor } from './sessions.repository.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Four-digit-year ISO timestamps only, so a cursor can never name a date PostgreSQL rejects. */
+const cursorShape = z.tuple([z.iso.datetime(), z.uuid()]);
 
 /** Opaque to clients: base64url of the last item's (createdAt, id). */
 export function encodeCursor(c: ListCursor): string {
@@ -9,21 +11,13 @@ export function encodeCursor(c: ListCursor): string {
 }
 
 export function decodeCursor(raw: string): ListCursor {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(parsed) &&
-      parsed.length === 2 &&
-      typeof parsed[0] === 'string' &&
-      typeof parsed[1] === 'string' &&
-      UUID.test(parsed[1])
-    ) {
-      const createdAt = new Date(parsed[0]);
-      const year = createdAt.getUTCFullYear();
-      if (!Number.isNaN(createdAt.getTime()) && year >= 2000 && year <= 9999) return { createdAt, id: parsed[1] };
-    }
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    throw new AppError('INVALID_CURSOR');
   }
-  throw new AppError('INVALID_CURSOR');
+  const result = cursorShape.safeParse(parsed);
+  if (!result.success) throw new AppError('INVALID_CURSOR');
+  return { createdAt: new Date(result.data[0]), id: result.data[1] };
 }

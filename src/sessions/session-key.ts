@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
 
 export const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-export const MIN_KEY_LENGTH = 3;
 export const MAX_KEY_LENGTH = 12;
 const KEY_PATTERN = /^[A-Z0-9]{3,12}$/;
 

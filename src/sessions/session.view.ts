@@ -1,4 +1,4 @@
-import type { SessionRow } from './sessions.repository.js';
+import type { Session } from '../generated/prisma/client.js';
 
 /** A session as the API shows it. */
 export interface SessionView {
@@ -17,7 +17,7 @@ export interface SessionView {
   blocks?: unknown[];
 }
 
-export function toSessionView(row: SessionRow): SessionView {
+export function toSessionView(row: Session): SessionView {
   return {
     key: row.key,
     typeSlug: row.typeSlug,

@@ -3,8 +3,6 @@ import { TransactionHost } from '../database/transaction-host.js';
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 
-export type SessionRow = Omit<Session, never>;
-
 /** Every column, aliased to the model's field names, for raw statements that RETURNING a session. */
 const COLUMNS = Prisma.raw(
   `id, key, key_length AS "keyLength", type_slug AS "typeSlug", title, theme_id AS "themeId",
@@ -42,9 +40,9 @@ export class SessionsRepository {
   constructor(private readonly db: TransactionHost) {}
 
   /** Inserts the session unless its key is taken; null means "taken, pick another". */
-  async insertIfKeyFree(s: NewSession): Promise<SessionRow | null> {
+  async insertIfKeyFree(s: NewSession): Promise<Session | null> {
     const metadata = JSON.stringify({ created: s.createdAt.toISOString(), lastModified: s.createdAt.toISOString() });
-    const rows = await this.db.client.$queryRaw<SessionRow[]>`
+    const rows = await this.db.client.$queryRaw<Session[]>`
       INSERT INTO sessions (id, key, key_length, type_slug, title, theme_id, owner_id, visibility, metadata, state, created_at, updated_at)
       VALUES (gen_random_uuid(), ${s.key}, ${s.key.length}, ${s.typeSlug}, ${s.title}, ${s.themeId}::uuid, ${s.ownerId}::uuid,
               ${s.visibility}::"Visibility", ${metadata}::jsonb, ${JSON.stringify(s.state)}::jsonb, ${s.createdAt}, ${s.createdAt})
@@ -53,16 +51,16 @@ export class SessionsRepository {
     return rows[0] ?? null;
   }
 
-  findByKey(key: string): Promise<SessionRow | null> {
+  findByKey(key: string): Promise<Session | null> {
     return this.db.client.session.findUnique({ where: { key } });
   }
 
-  findById(id: string): Promise<SessionRow | null> {
+  findById(id: string): Promise<Session | null> {
     return this.db.client.session.findUnique({ where: { id } });
   }
 
   /** One conditional statement: applies the save only if the stored version is `version`. */
-  async saveIfVersion(id: string, version: number, save: SessionSave): Promise<SessionRow | null> {
+  async saveIfVersion(id: string, version: number, save: SessionSave): Promise<Session | null> {
     const sets: Prisma.Sql[] = [
       Prisma.sql`version = version + 1`,
       Prisma.sql`seq = seq + 1`,
@@ -73,7 +71,7 @@ export class SessionsRepository {
     if (save.state !== undefined) sets.push(Prisma.sql`state = ${JSON.stringify(save.state)}::jsonb`);
     if (save.themeId !== undefined) sets.push(Prisma.sql`theme_id = ${save.themeId}::uuid`);
     if (save.visibility !== undefined) sets.push(Prisma.sql`visibility = ${save.visibility}::"Visibility"`);
-    const rows = await this.db.client.$queryRaw<SessionRow[]>`
+    const rows = await this.db.client.$queryRaw<Session[]>`
       UPDATE sessions SET ${Prisma.join(sets, ', ')}
       WHERE id = ${id}::uuid AND version = ${version}
       RETURNING ${COLUMNS}`;
@@ -86,7 +84,7 @@ export class SessionsRepository {
   }
 
   /** Newest first; `ownerId` undefined lists every session (operators). */
-  list(filter: { ownerId?: string; typeSlug?: string }, limit: number, after?: ListCursor): Promise<SessionRow[]> {
+  list(filter: { ownerId?: string; typeSlug?: string }, limit: number, after?: ListCursor): Promise<Session[]> {
     return this.db.client.session.findMany({
       where: {
         ownerId: filter.ownerId,

@@ -1,27 +1,22 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { principalScope, type Principal } from '../auth/principal.js';
+import { actorOf, principalScope, type Principal } from '../auth/principal.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
-import {
-  SESSION_DELETED,
-  SESSION_UPDATED,
-  type Actor,
-  type SessionDeletedEvent,
-  type SessionUpdatedEvent,
-} from '../events/domain-events.js';
+import type { Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { ThemesService } from '../themes/themes.service.js';
 import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { decodeCursor, encodeCursor } from './list-cursor.js';
 import { canChangeVisibility, canDelete, canRead, canWrite } from './session-access.js';
+import { SESSION_DELETED, SESSION_UPDATED, type SessionDeletedEvent, type SessionUpdatedEvent } from './session.events.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
 import { toSessionView, type SessionView } from './session.view.js';
-import { SessionsRepository, type SessionRow } from './sessions.repository.js';
+import { SessionsRepository } from './sessions.repository.js';
 
 /** Enough tries that escalating the key length makes a free key certain long before. */
 const MAX_KEY_ATTEMPTS = 32;
@@ -36,6 +31,8 @@ export interface Created {
 
 @Injectable()
 export class SessionsService {
+  private readonly logger = new Logger(SessionsService.name);
+
   constructor(
     private readonly sessions: SessionsRepository,
     private readonly idempotency: IdempotencyRepository,
@@ -54,7 +51,7 @@ export class SessionsService {
     }
     if (!idempotencyKey) {
       // One INSERT is atomic by itself: no transaction round trips on the common path.
-      return { session: toSessionView(await this.insertWithFreshKey(principal, body)), created: true };
+      return this.createdNow(await this.insertWithFreshKey(principal, body));
     }
     const scope = principalScope(principal);
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
@@ -65,7 +62,7 @@ export class SessionsService {
         if (!(await this.idempotency.claim(scope, idempotencyKey, requestHash, row.id))) throw new IdempotentReplay();
         return row;
       });
-      return { session: toSessionView(session), created: true };
+      return this.createdNow(session);
     } catch (error) {
       if (!(error instanceof IdempotentReplay)) throw error;
       return { session: await this.replay(scope, idempotencyKey, requestHash), created: false };
@@ -75,13 +72,14 @@ export class SessionsService {
   /** Creates the session under a key the client already holds, exactly once under any concurrency. */
   async instantiate(principal: Principal, key: string, body: InstantiateSessionBody): Promise<Created> {
     await this.checkReferences(body.typeSlug, body.themeId);
-    for (;;) {
+    for (let attempt = 0; attempt < 3; attempt++) {
       const row = await this.sessions.insertIfKeyFree({ ...this.newSession(principal, body), key });
-      if (row) return { session: toSessionView(row), created: true };
+      if (row) return this.createdNow(row);
       const existing = await this.sessions.findByKey(key);
       if (existing) return { session: toSessionView(this.readable(existing, principal)), created: false };
-      // Deleted between our insert and our read: the key is free again, try once more.
+      // Deleted between our insert and our read: the key is free again, try again.
     }
+    throw new AppError('SERVICE_UNAVAILABLE', 'This key is being created and deleted concurrently; retry.');
   }
 
   async get(principal: Principal, key: string): Promise<SessionView> {
@@ -100,14 +98,13 @@ export class SessionsService {
     const { version: _version, ...changes } = body;
     const saved = await this.sessions.saveIfVersion(current.id, version, { ...changes, at });
     if (!saved) {
-      const latest = await this.sessions.findById(current.id);
-      if (!latest) throw new AppError('SESSION_NOT_FOUND');
+      const latest = this.readable(await this.sessions.findById(current.id), principal);
       throw new AppError('VERSION_CONFLICT', `The session is at version ${latest.version}, not ${version}.`, {
         current: toSessionView(latest),
       });
     }
     const view = toSessionView(saved);
-    this.events.emit(SESSION_UPDATED, {
+    this.publish(SESSION_UPDATED, {
       kind: SESSION_UPDATED,
       session: view,
       visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],
@@ -121,7 +118,7 @@ export class SessionsService {
     const session = this.readable(await this.sessions.findByKey(key), principal);
     if (!canDelete(session, principal)) throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may delete it.');
     if (!(await this.sessions.delete(session.id))) throw new AppError('SESSION_NOT_FOUND');
-    this.events.emit(SESSION_DELETED, {
+    this.publish(SESSION_DELETED, {
       kind: SESSION_DELETED,
       key,
       actor: actorOf(principal),
@@ -142,14 +139,11 @@ export class SessionsService {
     };
   }
 
-  private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<SessionRow> {
+  private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<Session> {
     const fields = { ...this.newSession(principal, body), visibility: body.visibility ?? 'link' };
     for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
       const row = await this.sessions.insertIfKeyFree({ ...fields, key: await this.keys.candidate(attempt) });
-      if (row) {
-        this.keys.taken(row.key);
-        return row;
-      }
+      if (row) return row;
       this.keyStats.collisionRetried();
     }
     throw new Error(`no free session key after ${MAX_KEY_ATTEMPTS} attempts`);
@@ -167,6 +161,16 @@ export class SessionsService {
     };
   }
 
+  private createdNow(row: Session): Created {
+    this.keys.taken(row.key);
+    return { session: toSessionView(row), created: true };
+  }
+
+  /** After commit; a failing subscriber is logged and never turns a committed write into an error. */
+  private publish(name: string, event: SessionUpdatedEvent | SessionDeletedEvent): void {
+    this.events.emitAsync(name, event).catch((error: Error) => this.logger.error(`subscriber of ${name} failed: ${error.message}`));
+  }
+
   private async replay(scope: string, key: string, requestHash: string): Promise<SessionView> {
     const binding = await this.idempotency.find(scope, key);
     if (binding && binding.requestHash !== requestHash) throw new AppError('IDEMPOTENCY_KEY_REUSED');
@@ -175,7 +179,7 @@ export class SessionsService {
     return toSessionView(row);
   }
 
-  private readable(row: SessionRow | null, principal: Principal): SessionRow {
+  private readable(row: Session | null, principal: Principal): Session {
     if (!row || !canRead(row, principal)) throw new AppError('SESSION_NOT_FOUND');
     return row;
   }
@@ -188,16 +192,5 @@ export class SessionsService {
       );
     }
     if (themeId && !(await this.themes.exists(themeId))) throw new AppError('INVALID_THEME');
-  }
-}
-
-export function actorOf(principal: Principal): Actor {
-  switch (principal.kind) {
-    case 'user':
-      return { userId: principal.userId, displayName: principal.displayName };
-    case 'admin':
-      return { userId: null, displayName: 'Operator' };
-    case 'anonymous':
-      return { userId: null, displayName: 'Anonymous' };
   }
 }

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { RequireAdmin } from '../auth/principal.js';
-import { CreateThemeBody, ThemeIdParam } from './themes.dto.js';
+import { CreateThemeBody, ListThemesQuery, ThemeIdParam } from './themes.dto.js';
 import { ThemesService, type ThemeView } from './themes.service.js';
 
 @ApiTags('themes')
@@ -10,8 +10,8 @@ export class ThemesController {
   constructor(private readonly themes: ThemesService) {}
 
   @Get()
-  list(): Promise<{ items: ThemeView[]; nextCursor: null }> {
-    return this.themes.list();
+  list(@Query({ schema: ListThemesQuery }) query: ListThemesQuery): Promise<{ items: ThemeView[]; nextCursor: string | null }> {
+    return this.themes.list(query.limit, query.cursor);
   }
 
   @Get(':id')

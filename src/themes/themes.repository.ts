@@ -6,8 +6,12 @@ import type { Prisma, Theme } from '../generated/prisma/client.js';
 export class ThemesRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  list(): Promise<Theme[]> {
-    return this.db.client.theme.findMany({ orderBy: [{ builtIn: 'desc' }, { name: 'asc' }] });
+  list(limit: number, afterName?: string): Promise<Theme[]> {
+    return this.db.client.theme.findMany({
+      where: afterName === undefined ? undefined : { name: { gt: afterName } },
+      orderBy: { name: 'asc' },
+      take: limit,
+    });
   }
 
   findById(id: string): Promise<Theme | null> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../errors/app-error.js';
 import type { Theme } from '../generated/prisma/client.js';
+import { JsonCache } from '../redis/json-cache.js';
 import { ThemesRepository } from './themes.repository.js';
 
 export interface ThemeView {
@@ -10,6 +11,9 @@ export interface ThemeView {
   builtIn: boolean;
   createdAt: string;
 }
+
+/** Themes never change once created, so a day in the cache is safe (API: theme data cached 24 h). */
+const THEME_TTL_SECONDS = 24 * 3600;
 
 const view = (t: Theme): ThemeView => ({
   id: t.id,
@@ -21,25 +25,43 @@ const view = (t: Theme): ThemeView => ({
 
 @Injectable()
 export class ThemesService {
-  constructor(private readonly themes: ThemesRepository) {}
+  constructor(
+    private readonly themes: ThemesRepository,
+    private readonly cache: JsonCache,
+  ) {}
 
-  async list(): Promise<{ items: ThemeView[]; nextCursor: null }> {
-    return { items: (await this.themes.list()).map(view), nextCursor: null };
+  /** Ordered by name; the cursor is the last name of the previous page, base64url-encoded. */
+  async list(limit: number, cursor?: string): Promise<{ items: ThemeView[]; nextCursor: string | null }> {
+    let after: string | undefined;
+    if (cursor !== undefined) {
+      after = Buffer.from(cursor, 'base64url').toString('utf8');
+      if (!after || !after.isWellFormed() || Buffer.from(after).toString('base64url') !== cursor) throw new AppError('INVALID_CURSOR');
+    }
+    const rows = await this.themes.list(limit + 1, after);
+    const page = rows.slice(0, limit).map(view);
+    return { items: page, nextCursor: rows.length > limit ? Buffer.from(page[page.length - 1].name).toString('base64url') : null };
   }
 
   async get(id: string): Promise<ThemeView> {
-    const theme = await this.themes.findById(id);
+    const theme = await this.find(id);
     if (!theme) throw new AppError('THEME_NOT_FOUND');
-    return view(theme);
+    return theme;
   }
 
   async exists(id: string): Promise<boolean> {
-    return (await this.themes.findById(id)) !== null;
+    return (await this.find(id)) !== null;
   }
 
   async create(name: string, tokens: Record<string, string | number | boolean>): Promise<ThemeView> {
     const theme = await this.themes.create(name, tokens);
     if (!theme) throw new AppError('THEME_NAME_TAKEN');
     return view(theme);
+  }
+
+  private find(id: string): Promise<ThemeView | null> {
+    return this.cache.getOrLoad(`theme:${id}`, THEME_TTL_SECONDS, async () => {
+      const theme = await this.themes.findById(id);
+      return theme && view(theme);
+    });
   }
 }

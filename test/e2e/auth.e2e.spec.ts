@@ -22,14 +22,26 @@ describe('identity', () => {
     const [, payload] = reg.body.accessToken.split('.');
     expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).toMatchObject({ sub: reg.body.user.id, plan: 'FREE' });
 
-    const stored = await testDb().user.findUnique({ where: { id: reg.body.user.id } });
-    expect(stored?.passwordHash).toMatch(/^scrypt\$\d+\$8\$1\$/);
-    expect(stored?.passwordHash).not.toContain('long enough');
+    const twin = await api.request('POST', '/api/auth/register', { body: { email: email(), password: 'long enough' } });
+    const [stored, twinStored] = await Promise.all([
+      testDb().user.findUnique({ where: { id: reg.body.user.id } }),
+      testDb().user.findUnique({ where: { id: twin.body.user.id } }),
+    ]);
+    expect(stored?.passwordHash).toMatch(/^scrypt\$1024\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{88}$/);
+    expect(twinStored?.passwordHash).not.toBe(stored?.passwordHash);
 
     const login = await api.request('POST', '/api/auth/login', { body: { email: address.toUpperCase(), password: 'long enough' } });
     expect(login.status).toBe(200);
     const me = await api.request('GET', '/api/auth/me', { token: login.body.accessToken });
     expect(me.body).toEqual(reg.body.user);
+  });
+
+  it('derives a display name that fits from a long email', async () => {
+    const res = await api.request('POST', '/api/auth/register', {
+      body: { email: `${'a'.repeat(150)}${Date.now()}@example.test`, password: 'long enough' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.user.displayName).toHaveLength(100);
   });
 
   it('refuses a taken email, short passwords and long display names', async () => {

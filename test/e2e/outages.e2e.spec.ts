@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { applyMigrations } from '../../src/database/migrator.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { closeTestDb, createUser } from '../helpers/factories.js';
 import { currentRun } from '../helpers/test-environment.js';
 
 describe('dependency outages: clear 503s, degraded health, recovery', () => {
@@ -27,6 +28,7 @@ describe('dependency outages: clear 503s, degraded health, recovery', () => {
     await api.close();
     await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
     await admin.end();
+    await closeTestDb();
   });
 
   it('answers 503 while PostgreSQL refuses connections, and recovers after', async () => {
@@ -57,6 +59,12 @@ describe('dependency outages: clear 503s, degraded health, recovery', () => {
     try {
       const created = await noRedis.request('POST', '/api/sessions', { body: { typeSlug: 'document' } });
       expect(created.status).toBe(201);
+      const { token, user } = await createUser();
+      const me = await noRedis.request('GET', '/api/auth/me', { token });
+      expect([me.status, me.body.id]).toEqual([200, user.id]);
+      const change = await noRedis.request('PATCH', `/api/admin/users/${user.id}`, { token: ADMIN_TOKEN, body: { plan: 'PRO' } });
+      // Stored, but not acknowledged while the cached plan cannot be dropped; a retry is safe.
+      expect([change.status, change.body.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
       const health = await noRedis.request('GET', '/health');
       expect(health.body).toMatchObject({ status: 'degraded', checks: { redis: { status: 'down' }, database: { status: 'up' } } });
       expect((await noRedis.request('GET', '/api/health/ready')).status).toBe(503);

@@ -301,9 +301,18 @@ describe('sessions', () => {
     });
 
     it('lists everything for operators and refuses anonymous callers', async () => {
-      const admin = await api.request('GET', '/api/sessions?limit=100', { token: ADMIN_TOKEN });
-      expect(admin.body.items.length).toBe(100);
+      for (const token of [owner.token, other.token, undefined]) await create({ typeSlug: 'document' }, token);
+      const admin = await api.request('GET', '/api/sessions?limit=2', { token: ADMIN_TOKEN });
+      expect(admin.body.items).toHaveLength(2);
       expect(admin.body.nextCursor).toEqual(expect.any(String));
+      const owners = new Set<string | null>();
+      let cursor: string | null = null;
+      do {
+        const page: any = await api.request('GET', `/api/sessions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { token: ADMIN_TOKEN });
+        for (const s of page.body.items) owners.add(s.ownerId);
+        cursor = page.body.nextCursor;
+      } while (cursor && owners.size < 3);
+      expect([...owners]).toEqual(expect.arrayContaining([owner.user.id, other.user.id, null]));
       const anonymous = await api.request('GET', '/api/sessions');
       expect([anonymous.status, anonymous.body.code]).toEqual([401, 'AUTH_REQUIRED']);
     });

@@ -35,3 +35,23 @@ describe('themes', () => {
     expect(session.body.themeId).toBe(created.body.id);
   });
 });
+
+describe('theme list pagination', () => {
+  let api: TestApp;
+  beforeAll(async () => {
+    api = await startTestApp();
+  });
+  afterAll(() => api.close());
+
+  it('pages by name and validates limit and cursor', async () => {
+    const all = await api.request('GET', '/api/themes?limit=100');
+    const names = all.body.items.map((t: { name: string }) => t.name);
+    expect(names).toEqual([...names].sort());
+    const first = await api.request('GET', '/api/themes?limit=2');
+    expect(first.body.items.map((t: { name: string }) => t.name)).toEqual(names.slice(0, 2));
+    const second = await api.request('GET', `/api/themes?limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body.items.map((t: { name: string }) => t.name)).toEqual(names.slice(2, 4));
+    expect((await api.request('GET', '/api/themes?limit=0')).body.code).toBe('VALIDATION_FAILED');
+    expect((await api.request('GET', '/api/themes?cursor=%%%')).body.code).toBe('INVALID_CURSOR');
+  });
+});

@@ -1,10 +1,5 @@
-import type { SessionView } from '../sessions/session.view.js';
-
-/** Who made a change, as collaborators are told. */
-export interface Actor {
-  userId: string | null;
-  displayName: string;
-}
+import type { Actor } from '../auth/principal.js';
+import type { SessionView } from './session.view.js';
 
 /**
  * Published on the in-process bus after the transaction that made the change commits.
