@@ -34,14 +34,6 @@ describe('themes', () => {
     const session = await api.request('POST', '/api/sessions', { body: { typeSlug: 'presentation', themeId: created.body.id } });
     expect(session.body.themeId).toBe(created.body.id);
   });
-});
-
-describe('theme list pagination', () => {
-  let api: TestApp;
-  beforeAll(async () => {
-    api = await startTestApp();
-  });
-  afterAll(() => api.close());
 
   it('pages by name and validates limit and cursor', async () => {
     const all = await api.request('GET', '/api/themes?limit=100');
