@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /** A throwaway database on the local (or BENCH_DATABASE_URL) server; drop() removes it. */
@@ -91,4 +92,19 @@ export function printTable(title, rows) {
       ]),
     ),
   );
+}
+
+/** Removes every key under a benchmark's Redis prefix (SCAN, never KEYS). */
+export async function dropRedisPrefix(prefix, url = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379') {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -6,7 +6,7 @@
 //   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 100), BENCH_PORT (default 3901)
 import { randomInt } from 'node:crypto';
 import pg from 'pg';
-import { benchDatabase, closedLoop, printTable, startServer } from './lib.mjs';
+import { benchDatabase, closedLoop, dropRedisPrefix, printTable, startServer } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 100);
@@ -67,13 +67,14 @@ async function api(url, duration = seconds) {
 
 const baseDb = await benchDatabase('raw');
 const apiDb = await benchDatabase('api');
+const redisPrefix = `tessera-bench:${Date.now()}:`;
 let server;
 try {
   server = await startServer({
     PORT: String(port),
     DATABASE_URL: apiDb.url,
     DB_POOL_MAX: String(poolSize),
-    REDIS_PREFIX: `tessera-bench:${Date.now()}:`,
+    REDIS_PREFIX: redisPrefix,
   });
   // The server's own migration run created the schema in apiDb; give the baseline the same schema.
   const { applyMigrations } = await import('../dist/database/migrator.js');
@@ -97,4 +98,5 @@ try {
   await server?.stop();
   await baseDb.drop();
   await apiDb.drop();
+  await dropRedisPrefix(redisPrefix);
 }
