@@ -9,12 +9,12 @@ import { RedisService } from './redis.service.js';
 export class JsonCache {
   constructor(private readonly redis: RedisService) {}
 
-  async get<T>(key: string): Promise<T | null> {
+  private async get<T>(key: string): Promise<T | null> {
     const raw = await this.redis.client.get(`cache:${key}`).catch(() => null);
     return raw === null ? null : (JSON.parse(raw) as T);
   }
 
-  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+  private async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     await this.redis.client.set(`cache:${key}`, JSON.stringify(value), 'EX', ttlSeconds).catch(() => undefined);
   }
 

@@ -93,7 +93,7 @@ export class SessionsService {
     if (body.visibility !== undefined && body.visibility !== current.visibility && !canChangeVisibility(current, principal)) {
       throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may change its visibility.');
     }
-    if (body.themeId) await this.checkReferences(current.typeSlug, body.themeId);
+    await this.checkTheme(body.themeId);
     const at = new Date();
     const { version: _version, ...changes } = body;
     const saved = await this.sessions.saveIfVersion(current.id, version, { ...changes, at });
@@ -191,6 +191,10 @@ export class SessionsService {
         `"${typeSlug.slice(0, 100)}" is not a session type; known: ${this.types.list().join(', ')}.`,
       );
     }
+    await this.checkTheme(themeId);
+  }
+
+  private async checkTheme(themeId: string | null | undefined): Promise<void> {
     if (themeId && !(await this.themes.exists(themeId))) throw new AppError('INVALID_THEME');
   }
 }
