@@ -3,12 +3,16 @@ import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
 import { AdminModule } from './admin/admin.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { BlocksModule } from './blocks/blocks.module.js';
+import { CacheModule } from './cache/cache.module.js';
+import { ChangesModule } from './changes/changes.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
+import { SnapshotsModule } from './snapshots/snapshots.module.js';
 import { ThemesModule } from './themes/themes.module.js';
 
 @Module({})
@@ -39,10 +43,14 @@ export class AppModule {
         EventEmitterModule.forRoot(),
         DatabaseModule,
         RedisModule,
+        CacheModule,
+        ChangesModule,
         HealthModule,
         AuthModule,
         ThemesModule,
         SessionsModule,
+        BlocksModule,
+        SnapshotsModule,
         AdminModule,
       ],
     };

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { JsonCache } from '../redis/json-cache.js';
+import { CacheService } from '../cache/cache.service.js';
 import type { Plan } from '../generated/prisma/enums.js';
 
 export interface UserProfile {
@@ -9,20 +9,19 @@ export interface UserProfile {
   plan: Plan;
 }
 
-/** How long a plan change may take to reach tokens issued before it (API: at most 60 s). */
-const TTL_SECONDS = 60;
+const entry = (id: string) => ({ type: 'user' as const, key: id, tags: [`user:${id}`] });
 
-/** The user's stored profile and plan, shared by every instance, dropped on change. */
+/** The user's stored profile and plan, shared by every instance, invalidated on change. */
 @Injectable()
 export class UserProfileCache {
-  constructor(private readonly cache: JsonCache) {}
+  constructor(private readonly cache: CacheService) {}
 
   getOrLoad(id: string, load: () => Promise<UserProfile | null>): Promise<UserProfile | null> {
-    return this.cache.getOrLoad(`user:${id}`, TTL_SECONDS, load);
+    return this.cache.getOrSet(entry(id), load);
   }
 
-  /** Must succeed: a plan change is acknowledged only once the cached plan is gone. */
+  /** Must succeed: a plan change is acknowledged only once the cached plan is invalid everywhere. */
   drop(id: string): Promise<void> {
-    return this.cache.drop(`user:${id}`);
+    return this.cache.invalidate(entry(id).tags);
   }
 }

@@ -69,6 +69,9 @@ export const envSchema = z
     SESSION_MAX_MEMBERS: int(1).default(100),
     BLOCK_MAX_BYTES: int(256).default(64 * 1024),
     BLOCK_HISTORY_KEEP: int(1).default(50),
+    SESSION_MAX_BLOCKS: int(1, 100_000).default(5000),
+    CHANGES_KEEP: int(10).default(1000),
+    CHANGES_MAX_AGE_HOURS: int(1).default(7 * 24),
 
     WS_MAX_CONNECTIONS: int(1).default(10000),
     WS_PING_INTERVAL: int(1000).default(25000),

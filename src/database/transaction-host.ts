@@ -5,24 +5,46 @@ import { PrismaService } from './prisma.service.js';
 
 export type DbClient = Prisma.TransactionClient;
 
+interface TransactionContext {
+  client: DbClient;
+  afterCommit: Array<() => Promise<void>>;
+}
+
 /**
  * Lets a service open a transaction and every repository called inside it join the
  * same one, without threading a `tx` argument through each signature.
  */
 @Injectable()
 export class TransactionHost {
-  private readonly storage = new AsyncLocalStorage<DbClient>();
+  private readonly storage = new AsyncLocalStorage<TransactionContext>();
 
   constructor(private readonly prisma: PrismaService) {}
 
   /** The transaction in progress, else the pooled client. */
   get client(): DbClient {
-    return this.storage.getStore() ?? this.prisma;
+    return this.storage.getStore()?.client ?? this.prisma;
   }
 
-  /** Runs `fn` in a transaction, or inside the caller's one when already in a transaction. */
+  /**
+   * Runs `fn` in a transaction, or inside the caller's one when already in a transaction.
+   * Tasks queued with `afterCommit` run (awaited, in order) once it has committed.
+   */
   async run<T>(fn: () => Promise<T>, options?: { isolationLevel?: Prisma.TransactionIsolationLevel }): Promise<T> {
     if (this.storage.getStore()) return fn();
-    return this.prisma.$transaction((tx) => this.storage.run(tx, fn), { maxWait: 10_000, timeout: 30_000, ...options });
+    const afterCommit: TransactionContext['afterCommit'] = [];
+    const result = await this.prisma.$transaction((client) => this.storage.run({ client, afterCommit }, fn), {
+      maxWait: 10_000,
+      timeout: 30_000,
+      ...options,
+    });
+    for (const task of afterCommit) await task();
+    return result;
+  }
+
+  /** Runs `task` once the current transaction commits (now, outside a transaction); dropped on rollback. */
+  async afterCommit(task: () => Promise<void>): Promise<void> {
+    const context = this.storage.getStore();
+    if (context) context.afterCommit.push(task);
+    else await task();
   }
 }

@@ -1,7 +1,6 @@
 import { Global, Module } from '@nestjs/common';
-import { JsonCache } from './json-cache.js';
 import { RedisService } from './redis.service.js';
 
 @Global()
-@Module({ providers: [RedisService, JsonCache], exports: [RedisService, JsonCache] })
+@Module({ providers: [RedisService], exports: [RedisService] })
 export class RedisModule {}

@@ -1,4 +1,5 @@
-import type { Session } from '../generated/prisma/client.js';
+import { Prisma, type Session } from '../generated/prisma/client.js';
+import type { Visibility } from '../generated/prisma/enums.js';
 
 /** A session as the API shows it. */
 export interface SessionView {
@@ -7,7 +8,7 @@ export interface SessionView {
   title: string;
   themeId: string | null;
   ownerId: string | null;
-  visibility: string;
+  visibility: Visibility;
   version: number;
   seq: number;
   metadata: Record<string, unknown>;
@@ -31,5 +32,24 @@ export function toSessionView(row: Session): SessionView {
     state: row.state as Record<string, unknown>,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** A `sessions` row (aliased `alias`) shaped as a SessionView, for the change log. */
+export const sessionJson = (alias: string) =>
+  Prisma.raw(
+    `jsonb_build_object('key', ${alias}.key, 'typeSlug', ${alias}.type_slug, 'title', ${alias}.title, 'themeId', ${alias}.theme_id,
+      'ownerId', ${alias}.owner_id, 'visibility', ${alias}.visibility, 'version', ${alias}.version, 'seq', ${alias}.seq,
+      'metadata', ${alias}.metadata, 'state', ${alias}.state, 'createdAt', ${alias}.created_at, 'updatedAt', ${alias}.updated_at)`,
+  );
+
+/** The view stored by `sessionJson`, with its timestamps in the API's UTC form. */
+export function fromSessionJson(json: Record<string, unknown>): SessionView {
+  const view = json as unknown as SessionView;
+  return {
+    ...view,
+    seq: Number(view.seq),
+    createdAt: new Date(view.createdAt).toISOString(),
+    updatedAt: new Date(view.updatedAt).toISOString(),
   };
 }

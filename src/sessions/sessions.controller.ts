@@ -54,17 +54,6 @@ export class SessionsController {
     return session;
   }
 
-  @Get(':key')
-  async get(
-    @CurrentPrincipal() principal: Principal,
-    @Param('key', SessionKeyPipe) key: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<SessionView> {
-    const session = await this.sessions.get(principal, key);
-    void reply.header('etag', `"${session.version}"`);
-    return session;
-  }
-
   @Patch(':key')
   @ApiHeader({ name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' })
   async save(

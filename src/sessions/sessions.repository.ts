@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../database/transaction-host.js';
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
+import type { Actor } from '../auth/principal.js';
+import { sessionJson } from './session.view.js';
 
 /** Every column, aliased to the model's field names, for raw statements that RETURNING a session. */
 const COLUMNS = Prisma.raw(
@@ -27,6 +29,7 @@ export interface SessionSave {
   metadata?: Record<string, unknown>;
   themeId?: string | null;
   visibility?: Visibility;
+  actor: Actor;
   at: Date;
 }
 
@@ -59,7 +62,10 @@ export class SessionsRepository {
     return this.db.client.session.findUnique({ where: { id } });
   }
 
-  /** One conditional statement: applies the save only if the stored version is `version`. */
+  /**
+   * One conditional statement: applies the save only if the stored version is `version`,
+   * takes the next seq and appends the `session.updated` change, or does nothing.
+   */
   async saveIfVersion(id: string, version: number, save: SessionSave): Promise<Session | null> {
     const sets: Prisma.Sql[] = [
       Prisma.sql`version = version + 1`,
@@ -72,9 +78,15 @@ export class SessionsRepository {
     if (save.themeId !== undefined) sets.push(Prisma.sql`theme_id = ${save.themeId}::uuid`);
     if (save.visibility !== undefined) sets.push(Prisma.sql`visibility = ${save.visibility}::"Visibility"`);
     const rows = await this.db.client.$queryRaw<Session[]>`
-      UPDATE sessions SET ${Prisma.join(sets, ', ')}
-      WHERE id = ${id}::uuid AND version = ${version}
-      RETURNING ${COLUMNS}`;
+      WITH u AS (
+        UPDATE sessions SET ${Prisma.join(sets, ', ')}
+        WHERE id = ${id}::uuid AND version = ${version}
+        RETURNING *
+      ), log AS (
+        INSERT INTO changes (session_id, seq, kind, payload, actor, at)
+        SELECT u.id, u.seq, 'session.updated', ${sessionJson('u')}, ${JSON.stringify(save.actor)}::jsonb, ${save.at} FROM u
+      )
+      SELECT ${COLUMNS} FROM u`;
     return rows[0] ?? null;
   }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Injectable } from '@nestjs/common';
 import { actorOf, principalScope, type Principal } from '../auth/principal.js';
+import { ChangePublisher } from '../changes/change.publisher.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import type { Session } from '../generated/prisma/client.js';
@@ -11,7 +11,7 @@ import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, Save
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { decodeCursor, encodeCursor } from './list-cursor.js';
 import { canChangeVisibility, canDelete, canRead, canWrite } from './session-access.js';
-import { SESSION_DELETED, SESSION_UPDATED, type SessionDeletedEvent, type SessionUpdatedEvent } from './session.events.js';
+import { SESSION_DELETED, type SessionDeletedEvent } from './session.events.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
@@ -31,8 +31,6 @@ export interface Created {
 
 @Injectable()
 export class SessionsService {
-  private readonly logger = new Logger(SessionsService.name);
-
   constructor(
     private readonly sessions: SessionsRepository,
     private readonly idempotency: IdempotencyRepository,
@@ -41,7 +39,7 @@ export class SessionsService {
     private readonly types: SessionTypesRegistry,
     private readonly themes: ThemesService,
     private readonly tx: TransactionHost,
-    private readonly events: EventEmitter2,
+    private readonly publisher: ChangePublisher,
   ) {}
 
   async create(principal: Principal, body: CreateSessionBody, idempotencyKey?: string): Promise<Created> {
@@ -82,11 +80,6 @@ export class SessionsService {
     throw new AppError('SERVICE_UNAVAILABLE', 'This key is being created and deleted concurrently; retry.');
   }
 
-  async get(principal: Principal, key: string): Promise<SessionView> {
-    const row = this.readable(await this.sessions.findByKey(key), principal);
-    return { ...toSessionView(row), blocks: [] };
-  }
-
   async save(principal: Principal, key: string, version: number, body: SaveSessionBody): Promise<SessionView> {
     const current = this.readable(await this.sessions.findByKey(key), principal);
     if (!canWrite(current, principal)) throw new AppError('READ_ONLY');
@@ -95,8 +88,9 @@ export class SessionsService {
     }
     await this.checkTheme(body.themeId);
     const at = new Date();
+    const actor = actorOf(principal);
     const { version: _version, ...changes } = body;
-    const saved = await this.sessions.saveIfVersion(current.id, version, { ...changes, at });
+    const saved = await this.sessions.saveIfVersion(current.id, version, { ...changes, actor, at });
     if (!saved) {
       const latest = this.readable(await this.sessions.findById(current.id), principal);
       throw new AppError('VERSION_CONFLICT', `The session is at version ${latest.version}, not ${version}.`, {
@@ -104,13 +98,12 @@ export class SessionsService {
       });
     }
     const view = toSessionView(saved);
-    this.publish(SESSION_UPDATED, {
-      kind: SESSION_UPDATED,
-      session: view,
+    await this.publisher.committed({
+      sessionKey: key,
+      sessionId: saved.id,
+      change: { seq: view.seq, kind: 'session.updated', session: view, actor, at: at.toISOString() },
       visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],
-      actor: actorOf(principal),
-      at: at.toISOString(),
-    } satisfies SessionUpdatedEvent);
+    });
     return view;
   }
 
@@ -118,8 +111,7 @@ export class SessionsService {
     const session = this.readable(await this.sessions.findByKey(key), principal);
     if (!canDelete(session, principal)) throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may delete it.');
     if (!(await this.sessions.delete(session.id))) throw new AppError('SESSION_NOT_FOUND');
-    this.publish(SESSION_DELETED, {
-      kind: SESSION_DELETED,
+    await this.publisher.emit(SESSION_DELETED, {
       key,
       actor: actorOf(principal),
       at: new Date().toISOString(),
@@ -164,11 +156,6 @@ export class SessionsService {
   private createdNow(row: Session): Created {
     this.keys.taken(row.key);
     return { session: toSessionView(row), created: true };
-  }
-
-  /** After commit; a failing subscriber is logged and never turns a committed write into an error. */
-  private publish(name: string, event: SessionUpdatedEvent | SessionDeletedEvent): void {
-    this.events.emitAsync(name, event).catch((error: Error) => this.logger.error(`subscriber of ${name} failed: ${error.message}`));
   }
 
   private async replay(scope: string, key: string, requestHash: string): Promise<SessionView> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { CacheService } from '../cache/cache.service.js';
 import { AppError } from '../errors/app-error.js';
 import type { Theme } from '../generated/prisma/client.js';
-import { JsonCache } from '../redis/json-cache.js';
 import { ThemesRepository } from './themes.repository.js';
 
 export interface ThemeView {
@@ -11,9 +11,6 @@ export interface ThemeView {
   builtIn: boolean;
   createdAt: string;
 }
-
-/** Themes never change once created, so a day in the cache is safe (API: theme data cached 24 h). */
-const THEME_TTL_SECONDS = 24 * 3600;
 
 const view = (t: Theme): ThemeView => ({
   id: t.id,
@@ -27,7 +24,7 @@ const view = (t: Theme): ThemeView => ({
 export class ThemesService {
   constructor(
     private readonly themes: ThemesRepository,
-    private readonly cache: JsonCache,
+    private readonly cache: CacheService,
   ) {}
 
   /** Ordered by name; the cursor is the last name of the previous page, base64url-encoded. */
@@ -58,8 +55,9 @@ export class ThemesService {
     return view(theme);
   }
 
+  /** Themes never change once created, so the day-long cache entry needs no invalidation. */
   private find(id: string): Promise<ThemeView | null> {
-    return this.cache.getOrLoad(`theme:${id}`, THEME_TTL_SECONDS, async () => {
+    return this.cache.getOrSet({ type: 'theme', key: id }, async () => {
       const theme = await this.themes.findById(id);
       return theme && view(theme);
     });

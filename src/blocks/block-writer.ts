@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { actorOf, type Principal } from '../auth/principal.js';
+import { ChangePublisher } from '../changes/change.publisher.js';
+import type { ChangeKind } from '../changes/change.event.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { uniqueViolation } from '../database/sql-errors.js';
+import { AppError } from '../errors/app-error.js';
+import { canRead, canWrite } from '../sessions/session-access.js';
+import { positionBetween } from './block-position.js';
+import { toBlockView, type BlockView } from './block.view.js';
+import { BlocksRepository, type BlockChange, type WriteAccess, type WriteMeta, type Written } from './blocks.repository.js';
+import { mergeFields } from './field-merge.js';
+
+/** Who is writing, in which session, and when. */
+export interface WriteContext {
+  principal: Principal;
+  access: WriteAccess;
+  meta: WriteMeta;
+}
+
+export interface Anchor {
+  afterId?: string;
+  beforeId?: string;
+}
+
+/** The written block and the seq its change took. */
+export interface WriteResult {
+  block: BlockView & { merged?: true; deleted?: true };
+  seq: number;
+}
+
+const MERGE_ATTEMPTS = 3;
+const POSITION_ATTEMPTS = 3;
+
+export function writeContext(principal: Principal, key: string): WriteContext {
+  return {
+    principal,
+    access: { key, userId: principal.kind === 'user' ? principal.userId : null, admin: principal.kind === 'admin' },
+    meta: { actor: actorOf(principal), at: new Date() },
+  };
+}
+
+/**
+ * One block write, with the rules every path shares (HTTP, batch, restore, jobs, and
+ * sockets later): conditional statement, then on a miss the precise reason. Each
+ * success is announced once its transaction commits.
+ */
+@Injectable()
+export class BlockWriter {
+  constructor(
+    private readonly blocks: BlocksRepository,
+    private readonly publisher: ChangePublisher,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async create(
+    ctx: WriteContext,
+    input: { id?: string; type: string; content: Record<string, unknown>; position?: string } & Anchor,
+  ): Promise<WriteResult> {
+    this.checkSize(input.content);
+    const id = input.id ?? randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      const position = input.position ?? (await this.positionAt(ctx, input, null));
+      try {
+        const written = await this.blocks.create(ctx.access, { id, type: input.type, content: input.content, position }, this.config.SESSION_MAX_BLOCKS, ctx.meta);
+        if (written) return this.announce(ctx, 'block.created', written);
+      } catch (error) {
+        const index = uniqueViolation(error);
+        if (index?.includes('pkey') || index === 'id') throw new AppError('BLOCK_ID_TAKEN');
+        if (!index || input.position || attempt + 1 >= POSITION_ATTEMPTS) throw error;
+        continue; // two inserts drew the same position: draw again
+      }
+      const target = await this.blocks.target(ctx.access.key, null);
+      this.checkAccess(ctx, target);
+      if (target && target.blockCount >= this.config.SESSION_MAX_BLOCKS) {
+        throw new AppError('BLOCK_LIMIT_REACHED', `A session holds at most ${this.config.SESSION_MAX_BLOCKS} blocks.`);
+      }
+      if (attempt + 1 >= POSITION_ATTEMPTS) throw new AppError('SERVICE_UNAVAILABLE', 'The session changed under this write; retry.');
+    }
+  }
+
+  async update(ctx: WriteContext, id: string, version: number, change: { type?: string; content?: Record<string, unknown> }, merge = false): Promise<WriteResult> {
+    if (change.content) this.checkSize(change.content);
+    const written = await this.write(ctx, id, version, change, 'block.updated');
+    if (written) return written;
+    let current = await this.current(ctx, id);
+    if (merge) {
+      const base = await this.blocks.revision(id, version);
+      for (let attempt = 0; base && attempt < MERGE_ATTEMPTS; attempt++) {
+        const result = mergeFields({ type: base.type, content: base.content as Record<string, unknown> }, current, change);
+        if (!result.ok) break;
+        this.checkSize(result.merged.content);
+        const merged = await this.write(ctx, id, current.version, result.merged, 'block.updated');
+        if (merged) return { ...merged, block: { ...merged.block, merged: true } };
+        current = await this.current(ctx, id);
+      }
+    }
+    return this.conflict(ctx, id, version, current);
+  }
+
+  async move(ctx: WriteContext, id: string, version: number, anchor: Anchor & { position?: string }): Promise<WriteResult> {
+    if (anchor.afterId === id || anchor.beforeId === id) throw new AppError('INVALID_ANCHOR', 'A block cannot be moved next to itself.');
+    const position = anchor.position ?? (await this.positionAt(ctx, anchor, id));
+    const written = await this.write(ctx, id, version, { position }, 'block.moved');
+    return written ?? this.conflict(ctx, id, version, await this.current(ctx, id));
+  }
+
+  async delete(ctx: WriteContext, id: string, version: number): Promise<WriteResult> {
+    const written = await this.blocks.delete(ctx.access, id, version, ctx.meta);
+    if (written) {
+      const result = await this.announce(ctx, 'block.deleted', written);
+      return { ...result, block: { ...result.block, deleted: true } };
+    }
+    return this.conflict(ctx, id, version, await this.current(ctx, id));
+  }
+
+  private async write(ctx: WriteContext, id: string, version: number, change: BlockChange, kind: 'block.updated' | 'block.moved'): Promise<WriteResult | null> {
+    const written = await this.blocks.update(ctx.access, id, version, change, kind, this.config.BLOCK_HISTORY_KEEP, ctx.meta);
+    return written && this.announce(ctx, kind, written);
+  }
+
+  private async announce(ctx: WriteContext, kind: ChangeKind, written: Written): Promise<WriteResult> {
+    const block = toBlockView(written.block, ctx.access.key);
+    await this.publisher.committed({
+      sessionKey: ctx.access.key,
+      sessionId: written.sessionId,
+      change: { seq: written.seq, kind, block, actor: ctx.meta.actor, at: ctx.meta.at.toISOString() },
+    });
+    return { block, seq: written.seq };
+  }
+
+  /** The stored block after a refused write, or the reason there is none. */
+  private async current(ctx: WriteContext, id: string): Promise<BlockView> {
+    const target = await this.blocks.target(ctx.access.key, id);
+    this.checkAccess(ctx, target);
+    if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
+    return toBlockView(target.block, ctx.access.key);
+  }
+
+  private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, current: BlockView): Promise<never> {
+    await this.publisher.conflict({ sessionKey: ctx.access.key, blockId: id, attemptedVersion, current, actor: ctx.meta.actor });
+    throw new AppError('VERSION_CONFLICT', `The block is at version ${current.version}, not ${attemptedVersion}.`, { current });
+  }
+
+  private checkAccess(ctx: WriteContext, target: { ownerId: string | null; visibility: 'link' | 'readonly' | 'private' } | null): void {
+    if (!target || !canRead(target, ctx.principal)) throw new AppError('SESSION_NOT_FOUND');
+    if (!canWrite(target, ctx.principal)) throw new AppError('READ_ONLY');
+  }
+
+  private async positionAt(ctx: WriteContext, anchor: Anchor, movingId: string | null): Promise<string> {
+    const around = await this.blocks.neighbours(ctx.access.key, anchor, movingId);
+    if (around) return positionBetween(around.before, around.after);
+    this.checkAccess(ctx, await this.blocks.target(ctx.access.key, null));
+    throw new AppError('INVALID_ANCHOR');
+  }
+
+  private checkSize(content: Record<string, unknown>): void {
+    const bytes = Buffer.byteLength(JSON.stringify(content));
+    if (bytes > this.config.BLOCK_MAX_BYTES) {
+      throw new AppError('BLOCK_TOO_LARGE', `The content is ${bytes} bytes; at most ${this.config.BLOCK_MAX_BYTES} are allowed.`);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
+import { versionFrom } from '../sessions/version-precondition.js';
+import type { BlockView } from './block.view.js';
+import { BlocksService } from './blocks.service.js';
+import {
+  BatchBody,
+  BlockIdParam,
+  CreateBlockBody,
+  DeleteBlockQuery,
+  HistoryQuery,
+  MoveBlockBody,
+  UpdateBlockBody,
+  UpdateBlockQuery,
+} from './dto/block.dto.js';
+
+const IF_MATCH = { name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' };
+
+@ApiTags('blocks')
+@ApiBearerAuth()
+@Controller('api/sessions/:key/blocks')
+export class BlocksController {
+  constructor(private readonly blocks: BlocksService) {}
+
+  @Get()
+  list(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string) {
+    return this.blocks.list(principal, key);
+  }
+
+  @Post()
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: CreateBlockBody }) body: CreateBlockBody,
+  ): Promise<BlockView> {
+    return this.blocks.create(principal, key, body);
+  }
+
+  /** All ops in one transaction, or none (409 with `opIndex`). */
+  @Post('batch')
+  @HttpCode(200)
+  batch(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: BatchBody }) body: BatchBody,
+  ) {
+    return this.blocks.batch(principal, key, body.ops);
+  }
+
+  @Patch(':id')
+  @ApiHeader(IF_MATCH)
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Param('id', { schema: BlockIdParam }) id: string,
+    @Body({ schema: UpdateBlockBody }) body: UpdateBlockBody,
+    @Query({ schema: UpdateBlockQuery }) query: UpdateBlockQuery,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<BlockView> {
+    const block = await this.blocks.update(principal, key, id, versionFrom(body.version, ifMatch), body, query.merge === 'fields');
+    void reply.header('etag', `"${block.version}"`);
+    return block;
+  }
+
+  @Post(':id/move')
+  @HttpCode(200)
+  @ApiHeader(IF_MATCH)
+  async move(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Param('id', { schema: BlockIdParam }) id: string,
+    @Body({ schema: MoveBlockBody }) body: MoveBlockBody,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<BlockView> {
+    const block = await this.blocks.move(principal, key, id, versionFrom(body.version, ifMatch), body);
+    void reply.header('etag', `"${block.version}"`);
+    return block;
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiHeader(IF_MATCH)
+  async delete(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Param('id', { schema: BlockIdParam }) id: string,
+    @Query({ schema: DeleteBlockQuery }) query: DeleteBlockQuery,
+    @Headers('if-match') ifMatch: string | undefined,
+  ): Promise<void> {
+    await this.blocks.delete(principal, key, id, versionFrom(query.version, ifMatch));
+  }
+
+  /** Earlier revisions, newest first (the last BLOCK_HISTORY_KEEP are kept). */
+  @Get(':id/history')
+  history(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Param('id', { schema: BlockIdParam }) id: string,
+    @Query({ schema: HistoryQuery }) query: HistoryQuery,
+  ) {
+    return this.blocks.history(principal, key, id, query);
+  }
+}

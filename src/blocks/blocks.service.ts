@@ -1,0 +1,108 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/principal.js';
+import { ChangesService, type ChangesPage } from '../changes/changes.service.js';
+import { TransactionHost } from '../database/transaction-host.js';
+import { AppError } from '../errors/app-error.js';
+import type { Actor } from '../auth/principal.js';
+import { BlockWriter, writeContext, type WriteContext, type WriteResult } from './block-writer.js';
+import type { BlockView } from './block.view.js';
+import { BlocksRepository } from './blocks.repository.js';
+import { DocumentReader } from './document.reader.js';
+import type { BatchOp, CreateBlockBody, HistoryQuery, MoveBlockBody, UpdateBlockBody } from './dto/block.dto.js';
+
+export interface Revision {
+  version: number;
+  type: string;
+  content: unknown;
+  updatedAt: string;
+  updatedBy: Actor;
+}
+
+@Injectable()
+export class BlocksService {
+  constructor(
+    private readonly writer: BlockWriter,
+    private readonly reader: DocumentReader,
+    private readonly blocks: BlocksRepository,
+    private readonly changeLog: ChangesService,
+    private readonly tx: TransactionHost,
+  ) {}
+
+  async list(principal: Principal, key: string): Promise<{ items: BlockView[]; nextCursor: null }> {
+    const document = await this.reader.document(principal, key);
+    return { items: document.blocks, nextCursor: null };
+  }
+
+  async create(principal: Principal, key: string, body: CreateBlockBody): Promise<BlockView> {
+    return (await this.writer.create(writeContext(principal, key), body)).block;
+  }
+
+  async update(principal: Principal, key: string, id: string, version: number, body: UpdateBlockBody, merge: boolean): Promise<BlockView> {
+    const { type, content } = body;
+    return (await this.writer.update(writeContext(principal, key), id, version, { type, content }, merge)).block;
+  }
+
+  async move(principal: Principal, key: string, id: string, version: number, body: MoveBlockBody): Promise<BlockView> {
+    return (await this.writer.move(writeContext(principal, key), id, version, body)).block;
+  }
+
+  async delete(principal: Principal, key: string, id: string, version: number): Promise<void> {
+    await this.writer.delete(writeContext(principal, key), id, version);
+  }
+
+  /** Every op in one transaction, or none: a refused op rolls back the others and names itself (`opIndex`). */
+  async batch(principal: Principal, key: string, ops: BatchOp[]): Promise<{ items: WriteResult['block'][]; seq: number }> {
+    const ctx = writeContext(principal, key);
+    const results = await this.tx.run(async () => {
+      const applied: WriteResult[] = [];
+      for (const [opIndex, op] of ops.entries()) {
+        try {
+          applied.push(await this.apply(ctx, op));
+        } catch (error) {
+          if (error instanceof AppError) throw new AppError(error.code, error.message, { ...error.extensions, opIndex });
+          throw error;
+        }
+      }
+      return applied;
+    });
+    return { items: results.map((r) => r.block), seq: results[results.length - 1].seq };
+  }
+
+  async history(principal: Principal, key: string, id: string, query: HistoryQuery): Promise<{ items: Revision[]; nextCursor: string | null }> {
+    await this.reader.session(principal, key);
+    const target = await this.blocks.target(key, id);
+    if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
+    let below = target.block.version;
+    if (query.cursor !== undefined) {
+      if (!/^[1-9]\d{0,9}$/.test(query.cursor)) throw new AppError('INVALID_CURSOR');
+      below = Math.min(below, Number(query.cursor));
+    }
+    const rows = await this.blocks.history(id, below, query.limit + 1);
+    const items = rows.slice(0, query.limit).map((r) => ({
+      version: r.version,
+      type: r.type,
+      content: r.content,
+      updatedAt: r.updatedAt.toISOString(),
+      updatedBy: r.updatedBy as unknown as Actor,
+    }));
+    return { items, nextCursor: rows.length > query.limit ? String(items[items.length - 1].version) : null };
+  }
+
+  async changes(principal: Principal, key: string, since: number, limit: number): Promise<ChangesPage> {
+    const { id, view } = await this.reader.session(principal, key);
+    return this.changeLog.since({ id, key, seq: view.seq }, since, limit);
+  }
+
+  private apply(ctx: WriteContext, op: BatchOp): Promise<WriteResult> {
+    switch (op.op) {
+      case 'create':
+        return this.writer.create(ctx, op);
+      case 'update':
+        return this.writer.update(ctx, op.id, op.version, { type: op.type, content: op.content });
+      case 'move':
+        return this.writer.move(ctx, op.id, op.version, op);
+      case 'delete':
+        return this.writer.delete(ctx, op.id, op.version);
+    }
+  }
+}

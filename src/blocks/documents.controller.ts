@@ -1,0 +1,41 @@
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import type { ChangesPage } from '../changes/changes.service.js';
+import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
+import { BlocksService } from './blocks.service.js';
+import { DocumentReader, type DocumentView } from './document.reader.js';
+import { ChangesQuery } from './dto/block.dto.js';
+
+/** The reads of a session as a whole: its fields with its blocks, and its change log. */
+@ApiTags('sessions')
+@ApiBearerAuth()
+@Controller('api/sessions/:key')
+export class DocumentsController {
+  constructor(
+    private readonly reader: DocumentReader,
+    private readonly blocks: BlocksService,
+  ) {}
+
+  @Get()
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<DocumentView> {
+    const document = await this.reader.document(principal, key);
+    void reply.header('etag', `"${document.version}"`);
+    return document;
+  }
+
+  /** Every change after `since`, in seq order; 410 CHANGES_EXPIRED when the log no longer reaches back that far. */
+  @Get('changes')
+  changes(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Query({ schema: ChangesQuery }) query: ChangesQuery,
+  ): Promise<ChangesPage> {
+    return this.blocks.changes(principal, key, query.since, query.limit);
+  }
+}

@@ -1,0 +1,172 @@
+import { randomInt } from 'node:crypto';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { RedisService } from '../redis/redis.service.js';
+import { CacheCounters } from './cache-stats.js';
+import { CACHE_TTL_SECONDS, type CacheEntry } from './cache.types.js';
+
+/**
+ * Reads an entry and the generation of each of its tags in one round trip. A tag never
+ * seen (or expired) gets a random generation, so an entry filled under an older life of
+ * the tag can never match again.
+ */
+const READ_SCRIPT = `
+local out = { redis.call('GET', KEYS[1]) or false }
+for i = 2, #KEYS do
+  local g = redis.call('GET', KEYS[i])
+  if not g then
+    g = ARGV[1]
+    redis.call('SET', KEYS[i], g, 'EX', ARGV[2])
+  end
+  out[i] = g
+end
+return out`;
+
+/** Longer than any entry's TTL: a generation outlives every entry stamped with it. */
+const GENERATION_TTL_SECONDS = 2 * 24 * 3600;
+const STATS_KEY = 'cache:stats';
+const FLUSH_EVERY_MS = 1000;
+
+export interface Loadable<T> extends CacheEntry {
+  load: () => Promise<T | null>;
+}
+
+interface Envelope {
+  /** The tag generations read before the value was loaded. */
+  g: string[];
+  v: unknown;
+}
+
+type Read = { hit: true; value: unknown } | { hit: false; gens: string[] | null };
+
+/**
+ * Cache-aside over Redis. Invalidation bumps tag generations instead of deleting keys
+ * (no KEYS, no SCAN on the write path). A reader stamps what it stores with the
+ * generations it saw *before* loading, so a value loaded before a write commits and
+ * stored after that write invalidated is stamped with the old generation and never
+ * served: the classic stale write-back cannot happen.
+ */
+@Injectable()
+export class CacheService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(CacheService.name);
+  private readonly flights = new Map<string, Promise<unknown>>();
+  /** Tags whose invalidation has not reached Redis yet: read around the cache until it has. */
+  private readonly unconfirmed = new Set<string>();
+  readonly counters = new CacheCounters();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly redis: RedisService) {}
+
+  onModuleInit(): void {
+    this.redis.client.defineCommand('cacheRead', { lua: READ_SCRIPT });
+    this.timer = setInterval(() => void this.tick(), FLUSH_EVERY_MS).unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flushCounters();
+  }
+
+  async getOrSet<T>(entry: CacheEntry, load: () => Promise<T | null>): Promise<T | null> {
+    const [value] = await this.getOrSetMany<T>([{ ...entry, load }]);
+    return value;
+  }
+
+  /** All reads in one pipeline, every miss loaded (one loader per key per instance), all fills in one pipeline. */
+  async getOrSetMany<T>(entries: Loadable<T>[]): Promise<(T | null)[]> {
+    const reads = await this.readAll(entries);
+    const fills: Array<{ entry: CacheEntry; gens: string[]; value: T }> = [];
+    const values = await Promise.all(
+      entries.map(async (entry, i) => {
+        const read = reads[i];
+        this.counters.count(entry.type, read.hit ? 'hits' : 'misses');
+        if (read.hit) return read.value as T;
+        if (!read.gens) return entry.load();
+        const value = await this.singleFlight(`${this.valueKey(entry)}|${read.gens.join(',')}`, entry.load);
+        if (value !== null) fills.push({ entry, gens: read.gens, value });
+        return value;
+      }),
+    );
+    await this.fillAll(fills);
+    return values;
+  }
+
+  /** Every entry carrying one of these tags becomes a miss on every instance. Throws if Redis cannot confirm it. */
+  async invalidate(tags: readonly string[]): Promise<void> {
+    for (const tag of tags) this.unconfirmed.add(tag);
+    const pipeline = this.redis.client.pipeline();
+    for (const tag of tags) pipeline.incr(this.genKey(tag)).expire(this.genKey(tag), GENERATION_TTL_SECONDS);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0] as Error;
+    for (const tag of tags) this.unconfirmed.delete(tag);
+  }
+
+  async flushCounters(): Promise<void> {
+    const counts = this.counters.take();
+    if (counts.size === 0) return;
+    const pipeline = this.redis.client.pipeline();
+    for (const [field, n] of counts) pipeline.hincrby(STATS_KEY, field, n);
+    const results = await pipeline.exec().catch(() => null);
+    if (!results || results.some(([error]) => error)) this.counters.restore(counts);
+  }
+
+  private async readAll(entries: CacheEntry[]): Promise<Read[]> {
+    const miss: Read = { hit: false, gens: null };
+    if (entries.some((e) => e.tags?.some((t) => this.unconfirmed.has(t)))) return entries.map(() => miss);
+    const pipeline = this.redis.client.pipeline();
+    const seed = String(randomInt(1, 2 ** 47));
+    for (const entry of entries) {
+      const keys = [this.valueKey(entry), ...(entry.tags ?? []).map((t) => this.genKey(t))];
+      (pipeline as unknown as CacheReadPipeline).cacheRead(keys.length, ...keys, seed, GENERATION_TTL_SECONDS);
+    }
+    const results = await pipeline.exec().catch(() => null);
+    return entries.map((_entry, i) => {
+      const [error, reply] = results?.[i] ?? [new Error('redis unavailable'), null];
+      if (error) return miss;
+      const [raw, ...gens] = reply as [string | null, ...string[]];
+      if (raw) {
+        const envelope = JSON.parse(raw) as Envelope;
+        if (envelope.g.length === gens.length && envelope.g.every((g, j) => g === gens[j])) return { hit: true, value: envelope.v };
+      }
+      return { hit: false, gens };
+    });
+  }
+
+  private async fillAll<T>(fills: Array<{ entry: CacheEntry; gens: string[]; value: T }>): Promise<void> {
+    if (fills.length === 0) return;
+    const pipeline = this.redis.client.pipeline();
+    for (const { entry, gens, value } of fills) {
+      const envelope: Envelope = { g: gens, v: value };
+      pipeline.set(this.valueKey(entry), JSON.stringify(envelope), 'EX', CACHE_TTL_SECONDS[entry.type]);
+    }
+    await pipeline.exec().catch(() => undefined);
+  }
+
+  private singleFlight<T>(key: string, load: () => Promise<T | null>): Promise<T | null> {
+    const inFlight = this.flights.get(key) as Promise<T | null> | undefined;
+    if (inFlight) return inFlight;
+    const flight = load().finally(() => this.flights.delete(key));
+    this.flights.set(key, flight);
+    return flight;
+  }
+
+  private async tick(): Promise<void> {
+    await this.flushCounters();
+    if (this.unconfirmed.size === 0) return;
+    await this.invalidate([...this.unconfirmed]).catch((error: Error) => {
+      this.logger.warn(`cache invalidation of ${this.unconfirmed.size} tag(s) still pending: ${error.message}`);
+    });
+  }
+
+  private valueKey(entry: CacheEntry): string {
+    return `cache:v:${entry.type}:${entry.key}`;
+  }
+
+  private genKey(tag: string): string {
+    return `cache:g:${tag}`;
+  }
+}
+
+interface CacheReadPipeline {
+  cacheRead(numKeys: number, ...args: Array<string | number>): unknown;
+}

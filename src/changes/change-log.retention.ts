@@ -1,0 +1,35 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { CHANGE_COMMITTED, type CommittedChange } from './change.event.js';
+import { ChangesRepository } from './changes.repository.js';
+
+/** A session's log is trimmed after every this many of its changes. */
+const PRUNE_EVERY = 64;
+
+/**
+ * Keeps each session's change log bounded: the last CHANGES_KEEP changes, none older
+ * than CHANGES_MAX_AGE_HOURS. Runs off the write path; a write never waits for it.
+ */
+@Injectable()
+export class ChangeLogRetention {
+  private readonly logger = new Logger(ChangeLogRetention.name);
+
+  constructor(
+    private readonly changes: ChangesRepository,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  @OnEvent(CHANGE_COMMITTED)
+  onCommitted(event: CommittedChange): void {
+    if (event.change.seq % PRUNE_EVERY !== 0) return;
+    this.prune(event.sessionId, event.change.seq).catch((error: Error) => {
+      this.logger.warn(`pruning the change log of session ${event.sessionId} failed: ${error.message}`);
+    });
+  }
+
+  async prune(sessionId: string, seq: number): Promise<number> {
+    const cutoff = new Date(Date.now() - this.config.CHANGES_MAX_AGE_HOURS * 3600_000);
+    return this.changes.prune(sessionId, seq - this.config.CHANGES_KEEP, cutoff);
+  }
+}

@@ -1,0 +1,44 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import type { DocumentView } from '../blocks/document.reader.js';
+import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
+import { CreateSnapshotBody, ListSnapshotsQuery, SnapshotIdParam } from './snapshots.dto.js';
+import { SnapshotsService, type SnapshotView } from './snapshots.service.js';
+
+@ApiTags('snapshots')
+@ApiBearerAuth()
+@Controller('api/sessions/:key/snapshots')
+export class SnapshotsController {
+  constructor(private readonly snapshots: SnapshotsService) {}
+
+  @Post()
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: CreateSnapshotBody }) body: CreateSnapshotBody | undefined,
+  ): Promise<SnapshotView> {
+    return this.snapshots.create(principal, key, body?.label);
+  }
+
+  /** Newest first; kept 7, 30 or 365 days by the owner's plan. */
+  @Get()
+  list(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Query({ schema: ListSnapshotsQuery }) query: ListSnapshotsQuery,
+  ) {
+    return this.snapshots.list(principal, key, query.limit, query.cursor);
+  }
+
+  /** Versioned writes back to the snapshot, broadcast as changes; answers the restored session. */
+  @Post(':id/restore')
+  @HttpCode(200)
+  restore(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Param('id', { schema: SnapshotIdParam }) id: string,
+  ): Promise<DocumentView> {
+    return this.snapshots.restore(principal, key, id);
+  }
+}
