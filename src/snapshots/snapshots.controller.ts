@@ -16,7 +16,7 @@ export class SnapshotsController {
   create(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
-    @Body({ schema: CreateSnapshotBody }) body: CreateSnapshotBody | undefined,
+    @Body({ schema: CreateSnapshotBody }) body: CreateSnapshotBody,
   ): Promise<SnapshotView> {
     return this.snapshots.create(principal, key, body?.label);
   }
