@@ -63,7 +63,12 @@ export class BlockWriter {
     for (let attempt = 0; ; attempt++) {
       const position = input.position ?? (await this.positionAt(ctx, input, null));
       try {
-        const written = await this.blocks.create(ctx.access, { id, type: input.type, content: input.content, position }, this.config.SESSION_MAX_BLOCKS, ctx.meta);
+        const written = await this.blocks.create(
+          ctx.access,
+          { id, type: input.type, content: input.content, position },
+          this.config.SESSION_MAX_BLOCKS,
+          ctx.meta,
+        );
         if (written) return this.announce(ctx, 'block.created', written);
       } catch (error) {
         const index = uniqueViolation(error);
@@ -80,7 +85,13 @@ export class BlockWriter {
     }
   }
 
-  async update(ctx: WriteContext, id: string, version: number, change: { type?: string; content?: Record<string, unknown> }, merge = false): Promise<WriteResult> {
+  async update(
+    ctx: WriteContext,
+    id: string,
+    version: number,
+    change: { type?: string; content?: Record<string, unknown> },
+    merge = false,
+  ): Promise<WriteResult> {
     if (change.content) this.checkSize(change.content);
     const written = await this.write(ctx, id, version, change, 'block.updated');
     if (written) return written;
@@ -115,7 +126,13 @@ export class BlockWriter {
     return this.conflict(ctx, id, version, await this.current(ctx, id));
   }
 
-  private async write(ctx: WriteContext, id: string, version: number, change: BlockChange, kind: 'block.updated' | 'block.moved'): Promise<WriteResult | null> {
+  private async write(
+    ctx: WriteContext,
+    id: string,
+    version: number,
+    change: BlockChange,
+    kind: 'block.updated' | 'block.moved',
+  ): Promise<WriteResult | null> {
     const written = await this.blocks.update(ctx.access, id, version, change, kind, this.config.BLOCK_HISTORY_KEEP, ctx.meta);
     return written && this.announce(ctx, kind, written);
   }

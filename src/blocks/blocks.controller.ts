@@ -42,11 +42,7 @@ export class BlocksController {
   /** All ops in one transaction, or none (409 with `opIndex`). */
   @Post('batch')
   @HttpCode(200)
-  batch(
-    @CurrentPrincipal() principal: Principal,
-    @Param('key', SessionKeyPipe) key: string,
-    @Body({ schema: BatchBody }) body: BatchBody,
-  ) {
+  batch(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string, @Body({ schema: BatchBody }) body: BatchBody) {
     return this.blocks.batch(principal, key, body.ops);
   }
 

@@ -68,7 +68,12 @@ export class BlocksService {
     return { items: results.map((r) => r.block), seq: results[results.length - 1].seq };
   }
 
-  async history(principal: Principal, key: string, id: string, query: HistoryQuery): Promise<{ items: Revision[]; nextCursor: string | null }> {
+  async history(
+    principal: Principal,
+    key: string,
+    id: string,
+    query: HistoryQuery,
+  ): Promise<{ items: Revision[]; nextCursor: string | null }> {
     await this.reader.session(principal, key);
     const target = await this.blocks.target(key, id);
     if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');

@@ -24,7 +24,11 @@ function changedFields(from: BlockState, to: { type?: string; content?: Record<s
  * since `base` is applied on top of `current`. A touched field is a top-level content
  * key (or `type`) whose value differs from `base`; removing a key touches it too.
  */
-export function mergeFields(base: BlockState, current: BlockState, write: { type?: string; content?: Record<string, unknown> }): MergeResult {
+export function mergeFields(
+  base: BlockState,
+  current: BlockState,
+  write: { type?: string; content?: Record<string, unknown> },
+): MergeResult {
   const touched = changedFields(base, write);
   const theirs = changedFields(base, current);
   const conflicting = [...touched].filter((field) => theirs.has(field));

@@ -53,7 +53,12 @@ export class SnapshotsService {
     return this.take(await this.reader.session({ kind: 'admin', ip: 'internal' }, key), { label, automatic: true, actor: SYSTEM });
   }
 
-  async list(principal: Principal, key: string, limit: number, cursor?: string): Promise<{ items: SnapshotView[]; nextCursor: string | null }> {
+  async list(
+    principal: Principal,
+    key: string,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: SnapshotView[]; nextCursor: string | null }> {
     const ref = await this.reader.session(principal, key);
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const rows = await this.snapshots.list(ref.id, await this.retentionDays(ref), limit + 1, after);

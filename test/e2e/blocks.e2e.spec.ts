@@ -27,8 +27,17 @@ describe('blocks', () => {
     expect(res.status).toBe(201);
     return res.body;
   };
-  const patch = (key: string, id: string, body: Record<string, unknown>, options: { token?: string; query?: string; headers?: Record<string, string> } = {}) =>
-    api.request('PATCH', `/api/sessions/${key}/blocks/${id}${options.query ?? ''}`, { body, token: options.token ?? owner.token, headers: options.headers });
+  const patch = (
+    key: string,
+    id: string,
+    body: Record<string, unknown>,
+    options: { token?: string; query?: string; headers?: Record<string, string> } = {},
+  ) =>
+    api.request('PATCH', `/api/sessions/${key}/blocks/${id}${options.query ?? ''}`, {
+      body,
+      token: options.token ?? owner.token,
+      headers: options.headers,
+    });
   const blocksOf = async (key: string) => (await api.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items;
 
   describe('create and order', () => {
@@ -51,7 +60,10 @@ describe('blocks', () => {
       const right = await addBlock(key, { content: { n: 'right' } });
       const inserted = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { i }, afterId: left.id }, token: owner.token }),
+          api.request('POST', `/api/sessions/${key}/blocks`, {
+            body: { type: 'text', content: { i }, afterId: left.id },
+            token: owner.token,
+          }),
         ),
       );
       expect(inserted.map((r) => r.status)).toEqual(Array(20).fill(201));
@@ -74,13 +86,19 @@ describe('blocks', () => {
     it('moves one block by changing only its own row', async () => {
       const key = await newSession();
       const [a, b, c] = [await addBlock(key), await addBlock(key), await addBlock(key)];
-      const moved = await api.request('POST', `/api/sessions/${key}/blocks/${c.id}/move`, { body: { version: 1, afterId: a.id }, token: owner.token });
+      const moved = await api.request('POST', `/api/sessions/${key}/blocks/${c.id}/move`, {
+        body: { version: 1, afterId: a.id },
+        token: owner.token,
+      });
       expect(moved.status).toBe(200);
       expect(moved.body.version).toBe(2);
       const listed = await blocksOf(key);
       expect(listed.map((x: any) => x.id)).toEqual([a.id, c.id, b.id]);
       expect(listed.filter((x: any) => x.id !== c.id).map((x: any) => x.version)).toEqual([1, 1]);
-      const self = await api.request('POST', `/api/sessions/${key}/blocks/${c.id}/move`, { body: { version: 2, afterId: c.id }, token: owner.token });
+      const self = await api.request('POST', `/api/sessions/${key}/blocks/${c.id}/move`, {
+        body: { version: 2, afterId: c.id },
+        token: owner.token,
+      });
       expect(self.body.code).toBe('INVALID_ANCHOR');
     });
   });
@@ -89,7 +107,9 @@ describe('blocks', () => {
     it('lets exactly one of 50 parallel PATCHes from one version win', async () => {
       const key = await newSession();
       const block = await addBlock(key, { content: { text: 'start' } });
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => patch(key, block.id, { version: 1, content: { text: `writer ${i}` } })));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => patch(key, block.id, { version: 1, content: { text: `writer ${i}` } })),
+      );
       const won = results.filter((r) => r.status === 200);
       const lost = results.filter((r) => r.status === 409);
       expect(won).toHaveLength(1);
@@ -106,7 +126,7 @@ describe('blocks', () => {
       const block = await addBlock(key, { content: { count: 0 } });
       const client = async () => {
         let known = { version: 1, count: 0 };
-        for (let done = 0; done < 10; ) {
+        for (let done = 0; done < 10;) {
           const res = await patch(key, block.id, { version: known.version, content: { count: known.count + 1 } });
           if (res.status === 200) {
             done++;
@@ -141,7 +161,10 @@ describe('blocks', () => {
       const stale = await api.request('DELETE', `/api/sessions/${key}/blocks/${block.id}?version=1`, { token: owner.token });
       expect(stale.status).toBe(409);
       expect(stale.body.current.version).toBe(2);
-      expect((await api.request('DELETE', `/api/sessions/${key}/blocks/${block.id}`, { token: owner.token, headers: { 'if-match': '"2"' } })).status).toBe(204);
+      expect(
+        (await api.request('DELETE', `/api/sessions/${key}/blocks/${block.id}`, { token: owner.token, headers: { 'if-match': '"2"' } }))
+          .status,
+      ).toBe(204);
       expect(await blocksOf(key)).toEqual([]);
       const gone = await patch(key, block.id, { version: 2, content: {} });
       expect(gone.body.code).toBe('BLOCK_NOT_FOUND');
@@ -157,16 +180,26 @@ describe('blocks', () => {
       const priv = await api.request('POST', `/api/sessions/${hidden}/blocks`, { body: { type: 'text', content: {} }, token: other.token });
       expect([priv.status, priv.body.code]).toEqual([404, 'SESSION_NOT_FOUND']);
       const key = await newSession();
-      const big = await api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { text: 'x'.repeat(3000) } }, token: owner.token });
+      const big = await api.request('POST', `/api/sessions/${key}/blocks`, {
+        body: { type: 'text', content: { text: 'x'.repeat(3000) } },
+        token: owner.token,
+      });
       expect([big.status, big.body.code]).toEqual([413, 'BLOCK_TOO_LARGE']);
       const anchor = await api.request('POST', `/api/sessions/${key}/blocks`, {
         body: { type: 'text', content: {}, afterId: ownBlock.id },
         token: owner.token,
       });
       expect([anchor.status, anchor.body.code]).toEqual([422, 'INVALID_ANCHOR']);
-      const badType = await api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'Not A Slug', content: [] }, token: owner.token });
+      const badType = await api.request('POST', `/api/sessions/${key}/blocks`, {
+        body: { type: 'Not A Slug', content: [] },
+        token: owner.token,
+      });
       expect(badType.body.errors.map((e: any) => e.field).sort()).toEqual(['content', 'type']);
-      await Promise.all(Array.from({ length: 60 }, () => api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token })));
+      await Promise.all(
+        Array.from({ length: 60 }, () =>
+          api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token }),
+        ),
+      );
       const full = await api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
       expect([full.status, full.body.code]).toEqual([409, 'BLOCK_LIMIT_REACHED']);
       expect(await testDb().block.count({ where: { session: { key } } })).toBe(60);
@@ -178,7 +211,12 @@ describe('blocks', () => {
       const key = await newSession();
       const block = await addBlock(key, { content: { title: 'T', body: 'B', tags: ['x'] } });
       await patch(key, block.id, { version: 1, content: { title: 'T2', body: 'B', tags: ['x'] } });
-      const merged = await patch(key, block.id, { version: 1, content: { title: 'T', body: 'B', tags: ['x', 'y'] } }, { query: '?merge=fields' });
+      const merged = await patch(
+        key,
+        block.id,
+        { version: 1, content: { title: 'T', body: 'B', tags: ['x', 'y'] } },
+        { query: '?merge=fields' },
+      );
       expect(merged.status).toBe(200);
       expect(merged.body).toMatchObject({ merged: true, version: 3, content: { title: 'T2', body: 'B', tags: ['x', 'y'] } });
       const removed = await patch(key, block.id, { version: 2, content: { title: 'T2', tags: ['x'] } }, { query: '?merge=fields' });

@@ -62,14 +62,14 @@ describe('cache', () => {
       release.open();
       expect(await slowReader).toBe('old'); // the slow read overlapped the write: old is allowed for it
       // but what it wrote back is stamped with the old generation and never served
-      expect(await cache.getOrSet(entry, async () => stored)).toBe('new');
-      expect(await b.app.get(CacheService).getOrSet(entry, async () => 'loaded on b')).toBe('new');
+      expect(await cache.getOrSet(entry, () => Promise.resolve(stored))).toBe('new');
+      expect(await b.app.get(CacheService).getOrSet(entry, () => Promise.resolve('loaded on b'))).toBe('new');
     });
 
     it('reads and fills several entries in one pipeline', async () => {
-      const entries = ['m1', 'm2', 'm3'].map((key) => ({ type: 'theme' as const, key, load: async () => ({ key }) }));
+      const entries = ['m1', 'm2', 'm3'].map((key) => ({ type: 'theme' as const, key, load: () => Promise.resolve({ key }) }));
       expect(await cache.getOrSetMany(entries)).toEqual([{ key: 'm1' }, { key: 'm2' }, { key: 'm3' }]);
-      const again = entries.map((e) => ({ ...e, load: async () => ({ key: 'reloaded' }) }));
+      const again = entries.map((e) => ({ ...e, load: () => Promise.resolve({ key: 'reloaded' }) }));
       expect(await cache.getOrSetMany(again)).toEqual([{ key: 'm1' }, { key: 'm2' }, { key: 'm3' }]);
     });
   });
@@ -87,7 +87,12 @@ describe('cache', () => {
     const after = await stats();
     expect(after.byType.blocks.hits - before.byType.blocks.hits).toBe(3);
     expect(after.byType.blocks.misses - before.byType.blocks.misses).toBe(1);
-    expect(after).toMatchObject({ hits: expect.any(Number), misses: expect.any(Number), hitRatio: expect.any(Number), memoryBytes: expect.any(Number) });
+    expect(after).toMatchObject({
+      hits: expect.any(Number),
+      misses: expect.any(Number),
+      hitRatio: expect.any(Number),
+      memoryBytes: expect.any(Number),
+    });
     expect(after.keys).toBeGreaterThan(0);
     expect(after.byType.blocks.keys).toBeGreaterThan(0);
     expect(after.hitRatio).toBeCloseTo(after.hits / (after.hits + after.misses), 3);
@@ -96,7 +101,9 @@ describe('cache', () => {
 
   it('never shows a read older than an acknowledged write, with writers and readers hammering two instances', async () => {
     const key = (await a.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: owner.token })).body.key;
-    const block = (await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n: 0 } }, token: owner.token })).body;
+    const block = (
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n: 0 } }, token: owner.token })
+    ).body;
     let acknowledged = 1;
     let stop = false;
     let staleReads = 0;

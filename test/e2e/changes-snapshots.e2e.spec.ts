@@ -21,21 +21,43 @@ describe('change log and snapshots', () => {
     (await api.request('POST', '/api/sessions', { body: { typeSlug: 'checklist', ...body }, token: owner.token })).body.key as string;
   const add = async (key: string, content: Record<string, unknown>) =>
     (await api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'checklist-item', content }, token: owner.token })).body;
-  const changes = (key: string, query: string, token = owner.token) => api.request('GET', `/api/sessions/${key}/changes${query}`, { token });
+  const changes = (key: string, query: string, token = owner.token) =>
+    api.request('GET', `/api/sessions/${key}/changes${query}`, { token });
 
   describe('changes', () => {
     it('returns every change after since, block and session changes alike, in seq order', async () => {
       const key = await newSession();
       const item = await add(key, { text: 'milk', done: false });
       await api.request('PATCH', `/api/sessions/${key}`, { body: { version: 1, title: 'Groceries' }, token: owner.token });
-      await api.request('PATCH', `/api/sessions/${key}/blocks/${item.id}`, { body: { version: 1, content: { text: 'milk', done: true } }, token: owner.token });
+      await api.request('PATCH', `/api/sessions/${key}/blocks/${item.id}`, {
+        body: { version: 1, content: { text: 'milk', done: true } },
+        token: owner.token,
+      });
       const all = await changes(key, '?since=0');
       expect(all.status).toBe(200);
       expect(all.body.seq).toBe(3);
       expect(all.body.items).toEqual([
-        { seq: 1, kind: 'block.created', block: expect.objectContaining({ id: item.id, version: 1 }), actor: { userId: owner.user.id, displayName: 'Owner' }, at: expect.any(String) },
-        { seq: 2, kind: 'session.updated', session: expect.objectContaining({ key, title: 'Groceries', version: 2, seq: 2 }), actor: expect.any(Object), at: expect.any(String) },
-        { seq: 3, kind: 'block.updated', block: expect.objectContaining({ version: 2, content: { text: 'milk', done: true } }), actor: expect.any(Object), at: expect.any(String) },
+        {
+          seq: 1,
+          kind: 'block.created',
+          block: expect.objectContaining({ id: item.id, version: 1 }),
+          actor: { userId: owner.user.id, displayName: 'Owner' },
+          at: expect.any(String),
+        },
+        {
+          seq: 2,
+          kind: 'session.updated',
+          session: expect.objectContaining({ key, title: 'Groceries', version: 2, seq: 2 }),
+          actor: expect.any(Object),
+          at: expect.any(String),
+        },
+        {
+          seq: 3,
+          kind: 'block.updated',
+          block: expect.objectContaining({ version: 2, content: { text: 'milk', done: true } }),
+          actor: expect.any(Object),
+          at: expect.any(String),
+        },
       ]);
       expect((await changes(key, '?since=2')).body.items.map((c: any) => c.seq)).toEqual([3]);
       expect((await changes(key, '?since=3')).body).toEqual({ items: [], seq: 3 });
@@ -47,11 +69,15 @@ describe('change log and snapshots', () => {
       const key = await newSession();
       const block = await add(key, { n: 0 });
       for (let v = 1; v < 64; v++) {
-        await api.request('PATCH', `/api/sessions/${key}/blocks/${block.id}`, { body: { version: v, content: { n: v } }, token: owner.token });
+        await api.request('PATCH', `/api/sessions/${key}/blocks/${block.id}`, {
+          body: { version: v, content: { n: v } },
+          token: owner.token,
+        });
       }
       // seq 64 triggers pruning down to CHANGES_KEEP (10); it runs after the write, so wait for it.
       const session = await testDb().session.findUniqueOrThrow({ where: { key } });
-      for (let i = 0; i < 50 && (await testDb().change.count({ where: { sessionId: session.id } })) > 10; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 50 && (await testDb().change.count({ where: { sessionId: session.id } })) > 10; i++)
+        await new Promise((r) => setTimeout(r, 20));
       expect(await testDb().change.count({ where: { sessionId: session.id } })).toBe(10);
       const expired = await changes(key, '?since=0');
       expect([expired.status, expired.body.code]).toEqual([410, 'CHANGES_EXPIRED']);
@@ -79,7 +105,10 @@ describe('change log and snapshots', () => {
       expect(snap.body).toMatchObject({ id: expect.any(String), seq: 3, label: 'v1', automatic: false, createdAt: expect.any(String) });
 
       const patchBlock = (id: string, version: number, body: Record<string, unknown>, path = '') =>
-        api.request(path ? 'POST' : 'PATCH', `/api/sessions/${key}/blocks/${id}${path}`, { body: { version, ...body }, token: owner.token });
+        api.request(path ? 'POST' : 'PATCH', `/api/sessions/${key}/blocks/${id}${path}`, {
+          body: { version, ...body },
+          token: owner.token,
+        });
       await patchBlock(a.id, 1, { content: { text: 'A!' } });
       await patchBlock(c.id, 1, { beforeId: a.id }, '/move');
       await api.request('DELETE', `/api/sessions/${key}/blocks/${b.id}?version=1`, { token: owner.token });
@@ -116,7 +145,9 @@ describe('change log and snapshots', () => {
       await testDb().user.update({ where: { id: owner.user.id }, data: { plan: 'PRO' } });
       await api.request('PATCH', `/api/admin/users/${owner.user.id}`, { body: { plan: 'PRO' }, token: 'test-admin-token-0123456789' });
       expect((await api.request('GET', `/api/sessions/${key}/snapshots`, { token: reader.token })).body.items).toHaveLength(1);
-      const missing = await api.request('POST', `/api/sessions/${key}/snapshots/00000000-0000-4000-8000-000000000000/restore`, { token: owner.token });
+      const missing = await api.request('POST', `/api/sessions/${key}/snapshots/00000000-0000-4000-8000-000000000000/restore`, {
+        token: owner.token,
+      });
       expect([missing.status, missing.body.code]).toEqual([404, 'SNAPSHOT_NOT_FOUND']);
     });
   });

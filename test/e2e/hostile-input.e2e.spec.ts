@@ -21,6 +21,12 @@ const anyBody = fc.oneof(
       'plan',
       'name',
       'tokens',
+      'type',
+      'content',
+      'afterId',
+      'beforeId',
+      'ops',
+      'label',
       'x',
     ),
     anyJson,
@@ -31,9 +37,11 @@ const anyKey = fc.oneof(fc.stringMatching(/^[A-Z0-9]{3,12}$/), fc.string({ maxLe
 describe('hostile input never produces a 5xx', () => {
   let api: TestApp;
   let key: string;
+  let blockId: string;
   beforeAll(async () => {
     api = await startTestApp();
     key = (await api.request('POST', '/api/sessions', { body: { typeSlug: 'document' } })).body.key;
+    blockId = (await api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} } })).body.id;
   });
   afterAll(() => api.close());
 
@@ -45,6 +53,11 @@ describe('hostile input never produces a 5xx', () => {
     () => ['POST', '/api/auth/login', undefined],
     () => ['POST', '/api/admin/themes', ADMIN_TOKEN],
     () => ['PATCH', '/api/admin/users/6f1c9a8e-0000-4000-8000-000000000000', ADMIN_TOKEN],
+    (k) => ['POST', `/api/sessions/${k}/blocks`, undefined],
+    (k) => ['POST', `/api/sessions/${k}/blocks/batch`, undefined],
+    (k) => ['PATCH', `/api/sessions/${k}/blocks/${blockId}?merge=fields`, undefined],
+    (k) => ['POST', `/api/sessions/${k}/blocks/${blockId}/move`, undefined],
+    (k) => ['POST', `/api/sessions/${k}/snapshots`, undefined],
   ];
 
   it('bodies of any shape, on every write route', async () => {
@@ -84,6 +97,30 @@ describe('hostile input never produces a 5xx', () => {
     );
   });
 
+  it('batches of well-formed ops with hostile ids, versions, anchors and content', async () => {
+    const id = fc.oneof(fc.constant(blockId), fc.uuid(), fc.constant('00000000-0000-0000-0000-000000000000'));
+    const content = fc.dictionary(fc.string({ unit: 'binary', maxLength: 20 }), anyJson, { maxKeys: 4 });
+    const op = fc.oneof(
+      fc.record(
+        { op: fc.constant('create'), id, type: fc.constant('text'), content, afterId: id },
+        { requiredKeys: ['op', 'type', 'content'] },
+      ),
+      fc.record({ op: fc.constant('update'), id, version: fc.integer({ min: 1, max: 2 ** 31 - 1 }), content }),
+      fc.record(
+        { op: fc.constant('move'), id, version: fc.integer({ min: 1, max: 5 }), beforeId: id },
+        { requiredKeys: ['op', 'id', 'version'] },
+      ),
+      fc.record({ op: fc.constant('delete'), id, version: fc.integer({ min: 1, max: 5 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 6 }), async (ops) => {
+        const res = await api.request('POST', `/api/sessions/${key}/blocks/batch`, { body: { ops } });
+        expect(res.status).toBeLessThan(500);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('keys, queries and headers of any shape', async () => {
     await fc.assert(
       fc.asyncProperty(anyKey, fc.string({ maxLength: 40 }), fc.string({ maxLength: 300 }), async (k, query, header) => {
@@ -100,6 +137,10 @@ describe('hostile input never produces a 5xx', () => {
             headers: { 'idempotency-key': safeHeader, 'x-request-id': safeHeader },
           }),
           api.request('GET', '/api/auth/me', { headers: { authorization: safeHeader } }),
+          api.request('GET', `/api/sessions/${k}/changes?since=${encodeURIComponent(query)}`),
+          api.request('GET', `/api/sessions/${key}/blocks/${blockId}/history?cursor=${encodeURIComponent(query)}`),
+          api.request('DELETE', `/api/sessions/${key}/blocks/${encodeURIComponent(query)}?version=${encodeURIComponent(query)}`),
+          api.request('PATCH', `/api/sessions/${key}/blocks/${blockId}`, { body: { content: {} }, headers: { 'if-match': safeHeader } }),
         ]);
         for (const res of responses) expect(res.status).toBeLessThan(500);
       }),
