@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
@@ -52,18 +53,18 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** `concurrency` loops calling `op` until `seconds` pass; ops/s and latency percentiles in ms. */
+/** `concurrency` loops calling `op(worker)` until `seconds` pass; ops/s and latency percentiles in ms. */
 export async function closedLoop(op, { concurrency, seconds }) {
   const latencies = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, worker) => {
       while (performance.now() < end) {
         const t = performance.now();
         try {
-          await op();
+          await op(worker);
           latencies.push(performance.now() - t);
         } catch {
           errors++;
@@ -107,4 +108,32 @@ export async function dropRedisPrefix(prefix, url = process.env.BENCH_REDIS_URL 
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * A keep-alive HTTP client much lighter than fetch: on a small machine the load
+ * generator shares the CPU with the server, so its own cost must stay small.
+ */
+export function httpClient(base, { connections = 64 } = {}) {
+  const { hostname, port } = new URL(base);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const call = (method, path, body, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(
+        { hostname, port, method, path, agent, headers: { ...(payload && { 'content-type': 'application/json' }), ...headers } },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode, body: text ? JSON.parse(text) : undefined, bytes: text.length });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  return { call, close: () => agent.destroy() };
 }

@@ -45,6 +45,9 @@ export interface WriteTarget {
   block: BlockRecord | null;
 }
 
+/** Old revisions are deleted on every this-many-th version, not on every write; reads never show more than the kept ones. */
+const HISTORY_PRUNE_EVERY = 16;
+
 const writable = (a: WriteAccess) => Prisma.sql`(s.visibility = 'link' OR s.owner_id = ${a.userId}::uuid OR ${a.admin})`;
 
 /**
@@ -110,7 +113,8 @@ export class BlocksRepository {
         INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
         SELECT id, version, type, content, updated_at, updated_by FROM b
       ), pruned AS (
-        DELETE FROM block_revisions r USING b WHERE r.block_id = b.id AND r.version < b.version - ${historyKeep}
+        DELETE FROM block_revisions r USING b
+        WHERE b.version % ${HISTORY_PRUNE_EVERY} = 0 AND r.block_id = b.id AND r.version < b.version - ${historyKeep}
       ), log AS (
         INSERT INTO changes (session_id, seq, kind, payload, actor, at)
         SELECT n.id, n.seq, ${kind}, ${blockJson('b')}, ${actor}::jsonb, ${meta.at} FROM n, b
@@ -184,10 +188,10 @@ export class BlocksRepository {
     return this.db.client.blockRevision.findUnique({ where: { blockId_version: { blockId, version } } });
   }
 
-  /** Revisions older than `below`, newest first. */
-  history(blockId: string, below: number, limit: number): Promise<BlockRevision[]> {
+  /** Revisions with a version in [from, below), newest first. */
+  history(blockId: string, from: number, below: number, limit: number): Promise<BlockRevision[]> {
     return this.db.client.blockRevision.findMany({
-      where: { blockId, version: { lt: below } },
+      where: { blockId, version: { gte: from, lt: below } },
       orderBy: { version: 'desc' },
       take: limit,
     });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
 import { ChangesService, type ChangesPage } from '../changes/changes.service.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import type { Actor } from '../auth/principal.js';
@@ -26,6 +27,7 @@ export class BlocksService {
     private readonly blocks: BlocksRepository,
     private readonly changeLog: ChangesService,
     private readonly tx: TransactionHost,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async list(principal: Principal, key: string): Promise<{ items: BlockView[]; nextCursor: null }> {
@@ -82,7 +84,8 @@ export class BlocksService {
       if (!/^[1-9]\d{0,9}$/.test(query.cursor)) throw new AppError('INVALID_CURSOR');
       below = Math.min(below, Number(query.cursor));
     }
-    const rows = await this.blocks.history(id, below, query.limit + 1);
+    const kept = target.block.version - this.config.BLOCK_HISTORY_KEEP;
+    const rows = await this.blocks.history(id, kept, below, query.limit + 1);
     const items = rows.slice(0, query.limit).map((r) => ({
       version: r.version,
       type: r.type,

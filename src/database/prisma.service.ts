@@ -1,22 +1,44 @@
+import { createHash } from 'node:crypto';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
+
+const NAMES_REMEMBERED = 2000;
+const names = new Map<string, string>();
+
+/**
+ * Names each statement after its SQL text, so pg prepares it once per connection and
+ * PostgreSQL can reuse the plan: the block write is one large statement whose planning
+ * costs as much as its execution. The set of texts is the code's finite set of query shapes.
+ */
+function statementName(query: { sql: string }): string {
+  let name = names.get(query.sql);
+  if (!name) {
+    name = `t${createHash('sha1').update(query.sql).digest('base64url').slice(0, 22)}`;
+    if (names.size >= NAMES_REMEMBERED) names.clear();
+    names.set(query.sql, name);
+  }
+  return name;
+}
 
 /** The one Prisma client of the process, on the pg driver adapter and its pool settings. */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleDestroy {
   constructor(@InjectConfig() config: AppConfig) {
     super({
-      adapter: new PrismaPg({
-        connectionString: config.DATABASE_URL,
-        min: config.DB_POOL_MIN,
-        max: config.DB_POOL_MAX,
-        connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT,
-        idleTimeoutMillis: config.DB_IDLE_TIMEOUT,
-        statement_timeout: config.DB_STATEMENT_TIMEOUT || undefined,
-        application_name: 'tessera',
-      }),
+      adapter: new PrismaPg(
+        {
+          connectionString: config.DATABASE_URL,
+          min: config.DB_POOL_MIN,
+          max: config.DB_POOL_MAX,
+          connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT,
+          idleTimeoutMillis: config.DB_IDLE_TIMEOUT,
+          statement_timeout: config.DB_STATEMENT_TIMEOUT || undefined,
+          application_name: 'tessera',
+        },
+        { statementNameGenerator: statementName },
+      ),
     });
   }
 

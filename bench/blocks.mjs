@@ -1,0 +1,132 @@
+// Versioned block writes and cached reads, each beside a baseline measured in the same run:
+//  - PATCH /api/sessions/:key/blocks/:id (one statement: session lock, conditional update,
+//    seq, change log, revision) at 32 concurrent clients, each editing its own block in its
+//    own session, beside the bare optimistic UPDATE sent straight through `pg`; and the same
+//    PATCH with all 32 clients in ONE session (writes of a session serialise on its seq).
+//  - GET /api/sessions/:key on a 95/5 read/write mix over the same sessions, with the cache
+//    hit ratio from /api/admin/cache/stats, beside a raw Redis GET of a value of the same size.
+// Run with `npm run bench:blocks`.
+//   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 32), BENCH_PORT (default 3902)
+import { cpus } from 'node:os';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, printTable, startServer } from './lib.mjs';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const port = Number(process.env.BENCH_PORT ?? 3902);
+const poolSize = 20;
+const adminToken = 'bench-admin-token-0123456789';
+const content = (n) => ({ text: `paragraph ${n} `.repeat(8), n });
+
+/** `count` sessions with one block each; returns [{key, id, version}]. */
+async function seed(call, count, blocksPerSession = 1) {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const key = (await call('POST', '/api/sessions', { typeSlug: 'document' })).body.key;
+    for (let j = 0; j < blocksPerSession; j++) {
+      const block = (await call('POST', `/api/sessions/${key}/blocks`, { type: 'text', content: content(0) })).body;
+      out.push({ key, id: block.id, version: block.version });
+    }
+  }
+  return out;
+}
+
+/** Worker i only ever touches targets[i]: one writer per block, no self-inflicted conflicts. */
+const perClient = (makeOp, targets) => {
+  const ops = targets.map((t) => makeOp(t));
+  return (worker) => ops[worker % ops.length]();
+};
+
+const baseDb = await benchDatabase('blocks');
+const redisPrefix = `tessera-bench:${Date.now()}:`;
+let server;
+try {
+  server = await startServer({
+    PORT: String(port),
+    DATABASE_URL: baseDb.url,
+    DB_POOL_MAX: String(poolSize),
+    REDIS_PREFIX: redisPrefix,
+    ADMIN_TOKEN: adminToken,
+  });
+  const client = httpClient(server.url, { connections: concurrency });
+  const call = client.call;
+  const spread = await seed(call, concurrency);
+  const single = await seed(call, 1, concurrency);
+  const raw = await seed(call, concurrency);
+
+  const patchOf = (t) => async () => {
+    const res = await call('PATCH', `/api/sessions/${t.key}/blocks/${t.id}`, { version: t.version, content: content(t.version) });
+    if (res.status === 200) t.version = res.body.version;
+    else if (res.status === 409) t.version = res.body.current.version;
+    else throw new Error(`status ${res.status}`);
+  };
+  await closedLoop(perClient(patchOf, spread), { concurrency, seconds: 2 }); // warm-up, discarded
+
+  const pool = new pg.Pool({ connectionString: baseDb.url, max: poolSize });
+  const rawOf = (t) => async () => {
+    const r = await pool.query('UPDATE blocks SET content = $1, version = version + 1, updated_at = now() WHERE id = $2 AND version = $3', [
+      JSON.stringify(content(t.version)),
+      t.id,
+      t.version,
+    ]);
+    if (r.rowCount !== 1) throw new Error('lost the race');
+    t.version++;
+  };
+  const baseline = await closedLoop(perClient(rawOf, raw), { concurrency, seconds });
+  await pool.end();
+  const patchSpread = await closedLoop(perClient(patchOf, spread), { concurrency, seconds });
+  const patchSingle = await closedLoop(perClient(patchOf, single), { concurrency, seconds });
+
+  // 95/5 mix over the spread sessions: reads of whole sessions, writes to their blocks.
+  const before = (await call('GET', '/api/admin/cache/stats', undefined, { authorization: `Bearer ${adminToken}` })).body;
+  const reads = [];
+  let readBytes = 0;
+  const mixed = await closedLoop(
+    async () => {
+      const t = spread[Math.floor(Math.random() * spread.length)];
+      if (Math.random() < 0.05) return patchOf(t)();
+      const started = performance.now();
+      const res = await call('GET', `/api/sessions/${t.key}`);
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      readBytes = res.bytes;
+      reads.push(performance.now() - started);
+    },
+    { concurrency, seconds },
+  );
+  const after = (await call('GET', '/api/admin/cache/stats', undefined, { authorization: `Bearer ${adminToken}` })).body;
+  const hits = after.byType.blocks.hits - before.byType.blocks.hits;
+  const misses = after.byType.blocks.misses - before.byType.blocks.misses;
+
+  const redis = new Redis({ keyPrefix: redisPrefix });
+  await redis.set('bench:raw', 'x'.repeat(readBytes));
+  const redisGet = await closedLoop(() => redis.get('bench:raw'), { concurrency, seconds });
+  redis.disconnect();
+
+  reads.sort((a, b) => a - b);
+  const readOnly = {
+    ops: reads.length,
+    errors: 0,
+    opsPerSec: reads.length / seconds,
+    p50: reads[Math.floor(reads.length / 2)],
+    p99: reads[Math.floor(reads.length * 0.99)],
+  };
+  printTable(`Blocks, ${concurrency} concurrent clients, ${seconds}s each, ${cpus().length} cores`, [
+    { name: 'optimistic UPDATE via pg (baseline)', ...baseline },
+    { name: 'PATCH block, one session per client', ...patchSpread },
+    { name: 'PATCH block, all clients in one session', ...patchSingle },
+    { name: 'raw Redis GET (baseline)', ...redisGet },
+    { name: '95/5 mix: all ops', ...mixed },
+    { name: '95/5 mix: GET session (reads only)', ...readOnly },
+  ]);
+  client.close();
+  const r = (x, base) => `${(x.opsPerSec / base.opsPerSec).toFixed(2)} of its ops/s, p99 ${x.p99.toFixed(1)} ms`;
+  console.log(`PATCH (one session per client) vs pg UPDATE: ${r(patchSpread, baseline)}`);
+  console.log(`PATCH (one shared session) vs pg UPDATE:     ${r(patchSingle, baseline)}`);
+  console.log(`GET session vs raw Redis GET:                ${r(readOnly, redisGet)} (${readBytes} bytes per read)`);
+  console.log(`cache hit ratio on the 95/5 mix: ${(hits / (hits + misses)).toFixed(3)} (${hits} hits, ${misses} misses)`);
+} finally {
+  await server?.stop();
+  await baseDb.drop();
+  await dropRedisPrefix(redisPrefix);
+}
