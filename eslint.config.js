@@ -40,6 +40,7 @@ export default tseslint.config(
         console: 'readonly',
         process: 'readonly',
         URL: 'readonly',
+        Buffer: 'readonly',
         performance: 'readonly',
         fetch: 'readonly',
         setTimeout: 'readonly',
