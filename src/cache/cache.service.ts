@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { AppError } from '../errors/app-error.js';
 import { RedisService } from '../redis/redis.service.js';
 import { CacheCounters } from './cache-stats.js';
 import { CACHE_TTL_SECONDS, type CacheEntry } from './cache.types.js';
@@ -93,6 +94,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   /** Every entry carrying one of these tags becomes a miss on every instance. Throws if Redis cannot confirm it. */
   async invalidate(tags: readonly string[]): Promise<void> {
     for (const tag of tags) this.unconfirmed.add(tag);
+    if (!this.connected()) throw new AppError('SERVICE_UNAVAILABLE', 'The cache cannot confirm the change yet; retry shortly.');
     const pipeline = this.redis.client.pipeline();
     for (const tag of tags) pipeline.incr(this.genKey(tag)).expire(this.genKey(tag), GENERATION_TTL_SECONDS);
     const results = (await pipeline.exec()) ?? [];
@@ -112,7 +114,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
 
   private async readAll(entries: CacheEntry[]): Promise<Read[]> {
     const miss: Read = { hit: false, gens: null };
-    if (entries.some((e) => e.tags?.some((t) => this.unconfirmed.has(t)))) return entries.map(() => miss);
+    if (!this.connected() || entries.some((e) => e.tags?.some((t) => this.unconfirmed.has(t)))) return entries.map(() => miss);
     const pipeline = this.redis.client.pipeline();
     const seed = String(randomInt(1, 2 ** 47));
     for (const entry of entries) {
@@ -133,7 +135,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async fillAll<T>(fills: Array<{ entry: CacheEntry; gens: string[]; value: T }>): Promise<void> {
-    if (fills.length === 0) return;
+    if (fills.length === 0 || !this.connected()) return;
     const pipeline = this.redis.client.pipeline();
     for (const { entry, gens, value } of fills) {
       const envelope: Envelope = { g: gens, v: value };
@@ -156,6 +158,11 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     await this.invalidate([...this.unconfirmed]).catch((error: Error) => {
       this.logger.warn(`cache invalidation of ${this.unconfirmed.size} tag(s) still pending: ${error.message}`);
     });
+  }
+
+  /** While Redis is away the cache steps aside at once, instead of queueing commands until they time out. */
+  private connected(): boolean {
+    return this.redis.client.status === 'ready';
   }
 
   private valueKey(entry: CacheEntry): string {

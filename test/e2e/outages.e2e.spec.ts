@@ -59,6 +59,17 @@ describe('dependency outages: clear 503s, degraded health, recovery', () => {
     try {
       const created = await noRedis.request('POST', '/api/sessions', { body: { typeSlug: 'document' } });
       expect(created.status).toBe(201);
+      // Block writes and reads go around the cache: nothing is lost and nothing stale is served.
+      const key = created.body.key;
+      const block = await noRedis.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n: 1 } } });
+      expect(block.status).toBe(201);
+      const patched = await noRedis.request('PATCH', `/api/sessions/${key}/blocks/${block.body.id}`, {
+        body: { version: 1, content: { n: 2 } },
+      });
+      expect(patched.status).toBe(200);
+      const read = await noRedis.request('GET', `/api/sessions/${key}`);
+      expect(read.body).toMatchObject({ seq: 2, blocks: [{ version: 2, content: { n: 2 } }] });
+      expect((await noRedis.request('GET', `/api/sessions/${key}/changes?since=0`)).body.seq).toBe(2);
       const { token, user } = await createUser();
       const me = await noRedis.request('GET', '/api/auth/me', { token });
       expect([me.status, me.body.id]).toEqual([200, user.id]);
