@@ -3,6 +3,8 @@
 //    seq, change log, revision) at 32 concurrent clients, each editing its own block in its
 //    own session, beside the bare optimistic UPDATE sent straight through `pg`; and the same
 //    PATCH with all 32 clients in ONE session (writes of a session serialise on its seq).
+//    The server's write statement is also run alone (its repository, Prisma, no HTTP) to
+//    show what the database part costs.
 //  - GET /api/sessions/:key on a 95/5 read/write mix over the same sessions, with the cache
 //    hit ratio from /api/admin/cache/stats, beside a raw Redis GET of a value of the same size.
 // Run with `npm run bench:blocks`.
@@ -75,6 +77,34 @@ try {
   };
   const baseline = await closedLoop(perClient(rawOf, raw), { concurrency, seconds });
   await pool.end();
+  // The server's own write statement, through its own repository and Prisma client, without HTTP.
+  const { PrismaService } = await import('../dist/database/prisma.service.js');
+  const { BlocksRepository } = await import('../dist/blocks/blocks.repository.js');
+  const prisma = new PrismaService({
+    DATABASE_URL: baseDb.url,
+    DB_POOL_MIN: 2,
+    DB_POOL_MAX: poolSize,
+    DB_CONNECTION_TIMEOUT: 5000,
+    DB_IDLE_TIMEOUT: 30000,
+    DB_STATEMENT_TIMEOUT: 15000,
+  });
+  const repository = new BlocksRepository({ client: prisma });
+  const actor = { userId: null, displayName: 'bench' };
+  const statementOf = (t) => async () => {
+    const written = await repository.update(
+      { key: t.key, userId: null, admin: false },
+      t.id,
+      t.version,
+      { content: content(t.version) },
+      'block.updated',
+      50,
+      { actor, at: new Date() },
+    );
+    if (!written) throw new Error('lost the race');
+    t.version = written.block.version;
+  };
+  const statement = await closedLoop(perClient(statementOf, raw), { concurrency, seconds });
+  await prisma.$disconnect();
   const patchSpread = await closedLoop(perClient(patchOf, spread), { concurrency, seconds });
   const patchSingle = await closedLoop(perClient(patchOf, single), { concurrency, seconds });
 
@@ -113,6 +143,7 @@ try {
   };
   printTable(`Blocks, ${concurrency} concurrent clients, ${seconds}s each, ${cpus().length} cores`, [
     { name: 'optimistic UPDATE via pg (baseline)', ...baseline },
+    { name: 'the write statement via Prisma, no HTTP', ...statement },
     { name: 'PATCH block, one session per client', ...patchSpread },
     { name: 'PATCH block, all clients in one session', ...patchSingle },
     { name: 'raw Redis GET (baseline)', ...redisGet },
@@ -121,6 +152,7 @@ try {
   ]);
   client.close();
   const r = (x, base) => `${(x.opsPerSec / base.opsPerSec).toFixed(2)} of its ops/s, p99 ${x.p99.toFixed(1)} ms`;
+  console.log(`write statement (no HTTP) vs pg UPDATE:     ${r(statement, baseline)}`);
   console.log(`PATCH (one session per client) vs pg UPDATE: ${r(patchSpread, baseline)}`);
   console.log(`PATCH (one shared session) vs pg UPDATE:     ${r(patchSingle, baseline)}`);
   console.log(`GET session vs raw Redis GET:                ${r(readOnly, redisGet)} (${readBytes} bytes per read)`);
