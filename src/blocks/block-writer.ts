@@ -6,6 +6,7 @@ import type { ChangeKind } from '../changes/change.event.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { uniqueViolation } from '../database/sql-errors.js';
 import { AppError } from '../errors/app-error.js';
+import type { Visibility } from '../generated/prisma/enums.js';
 import { canRead, canWrite } from '../sessions/session-access.js';
 import { positionBetween } from './block-position.js';
 import { toBlockView, type BlockView } from './block.view.js';
@@ -160,7 +161,7 @@ export class BlockWriter {
     throw new AppError('VERSION_CONFLICT', `The block is at version ${current.version}, not ${attemptedVersion}.`, { current });
   }
 
-  private checkAccess(ctx: WriteContext, target: { ownerId: string | null; visibility: 'link' | 'readonly' | 'private' } | null): void {
+  private checkAccess(ctx: WriteContext, target: { ownerId: string | null; visibility: Visibility } | null): void {
     if (!target || !canRead(target, ctx.principal)) throw new AppError('SESSION_NOT_FOUND');
     if (!canWrite(target, ctx.principal)) throw new AppError('READ_ONLY');
   }

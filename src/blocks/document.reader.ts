@@ -30,12 +30,17 @@ export class DocumentReader {
 
   /** The session (no blocks) if the caller may read it, else 404 as if unknown. */
   async session(principal: Principal, key: string): Promise<SessionRef> {
-    const ref = await this.cache.getOrSet({ type: 'session', key, tags: [sessionTag(key)] }, async () => {
+    const ref = await this.find(key);
+    if (!ref || !canRead(ref.view, principal)) throw new AppError('SESSION_NOT_FOUND');
+    return ref;
+  }
+
+  /** The session whoever asks: for the server's own work (jobs), never for a caller. */
+  find(key: string): Promise<SessionRef | null> {
+    return this.cache.getOrSet({ type: 'session', key, tags: [sessionTag(key)] }, async () => {
       const row = await this.documents.session(key);
       return row && { id: row.id, view: fromSessionJson(row.session) };
     });
-    if (!ref || !canRead(ref.view, principal)) throw new AppError('SESSION_NOT_FOUND');
-    return ref;
   }
 
   /** Inside a transaction: locks the session for a rewrite and reads it uncached. */

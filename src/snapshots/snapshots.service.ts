@@ -50,7 +50,9 @@ export class SnapshotsService {
 
   /** Taken before a generation job writes into a session, so its output can be undone. */
   async takeAutomatic(key: string, label: string): Promise<SnapshotView> {
-    return this.take(await this.reader.session({ kind: 'admin', ip: 'internal' }, key), { label, automatic: true, actor: SYSTEM });
+    const ref = await this.reader.find(key);
+    if (!ref) throw new AppError('SESSION_NOT_FOUND');
+    return this.take(ref, { label, automatic: true, actor: SYSTEM });
   }
 
   async list(

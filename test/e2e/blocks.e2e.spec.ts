@@ -256,6 +256,11 @@ describe('blocks', () => {
       ]);
       expect(res.body.items[3].deleted).toBe(true);
       expect((await blocksOf(key)).map((b: any) => b.id)).toEqual([newId]);
+      const taken = await api.request('POST', `/api/sessions/${key}/blocks/batch`, {
+        token: owner.token,
+        body: { ops: [{ op: 'create', id: newId, type: 'text', content: {} }] },
+      });
+      expect([taken.status, taken.body.code, taken.body.opIndex]).toEqual([409, 'BLOCK_ID_TAKEN', 0]);
     });
 
     it('applies none of the ops when one is stale, naming it', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SnapshotsService } from '../../src/snapshots/snapshots.service.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 
@@ -132,6 +133,16 @@ describe('change log and snapshots', () => {
       expect(log.body.seq).toBe(restored.body.seq);
       const list = await api.request('GET', `/api/sessions/${key}/snapshots`, { token: owner.token });
       expect(list.body).toEqual({ items: [expect.objectContaining({ id: snap.body.id, label: 'v1' })], nextCursor: null });
+    });
+
+    it('takes automatic snapshots for the server (before generation jobs write)', async () => {
+      const key = await newSession();
+      await add(key, { text: 'before the job' });
+      const auto = await api.app.get(SnapshotsService).takeAutomatic(key, 'before ai-generation');
+      expect(auto).toMatchObject({ seq: 1, automatic: true, label: 'before ai-generation', createdBy: { userId: null } });
+      const list = await api.request('GET', `/api/sessions/${key}/snapshots`, { token: owner.token });
+      expect(list.body.items).toEqual([expect.objectContaining({ id: auto.id, automatic: true })]);
+      await expect(api.app.get(SnapshotsService).takeAutomatic('NOPE42', 'x')).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
     });
 
     it('keeps snapshots for the period of the owner plan and refuses readers', async () => {
