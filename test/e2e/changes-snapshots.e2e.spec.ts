@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SnapshotsRepository } from '../../src/snapshots/snapshots.repository.js';
 import { SnapshotsService } from '../../src/snapshots/snapshots.service.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
@@ -20,6 +21,8 @@ describe('change log and snapshots', () => {
 
   const newSession = async (body: Record<string, unknown> = {}) =>
     (await api.request('POST', '/api/sessions', { body: { typeSlug: 'checklist', ...body }, token: owner.token })).body.key as string;
+  const newSessionOf = async (token: string) =>
+    (await api.request('POST', '/api/sessions', { body: { typeSlug: 'checklist' }, token })).body.key as string;
   const add = async (key: string, content: Record<string, unknown>) =>
     (await api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'checklist-item', content }, token: owner.token })).body;
   const changes = (key: string, query: string, token = owner.token) =>
@@ -156,6 +159,13 @@ describe('change log and snapshots', () => {
       await testDb().user.update({ where: { id: owner.user.id }, data: { plan: 'PRO' } });
       await api.request('PATCH', `/api/admin/users/${owner.user.id}`, { body: { plan: 'PRO' }, token: 'test-admin-token-0123456789' });
       expect((await api.request('GET', `/api/sessions/${key}/snapshots`, { token: reader.token })).body.items).toHaveLength(1);
+      const free = await newSessionOf(reader.token);
+      const freeSnap = await api.request('POST', `/api/sessions/${free}/snapshots`, { token: reader.token });
+      await testDb().snapshot.update({ where: { id: freeSnap.body.id }, data: { createdAt: new Date(Date.now() - 8 * 24 * 3600_000) } });
+      // The cleanup job's sweep: each session's snapshots by its owner's plan.
+      expect(await api.app.get(SnapshotsRepository, { strict: false }).pruneExpired()).toBeGreaterThanOrEqual(1);
+      expect(await testDb().snapshot.findUnique({ where: { id: freeSnap.body.id } })).toBeNull();
+      expect(await testDb().snapshot.findUnique({ where: { id: snap.body.id } })).not.toBeNull();
       const missing = await api.request('POST', `/api/sessions/${key}/snapshots/00000000-0000-4000-8000-000000000000/restore`, {
         token: owner.token,
       });
