@@ -43,13 +43,21 @@ export const sessionJson = (alias: string) =>
       'metadata', ${alias}.metadata, 'state', ${alias}.state, 'createdAt', ${alias}.created_at, 'updatedAt', ${alias}.updated_at)`,
   );
 
-/** The view stored by `sessionJson`, with its timestamps in the API's UTC form. */
+/** The view stored by `sessionJson` (jsonb keeps no key order), in the API's field order and UTC form. */
 export function fromSessionJson(json: Record<string, unknown>): SessionView {
-  const view = json as unknown as SessionView;
+  const v = json as unknown as SessionView;
   return {
-    ...view,
-    seq: Number(view.seq),
-    createdAt: new Date(view.createdAt).toISOString(),
-    updatedAt: new Date(view.updatedAt).toISOString(),
+    key: v.key,
+    typeSlug: v.typeSlug,
+    title: v.title,
+    themeId: v.themeId,
+    ownerId: v.ownerId,
+    visibility: v.visibility,
+    version: v.version,
+    seq: Number(v.seq),
+    metadata: v.metadata,
+    state: v.state,
+    createdAt: new Date(v.createdAt).toISOString(),
+    updatedAt: new Date(v.updatedAt).toISOString(),
   };
 }
