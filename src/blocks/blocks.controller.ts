@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Q
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { PageQuery } from '../common/pagination.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { versionFrom } from '../sessions/version-precondition.js';
 import type { BlockView } from './block.view.js';
@@ -11,7 +12,6 @@ import {
   BlockIdParam,
   CreateBlockBody,
   DeleteBlockQuery,
-  HistoryQuery,
   MoveBlockBody,
   UpdateBlockBody,
   UpdateBlockQuery,
@@ -97,7 +97,7 @@ export class BlocksController {
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
     @Param('id', { schema: BlockIdParam }) id: string,
-    @Query({ schema: HistoryQuery }) query: HistoryQuery,
+    @Query({ schema: PageQuery }) query: PageQuery,
   ) {
     return this.blocks.history(principal, key, id, query);
   }

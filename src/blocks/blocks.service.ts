@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
 import { ChangesService, type ChangesPage } from '../changes/changes.service.js';
+import { toPage, type Page, type PageQuery } from '../common/pagination.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
@@ -9,7 +10,8 @@ import { BlockWriter, writeContext, type WriteContext, type WriteResult } from '
 import type { BlockView } from './block.view.js';
 import { BlocksRepository } from './blocks.repository.js';
 import { DocumentReader } from './document.reader.js';
-import type { BatchOp, CreateBlockBody, HistoryQuery, MoveBlockBody, UpdateBlockBody } from './dto/block.dto.js';
+import type { BlockRevision } from '../generated/prisma/client.js';
+import type { BatchOp, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from './dto/block.dto.js';
 
 export interface Revision {
   version: number;
@@ -70,12 +72,7 @@ export class BlocksService {
     return { items: results.map((r) => r.block), seq: results[results.length - 1].seq };
   }
 
-  async history(
-    principal: Principal,
-    key: string,
-    id: string,
-    query: HistoryQuery,
-  ): Promise<{ items: Revision[]; nextCursor: string | null }> {
+  async history(principal: Principal, key: string, id: string, query: PageQuery): Promise<Page<Revision>> {
     await this.reader.session(principal, key);
     const target = await this.blocks.target(key, id);
     if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
@@ -86,14 +83,14 @@ export class BlocksService {
     }
     const kept = target.block.version - this.config.BLOCK_HISTORY_KEEP;
     const rows = await this.blocks.history(id, kept, below, query.limit + 1);
-    const items = rows.slice(0, query.limit).map((r) => ({
+    const revision = (r: BlockRevision): Revision => ({
       version: r.version,
       type: r.type,
       content: r.content,
       updatedAt: r.updatedAt.toISOString(),
       updatedBy: r.updatedBy as unknown as Actor,
-    }));
-    return { items, nextCursor: rows.length > query.limit ? String(items[items.length - 1].version) : null };
+    });
+    return toPage(rows, query.limit, revision, (r) => String(r.version));
   }
 
   async changes(principal: Principal, key: string, since: number, limit: number): Promise<ChangesPage> {

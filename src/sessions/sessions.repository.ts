@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { olderThan, type ListCursor } from '../common/pagination.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
@@ -31,11 +32,6 @@ export interface SessionSave {
   visibility?: Visibility;
   actor: Actor;
   at: Date;
-}
-
-export interface ListCursor {
-  createdAt: Date;
-  id: string;
 }
 
 @Injectable()
@@ -101,9 +97,7 @@ export class SessionsRepository {
       where: {
         ownerId: filter.ownerId,
         typeSlug: filter.typeSlug,
-        ...(after && {
-          OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
-        }),
+        ...olderThan(after),
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: limit,

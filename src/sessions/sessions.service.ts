@@ -3,13 +3,13 @@ import { Injectable } from '@nestjs/common';
 import { actorOf, principalScope, type Principal } from '../auth/principal.js';
 import { ChangePublisher } from '../changes/change.publisher.js';
 import { TransactionHost } from '../database/transaction-host.js';
+import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { AppError } from '../errors/app-error.js';
 import type { Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { ThemesService } from '../themes/themes.service.js';
 import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
-import { decodeCursor, encodeCursor } from './list-cursor.js';
 import { canChangeVisibility, canDelete, canRead, canWrite } from './session-access.js';
 import { SESSION_DELETED, type SessionDeletedEvent } from './session.events.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
@@ -118,17 +118,12 @@ export class SessionsService {
     } satisfies SessionDeletedEvent);
   }
 
-  async list(principal: Principal, query: ListSessionsQuery): Promise<{ items: SessionView[]; nextCursor: string | null }> {
+  async list(principal: Principal, query: ListSessionsQuery): Promise<Page<SessionView>> {
     if (principal.kind === 'anonymous') throw new AppError('AUTH_REQUIRED', 'Listing sessions needs a user token.');
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const ownerId = principal.kind === 'user' ? principal.userId : undefined;
     const rows = await this.sessions.list({ ownerId, typeSlug: query.typeSlug }, query.limit + 1, after);
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    return {
-      items: page.map(toSessionView),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
-    };
+    return toPage(rows, query.limit, toSessionView, encodeCursor);
   }
 
   private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<Session> {

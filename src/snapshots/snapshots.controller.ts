@@ -1,9 +1,10 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { PageQuery } from '../common/pagination.js';
 import type { DocumentView } from '../blocks/document.reader.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
-import { CreateSnapshotBody, ListSnapshotsQuery, SnapshotIdParam } from './snapshots.dto.js';
+import { CreateSnapshotBody, SnapshotIdParam } from './snapshots.dto.js';
 import { SnapshotsService, type SnapshotView } from './snapshots.service.js';
 
 @ApiTags('snapshots')
@@ -26,7 +27,7 @@ export class SnapshotsController {
   list(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
-    @Query({ schema: ListSnapshotsQuery }) query: ListSnapshotsQuery,
+    @Query({ schema: PageQuery }) query: PageQuery,
   ) {
     return this.snapshots.list(principal, key, query.limit, query.cursor);
   }

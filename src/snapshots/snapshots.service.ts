@@ -4,11 +4,11 @@ import { AuthService } from '../auth/auth.service.js';
 import { actorOf, type Actor, type Principal } from '../auth/principal.js';
 import { BlockWriter, writeContext, type WriteContext } from '../blocks/block-writer.js';
 import { DocumentReader, type DocumentView, type SessionRef } from '../blocks/document.reader.js';
+import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import type { Snapshot } from '../generated/prisma/client.js';
 import { canWrite } from '../sessions/session-access.js';
-import { decodeCursor, encodeCursor } from '../sessions/list-cursor.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { SNAPSHOT_RETENTION_DAYS, SnapshotsRepository, type SnapshotBlock } from './snapshots.repository.js';
 
@@ -55,18 +55,11 @@ export class SnapshotsService {
     return this.take(ref, { label, automatic: true, actor: SYSTEM });
   }
 
-  async list(
-    principal: Principal,
-    key: string,
-    limit: number,
-    cursor?: string,
-  ): Promise<{ items: SnapshotView[]; nextCursor: string | null }> {
+  async list(principal: Principal, key: string, limit: number, cursor?: string): Promise<Page<SnapshotView>> {
     const ref = await this.reader.session(principal, key);
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const rows = await this.snapshots.list(ref.id, await this.retentionDays(ref), limit + 1, after);
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return { items: page.map(view), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    return toPage(rows, limit, view, encodeCursor);
   }
 
   /**

@@ -1,7 +1,8 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { RequireAdmin } from '../auth/principal.js';
-import { CreateThemeBody, ListThemesQuery, ThemeIdParam } from './themes.dto.js';
+import { PageQuery, type Page } from '../common/pagination.js';
+import { CreateThemeBody, ThemeIdParam } from './themes.dto.js';
 import { ThemesService, type ThemeView } from './themes.service.js';
 
 @ApiTags('themes')
@@ -10,7 +11,7 @@ export class ThemesController {
   constructor(private readonly themes: ThemesService) {}
 
   @Get()
-  list(@Query({ schema: ListThemesQuery }) query: ListThemesQuery): Promise<{ items: ThemeView[]; nextCursor: string | null }> {
+  list(@Query({ schema: PageQuery }) query: PageQuery): Promise<Page<ThemeView>> {
     return this.themes.list(query.limit, query.cursor);
   }
 

@@ -12,11 +12,3 @@ export const CreateThemeBody = z
 export type CreateThemeBody = z.infer<typeof CreateThemeBody>;
 
 export const ThemeIdParam = z.uuid({ message: 'must be a UUID' });
-
-export const ListThemesQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(50),
-    cursor: z.string().max(400).optional(),
-  })
-  .strict();
-export type ListThemesQuery = z.infer<typeof ListThemesQuery>;

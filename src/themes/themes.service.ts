@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CacheService } from '../cache/cache.service.js';
+import { toPage, type Page } from '../common/pagination.js';
 import { AppError } from '../errors/app-error.js';
 import type { Theme } from '../generated/prisma/client.js';
 import { ThemesRepository } from './themes.repository.js';
@@ -28,15 +29,14 @@ export class ThemesService {
   ) {}
 
   /** Ordered by name; the cursor is the last name of the previous page, base64url-encoded. */
-  async list(limit: number, cursor?: string): Promise<{ items: ThemeView[]; nextCursor: string | null }> {
+  async list(limit: number, cursor?: string): Promise<Page<ThemeView>> {
     let after: string | undefined;
     if (cursor !== undefined) {
       after = Buffer.from(cursor, 'base64url').toString('utf8');
       if (!after || !after.isWellFormed() || Buffer.from(after).toString('base64url') !== cursor) throw new AppError('INVALID_CURSOR');
     }
     const rows = await this.themes.list(limit + 1, after);
-    const page = rows.slice(0, limit).map(view);
-    return { items: page, nextCursor: rows.length > limit ? Buffer.from(page[page.length - 1].name).toString('base64url') : null };
+    return toPage(rows, limit, view, (t) => Buffer.from(t.name).toString('base64url'));
   }
 
   async get(id: string): Promise<ThemeView> {

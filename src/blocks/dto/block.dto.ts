@@ -62,14 +62,6 @@ export const BatchBody = z
   .meta({ id: 'BatchBlocksBody' });
 export type BatchBody = z.infer<typeof BatchBody>;
 
-export const HistoryQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(50),
-    cursor: z.string().max(64).optional(),
-  })
-  .strict();
-export type HistoryQuery = z.infer<typeof HistoryQuery>;
-
 export const ChangesQuery = z
   .object({
     since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PageQuery } from '../../common/pagination.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const typeSlug = z.string().min(1).max(100);
@@ -39,11 +40,5 @@ export const SaveSessionBody = z
   .meta({ id: 'SaveSessionBody' });
 export type SaveSessionBody = z.infer<typeof SaveSessionBody>;
 
-export const ListSessionsQuery = z
-  .object({
-    typeSlug: typeSlug.optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(50),
-    cursor: z.string().max(512).optional(),
-  })
-  .strict();
+export const ListSessionsQuery = PageQuery.extend({ typeSlug: typeSlug.optional() }).strict();
 export type ListSessionsQuery = z.infer<typeof ListSessionsQuery>;
