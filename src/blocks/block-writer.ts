@@ -5,6 +5,7 @@ import { ChangePublisher } from '../changes/change.publisher.js';
 import type { ChangeKind } from '../changes/change.event.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { uniqueViolation } from '../database/sql-errors.js';
+import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { canRead, canWrite } from '../sessions/session-access.js';
@@ -52,6 +53,7 @@ export class BlockWriter {
   constructor(
     private readonly blocks: BlocksRepository,
     private readonly publisher: ChangePublisher,
+    private readonly tx: TransactionHost,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -74,7 +76,10 @@ export class BlockWriter {
       } catch (error) {
         const index = uniqueViolation(error);
         if (index?.includes('pkey') || index === 'id') throw new AppError('BLOCK_ID_TAKEN');
-        if (!index || input.position || attempt + 1 >= POSITION_ATTEMPTS) throw error;
+        if (!index || input.position) throw error;
+        if (this.tx.active || attempt + 1 >= POSITION_ATTEMPTS) {
+          throw new AppError('SERVICE_UNAVAILABLE', 'Two inserts drew the same position at once; retry.');
+        }
         continue; // two inserts drew the same position: draw again
       }
       const target = await this.blocks.target(ctx.access.key, null);
@@ -134,7 +139,12 @@ export class BlockWriter {
     change: BlockChange,
     kind: 'block.updated' | 'block.moved',
   ): Promise<WriteResult | null> {
-    const written = await this.blocks.update(ctx.access, id, version, change, kind, this.config.BLOCK_HISTORY_KEEP, ctx.meta);
+    const written = await this.blocks
+      .update(ctx.access, id, version, change, kind, this.config.BLOCK_HISTORY_KEEP, ctx.meta)
+      .catch((error: unknown) => {
+        if (uniqueViolation(error)) throw new AppError('SERVICE_UNAVAILABLE', 'Two moves drew the same position at once; retry.');
+        throw error;
+      });
     return written && this.announce(ctx, kind, written);
   }
 

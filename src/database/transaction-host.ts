@@ -25,6 +25,11 @@ export class TransactionHost {
     return this.storage.getStore()?.client ?? this.prisma;
   }
 
+  /** True inside `run`: a failed statement there has aborted the transaction, so it cannot be retried alone. */
+  get active(): boolean {
+    return this.storage.getStore() !== undefined;
+  }
+
   /**
    * Runs `fn` in a transaction, or inside the caller's one when already in a transaction.
    * Tasks queued with `afterCommit` run (awaited, in order) once it has committed.
