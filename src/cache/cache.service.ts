@@ -82,8 +82,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
         this.counters.count(entry.type, read.hit ? 'hits' : 'misses');
         if (read.hit) return read.value as T;
         if (!read.gens) return entry.load();
-        const value = await this.singleFlight(`${this.valueKey(entry)}|${read.gens.join(',')}`, entry.load);
-        if (value !== null) fills.push({ entry, gens: read.gens, value });
+        const { value, leader } = await this.singleFlight(`${this.valueKey(entry)}|${read.gens.join(',')}`, entry.load);
+        if (leader && value !== null) fills.push({ entry, gens: read.gens, value });
         return value;
       }),
     );
@@ -126,10 +126,9 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       const [error, reply] = results?.[i] ?? [new Error('redis unavailable'), null];
       if (error) return miss;
       const [raw, ...gens] = reply as [string | null, ...string[]];
-      if (raw) {
-        const envelope = JSON.parse(raw) as Envelope;
-        if (envelope.g.length === gens.length && envelope.g.every((g, j) => g === gens[j])) return { hit: true, value: envelope.v };
-      }
+      const envelope = raw ? parseEnvelope(raw) : null;
+      if (envelope && envelope.g.length === gens.length && envelope.g.every((g, j) => g === gens[j]))
+        return { hit: true, value: envelope.v };
       return { hit: false, gens };
     });
   }
@@ -144,12 +143,13 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     await pipeline.exec().catch(() => undefined);
   }
 
-  private singleFlight<T>(key: string, load: () => Promise<T | null>): Promise<T | null> {
+  /** Joins the load already running for `key`, or starts it (the leader stores what it loaded). */
+  private async singleFlight<T>(key: string, load: () => Promise<T | null>): Promise<{ value: T | null; leader: boolean }> {
     const inFlight = this.flights.get(key) as Promise<T | null> | undefined;
-    if (inFlight) return inFlight;
+    if (inFlight) return { value: await inFlight, leader: false };
     const flight = load().finally(() => this.flights.delete(key));
     this.flights.set(key, flight);
-    return flight;
+    return { value: await flight, leader: true };
   }
 
   private async tick(): Promise<void> {
@@ -171,6 +171,16 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
 
   private genKey(tag: string): string {
     return `cache:g:${tag}`;
+  }
+}
+
+/** An entry this code did not write (or a corrupted one) is a miss, never an error. */
+function parseEnvelope(raw: string): Envelope | null {
+  try {
+    const envelope = JSON.parse(raw) as Partial<Envelope>;
+    return Array.isArray(envelope.g) ? (envelope as Envelope) : null;
+  } catch {
+    return null;
   }
 }
 
