@@ -10,6 +10,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { SnapshotsModule } from './snapshots/snapshots.module.js';
@@ -44,6 +45,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         CacheModule,
+        RateLimitModule,
         ChangesModule,
         HealthModule,
         AuthModule,

@@ -1,6 +1,22 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
+import { opsCount, RateLimit, RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
@@ -21,6 +37,8 @@ const IF_MATCH = { name: 'If-Match', required: false, description: 'The base ver
 
 @ApiTags('blocks')
 @ApiBearerAuth()
+@UseGuards(RateLimitGuard)
+@UseInterceptors(KeyProbeInterceptor)
 @Controller('api/sessions/:key/blocks')
 export class BlocksController {
   constructor(private readonly blocks: BlocksService) {}
@@ -31,6 +49,7 @@ export class BlocksController {
   }
 
   @Post()
+  @RateLimit('block-edits')
   create(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -41,12 +60,14 @@ export class BlocksController {
 
   /** All ops in one transaction, or none (409 with `opIndex`). */
   @Post('batch')
+  @RateLimit('block-edits', { cost: opsCount })
   @HttpCode(200)
   batch(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string, @Body({ schema: BatchBody }) body: BatchBody) {
     return this.blocks.batch(principal, key, body.ops);
   }
 
   @Patch(':id')
+  @RateLimit('block-edits')
   @ApiHeader(IF_MATCH)
   async update(
     @CurrentPrincipal() principal: Principal,
@@ -63,6 +84,7 @@ export class BlocksController {
   }
 
   @Post(':id/move')
+  @RateLimit('block-edits')
   @HttpCode(200)
   @ApiHeader(IF_MATCH)
   async move(
@@ -79,6 +101,7 @@ export class BlocksController {
   }
 
   @Delete(':id')
+  @RateLimit('block-edits')
   @HttpCode(204)
   @ApiHeader(IF_MATCH)
   async delete(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policyOverrides } from '../rate-limit/rate-limit.policies.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -95,6 +96,25 @@ export const envSchema = z
     CLEANUP_INTERVAL_HOURS: int(1).default(24),
 
     RATE_LIMIT_ENABLED: bool.default(true),
+    RATE_LIMIT_POLICIES: z
+      .string()
+      .default('')
+      .transform((raw, ctx) => {
+        if (raw.trim() === '') return {};
+        try {
+          return JSON.parse(raw) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(policyOverrides),
+    RATE_LIMIT_BLOCK_AFTER: int(1).default(20),
+    RATE_LIMIT_BLOCK_WINDOW_SECONDS: int(1).default(600),
+    RATE_LIMIT_BLOCK_SECONDS: int(1).default(900),
+    KEY_PROBE_LIMIT: int(1).default(30),
+    KEY_PROBE_WINDOW_SECONDS: int(1).default(60),
+    KEY_PROBE_BLOCK_SECONDS: int(1).default(900),
     METRICS_TOKEN: optionalString,
   })
   .superRefine((env, ctx) => {

@@ -1,6 +1,23 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Put,
+  Query,
+  Res,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { AppError } from '../errors/app-error.js';
 import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
@@ -13,6 +30,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 @ApiTags('sessions')
 @ApiBearerAuth()
+@UseGuards(RateLimitGuard)
+@UseInterceptors(KeyProbeInterceptor)
 @Controller('api/sessions')
 export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}

@@ -42,6 +42,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     PASSWORD_HASH_COST: '10',
     LOG_LEVEL: 'silent',
     DB_POOL_MAX: '10',
+    // Suites hammer the API from one IP; the rate-limit suite sets real limits on its own Redis prefix.
+    RATE_LIMIT_POLICIES: JSON.stringify({ 'block-edits': { FREE: { limit: 1_000_000, windowSeconds: 60 } } }),
+    KEY_PROBE_LIMIT: '1000000',
     ...env,
   });
   const app = await createApp(config, { logger: false });

@@ -1,0 +1,89 @@
+/** A decision as the scripts return it: outcome (0 allowed, 1 limited, 2 blocked), limit, remaining, ms until a slot frees. */
+export type RawDecision = [number, number, number, number];
+
+export interface WindowSpec {
+  key: string;
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * The same sliding logs in this process's memory, used only while Redis is unreachable:
+ * limits then hold per instance instead of per cluster, and requests are never failed
+ * because the limiter's store is away.
+ */
+export class LocalLimiter {
+  private readonly logs = new Map<string, number[]>();
+  private readonly expiries = new Map<string, number>();
+  private readonly offences = new Map<string, { count: number; until: number }>();
+
+  consume(
+    keys: { block: string; offences: string; probeBlock: string; windows: WindowSpec[] },
+    cost: number,
+    rules: { blockAfter: number; offenceWindowMs: number; blockMs: number },
+  ): RawDecision {
+    const now = Date.now();
+    for (const key of [keys.block, keys.probeBlock]) {
+      const ttl = this.ttl(key, now);
+      if (ttl > 0) return [2, 0, 0, ttl];
+    }
+    let first: RawDecision | undefined;
+    for (const w of keys.windows) {
+      const log = this.log(w.key, now - w.windowMs);
+      const reset = log.length ? log[0] + w.windowMs - now : w.windowMs;
+      if (log.length + cost > w.limit) {
+        const offence = this.offences.get(keys.offences);
+        const count = offence && offence.until > now ? offence.count + 1 : 1;
+        this.offences.set(keys.offences, { count, until: offence && offence.until > now ? offence.until : now + rules.offenceWindowMs });
+        if (count >= rules.blockAfter) {
+          this.expiries.set(keys.block, now + rules.blockMs);
+          this.offences.delete(keys.offences);
+        }
+        return [1, w.limit, 0, reset];
+      }
+      first ??= [0, w.limit, w.limit - log.length - cost, reset];
+    }
+    for (const w of keys.windows) this.log(w.key, now - w.windowMs).push(...Array<number>(cost).fill(now));
+    return first ?? [0, 0, 0, 0];
+  }
+
+  probe(window: WindowSpec, block: string, blockMs: number): boolean {
+    const now = Date.now();
+    const log = this.log(window.key, now - window.windowMs);
+    log.push(now);
+    if (log.length < window.limit) return false;
+    this.expiries.set(block, now + blockMs);
+    this.logs.delete(window.key);
+    return true;
+  }
+
+  ttl(key: string, now = Date.now()): number {
+    const until = this.expiries.get(key);
+    if (until === undefined || until <= now) {
+      this.expiries.delete(key);
+      return -2;
+    }
+    return until - now;
+  }
+
+  forget(keys: string[]): void {
+    for (const key of keys) {
+      this.logs.delete(key);
+      this.expiries.delete(key);
+      this.offences.delete(key);
+    }
+  }
+
+  /** Drops logs with nothing left in their window, so memory follows the active callers. */
+  sweep(maxWindowMs: number): void {
+    const horizon = Date.now() - maxWindowMs;
+    for (const [key, log] of this.logs) if (!log.length || log[log.length - 1] < horizon) this.logs.delete(key);
+    for (const key of this.expiries.keys()) this.ttl(key);
+  }
+
+  private log(key: string, after: number): number[] {
+    const log = (this.logs.get(key) ?? []).filter((t) => t > after);
+    this.logs.set(key, log);
+    return log;
+  }
+}

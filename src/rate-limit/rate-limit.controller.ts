@@ -1,0 +1,37 @@
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { normaliseIp, RequireAdmin } from '../auth/principal.js';
+import { RateLimitStatsService, type RateLimitStats } from './rate-limit-stats.service.js';
+import { RateLimiter } from './rate-limiter.js';
+
+const ResetBody = z
+  .union([z.object({ userId: z.uuid({ message: 'must be a UUID' }) }).strict(), z.object({ ip: z.union([z.ipv4(), z.ipv6()]) }).strict()])
+  .meta({ id: 'RateLimitResetBody' });
+type ResetBody = z.infer<typeof ResetBody>;
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@RequireAdmin()
+@Controller('api/admin/rate-limits')
+export class RateLimitController {
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly statsService: RateLimitStatsService,
+  ) {}
+
+  /** Allowed, limited and blocked decisions by action, and who was refused most. */
+  @Get('stats')
+  stats(): Promise<RateLimitStats> {
+    return this.statsService.stats();
+  }
+
+  /** Clears the windows, offences and blocks of one user or IP (as the server reports it). */
+  @Post('reset')
+  @HttpCode(200)
+  async reset(@Body({ schema: ResetBody }) body: ResetBody): Promise<{ reset: string }> {
+    const identity = 'userId' in body ? `user:${body.userId}` : `ip:${normaliseIp(body.ip)}`;
+    await this.limiter.reset(identity);
+    return { reset: identity };
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import type { Plan } from '../generated/prisma/enums.js';
+
+export const RATE_LIMITED_ACTIONS = ['ai-generation', 'image-generation', 'block-edits', 'exports'] as const;
+export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
+
+/** `null`: unlimited, decided without a Redis round trip. */
+export type Window = { limit: number; windowSeconds: number } | null;
+export type Policy = Record<Plan | 'global', Window>;
+
+const perHour = (limit: number): Window => ({ limit, windowSeconds: 3600 });
+
+/**
+ * API §8, per user (per IP when anonymous), plus a cluster-wide cap per action that
+ * protects the providers behind it. Operators override any of it with RATE_LIMIT_POLICIES.
+ */
+export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
+  'ai-generation': { FREE: perHour(10), PRO: perHour(50), ENTERPRISE: perHour(200), global: perHour(20_000) },
+  'image-generation': { FREE: perHour(5), PRO: perHour(25), ENTERPRISE: perHour(100), global: perHour(10_000) },
+  'block-edits': { FREE: { limit: 1000, windowSeconds: 60 }, PRO: null, ENTERPRISE: null, global: null },
+  exports: { FREE: perHour(20), PRO: perHour(100), ENTERPRISE: perHour(400), global: perHour(40_000) },
+};
+
+const window = z
+  .object({
+    limit: z.number().int().min(1),
+    windowSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600),
+  })
+  .strict()
+  .nullable();
+const policyOverride = z.object({ FREE: window, PRO: window, ENTERPRISE: window, global: window }).partial().strict();
+
+/** RATE_LIMIT_POLICIES: JSON like {"exports": {"FREE": {"limit": 5, "windowSeconds": 60}, "PRO": null}}. */
+export const policyOverrides = z.partialRecord(z.enum(RATE_LIMITED_ACTIONS), policyOverride);
+export type PolicyOverrides = z.infer<typeof policyOverrides>;
+
+export function resolvePolicies(overrides: PolicyOverrides = {}): Record<RateLimitedAction, Policy> {
+  return Object.fromEntries(
+    RATE_LIMITED_ACTIONS.map((action) => [action, { ...DEFAULT_POLICIES[action], ...overrides[action] }]),
+  ) as Record<RateLimitedAction, Policy>;
+}

@@ -1,0 +1,80 @@
+/**
+ * Sliding-window *log*: each allowed request is a member of a sorted set scored by
+ * Redis's own clock (TIME), so decisions are exact across any number of instances and
+ * immune to their clock skew. A log (not the cheaper two-counter approximation) because
+ * the API promises exact limits and that refused requests never count; the limits are
+ * small (at most about a thousand per window), so the memory per caller is small too.
+ * Each decision is one script: blocks, every window (the caller's and the action's
+ * global one), the offence count that leads to a block, and the stats.
+ *
+ * KEYS: 1 caller block, 2 caller offences, 3 stats hash, 4 offenders zset, 5 probe block, 6.. windows
+ * ARGV: 1 action, 2 identity, 3 cost, 4 block after, 5 offence window ms, 6 block ms, 7 nonce,
+ *       then a (limit, window ms) pair per window key
+ * Returns { outcome (0 allowed, 1 limited, 2 blocked), limit, remaining, ms until a slot frees }.
+ */
+export const CONSUME_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local action, identity, cost = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local function refuse(kind, limit, retry)
+  redis.call('HINCRBY', KEYS[3], action .. ':' .. kind, 1)
+  redis.call('ZINCRBY', KEYS[4], 1, identity)
+  if redis.call('ZCARD', KEYS[4]) > 1000 then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, 0) end
+  return { kind == 'blocked' and 2 or 1, limit, 0, retry }
+end
+for _, key in ipairs({ KEYS[1], KEYS[5] }) do
+  local ttl = redis.call('PTTL', key)
+  if ttl > 0 then return refuse('blocked', 0, ttl) end
+end
+local first = nil
+for i = 6, #KEYS do
+  local j = 8 + (i - 6) * 2
+  local limit, window = tonumber(ARGV[j]), tonumber(ARGV[j + 1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local count = redis.call('ZCARD', KEYS[i])
+  local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  local reset = window
+  if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+  if count + cost > limit then
+    local offences = redis.call('INCR', KEYS[2])
+    if offences == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+    if offences >= tonumber(ARGV[4]) then
+      redis.call('SET', KEYS[1], '1', 'PX', ARGV[6])
+      redis.call('DEL', KEYS[2])
+    end
+    return refuse('limited', limit, reset)
+  end
+  if not first then first = { limit, limit - count - cost, reset } end
+end
+for i = 6, #KEYS do
+  for c = 1, cost do redis.call('ZADD', KEYS[i], now, ARGV[7] .. ':' .. c) end
+  redis.call('PEXPIRE', KEYS[i], ARGV[9 + (i - 6) * 2])
+end
+redis.call('HINCRBY', KEYS[3], action .. ':allowed', 1)
+return { 0, first[1], first[2], first[3] }`;
+
+/**
+ * A lookup of an unknown or malformed session key. The IP's failed lookups form a
+ * sliding log; reaching the limit blocks the IP from every key route.
+ * KEYS: 1 probe window, 2 probe block, 3 stats hash, 4 offenders; ARGV: 1 limit, 2 window ms, 3 block ms, 4 nonce, 5 identity
+ */
+export const PROBE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('HINCRBY', KEYS[3], 'session-lookup:limited', 1)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+  redis.call('DEL', KEYS[1])
+  redis.call('ZINCRBY', KEYS[4], 1, ARGV[5])
+  return 1
+end
+return 0`;
+
+/** Is the IP blocked for probing keys? Counts the refusal if so. KEYS: 1 probe block, 2 stats hash */
+export const PROBE_CHECK_SCRIPT = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('HINCRBY', KEYS[2], 'session-lookup:blocked', 1) end
+return ttl`;

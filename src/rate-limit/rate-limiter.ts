@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Principal } from '../auth/principal.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { RedisService } from '../redis/redis.service.js';
+import { LocalLimiter, type RawDecision, type WindowSpec } from './local-limiter.js';
+import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction } from './rate-limit.policies.js';
+import { CONSUME_SCRIPT, PROBE_CHECK_SCRIPT, PROBE_SCRIPT } from './rate-limit.scripts.js';
+
+export type Decision =
+  | { outcome: 'allowed'; limit: number | null; remaining: number; resetSeconds: number }
+  | { outcome: 'limited' | 'blocked'; limit: number; retryAfterSeconds: number };
+
+const UNLIMITED: Decision = { outcome: 'allowed', limit: null, remaining: 0, resetSeconds: 0 };
+export const STATS_KEY = 'rl:stats';
+export const OFFENDERS_KEY = 'rl:offenders';
+
+interface Scripted {
+  rlConsume(...args: Array<string | number>): Promise<RawDecision>;
+  rlProbe(...args: Array<string | number>): Promise<number>;
+  rlProbeCheck(...args: Array<string | number>): Promise<number>;
+}
+
+/** Who a limit applies to: the user, or the IP when anonymous. */
+export const identityOf = (principal: Principal) => (principal.kind === 'user' ? `user:${principal.userId}` : `ip:${principal.ip}`);
+
+/** Every key that holds state about one identity, for the operators' reset. */
+export function keysOf(identity: string): string[] {
+  const ip = identity.startsWith('ip:') ? identity.slice(3) : null;
+  return [
+    `rl:block:${identity}`,
+    `rl:off:${identity}`,
+    ...RATE_LIMITED_ACTIONS.map((action) => `rl:w:${action}:${identity}`),
+    ...(ip ? [`rl:probe:${ip}`, `rl:probeblock:${ip}`] : []),
+  ];
+}
+
+/**
+ * Rate-limit decisions: one Lua script per decision on Redis (exact across instances),
+ * or the same logs in memory while Redis is unreachable (`fallbackDecisions` counts them).
+ */
+@Injectable()
+export class RateLimiter implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(RateLimiter.name);
+  private readonly client: Redis;
+  private readonly policies: Record<RateLimitedAction, Policy>;
+  readonly local = new LocalLimiter();
+  fallbackDecisions = 0;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    redis: RedisService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {
+    this.client = redis.create('rate-limit');
+    this.policies = resolvePolicies(config.RATE_LIMIT_POLICIES);
+  }
+
+  onModuleInit(): void {
+    this.client.defineCommand('rlConsume', { lua: CONSUME_SCRIPT });
+    this.client.defineCommand('rlProbe', { numberOfKeys: 4, lua: PROBE_SCRIPT });
+    this.client.defineCommand('rlProbeCheck', { numberOfKeys: 2, lua: PROBE_CHECK_SCRIPT });
+    const longest = Math.max(3600, this.config.KEY_PROBE_WINDOW_SECONDS, this.config.RATE_LIMIT_BLOCK_SECONDS) * 1000;
+    this.sweeper = setInterval(() => this.local.sweep(longest), 60_000).unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+  }
+
+  get enabled(): boolean {
+    return this.config.RATE_LIMIT_ENABLED;
+  }
+
+  /** Takes `cost` from the caller's and the action's global window, or refuses; `keyRoute` also honours a probe block. */
+  async consume(action: RateLimitedAction, principal: Principal, cost = 1, keyRoute = false): Promise<Decision> {
+    if (!this.enabled || principal.kind === 'admin') return UNLIMITED;
+    const policy = this.policies[action];
+    const identity = identityOf(principal);
+    const windows: WindowSpec[] = [];
+    const own = policy[principal.plan];
+    if (own) windows.push({ key: `rl:w:${action}:${identity}`, limit: own.limit, windowMs: own.windowSeconds * 1000 });
+    if (policy.global)
+      windows.push({ key: `rl:w:${action}:*global*`, limit: policy.global.limit, windowMs: policy.global.windowSeconds * 1000 });
+    if (windows.length === 0) return keyRoute ? this.probeBlocked(principal.ip) : UNLIMITED;
+    const keys = {
+      block: `rl:block:${identity}`,
+      offences: `rl:off:${identity}`,
+      probeBlock: keyRoute ? `rl:probeblock:${principal.ip}` : 'rl:probeblock:-',
+      windows,
+    };
+    const rules = {
+      blockAfter: this.config.RATE_LIMIT_BLOCK_AFTER,
+      offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000,
+      blockMs: this.config.RATE_LIMIT_BLOCK_SECONDS * 1000,
+    };
+    const raw = await this.onRedis(
+      () =>
+        (this.client as unknown as Scripted).rlConsume(
+          5 + windows.length,
+          keys.block,
+          keys.offences,
+          STATS_KEY,
+          OFFENDERS_KEY,
+          keys.probeBlock,
+          ...windows.map((w) => w.key),
+          action,
+          identity,
+          cost,
+          rules.blockAfter,
+          rules.offenceWindowMs,
+          rules.blockMs,
+          randomBytes(8).toString('hex'),
+          ...windows.flatMap((w) => [w.limit, w.windowMs]),
+        ),
+      () => this.local.consume(keys, cost, rules),
+    );
+    return toDecision(raw);
+  }
+
+  /** A key route's check when no window applies: is this IP blocked for probing keys? */
+  async probeBlocked(ip: string): Promise<Decision> {
+    if (!this.enabled) return UNLIMITED;
+    const key = `rl:probeblock:${ip}`;
+    const ttl = await this.onRedis(
+      () => (this.client as unknown as Scripted).rlProbeCheck(key, STATS_KEY),
+      () => this.local.ttl(key),
+    );
+    return ttl > 0 ? { outcome: 'blocked', limit: 0, retryAfterSeconds: Math.ceil(ttl / 1000) } : UNLIMITED;
+  }
+
+  /** Records a lookup of an unknown or malformed key by `ip`. */
+  async probe(ip: string): Promise<void> {
+    if (!this.enabled) return;
+    const window = { key: `rl:probe:${ip}`, limit: this.config.KEY_PROBE_LIMIT, windowMs: this.config.KEY_PROBE_WINDOW_SECONDS * 1000 };
+    const block = `rl:probeblock:${ip}`;
+    const blockMs = this.config.KEY_PROBE_BLOCK_SECONDS * 1000;
+    await this.onRedis(
+      () =>
+        (this.client as unknown as Scripted).rlProbe(
+          window.key,
+          block,
+          STATS_KEY,
+          OFFENDERS_KEY,
+          window.limit,
+          window.windowMs,
+          blockMs,
+          randomBytes(8).toString('hex'),
+          `ip:${ip}`,
+        ),
+      () => Number(this.local.probe(window, block, blockMs)),
+    );
+  }
+
+  /** Forgets every window, offence and block of one identity, here and in Redis. */
+  async reset(identity: string): Promise<void> {
+    const keys = keysOf(identity);
+    this.local.forget(keys);
+    await this.client
+      .multi()
+      .del(...keys)
+      .zrem(OFFENDERS_KEY, identity)
+      .exec();
+  }
+
+  /** The Redis client of the limiter, for the stats. */
+  get redis(): Redis {
+    return this.client;
+  }
+
+  private async onRedis<T>(remote: () => Promise<T>, local: () => T): Promise<T> {
+    if (this.client.status === 'ready') {
+      try {
+        return await remote();
+      } catch (error) {
+        this.logger.warn(`rate-limit decision taken locally: ${(error as Error).message}`);
+      }
+    }
+    this.fallbackDecisions++;
+    return local();
+  }
+}
+
+function toDecision([outcome, limit, remaining, resetMs]: RawDecision): Decision {
+  const seconds = Math.max(1, Math.ceil(Number(resetMs) / 1000));
+  if (outcome === 0) return { outcome: 'allowed', limit: Number(limit), remaining: Number(remaining), resetSeconds: seconds };
+  return { outcome: outcome === 2 ? 'blocked' : 'limited', limit: Number(limit), retryAfterSeconds: seconds };
+}
