@@ -55,7 +55,8 @@ return { 0, first[1], first[2], first[3] }`;
 
 /**
  * A lookup of an unknown or malformed session key. The IP's failed lookups form a
- * sliding log; reaching the limit blocks the IP from every key route.
+ * sliding log; reaching the limit blocks the IP from every key route (counted as one
+ * `session-lookup` limited decision; each refused request after it as blocked).
  * KEYS: 1 probe window, 2 probe block, 3 stats hash, 4 offenders; ARGV: 1 limit, 2 window ms, 3 block ms, 4 nonce, 5 identity
  */
 export const PROBE_SCRIPT = `
@@ -64,8 +65,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'session-lookup:limited', 1)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  redis.call('HINCRBY', KEYS[3], 'session-lookup:limited', 1)
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
   redis.call('DEL', KEYS[1])
   redis.call('ZINCRBY', KEYS[4], 1, ARGV[5])

@@ -27,6 +27,8 @@ const anyBody = fc.oneof(
       'beforeId',
       'ops',
       'label',
+      'userId',
+      'ip',
       'x',
     ),
     anyJson,
@@ -58,6 +60,7 @@ describe('hostile input never produces a 5xx', () => {
     (k) => ['PATCH', `/api/sessions/${k}/blocks/${blockId}?merge=fields`, undefined],
     (k) => ['POST', `/api/sessions/${k}/blocks/${blockId}/move`, undefined],
     (k) => ['POST', `/api/sessions/${k}/snapshots`, undefined],
+    () => ['POST', '/api/admin/rate-limits/reset', ADMIN_TOKEN],
   ];
 
   it('bodies of any shape, on every write route', async () => {
