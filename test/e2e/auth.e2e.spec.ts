@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser, signToken, testDb } from '../helpers/factories.js';
@@ -93,6 +94,23 @@ describe('identity', () => {
         const res = await api.request(method, path, { headers: { authorization: header } });
         expect([path, res.status, res.body.code]).toEqual([path, 401, 'INVALID_TOKEN']);
       }
+    }
+  });
+
+  it('signs and verifies RS256 tokens when a key pair is configured, refusing HS256 ones', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rs = await startTestApp({
+      JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    });
+    try {
+      const reg = await rs.request('POST', '/api/auth/register', { body: { email: email(), password: 'long enough' } });
+      expect(JSON.parse(Buffer.from(reg.body.accessToken.split('.')[0], 'base64url').toString()).alg).toBe('RS256');
+      expect((await rs.request('GET', '/api/auth/me', { token: reg.body.accessToken })).body.id).toBe(reg.body.user.id);
+      const hs = await signToken({ sub: reg.body.user.id, plan: 'FREE' });
+      expect((await rs.request('GET', '/api/auth/me', { token: hs })).body.code).toBe('INVALID_TOKEN');
+    } finally {
+      await rs.close();
     }
   });
 

@@ -1,0 +1,118 @@
+// What the rate limiter costs, each figure beside a baseline measured in the same run:
+//  - PATCH of a block by FREE users (a limited route; the limit is set so high it never
+//    refuses) on a server with limits on, beside the same load on a server with
+//    RATE_LIMIT_ENABLED=false: the limiter's overhead per request;
+//  - raw decisions/s of the limiter's Lua script (one sliding-window decision per call)
+//    beside a plain Redis INCR, at the same concurrency.
+// Run with `npm run bench:ratelimit`.
+//   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 32), BENCH_PORT (default 3903)
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { Redis } from 'ioredis';
+import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, printTable, startServer } from './lib.mjs';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const port = Number(process.env.BENCH_PORT ?? 3903);
+const policies = JSON.stringify({ 'block-edits': { FREE: { limit: 1_000_000_000, windowSeconds: 10 } } });
+
+/** One FREE user per client, each editing one block of its own session. */
+async function seed(call) {
+  const targets = [];
+  for (let i = 0; i < concurrency; i++) {
+    const email = `bench-${randomBytes(6).toString('hex')}@example.test`;
+    const { accessToken } = (await call('POST', '/api/auth/register', { email, password: 'bench-password' })).body;
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const key = (await call('POST', '/api/sessions', { typeSlug: 'document' }, auth)).body.key;
+    const block = (await call('POST', `/api/sessions/${key}/blocks`, { type: 'text', content: { n: 0 } }, auth)).body;
+    targets.push({ auth, key, id: block.id, version: block.version });
+  }
+  return targets;
+}
+
+async function patchRun(enabled, db, prefix) {
+  const server = await startServer({
+    PORT: String(port),
+    DATABASE_URL: db.url,
+    REDIS_PREFIX: prefix,
+    DB_POOL_MAX: '20',
+    PASSWORD_HASH_COST: '10',
+    JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789-abcdef',
+    RATE_LIMIT_ENABLED: String(enabled),
+    RATE_LIMIT_POLICIES: policies,
+  });
+  const client = httpClient(server.url, { connections: concurrency });
+  try {
+    const targets = await seed(client.call);
+    const op = (worker) => async () => {
+      const t = targets[worker];
+      const res = await client.call(
+        'PATCH',
+        `/api/sessions/${t.key}/blocks/${t.id}`,
+        { version: t.version, content: { n: t.version } },
+        t.auth,
+      );
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      t.version = res.body.version;
+    };
+    await closedLoop((w) => op(w)(), { concurrency, seconds: 2 }); // warm-up, discarded
+    return await closedLoop((w) => op(w)(), { concurrency, seconds });
+  } finally {
+    client.close();
+    await server.stop();
+  }
+}
+
+async function scriptRun(prefix) {
+  const { CONSUME_SCRIPT } = await import('../dist/rate-limit/rate-limit.scripts.js');
+  const redis = new Redis({ keyPrefix: prefix });
+  redis.defineCommand('rlConsume', { lua: CONSUME_SCRIPT });
+  try {
+    const decide = (w) =>
+      redis.rlConsume(
+        6,
+        `b:${w}`,
+        `o:${w}`,
+        'stats',
+        'offenders',
+        'pb',
+        `w:${w}`,
+        'bench',
+        `id:${w}`,
+        1,
+        20,
+        600_000,
+        900_000,
+        randomBytes(8).toString('hex'),
+        1_000_000_000,
+        10_000,
+      );
+    const incr = (w) => redis.incr(`n:${w}`);
+    await closedLoop(decide, { concurrency, seconds: 1 });
+    const script = await closedLoop(decide, { concurrency, seconds });
+    const baseline = await closedLoop(incr, { concurrency, seconds });
+    return { script, baseline };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const db = await benchDatabase('ratelimit');
+const prefix = `tessera-bench:${Date.now()}:`;
+try {
+  const off = await patchRun(false, db, `${prefix}off:`);
+  const on = await patchRun(true, db, `${prefix}on:`);
+  const { script, baseline } = await scriptRun(`${prefix}raw:`);
+  printTable(`Rate limiting, ${concurrency} concurrent clients, ${seconds}s each, ${cpus().length} cores`, [
+    { name: 'PATCH block, limits off (baseline)', ...off },
+    { name: 'PATCH block, limits on', ...on },
+    { name: 'Redis INCR (baseline)', ...baseline },
+    { name: 'limiter Lua script, one decision', ...script },
+  ]);
+  const overhead = (1 - on.opsPerSec / off.opsPerSec) * 100;
+  console.log(`limiter overhead on PATCH: ${overhead.toFixed(1)}% of req/s (p99 ${off.p99.toFixed(1)} -> ${on.p99.toFixed(1)} ms)`);
+  console.log(`script decisions vs INCR: ${(script.opsPerSec / baseline.opsPerSec).toFixed(2)} of its ops/s`);
+} finally {
+  await db.drop();
+  await dropRedisPrefix(prefix);
+}
