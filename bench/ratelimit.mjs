@@ -5,7 +5,8 @@
 //  - raw decisions/s of the limiter's Lua script (one sliding-window decision per call)
 //    beside a plain Redis INCR, at the same concurrency.
 // Run with `npm run bench:ratelimit`.
-//   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 32), BENCH_PORT (default 3903)
+//   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 32), BENCH_PORT (default 3903),
+//   BENCH_ROUNDS (default 3: alternating off/on server runs, averaged)
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
@@ -100,12 +101,30 @@ async function scriptRun(prefix) {
 const db = await benchDatabase('ratelimit');
 const prefix = `tessera-bench:${Date.now()}:`;
 try {
-  const off = await patchRun(false, db, `${prefix}off:`);
-  const on = await patchRun(true, db, `${prefix}on:`);
+  // Runs alternate (off, on, off, on, ...) and are averaged: run-to-run noise on a small
+  // machine is larger than the effect being measured.
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const offRuns = [];
+  const onRuns = [];
+  for (let i = 0; i < rounds; i++) {
+    offRuns.push(await patchRun(false, db, `${prefix}off${i}:`));
+    onRuns.push(await patchRun(true, db, `${prefix}on${i}:`));
+  }
+  const mean = (runs) => ({
+    ops: runs.reduce((n, r) => n + r.ops, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    opsPerSec: runs.reduce((n, r) => n + r.opsPerSec, 0) / runs.length,
+    p50: runs.reduce((n, r) => n + r.p50, 0) / runs.length,
+    p99: runs.reduce((n, r) => n + r.p99, 0) / runs.length,
+  });
+  const off = mean(offRuns);
+  const on = mean(onRuns);
+  const each = (runs) => runs.map((r) => Math.round(r.opsPerSec)).join(', ');
+  console.log(`PATCH req/s per round, limits off: ${each(offRuns)}; limits on: ${each(onRuns)}`);
   const { script, baseline } = await scriptRun(`${prefix}raw:`);
   printTable(`Rate limiting, ${concurrency} concurrent clients, ${seconds}s each, ${cpus().length} cores`, [
-    { name: 'PATCH block, limits off (baseline)', ...off },
-    { name: 'PATCH block, limits on', ...on },
+    { name: `PATCH block, limits off (baseline), mean of ${rounds}`, ...off },
+    { name: `PATCH block, limits on, mean of ${rounds}`, ...on },
     { name: 'Redis INCR (baseline)', ...baseline },
     { name: 'limiter Lua script, one decision', ...script },
   ]);
