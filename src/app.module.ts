@@ -7,6 +7,7 @@ import { BlocksModule } from './blocks/blocks.module.js';
 import { CacheModule } from './cache/cache.module.js';
 import { ChangesModule } from './changes/changes.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { CollaborationModule } from './collaboration/collaboration.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -53,6 +54,7 @@ export class AppModule {
         SessionsModule,
         BlocksModule,
         SnapshotsModule,
+        CollaborationModule,
         AdminModule,
       ],
     };

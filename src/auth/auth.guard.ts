@@ -28,6 +28,8 @@ export class AuthGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    // Sockets are identified once, at the handshake (CollaborationGateway), and checked per event.
+    if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const principal = await this.identify(request.headers.authorization, clientIp(request));
     request.principal = principal;

@@ -19,6 +19,8 @@ export interface WriteContext {
   principal: Principal;
   access: WriteAccess;
   meta: WriteMeta;
+  /** The connection the write came from (a socket id), so its own refusal is not echoed back to it. */
+  origin?: string;
 }
 
 export interface Anchor {
@@ -35,8 +37,9 @@ export interface WriteResult {
 const MERGE_ATTEMPTS = 3;
 const POSITION_ATTEMPTS = 3;
 
-export function writeContext(principal: Principal, key: string): WriteContext {
+export function writeContext(principal: Principal, key: string, origin?: string): WriteContext {
   return {
+    origin,
     principal,
     access: { key, userId: principal.kind === 'user' ? principal.userId : null, admin: principal.kind === 'admin' },
     meta: { actor: actorOf(principal), at: new Date() },
@@ -167,7 +170,14 @@ export class BlockWriter {
   }
 
   private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, current: BlockView): Promise<never> {
-    await this.publisher.conflict({ sessionKey: ctx.access.key, blockId: id, attemptedVersion, current, actor: ctx.meta.actor });
+    await this.publisher.conflict({
+      sessionKey: ctx.access.key,
+      blockId: id,
+      attemptedVersion,
+      current,
+      actor: ctx.meta.actor,
+      origin: ctx.origin,
+    });
     throw new AppError('VERSION_CONFLICT', `The block is at version ${current.version}, not ${attemptedVersion}.`, { current });
   }
 

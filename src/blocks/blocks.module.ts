@@ -10,6 +10,6 @@ import { DocumentsRepository } from './documents.repository.js';
 @Module({
   controllers: [BlocksController, DocumentsController],
   providers: [BlockWriter, BlocksRepository, BlocksService, DocumentReader, DocumentsRepository],
-  exports: [BlockWriter, DocumentReader],
+  exports: [BlockWriter, BlocksService, DocumentReader],
 })
 export class BlocksModule {}

@@ -37,21 +37,29 @@ export class BlocksService {
     return { items: document.blocks, nextCursor: null };
   }
 
-  async create(principal: Principal, key: string, body: CreateBlockBody): Promise<BlockView> {
-    return (await this.writer.create(writeContext(principal, key), body)).block;
+  async create(principal: Principal, key: string, body: CreateBlockBody, origin?: string): Promise<BlockView> {
+    return (await this.writer.create(writeContext(principal, key, origin), body)).block;
   }
 
-  async update(principal: Principal, key: string, id: string, version: number, body: UpdateBlockBody, merge: boolean): Promise<BlockView> {
+  async update(
+    principal: Principal,
+    key: string,
+    id: string,
+    version: number,
+    body: UpdateBlockBody,
+    merge: boolean,
+    origin?: string,
+  ): Promise<BlockView> {
     const { type, content } = body;
-    return (await this.writer.update(writeContext(principal, key), id, version, { type, content }, merge)).block;
+    return (await this.writer.update(writeContext(principal, key, origin), id, version, { type, content }, merge)).block;
   }
 
-  async move(principal: Principal, key: string, id: string, version: number, body: MoveBlockBody): Promise<BlockView> {
-    return (await this.writer.move(writeContext(principal, key), id, version, body)).block;
+  async move(principal: Principal, key: string, id: string, version: number, body: MoveBlockBody, origin?: string): Promise<BlockView> {
+    return (await this.writer.move(writeContext(principal, key, origin), id, version, body)).block;
   }
 
-  async delete(principal: Principal, key: string, id: string, version: number): Promise<void> {
-    await this.writer.delete(writeContext(principal, key), id, version);
+  async delete(principal: Principal, key: string, id: string, version: number, origin?: string): Promise<void> {
+    await this.writer.delete(writeContext(principal, key, origin), id, version);
   }
 
   /** Every op in one transaction, or none: a refused op rolls back the others and names itself (`opIndex`). */

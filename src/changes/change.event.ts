@@ -38,4 +38,6 @@ export interface BlockConflictEvent {
   attemptedVersion: number;
   current: BlockView;
   actor: Actor;
+  /** The connection whose write was refused (it gets the refusal as its answer instead). */
+  origin?: string;
 }

@@ -27,6 +27,7 @@ export const ERROR_CATALOG = {
   THEME_NAME_TAKEN: { status: 409, detail: 'A theme with this name exists.' },
   BLOCK_ID_TAKEN: { status: 409, detail: 'A block with this id exists.' },
   BLOCK_LIMIT_REACHED: { status: 409, detail: 'The session holds the most blocks a session may hold.' },
+  ROOM_FULL: { status: 409, detail: 'The session has the most members it may have.' },
   VERSION_CONFLICT: { status: 409, detail: 'The resource changed since the version this write is based on.' },
   CHANGES_EXPIRED: { status: 410, detail: 'The changes after this sequence number are no longer kept; reload the session.' },
   PAYLOAD_TOO_LARGE: { status: 413, detail: 'The request body is too large.' },
@@ -34,11 +35,14 @@ export const ERROR_CATALOG = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: 'Request bodies must be application/json.' },
   INVALID_ANCHOR: { status: 422, detail: 'afterId / beforeId does not name another block of this session.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, detail: 'This Idempotency-Key was used with a different request.' },
+  PROTOCOL_UNSUPPORTED: { status: 426, detail: 'This client speaks a protocol version the server does not; update the client.' },
   PRECONDITION_REQUIRED: { status: 428, detail: 'This write must name the version it is based on (body version or If-Match).' },
   RATE_LIMITED: { status: 429, detail: 'Too many requests; retry later.' },
   BLOCKED: { status: 429, detail: 'Too many refused requests; blocked for a while.' },
   INTERNAL_ERROR: { status: 500, detail: 'Something went wrong on our side.' },
   SERVICE_UNAVAILABLE: { status: 503, detail: 'A dependency is unavailable; retry shortly.' },
+  SERVER_FULL: { status: 503, detail: 'This instance holds the most connections it may; retry (another instance may take it).' },
+  SERVER_DRAINING: { status: 503, detail: 'This instance is shutting down; reconnect (another instance will take it).' },
   NOT_READY: { status: 503, detail: 'This instance is not ready to serve.' },
 } as const satisfies Record<string, { status: number; detail: string }>;
 

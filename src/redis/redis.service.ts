@@ -18,12 +18,19 @@ export class RedisService implements OnModuleDestroy {
     this.client = this.create('main');
   }
 
-  /** A dedicated connection (e.g. a subscriber), closed with the module. */
-  create(name: string): Redis {
+  /**
+   * A dedicated connection (e.g. a subscriber), closed with the module unless `owned: false`
+   * (the caller closes it). `prefixed: false` for pub/sub, whose channels carry REDIS_PREFIX themselves.
+   */
+  create(
+    name: string,
+    { prefixed = true, owned = true, waitForRedis = false }: { prefixed?: boolean; owned?: boolean; waitForRedis?: boolean } = {},
+  ): Redis {
     const client = new Redis(this.config.REDIS_URL ?? DEFAULT_REDIS_URL, {
-      keyPrefix: this.config.REDIS_PREFIX,
+      keyPrefix: prefixed ? this.config.REDIS_PREFIX : undefined,
       connectionName: `tessera:${name}`,
-      maxRetriesPerRequest: 1,
+      // A subscriber waits for Redis to come back instead of failing its (un)subscriptions.
+      maxRetriesPerRequest: waitForRedis ? null : 1,
       connectTimeout: 2000,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
@@ -35,7 +42,7 @@ export class RedisService implements OnModuleDestroy {
     client.on('ready', () => {
       reported = false;
     });
-    this.clients.push(client);
+    if (owned) this.clients.push(client);
     return client;
   }
 

@@ -1,0 +1,238 @@
+import { Logger } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
+import type { Namespace, Socket } from 'socket.io';
+import { AuthGuard } from '../auth/auth.guard.js';
+import { normaliseIp, type Principal } from '../auth/principal.js';
+import { BlocksService } from '../blocks/blocks.service.js';
+import { DocumentReader } from '../blocks/document.reader.js';
+import { ChangesService } from '../changes/changes.service.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
+import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
+import { LifecycleState } from '../health/lifecycle.state.js';
+import type { RateLimitedAction } from '../rate-limit/rate-limit.policies.js';
+import { RateLimiter, type Decision } from '../rate-limit/rate-limiter.js';
+import { isValidSessionKey } from '../sessions/session-key.js';
+import { versionFrom } from '../sessions/version-precondition.js';
+import { CollabServer } from './collab.server.js';
+import {
+  BlockTarget,
+  CreateBlockBody,
+  DeletePayload,
+  JoinPayload,
+  LeavePayload,
+  MIN_PROTOCOL_VERSION,
+  MoveBlockBody,
+  NAMESPACE,
+  PROTOCOL_VERSION,
+  roomOf,
+  UpdateBlockBody,
+  UpdateOptions,
+} from './collab.protocol.js';
+import { errorAck, parsePayload, type Ack } from './socket-ack.js';
+
+interface SocketData {
+  principal: Principal;
+}
+type CollabSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
+
+const PROBE_ANSWERS = new Set<string>(['SESSION_NOT_FOUND', 'INVALID_SESSION_KEY']);
+
+function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].detail): Error {
+  return Object.assign(new Error(message), { data: { code, message } });
+}
+
+/**
+ * The `/collab` namespace: rooms per session, block writes with acks under the same rules
+ * and error codes as HTTP. Every event checks permission again; nothing is trusted from
+ * the join.
+ */
+@WebSocketGateway({ namespace: NAMESPACE })
+export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect {
+  private readonly logger = new Logger(CollaborationGateway.name);
+  /** Connections held or being admitted on this instance. */
+  private connections = 0;
+
+  constructor(
+    private readonly auth: AuthGuard,
+    private readonly blocks: BlocksService,
+    private readonly reader: DocumentReader,
+    private readonly changes: ChangesService,
+    private readonly limiter: RateLimiter,
+    private readonly lifecycle: LifecycleState,
+    private readonly server: CollabServer,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  afterInit(namespace: Namespace): void {
+    this.server.attach(namespace);
+    namespace.use((socket, next) => {
+      this.admit(socket as CollabSocket).then(
+        () => next(),
+        (error: Error) => next(error),
+      );
+    });
+  }
+
+  handleDisconnect(): void {
+    this.connections--;
+  }
+
+  get localConnections(): number {
+    return this.connections;
+  }
+
+  @SubscribeMessage('session.join')
+  join(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
+    return this.handle(socket, async () => {
+      const { key, since } = await parsePayload(JoinPayload, payload);
+      this.checkKey(key);
+      this.refuseIfBlocked(await this.limiter.probeBlocked(socket.data.principal.ip));
+      const { id, view } = await this.reader.session(socket.data.principal, key);
+      // Join first, then read: a change committed in between arrives twice (by seq), never not at all.
+      await socket.join(roomOf(key));
+      const session = { key, version: view.version, seq: view.seq };
+      if (since === undefined) return { session, presence: [] };
+      try {
+        const { items } = await this.changes.since({ id, key, seq: view.seq }, since, 1000);
+        return { session, presence: [], missed: items };
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'CHANGES_EXPIRED') return { session, presence: [], code: 'CHANGES_EXPIRED' };
+        throw error;
+      }
+    });
+  }
+
+  @SubscribeMessage('session.leave')
+  leave(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
+    return this.handle(socket, async () => {
+      const { key } = await parsePayload(LeavePayload, payload);
+      await socket.leave(roomOf(key));
+      return {};
+    });
+  }
+
+  @SubscribeMessage('block.create')
+  create(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
+    return this.handle(socket, async () => {
+      const { key, ...rest } = this.object(payload);
+      const body = await parsePayload(CreateBlockBody, rest);
+      await this.consume(socket, 'block-edits');
+      return { block: await this.blocks.create(socket.data.principal, this.checkKey(key), body, socket.id) };
+    });
+  }
+
+  @SubscribeMessage('block.update')
+  update(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
+    return this.handle(socket, async () => {
+      const { key, id, merge, ...rest } = this.object(payload);
+      const target = await parsePayload(BlockTarget, { key: this.checkKey(key), id });
+      const options = await parsePayload(UpdateOptions, { merge });
+      const body = await parsePayload(UpdateBlockBody, rest);
+      const version = versionFrom(body.version, undefined);
+      await this.consume(socket, 'block-edits');
+      const block = await this.blocks.update(
+        socket.data.principal,
+        target.key,
+        target.id,
+        version,
+        body,
+        options.merge === 'fields',
+        socket.id,
+      );
+      return { block };
+    });
+  }
+
+  @SubscribeMessage('block.move')
+  move(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
+    return this.handle(socket, async () => {
+      const { key, id, ...rest } = this.object(payload);
+      const target = await parsePayload(BlockTarget, { key: this.checkKey(key), id });
+      const body = await parsePayload(MoveBlockBody, rest);
+      const version = versionFrom(body.version, undefined);
+      await this.consume(socket, 'block-edits');
+      return { block: await this.blocks.move(socket.data.principal, target.key, target.id, version, body, socket.id) };
+    });
+  }
+
+  @SubscribeMessage('block.delete')
+  remove(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
+    return this.handle(socket, async () => {
+      const { key, id, version } = await parsePayload(DeletePayload, payload);
+      await this.consume(socket, 'block-edits');
+      await this.blocks.delete(socket.data.principal, this.checkKey(key), id, version, socket.id);
+      return { deleted: id };
+    });
+  }
+
+  /** Handshake: protocol, capacity and identity, before the connection exists. */
+  private async admit(socket: CollabSocket): Promise<void> {
+    const protocol: unknown = (socket.handshake.auth as { protocol?: unknown } | undefined)?.protocol ?? 1;
+    if (typeof protocol !== 'number' || !Number.isInteger(protocol) || protocol < MIN_PROTOCOL_VERSION || protocol > PROTOCOL_VERSION) {
+      throw connectError('PROTOCOL_UNSUPPORTED', `This server speaks protocol ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}.`);
+    }
+    if (this.lifecycle.draining) throw connectError('SERVER_DRAINING');
+    if (this.connections >= this.config.WS_MAX_CONNECTIONS) throw connectError('SERVER_FULL');
+    this.connections++;
+    try {
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      if (token !== undefined && typeof token !== 'string') throw new AppError('INVALID_TOKEN');
+      socket.data.principal = await this.auth.identify(token ? `Bearer ${token}` : undefined, this.ipOf(socket));
+    } catch (error) {
+      this.connections--;
+      const ack = errorAck(error);
+      throw connectError(ack.ok ? 'INTERNAL_ERROR' : (ack.code as ErrorCode), ack.ok ? undefined : ack.message);
+    }
+  }
+
+  private async handle(socket: CollabSocket, run: () => Promise<Record<string, unknown>>): Promise<Ack> {
+    try {
+      return { ok: true, ...(await run()) };
+    } catch (error) {
+      const ack = errorAck(error);
+      if (!ack.ok && PROBE_ANSWERS.has(ack.code)) await this.limiter.probe(socket.data.principal.ip).catch(() => undefined);
+      if (!ack.ok && ack.status === 500) this.logger.error(`socket event failed: ${(error as Error).stack ?? String(error)}`);
+      return ack;
+    }
+  }
+
+  private async consume(socket: CollabSocket, action: RateLimitedAction): Promise<void> {
+    this.refuseIfBlocked(await this.limiter.consume(action, socket.data.principal, 1, true));
+  }
+
+  private refuseIfBlocked(decision: Decision): void {
+    if (decision.outcome === 'allowed') return;
+    const code = decision.outcome === 'blocked' ? 'BLOCKED' : 'RATE_LIMITED';
+    throw new AppError(code, undefined, { retryAfter: decision.retryAfterSeconds });
+  }
+
+  private checkKey(key: unknown): string {
+    if (!isValidSessionKey(key)) throw new AppError('INVALID_SESSION_KEY');
+    return key;
+  }
+
+  private object(payload: unknown): Record<string, unknown> {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      throw AppError.validation([{ field: '(body)', message: 'must be an object' }]);
+    }
+    return payload as Record<string, unknown>;
+  }
+
+  /** The socket's peer, or with TRUST_PROXY the address the one proxy in front reports (right-most X-Forwarded-For). */
+  private ipOf(socket: CollabSocket): string {
+    const forwarded = socket.handshake.headers['x-forwarded-for'];
+    if (this.config.TRUST_PROXY && typeof forwarded === 'string') {
+      const last = forwarded.split(',').at(-1)?.trim();
+      if (last) return normaliseIp(last);
+    }
+    return normaliseIp(socket.handshake.address);
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
+import { BlocksModule } from '../blocks/blocks.module.js';
+import { HealthModule } from '../health/health.module.js';
+import { ChangeBroadcaster } from './change-broadcaster.js';
+import { CollabServer } from './collab.server.js';
+import { CollaborationGateway } from './collaboration.gateway.js';
+
+@Module({
+  imports: [AuthModule, BlocksModule, HealthModule],
+  providers: [ChangeBroadcaster, CollabServer, CollaborationGateway],
+  exports: [CollabServer],
+})
+export class CollaborationModule {}

@@ -1,0 +1,73 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import type { Server, ServerOptions } from 'socket.io';
+import type { AppConfig } from '../config/app-config.js';
+import { RedisService } from '../redis/redis.service.js';
+
+/**
+ * Socket.IO over the sharded Redis adapter with dynamic subscriptions (Redis 7): each
+ * session's room has its own channel, so a broadcast reaches only the instances that hold
+ * members of that session, not the whole cluster.
+ */
+export class RedisIoAdapter extends IoAdapter {
+  private readonly clients: Redis[] = [];
+
+  constructor(
+    private readonly app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const redis = this.app.get(RedisService);
+    const server = super.createIOServer(port, {
+      ...options,
+      path: '/socket.io',
+      pingInterval: this.config.WS_PING_INTERVAL,
+      pingTimeout: this.config.WS_PING_TIMEOUT,
+      maxHttpBufferSize: this.config.BODY_LIMIT,
+      perMessageDeflate: { threshold: 1024 },
+      cors: { origin: true, credentials: true },
+    } as ServerOptions);
+    // Owned here, not by RedisService: they must outlive the modules until the server has closed.
+    const pub = quiet(redis.create('socket.io:pub', { prefixed: false, owned: false }), ['spublish', 'publish']);
+    const sub = quiet(redis.create('socket.io:sub', { prefixed: false, owned: false, waitForRedis: true }), [
+      'ssubscribe',
+      'sunsubscribe',
+      'subscribe',
+      'unsubscribe',
+    ]);
+    this.clients.push(pub, sub);
+    server.adapter(
+      createShardedAdapter(pub, sub, {
+        channelPrefix: `${this.config.REDIS_PREFIX}socket.io`,
+        subscriptionMode: 'dynamic',
+      }),
+    );
+    return server;
+  }
+
+  override async close(server: Server): Promise<void> {
+    await super.close(server);
+    await Promise.all(this.clients.map(async (c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+  }
+}
+
+/**
+ * The adapter does not await its Redis commands; while Redis is away (or as the client
+ * closes) they would reject unhandled. A broadcast lost then is recovered by clients from
+ * the gap-free seq; the subscriber waits for Redis and resubscribes on its own.
+ */
+function quiet(
+  client: Redis,
+  commands: ReadonlyArray<'spublish' | 'publish' | 'ssubscribe' | 'sunsubscribe' | 'subscribe' | 'unsubscribe'>,
+): Redis {
+  for (const command of commands) {
+    const original = (client[command] as (...args: unknown[]) => Promise<unknown>).bind(client);
+    Object.assign(client, { [command]: (...args: unknown[]) => original(...args).catch(() => undefined) });
+  }
+  return client;
+}
