@@ -1,20 +1,32 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
+import type { Principal } from '../auth/principal.js';
 import { BLOCK_CONFLICT, CHANGE_COMMITTED, type BlockConflictEvent, type CommittedChange } from '../changes/change.event.js';
+import { canRead } from '../sessions/session-access.js';
+import { SESSION_DELETED, type SessionDeletedEvent } from '../sessions/session.events.js';
 import { roomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
+import { PresenceService } from './presence.service.js';
 
 /**
  * Every committed change, whether made over HTTP or a socket, goes to the session's room on
- * every instance that holds members of it (the Redis adapter routes by room).
+ * every instance that holds members of it (the Redis adapter routes by room). Deletion and
+ * lowered visibility take the affected sockets out of the room everywhere, and say why.
  */
 @Injectable()
 export class ChangeBroadcaster {
-  constructor(private readonly server: CollabServer) {}
+  private readonly logger = new Logger(ChangeBroadcaster.name);
+
+  constructor(
+    private readonly server: CollabServer,
+    private readonly presence: PresenceService,
+  ) {}
 
   @OnEvent(CHANGE_COMMITTED)
-  onChange(event: CommittedChange): void {
-    if (this.server.started) this.server.namespace.to(roomOf(event.sessionKey)).emit('change', event.change);
+  async onChange(event: CommittedChange): Promise<void> {
+    if (!this.server.started) return;
+    this.server.namespace.to(roomOf(event.sessionKey)).emit('change', event.change);
+    if (event.visibilityLowered && event.change.session) await this.revokeWhoCannotRead(event.sessionKey, event.change.session);
   }
 
   /** To everyone but the socket whose write was refused (it has the refusal in its ack). */
@@ -24,5 +36,31 @@ export class ChangeBroadcaster {
     const room = this.server.namespace.to(roomOf(event.sessionKey));
     const { blockId, attemptedVersion, current, actor } = event;
     (event.origin ? room.except(event.origin) : room).emit('block.conflict', { blockId, attemptedVersion, current, actor });
+  }
+
+  @OnEvent(SESSION_DELETED)
+  async onDeleted(event: SessionDeletedEvent): Promise<void> {
+    if (!this.server.started) return;
+    const room = roomOf(event.key);
+    this.server.namespace.to(room).emit('session.revoked', { key: event.key, reason: 'deleted' });
+    this.server.namespace.in(room).socketsLeave(room);
+    await this.presence.clear(event.key).catch(() => undefined);
+  }
+
+  private async revokeWhoCannotRead(key: string, session: { ownerId: string | null; visibility: 'link' | 'readonly' | 'private' }) {
+    const room = roomOf(key);
+    try {
+      const sockets = await this.server.namespace.in(room).fetchSockets();
+      for (const socket of sockets) {
+        if (canRead(session, (socket.data as { principal: Principal }).principal)) continue;
+        socket.emit('session.revoked', { key, reason: 'access' });
+        socket.leave(room);
+        await this.presence.leave(key, socket.id);
+      }
+      const members = await this.presence.members(key);
+      this.server.namespace.to(room).emit('presence', { key, members });
+    } catch (error) {
+      this.logger.error(`revoking access to ${key} failed: ${(error as Error).message}`);
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -22,12 +22,14 @@ import { RateLimiter, type Decision } from '../rate-limit/rate-limiter.js';
 import { isValidSessionKey } from '../sessions/session-key.js';
 import { versionFrom } from '../sessions/version-precondition.js';
 import { CollabServer } from './collab.server.js';
+import { PRESENCE_STALE_MS, PresenceService } from './presence.service.js';
 import {
   BlockTarget,
   CreateBlockBody,
   DeletePayload,
   JoinPayload,
   LeavePayload,
+  PresencePayload,
   MIN_PROTOCOL_VERSION,
   MoveBlockBody,
   NAMESPACE,
@@ -36,13 +38,17 @@ import {
   UpdateBlockBody,
   UpdateOptions,
 } from './collab.protocol.js';
+import { PresenceThrottle } from './presence-throttle.js';
 import { errorAck, parsePayload, type Ack } from './socket-ack.js';
 
 interface SocketData {
   principal: Principal;
+  /** Sessions joined; socket.io empties `rooms` before the disconnect handler runs. */
+  sessions?: Set<string>;
 }
 type CollabSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
 
+const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
 const PROBE_ANSWERS = new Set<string>(['SESSION_NOT_FOUND', 'INVALID_SESSION_KEY']);
 
 function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].detail): Error {
@@ -55,10 +61,12 @@ function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].det
  * the join.
  */
 @WebSocketGateway({ namespace: NAMESPACE })
-export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect {
+export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect, OnModuleDestroy {
   private readonly logger = new Logger(CollaborationGateway.name);
   /** Connections held or being admitted on this instance. */
   private connections = 0;
+  private readonly throttle = new PresenceThrottle();
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(
     private readonly auth: AuthGuard,
@@ -68,11 +76,13 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect 
     private readonly limiter: RateLimiter,
     private readonly lifecycle: LifecycleState,
     private readonly server: CollabServer,
+    private readonly presence: PresenceService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   afterInit(namespace: Namespace): void {
     this.server.attach(namespace);
+    this.heartbeat = setInterval(() => void this.refreshPresence(namespace), PRESENCE_HEARTBEAT_MS).unref();
     namespace.use((socket, next) => {
       this.admit(socket as CollabSocket).then(
         () => next(),
@@ -81,8 +91,14 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect 
     });
   }
 
-  handleDisconnect(): void {
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  handleDisconnect(socket: CollabSocket): void {
     this.connections--;
+    this.throttle.forget(socket.id);
+    for (const key of socket.data.sessions ?? []) void this.depart(socket, key).catch(() => undefined);
   }
 
   get localConnections(): number {
@@ -96,15 +112,18 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect 
       this.checkKey(key);
       this.refuseIfBlocked(await this.limiter.probeBlocked(socket.data.principal.ip));
       const { id, view } = await this.reader.session(socket.data.principal, key);
+      if (!(await this.presence.join(key, socket.id, socket.data.principal))) throw new AppError('ROOM_FULL');
       // Join first, then read: a change committed in between arrives twice (by seq), never not at all.
       await socket.join(roomOf(key));
+      (socket.data.sessions ??= new Set()).add(key);
+      const presence = await this.announcePresence(key);
       const session = { key, version: view.version, seq: view.seq };
-      if (since === undefined) return { session, presence: [] };
+      if (since === undefined) return { session, presence };
       try {
         const { items } = await this.changes.since({ id, key, seq: view.seq }, since, 1000);
-        return { session, presence: [], missed: items };
+        return { session, presence, missed: items };
       } catch (error) {
-        if (error instanceof AppError && error.code === 'CHANGES_EXPIRED') return { session, presence: [], code: 'CHANGES_EXPIRED' };
+        if (error instanceof AppError && error.code === 'CHANGES_EXPIRED') return { session, presence, code: 'CHANGES_EXPIRED' };
         throw error;
       }
     });
@@ -114,7 +133,19 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect 
   leave(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key } = await parsePayload(LeavePayload, payload);
-      await socket.leave(roomOf(key));
+      await this.depart(socket, key);
+      return {};
+    });
+  }
+
+  /** Cursor, selection, status: throttled per socket, sent volatile (a newer one supersedes a lost one). */
+  @SubscribeMessage('presence.update')
+  updatePresence(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
+    return this.handle(socket, async () => {
+      const { key, ...change } = await parsePayload(PresencePayload, payload);
+      if (!socket.rooms.has(roomOf(key))) throw new AppError('VALIDATION_FAILED', 'Join the session before updating presence in it.');
+      await this.reader.session(socket.data.principal, key);
+      this.throttle.schedule(socket.id, key, () => this.flushPresence(socket, key, change));
       return {};
     });
   }
@@ -171,6 +202,33 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect 
       await this.blocks.delete(socket.data.principal, this.checkKey(key), id, version, socket.id);
       return { deleted: id };
     });
+  }
+
+  /** Keeps this instance's members alive in Redis; an instance that dies stops, and its entries go stale. */
+  private async refreshPresence(namespace: Namespace): Promise<void> {
+    const alive = [...namespace.sockets.values()].flatMap((s) =>
+      [...((s as CollabSocket).data.sessions ?? [])].map((key) => ({ key, socketId: s.id })),
+    );
+    await this.presence.refresh(alive).catch((error: Error) => this.logger.warn(`presence heartbeat failed: ${error.message}`));
+  }
+
+  private async depart(socket: CollabSocket, key: string): Promise<void> {
+    socket.data.sessions?.delete(key);
+    await socket.leave(roomOf(key));
+    await this.presence.leave(key, socket.id);
+    await this.announcePresence(key);
+  }
+
+  private async flushPresence(socket: CollabSocket, key: string, change: Parameters<PresenceService['update']>[2]): Promise<void> {
+    if (await this.presence.update(key, socket.id, change)) await this.announcePresence(key, true);
+  }
+
+  /** Sends the session's members to its room on every instance; returns them. */
+  private async announcePresence(key: string, volatile = false) {
+    const members = await this.presence.members(key);
+    const room = this.server.namespace.to(roomOf(key));
+    (volatile ? room.volatile : room).emit('presence', { key, members });
+    return members;
   }
 
   /** Handshake: protocol, capacity and identity, before the connection exists. */

@@ -5,10 +5,11 @@ import { HealthModule } from '../health/health.module.js';
 import { ChangeBroadcaster } from './change-broadcaster.js';
 import { CollabServer } from './collab.server.js';
 import { CollaborationGateway } from './collaboration.gateway.js';
+import { PresenceService } from './presence.service.js';
 
 @Module({
   imports: [AuthModule, BlocksModule, HealthModule],
-  providers: [ChangeBroadcaster, CollabServer, CollaborationGateway],
+  providers: [ChangeBroadcaster, CollabServer, CollaborationGateway, PresenceService],
   exports: [CollabServer],
 })
 export class CollaborationModule {}

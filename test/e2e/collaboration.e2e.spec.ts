@@ -37,7 +37,7 @@ describe('collaboration over Socket.IO, two instances', () => {
     const members = await Promise.all([a, a, a, b, b, b].map((app) => open(app, { token: owner.token })));
     const received = members.map((s) => record(s, 'change'));
     for (const s of members)
-      expect(await ack(s, 'session.join', { key })).toMatchObject({ ok: true, session: { key, seq: 0 }, presence: [] });
+      expect(await ack(s, 'session.join', { key })).toMatchObject({ ok: true, session: { key, seq: 0 } });
 
     const writer = members[4];
     const created = await ack(writer, 'block.create', { key, type: 'text', content: { n: 0 } });
@@ -123,6 +123,73 @@ describe('collaboration over Socket.IO, two instances', () => {
       code: 'PRECONDITION_REQUIRED',
     });
     expect(await ack(s, 'block.delete', 'not an object')).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+  });
+
+  it('keeps presence in Redis: every instance sees the same members, cursors and departures', async () => {
+    const key = await newSession();
+    const mine = await open(a, { token: owner.token });
+    const theirs = await open(b, { token: other.token });
+    const seenByMine = record(mine, 'presence');
+    expect((await ack(mine, 'session.join', { key })).presence).toEqual([
+      { userId: owner.user.id, displayName: 'Owner', color: expect.stringMatching(/^#[0-9a-f]{6}$/), status: 'active', socketCount: 1 },
+    ]);
+    const joined = await ack(theirs, 'session.join', { key });
+    expect(joined.presence.map((m: any) => m.displayName).sort()).toEqual(['Other', 'Owner']);
+    const secondTab = await open(b, { token: owner.token });
+    await ack(secondTab, 'session.join', { key });
+    const block = (await ack(mine, 'block.create', { key, type: 'text', content: {} })).block;
+    expect(await ack(theirs, 'presence.update', { key, cursor: { blockId: block.id, offset: 3 }, status: 'typing' })).toEqual({ ok: true });
+    await until(() => seenByMine.some((p) => p.members.some((m: any) => m.userId === other.user.id && m.cursor?.offset === 3)));
+    const latest = seenByMine.at(-1)!.members;
+    expect(latest.find((m: any) => m.userId === owner.user.id).socketCount).toBe(2);
+    expect(latest.find((m: any) => m.userId === other.user.id)).toMatchObject({
+      status: 'typing',
+      cursor: { blockId: block.id, offset: 3 },
+    });
+    theirs.close();
+    await until(() => seenByMine.at(-1)!.members.length === 1);
+    expect(await ack(mine, 'presence.update', { key: 'ZZZZ', status: 'x' })).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+  });
+
+  it('takes sockets out of a deleted session, and out of a session made private, on every instance', async () => {
+    const key = await newSession();
+    const ownerSocket = await open(a, { token: owner.token });
+    const guest = await open(b, { token: other.token });
+    const revokedGuest = record(guest, 'session.revoked');
+    const revokedOwner = record(ownerSocket, 'session.revoked');
+    const guestChanges = record(guest, 'change');
+    for (const s of [ownerSocket, guest]) await ack(s, 'session.join', { key });
+    await a.request('PATCH', `/api/sessions/${key}`, { body: { version: 1, visibility: 'private' }, token: owner.token });
+    await until(() => revokedGuest.length === 1);
+    expect(revokedGuest[0]).toEqual({ key, reason: 'access' });
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(guestChanges.map((c) => c.kind)).toEqual(['session.updated']);
+    expect(await ack(guest, 'block.create', { key, type: 'text', content: {} })).toMatchObject({ ok: false, code: 'SESSION_NOT_FOUND' });
+    expect(revokedOwner).toEqual([]);
+    await b.request('DELETE', `/api/sessions/${key}`, { token: owner.token });
+    await until(() => revokedOwner.length === 1);
+    expect(revokedOwner[0]).toEqual({ key, reason: 'deleted' });
+  });
+
+  it('refuses a join past SESSION_MAX_MEMBERS with ROOM_FULL, counting a user once however many tabs', async () => {
+    const env = { REDIS_PREFIX: `${currentRun().redisPrefix}collab-spec:`, SESSION_MAX_MEMBERS: '2' };
+    const [c, d] = await Promise.all([startTestApp(env), startTestApp(env)]);
+    try {
+      const key = await newSession();
+      const third = await createUser();
+      const first = await connect(c, { token: owner.token });
+      const tab = await connect(d, { token: owner.token });
+      const second = await connect(d, { token: other.token });
+      const late = await connect(c, { token: third.token });
+      expect((await ack(first, 'session.join', { key })).ok).toBe(true);
+      expect((await ack(tab, 'session.join', { key })).ok).toBe(true);
+      expect((await ack(second, 'session.join', { key })).ok).toBe(true);
+      expect(await ack(late, 'session.join', { key })).toMatchObject({ ok: false, code: 'ROOM_FULL' });
+      for (const s of [first, tab, second, late]) s.close();
+    } finally {
+      await Promise.all([c.close(), d.close()]);
+    }
   });
 
   it('refuses old or unknown protocols and bad tokens at the handshake', async () => {

@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import type { Principal } from '../auth/principal.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { RedisService } from '../redis/redis.service.js';
+
+/** One entry per socket; a member is a user (all their sockets) or an anonymous socket. */
+interface SocketPresence {
+  memberId: string;
+  userId: string | null;
+  displayName: string;
+  cursor?: { blockId: string; offset: number };
+  selection?: unknown;
+  status: string;
+  seen: number;
+}
+
+export interface Member {
+  userId: string | null;
+  displayName: string;
+  color: string;
+  cursor?: { blockId: string; offset: number };
+  selection?: unknown;
+  status: string;
+  socketCount: number;
+}
+
+/** An entry not refreshed for this long belongs to a dead instance or socket. */
+export const PRESENCE_STALE_MS = 45_000;
+const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#469990', '#9a6324', '#800000'];
+
+/**
+ * Joins atomically under the member cap: counts the distinct fresh members and adds this
+ * socket unless the cap is reached by others. KEYS: 1 presence hash; ARGV: socket id,
+ * member id, entry, now ms, stale ms, max members, key ttl ms. Returns 1 joined, 0 full.
+ */
+const JOIN_SCRIPT = `
+local entries = redis.call('HGETALL', KEYS[1])
+local members, present = {}, false
+local count = 0
+for i = 1, #entries, 2 do
+  local e = cjson.decode(entries[i + 1])
+  if tonumber(e.seen) >= tonumber(ARGV[4]) - tonumber(ARGV[5]) then
+    if e.memberId == ARGV[2] then present = true end
+    if not members[e.memberId] then members[e.memberId] = true; count = count + 1 end
+  else
+    redis.call('HDEL', KEYS[1], entries[i])
+  end
+end
+if not present and count >= tonumber(ARGV[6]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return 1`;
+
+interface PresenceScripts {
+  presenceJoin(...args: Array<string | number>): Promise<number>;
+}
+
+/** Who is in each session, kept in Redis so every instance sees the same members. */
+@Injectable()
+export class PresenceService implements OnModuleInit {
+  constructor(
+    private readonly redis: RedisService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.redis.client.defineCommand('presenceJoin', { numberOfKeys: 1, lua: JOIN_SCRIPT });
+  }
+
+  /** False when the session already has SESSION_MAX_MEMBERS other members. */
+  async join(key: string, socketId: string, principal: Principal): Promise<boolean> {
+    const entry: SocketPresence = {
+      memberId: principal.kind === 'user' ? `user:${principal.userId}` : `socket:${socketId}`,
+      userId: principal.kind === 'user' ? principal.userId : null,
+      displayName: principal.kind === 'user' ? principal.displayName : principal.kind === 'admin' ? 'Operator' : 'Anonymous',
+      status: 'active',
+      seen: Date.now(),
+    };
+    const joined = await (this.redis.client as unknown as PresenceScripts).presenceJoin(
+      this.hashKey(key),
+      socketId,
+      entry.memberId,
+      JSON.stringify(entry),
+      entry.seen,
+      PRESENCE_STALE_MS,
+      this.config.SESSION_MAX_MEMBERS,
+      PRESENCE_STALE_MS * 2,
+    );
+    return joined === 1;
+  }
+
+  /** Merges the socket's cursor, selection or status; false if the socket is not present. */
+  async update(
+    key: string,
+    socketId: string,
+    change: Pick<SocketPresence, 'cursor' | 'selection'> & { status?: string },
+  ): Promise<boolean> {
+    const raw = await this.redis.client.hget(this.hashKey(key), socketId);
+    if (!raw) return false;
+    const entry = { ...(JSON.parse(raw) as SocketPresence), ...change, seen: Date.now() };
+    await this.redis.client.hset(this.hashKey(key), socketId, JSON.stringify(entry));
+    return true;
+  }
+
+  /** Everyone out: the session is gone. */
+  async clear(key: string): Promise<void> {
+    await this.redis.client.del(this.hashKey(key));
+  }
+
+  async leave(key: string, socketId: string): Promise<void> {
+    await this.redis.client.hdel(this.hashKey(key), socketId);
+  }
+
+  /** Heartbeat: marks these sockets of this instance as alive in each of their sessions. */
+  async refresh(sockets: Array<{ key: string; socketId: string }>): Promise<void> {
+    if (sockets.length === 0) return;
+    const now = Date.now();
+    const reads = this.redis.client.pipeline();
+    for (const { key, socketId } of sockets) reads.hget(this.hashKey(key), socketId);
+    const results = (await reads.exec()) ?? [];
+    const writes = this.redis.client.pipeline();
+    sockets.forEach(({ key, socketId }, i) => {
+      const raw = results[i]?.[1] as string | null;
+      if (!raw) return;
+      writes.hset(this.hashKey(key), socketId, JSON.stringify({ ...(JSON.parse(raw) as SocketPresence), seen: now }));
+      writes.pexpire(this.hashKey(key), PRESENCE_STALE_MS * 2);
+    });
+    await writes.exec();
+  }
+
+  /** The session's members: one per user (with their socket count), one per anonymous socket. */
+  async members(key: string): Promise<Member[]> {
+    const entries = Object.values(await this.redis.client.hgetall(this.hashKey(key))).map((raw) => JSON.parse(raw) as SocketPresence);
+    const fresh = entries.filter((e) => e.seen >= Date.now() - PRESENCE_STALE_MS).sort((x, y) => y.seen - x.seen);
+    const byMember = new Map<string, Member>();
+    for (const e of fresh) {
+      const known = byMember.get(e.memberId);
+      if (known) known.socketCount++;
+      else {
+        byMember.set(e.memberId, {
+          userId: e.userId,
+          displayName: e.displayName,
+          color: colorOf(e.memberId),
+          ...(e.cursor && { cursor: e.cursor }),
+          ...(e.selection !== undefined && { selection: e.selection }),
+          status: e.status,
+          socketCount: 1,
+        });
+      }
+    }
+    return [...byMember.values()];
+  }
+
+  private hashKey(key: string): string {
+    return `presence:${key}`;
+  }
+}
+
+/** A stable colour per member, the same on every instance and every reconnect. */
+function colorOf(memberId: string): string {
+  return PALETTE[createHash('sha1').update(memberId).digest()[0] % PALETTE.length];
+}
