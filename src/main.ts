@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { prepareInfrastructure } from './bootstrap/local-infrastructure.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { applyMigrations } from './database/migrator.js';
-import { LifecycleState } from './health/lifecycle.state.js';
+import { drainAndClose } from './bootstrap/shutdown.js';
 import { createApp } from './http.setup.js';
 
 const bootLogger = pino({
@@ -33,11 +33,10 @@ async function main(): Promise<void> {
     const shutdown = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      // Readiness fails at once; keep serving while load balancers notice, then close.
-      app.get(LifecycleState).startDraining();
       log(`${signal} received: draining for ${config.DRAIN_DELAY_MS} ms, then shutting down`);
-      if (signal === 'SIGTERM') await new Promise((resolve) => setTimeout(resolve, config.DRAIN_DELAY_MS));
-      await app.close().catch((error: Error) => bootLogger.error(`shutdown: ${error.message}`));
+      await drainAndClose(app, signal === 'SIGTERM' ? config.DRAIN_DELAY_MS : 0).catch((error: Error) =>
+        bootLogger.error(`shutdown: ${error.message}`),
+      );
       await infra.stop();
       process.exit(0);
     };

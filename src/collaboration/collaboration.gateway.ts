@@ -16,7 +16,8 @@ import { ChangesService } from '../changes/changes.service.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
-import { LifecycleState } from '../health/lifecycle.state.js';
+import { OnEvent } from '@nestjs/event-emitter';
+import { APP_CLOSING, LifecycleState } from '../health/lifecycle.state.js';
 import type { RateLimitedAction } from '../rate-limit/rate-limit.policies.js';
 import { RateLimiter, type Decision } from '../rate-limit/rate-limiter.js';
 import { isValidSessionKey } from '../sessions/session-key.js';
@@ -49,6 +50,8 @@ interface SocketData {
 type CollabSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
 
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
+/** How long a drain waits for events being handled before it closes the sockets. */
+const DRAIN_EVENTS_MS = 5000;
 const PROBE_ANSWERS = new Set<string>(['SESSION_NOT_FOUND', 'INVALID_SESSION_KEY']);
 
 function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].detail): Error {
@@ -67,6 +70,8 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   private connections = 0;
   private readonly throttle = new PresenceThrottle();
   private heartbeat?: NodeJS.Timeout;
+  /** Events being handled now; a drain waits for them before closing the sockets. */
+  private inFlight = 0;
 
   constructor(
     private readonly auth: AuthGuard,
@@ -89,6 +94,18 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
         (error: Error) => next(error),
       );
     });
+  }
+
+  /** Shutdown: every socket here is told to reconnect elsewhere, then closed once its in-flight events are answered. */
+  @OnEvent(APP_CLOSING)
+  async drain(): Promise<void> {
+    if (!this.server.started) return;
+    const local = this.server.namespace.local;
+    local.emit('server.draining', { reconnect: true });
+    for (const deadline = Date.now() + DRAIN_EVENTS_MS; this.inFlight > 0 && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    local.disconnectSockets(true);
   }
 
   onModuleDestroy(): void {
@@ -252,6 +269,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   }
 
   private async handle(socket: CollabSocket, run: () => Promise<Record<string, unknown>>): Promise<Ack> {
+    this.inFlight++;
     try {
       return { ok: true, ...(await run()) };
     } catch (error) {
@@ -259,6 +277,8 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
       if (!ack.ok && PROBE_ANSWERS.has(ack.code)) await this.limiter.probe(socket.data.principal.ip).catch(() => undefined);
       if (!ack.ok && ack.status === 500) this.logger.error(`socket event failed: ${(error as Error).stack ?? String(error)}`);
       return ack;
+    } finally {
+      this.inFlight--;
     }
   }
 

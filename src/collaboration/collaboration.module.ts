@@ -6,10 +6,13 @@ import { ChangeBroadcaster } from './change-broadcaster.js';
 import { CollabServer } from './collab.server.js';
 import { CollaborationGateway } from './collaboration.gateway.js';
 import { PresenceService } from './presence.service.js';
+import { WsStatsController } from './ws-stats.controller.js';
+import { WsStatsService } from './ws-stats.service.js';
 
 @Module({
   imports: [AuthModule, BlocksModule, HealthModule],
-  providers: [ChangeBroadcaster, CollabServer, CollaborationGateway, PresenceService],
+  controllers: [WsStatsController],
+  providers: [ChangeBroadcaster, CollabServer, CollaborationGateway, PresenceService, WsStatsService],
   exports: [CollabServer],
 })
 export class CollaborationModule {}

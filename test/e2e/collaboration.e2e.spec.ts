@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Socket } from 'socket.io-client';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { Redis } from 'ioredis';
+import { drainAndClose } from '../../src/bootstrap/shutdown.js';
+import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
 import { ack, connect, record, until } from '../helpers/sockets.js';
 import { currentRun } from '../helpers/test-environment.js';
@@ -36,8 +38,7 @@ describe('collaboration over Socket.IO, two instances', () => {
     const key = await newSession();
     const members = await Promise.all([a, a, a, b, b, b].map((app) => open(app, { token: owner.token })));
     const received = members.map((s) => record(s, 'change'));
-    for (const s of members)
-      expect(await ack(s, 'session.join', { key })).toMatchObject({ ok: true, session: { key, seq: 0 } });
+    for (const s of members) expect(await ack(s, 'session.join', { key })).toMatchObject({ ok: true, session: { key, seq: 0 } });
 
     const writer = members[4];
     const created = await ack(writer, 'block.create', { key, type: 'text', content: { n: 0 } });
@@ -190,6 +191,48 @@ describe('collaboration over Socket.IO, two instances', () => {
     } finally {
       await Promise.all([c.close(), d.close()]);
     }
+  });
+
+  it('reports local and cluster sockets, servers and rooms; a server that stops reporting drops out', async () => {
+    const prefix = `${currentRun().redisPrefix}ws-stats:`;
+    const [c, d] = await Promise.all([startTestApp({ REDIS_PREFIX: prefix }), startTestApp({ REDIS_PREFIX: prefix })]);
+    const redis = new Redis(currentRun().redisUrl, { keyPrefix: prefix });
+    try {
+      const key = await newSession();
+      const held = [await connect(c, { token: owner.token }), await connect(c), await connect(d, { token: other.token })];
+      for (const s of held) await ack(s, 'session.join', { key });
+      await d.request('GET', '/api/admin/ws/stats', { token: ADMIN_TOKEN }); // d reports now, not at its next heartbeat
+      await redis.hset(
+        'ws:servers',
+        'crashed-pod',
+        JSON.stringify({ serverId: 'crashed-pod', connections: 50, rooms: 3, startedAt: 0, seen: Date.now() - 60_000 }),
+      );
+      const stats = (await c.request('GET', '/api/admin/ws/stats', { token: ADMIN_TOKEN })).body;
+      expect(stats).toMatchObject({ serverId: expect.any(String), localConnections: 2, servers: 2, rooms: 1, uptime: expect.any(Number) });
+      expect(stats.clusterConnections).toBe(3);
+      expect(stats.serverList.map((x: any) => x.serverId)).not.toContain('crashed-pod');
+      expect(await redis.hexists('ws:servers', 'crashed-pod')).toBe(0);
+      for (const s of held) s.close();
+    } finally {
+      redis.disconnect();
+      await Promise.all([c.close(), d.close()]);
+    }
+  });
+
+  it('drains on shutdown: readiness fails, new sockets are refused, members are told and then closed', async () => {
+    const draining = await startTestApp({ REDIS_PREFIX: `${currentRun().redisPrefix}collab-spec:` });
+    const key = await newSession();
+    const member = await connect(draining, { token: owner.token });
+    const told = record(member, 'server.draining');
+    const closed = new Promise<string>((resolve) => member.once('disconnect', resolve));
+    await ack(member, 'session.join', { key });
+    const shutdown = drainAndClose(draining.app, 400);
+    expect((await draining.request('GET', '/api/health/ready')).status).toBe(503);
+    await expect(connect(draining)).rejects.toMatchObject({ data: { code: 'SERVER_DRAINING' } });
+    expect(await ack(member, 'block.create', { key, type: 'text', content: {} })).toMatchObject({ ok: true });
+    await shutdown;
+    expect(told).toEqual([{ reconnect: true }]);
+    expect(await closed).toBe('io server disconnect');
   });
 
   it('refuses old or unknown protocols and bad tokens at the handshake', async () => {
