@@ -1,0 +1,238 @@
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type { BlockView } from '../blocks/block.view.js';
+import type { ChangeEvent } from '../changes/change.event.js';
+import type { Member } from '../collaboration/presence.service.js';
+
+/** The protocol this client speaks (see the server's collab.protocol). */
+export const CLIENT_PROTOCOL = 1;
+/** How long a gap in the seq may stay open before the client asks for the missed changes. */
+const GAP_WAIT_MS = 300;
+
+export type { BlockView, ChangeEvent, Member };
+
+/** A refused event: the same code and fields an HTTP client would get. */
+export class TesseraError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'TesseraError';
+  }
+}
+
+export interface ClientOptions {
+  /** The server's base URL, e.g. http://localhost:3001 (the socket goes to `/collab` there). */
+  url: string;
+  token?: string;
+  /** Passed to socket.io-client; reconnection with randomized exponential backoff is on by default. */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+}
+
+export interface Conflict {
+  blockId: string;
+  attemptedVersion: number;
+  current: BlockView;
+  actor: { userId: string | null; displayName: string };
+}
+
+type Ack = { ok: true; [field: string]: unknown } | { ok: false; code: string; message: string; [field: string]: unknown };
+type Listener<T> = (value: T) => void;
+
+/** A connection to Tessera's collaboration namespace, with resume and ordered changes per session. */
+export class TesseraClient {
+  readonly socket: Socket;
+  private readonly feeds = new Map<string, SessionFeed>();
+
+  constructor(options: ClientOptions) {
+    this.socket = io(`${options.url.replace(/\/$/, '')}/collab`, {
+      path: '/socket.io',
+      transports: ['websocket'],
+      auth: { token: options.token, protocol: CLIENT_PROTOCOL },
+      reconnectionDelay: 250,
+      reconnectionDelayMax: 5000,
+      randomizationFactor: 0.5,
+      ...options.socket,
+    });
+    this.socket.on('change', (change: ChangeEvent & { session?: { key: string } }) => this.feedOf(change)?.receive(change));
+    this.socket.on('presence', ({ key, members }: { key: string; members: Member[] }) => this.feeds.get(key)?.presenceChanged(members));
+    this.socket.on('block.conflict', (conflict: Conflict) =>
+      this.feeds.get(conflict.current.sessionKey)?.conflicted(conflict),
+    );
+    this.socket.on('session.revoked', ({ key, reason }: { key: string; reason: string }) => {
+      this.feeds.get(key)?.revoked(reason);
+      this.feeds.delete(key);
+    });
+    // After any reconnect, every session is joined again from the last change applied.
+    this.socket.io.on('reconnect', () => {
+      for (const feed of this.feeds.values()) void feed.resume().catch(() => undefined);
+    });
+  }
+
+  /** Resolves once connected; rejects with the server's refusal (e.g. PROTOCOL_UNSUPPORTED, SERVER_FULL). */
+  connect(): Promise<this> {
+    if (this.socket.connected) return Promise.resolve(this);
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error & { data?: { code?: string; message?: string } }) => {
+        this.socket.off('connect', onConnect);
+        reject(new TesseraError(error.data?.code ?? 'CONNECT_FAILED', error.data?.message ?? error.message));
+      };
+      const onConnect = () => {
+        this.socket.off('connect_error', onError);
+        resolve(this);
+      };
+      this.socket.once('connect', onConnect);
+      this.socket.once('connect_error', onError);
+    });
+  }
+
+  /** Joins a session's room; the feed then delivers its changes in seq order, gap-free. */
+  async join(key: string, since?: number): Promise<SessionFeed> {
+    const feed = this.feeds.get(key) ?? new SessionFeed(this, key);
+    this.feeds.set(key, feed);
+    await feed.start(since);
+    return feed;
+  }
+
+  async leave(key: string): Promise<void> {
+    this.feeds.delete(key);
+    await this.request('session.leave', { key });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  /** Emits an event and resolves with its ack's fields, or rejects with a TesseraError. */
+  async request<T = Record<string, unknown>>(event: string, payload: unknown, timeoutMs = 10_000): Promise<T> {
+    const ack = (await this.socket.timeout(timeoutMs).emitWithAck(event, payload)) as Ack;
+    if (!ack.ok) {
+      const { ok: _ok, code, message, ...details } = ack;
+      throw new TesseraError(code, message, details);
+    }
+    return ack as T;
+  }
+
+  private feedOf(change: ChangeEvent): SessionFeed | undefined {
+    const key = change.block?.sessionKey ?? change.session?.key;
+    return key ? this.feeds.get(key) : undefined;
+  }
+}
+
+/** One joined session: its ordered changes, its members, and writes with acks. */
+export class SessionFeed {
+  /** The seq of the last change delivered to listeners. */
+  seq = 0;
+  version = 0;
+  members: Member[] = [];
+  private readonly pending = new Map<number, ChangeEvent>();
+  private gapTimer?: ReturnType<typeof setTimeout>;
+  private readonly listeners = {
+    change: new Set<Listener<ChangeEvent>>(),
+    presence: new Set<Listener<Member[]>>(),
+    conflict: new Set<Listener<Conflict>>(),
+    reset: new Set<Listener<void>>(),
+    revoked: new Set<Listener<string>>(),
+  };
+
+  constructor(
+    private readonly client: TesseraClient,
+    readonly key: string,
+  ) {}
+
+  on<E extends keyof SessionFeed['listeners']>(event: E, listener: Parameters<SessionFeed['listeners'][E]['add']>[0]): () => void {
+    const set = this.listeners[event] as Set<typeof listener>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  create(body: { type: string; content: Record<string, unknown>; afterId?: string; beforeId?: string }): Promise<BlockView> {
+    return this.write('block.create', body);
+  }
+
+  update(id: string, version: number, body: { type?: string; content?: Record<string, unknown> }, options: { merge?: 'fields' } = {}) {
+    return this.write('block.update', { id, version, ...body, ...options });
+  }
+
+  move(id: string, version: number, anchor: { afterId?: string; beforeId?: string }): Promise<BlockView> {
+    return this.write('block.move', { id, version, ...anchor });
+  }
+
+  async delete(id: string, version: number): Promise<void> {
+    await this.client.request('block.delete', { key: this.key, id, version });
+  }
+
+  updatePresence(presence: { cursor?: { blockId: string; offset: number }; selection?: unknown; status?: string }): void {
+    this.client.socket.volatile.emit('presence.update', { key: this.key, ...presence });
+  }
+
+  /** @internal */
+  async start(since?: number): Promise<void> {
+    if (since !== undefined) this.seq = since;
+    await this.resume(since === undefined);
+  }
+
+  /** @internal Joins again and applies what was missed since `seq`. */
+  async resume(fresh = false): Promise<void> {
+    const joined = await this.client.request<{
+      session: { seq: number; version: number };
+      presence: Member[];
+      missed?: ChangeEvent[];
+      code?: string;
+    }>('session.join', fresh ? { key: this.key } : { key: this.key, since: this.seq });
+    this.version = joined.session.version;
+    this.presenceChanged(joined.presence);
+    if (fresh) this.seq = Math.max(this.seq, joined.session.seq);
+    else if (joined.code === 'CHANGES_EXPIRED') {
+      this.seq = joined.session.seq;
+      this.pending.clear();
+      for (const listener of this.listeners.reset) listener();
+    }
+    for (const change of joined.missed ?? []) this.receive(change);
+  }
+
+  /** @internal Delivers changes in seq order: duplicates dropped, early ones held until the gap fills. */
+  receive(change: ChangeEvent): void {
+    if (change.seq <= this.seq) return;
+    this.pending.set(change.seq, change);
+    while (this.pending.has(this.seq + 1)) {
+      const next = this.pending.get(this.seq + 1)!;
+      this.pending.delete(next.seq);
+      this.seq = next.seq;
+      if (next.session) this.version = next.session.version;
+      for (const listener of this.listeners.change) listener(next);
+    }
+    if (this.pending.size === 0) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    } else {
+      this.gapTimer ??= setTimeout(() => {
+        this.gapTimer = undefined;
+        if (this.pending.size > 0) void this.resume().catch(() => undefined);
+      }, GAP_WAIT_MS);
+    }
+  }
+
+  /** @internal */
+  presenceChanged(members: Member[]): void {
+    this.members = members;
+    for (const listener of this.listeners.presence) listener(members);
+  }
+
+  /** @internal */
+  conflicted(conflict: Conflict): void {
+    for (const listener of this.listeners.conflict) listener(conflict);
+  }
+
+  /** @internal */
+  revoked(reason: string): void {
+    clearTimeout(this.gapTimer);
+    for (const listener of this.listeners.revoked) listener(reason);
+  }
+
+  private async write(event: string, body: Record<string, unknown>): Promise<BlockView> {
+    const { block } = await this.client.request<{ block: BlockView }>(event, { key: this.key, ...body });
+    return block;
+  }
+}
