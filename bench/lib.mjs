@@ -41,6 +41,7 @@ export async function startServer(env) {
   }
   return {
     url,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');

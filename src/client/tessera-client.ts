@@ -57,9 +57,7 @@ export class TesseraClient {
     });
     this.socket.on('change', (change: ChangeEvent & { session?: { key: string } }) => this.feedOf(change)?.receive(change));
     this.socket.on('presence', ({ key, members }: { key: string; members: Member[] }) => this.feeds.get(key)?.presenceChanged(members));
-    this.socket.on('block.conflict', (conflict: Conflict) =>
-      this.feeds.get(conflict.current.sessionKey)?.conflicted(conflict),
-    );
+    this.socket.on('block.conflict', (conflict: Conflict) => this.feeds.get(conflict.current.sessionKey)?.conflicted(conflict));
     this.socket.on('session.revoked', ({ key, reason }: { key: string; reason: string }) => {
       this.feeds.get(key)?.revoked(reason);
       this.feeds.delete(key);

@@ -29,7 +29,9 @@ export class RedisIoAdapter extends IoAdapter {
       pingInterval: this.config.WS_PING_INTERVAL,
       pingTimeout: this.config.WS_PING_TIMEOUT,
       maxHttpBufferSize: this.config.BODY_LIMIT,
-      perMessageDeflate: { threshold: 1024 },
+      // Compress messages over 1 KiB, without keeping a zlib context per connection between
+      // messages: with context takeover an idle socket cost ~250 KiB of RSS instead of ~41.
+      perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10 },
       cors: { origin: true, credentials: true },
     } as ServerOptions);
     // Owned here, not by RedisService: they must outlive the modules until the server has closed.

@@ -1,0 +1,151 @@
+// Fan-out of changes across two instances, beside a bare Socket.IO + Redis-adapter relay
+// measured in the same run with the same topology:
+//  - 2 instances; BENCH_ROOMS rooms (sessions) of 10 members, 5 connected to each
+//    instance; one writer per room sending block updates (Tessera) or relay messages
+//    (baseline) in a closed loop for BENCH_SECONDS. Prints delivered events/s and the
+//    end-to-end latency (writer send -> every member's receipt) p50/p99.
+//  - RSS per idle connection: one instance's resident memory before and after
+//    BENCH_IDLE_SOCKETS (5000) idle authenticated-less sockets.
+// Run with `npm run bench:fanout`.
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { io } from 'socket.io-client';
+import { benchDatabase, dropRedisPrefix, httpClient, percentile, startServer } from './lib.mjs';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const rooms = Number(process.env.BENCH_ROOMS ?? 20);
+const idleSockets = Number(process.env.BENCH_IDLE_SOCKETS ?? 5000);
+const port = Number(process.env.BENCH_PORT ?? 3904);
+const MEMBERS = 10;
+
+const connectTo = (url) =>
+  new Promise((resolve, reject) => {
+    const socket = io(`${url}/collab`, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true });
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+
+/** Members join, writers loop; every receipt of a change stamped by a writer is timed. */
+async function run(urls, { join, write }) {
+  const latencies = [];
+  const members = [];
+  for (let r = 0; r < rooms; r++) {
+    for (let m = 0; m < MEMBERS; m++) {
+      const socket = await connectTo(urls[m % 2]);
+      socket.on('change', (change) => {
+        const sentAt = change.block?.content?.sentAt ?? change.sentAt;
+        if (typeof sentAt === 'number') latencies.push(performance.now() - sentAt);
+      });
+      await join(socket, r);
+      members.push(socket);
+    }
+  }
+  const writers = await Promise.all(Array.from({ length: rooms }, (_, r) => connectTo(urls[r % 2])));
+  await Promise.all(writers.map((w, r) => join(w, r, true)));
+  latencies.length = 0;
+  const end = performance.now() + seconds * 1000;
+  let writes = 0;
+  await Promise.all(
+    writers.map(async (writer, r) => {
+      while (performance.now() < end) {
+        await write(writer, r, performance.now());
+        writes++;
+      }
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let the last broadcasts land
+  const delivered = latencies.length;
+  latencies.sort((x, y) => x - y);
+  for (const s of [...members, ...writers]) s.close();
+  return { writes, delivered, perSecond: delivered / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function tessera(urls) {
+  const api = httpClient(urls[0]);
+  const targets = [];
+  for (let r = 0; r < rooms; r++) {
+    const key = (await api.call('POST', '/api/sessions', { typeSlug: 'document' })).body.key;
+    const block = (await api.call('POST', `/api/sessions/${key}/blocks`, { type: 'text', content: {} })).body;
+    targets.push({ key, id: block.id, version: block.version });
+  }
+  api.close();
+  return run(urls, {
+    join: (socket, r) => socket.emitWithAck('session.join', { key: targets[r].key }),
+    write: async (socket, r, sentAt) => {
+      const t = targets[r];
+      const ack = await socket.emitWithAck('block.update', { key: t.key, id: t.id, version: t.version, content: { sentAt } });
+      t.version = ack.ok ? ack.block.version : ack.current.version;
+    },
+  });
+}
+
+function relay(urls) {
+  return run(urls, {
+    join: (socket, r) => socket.emitWithAck('join', `room-${r}`),
+    write: (socket, r, sentAt) => socket.emitWithAck('relay', { room: `room-${r}`, sentAt, content: { text: 'x'.repeat(40) } }),
+  });
+}
+
+async function startRelay(p, prefix) {
+  const child = fork(new URL('./relay-server.mjs', import.meta.url), { env: { ...process.env, PORT: String(p), REDIS_PREFIX: prefix } });
+  await new Promise((resolve) => child.once('message', resolve));
+  return { url: `http://127.0.0.1:${p}`, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
+}
+
+const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+async function idleMemory(server) {
+  const before = rssKiB(server.pid);
+  const sockets = [];
+  for (let i = 0; i < idleSockets; i += 250)
+    sockets.push(...(await Promise.all(Array.from({ length: Math.min(250, idleSockets - i) }, () => connectTo(server.url)))));
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  global.gc?.();
+  const after = rssKiB(server.pid);
+  for (const s of sockets) s.close();
+  return { sockets: sockets.length, beforeMiB: before / 1024, afterMiB: after / 1024, perSocketKiB: (after - before) / sockets.length };
+}
+
+const db = await benchDatabase('fanout');
+const prefix = `tessera-bench:${Date.now()}:`;
+const env = {
+  DATABASE_URL: db.url,
+  REDIS_PREFIX: prefix,
+  DB_POOL_MAX: '10',
+  RATE_LIMIT_ENABLED: 'false',
+  WS_MAX_CONNECTIONS: String(idleSockets + 100),
+};
+const servers = [];
+try {
+  servers.push(await startServer({ ...env, PORT: String(port) }), await startServer({ ...env, PORT: String(port + 1) }));
+  const urls = servers.map((s) => s.url);
+  const relays = [await startRelay(port + 2, prefix), await startRelay(port + 3, prefix)];
+  const baseline = await relay(relays.map((r) => r.url));
+  await Promise.all(relays.map((r) => r.stop()));
+  const result = await tessera(urls);
+  const memory = await idleMemory(servers[0]);
+  console.log(`\nFan-out, ${rooms} rooms x ${MEMBERS} members over 2 instances, one writer per room, ${seconds}s, ${cpus().length} cores`);
+  console.table({
+    'bare Socket.IO + Redis adapter relay (baseline)': row(baseline),
+    'Tessera block.update -> change': row(result),
+  });
+  console.log(`delivered events/s vs baseline: ${(result.perSecond / baseline.perSecond).toFixed(2)}`);
+  console.log(
+    `idle sockets: ${memory.sockets} on one instance, RSS ${memory.beforeMiB.toFixed(0)} -> ${memory.afterMiB.toFixed(0)} MiB, ${memory.perSocketKiB.toFixed(1)} KiB per connection`,
+  );
+} finally {
+  await Promise.all(servers.map((s) => s.stop()));
+  await db.drop();
+  await dropRedisPrefix(prefix);
+}
+
+function row(r) {
+  return {
+    writes: r.writes,
+    'delivered events': r.delivered,
+    'delivered/s': Math.round(r.perSecond),
+    'p50 ms': r.p50.toFixed(2),
+    'p99 ms': r.p99.toFixed(2),
+  };
+}
