@@ -101,7 +101,6 @@ async function idleMemory(server) {
   for (let i = 0; i < idleSockets; i += 250)
     sockets.push(...(await Promise.all(Array.from({ length: Math.min(250, idleSockets - i) }, () => connectTo(server.url)))));
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  global.gc?.();
   const after = rssKiB(server.pid);
   for (const s of sockets) s.close();
   return { sockets: sockets.length, beforeMiB: before / 1024, afterMiB: after / 1024, perSocketKiB: (after - before) / sockets.length };

@@ -59,6 +59,27 @@ describe('collaboration over Socket.IO, two instances', () => {
     }
   });
 
+  it('subscribes only the instances that hold members of a session to its channel', async () => {
+    const key = await newSession();
+    const redis = new Redis(currentRun().redisUrl);
+    try {
+      const channel = `${currentRun().redisPrefix}collab-spec:socket.io#/collab#s:${key}#`;
+      const subscribers = async () => ((await redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
+      expect(await subscribers()).toBe(0);
+      const onA = await open(a, { token: owner.token });
+      await ack(onA, 'session.join', { key });
+      expect(await subscribers()).toBe(1);
+      const onB = await open(b, { token: owner.token });
+      await ack(onB, 'session.join', { key });
+      expect(await subscribers()).toBe(2);
+      await ack(onA, 'session.leave', { key });
+      await new Promise((r) => setTimeout(r, 50)); // the unsubscription is not awaited by the adapter
+      expect(await subscribers()).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('resumes after a disconnect with exactly the missed changes', async () => {
     const key = await newSession();
     const first = await open(b, { token: owner.token });
