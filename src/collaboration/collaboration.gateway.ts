@@ -7,21 +7,18 @@ import {
   type OnGatewayDisconnect,
   type OnGatewayInit,
 } from '@nestjs/websockets';
-import type { Namespace, Socket } from 'socket.io';
-import { AuthGuard } from '../auth/auth.guard.js';
-import { normaliseIp, type Principal } from '../auth/principal.js';
+import type { Namespace } from 'socket.io';
 import { BlocksService } from '../blocks/blocks.service.js';
 import { DocumentReader } from '../blocks/document.reader.js';
 import { ChangesService } from '../changes/changes.service.js';
-import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
-import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
 import { OnEvent } from '@nestjs/event-emitter';
-import { APP_CLOSING, LifecycleState } from '../health/lifecycle.state.js';
+import { APP_CLOSING } from '../health/lifecycle.state.js';
 import type { RateLimitedAction } from '../rate-limit/rate-limit.policies.js';
 import { RateLimiter, type Decision } from '../rate-limit/rate-limiter.js';
 import { isValidSessionKey } from '../sessions/session-key.js';
 import { versionFrom } from '../sessions/version-precondition.js';
+import { CollabHandshake, type CollabSocket } from './collab.handshake.js';
 import { CollabServer } from './collab.server.js';
 import { PRESENCE_STALE_MS, PresenceService } from './presence.service.js';
 import {
@@ -31,10 +28,8 @@ import {
   JoinPayload,
   LeavePayload,
   PresencePayload,
-  MIN_PROTOCOL_VERSION,
   MoveBlockBody,
   NAMESPACE,
-  PROTOCOL_VERSION,
   roomOf,
   UpdateBlockBody,
   UpdateOptions,
@@ -42,21 +37,10 @@ import {
 import { PresenceThrottle } from './presence-throttle.js';
 import { errorAck, parsePayload, type Ack } from './socket-ack.js';
 
-interface SocketData {
-  principal: Principal;
-  /** Sessions joined; socket.io empties `rooms` before the disconnect handler runs. */
-  sessions?: Set<string>;
-}
-type CollabSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
-
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
 /** How long a drain waits for events being handled before it closes the sockets. */
 const DRAIN_EVENTS_MS = 5000;
 const PROBE_ANSWERS = new Set<string>(['SESSION_NOT_FOUND', 'INVALID_SESSION_KEY']);
-
-function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].detail): Error {
-  return Object.assign(new Error(message), { data: { code, message } });
-}
 
 /**
  * The `/collab` namespace: rooms per session, block writes with acks under the same rules
@@ -66,30 +50,26 @@ function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].det
 @WebSocketGateway({ namespace: NAMESPACE })
 export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect, OnModuleDestroy {
   private readonly logger = new Logger(CollaborationGateway.name);
-  /** Connections held or being admitted on this instance. */
-  private connections = 0;
   private readonly throttle = new PresenceThrottle();
   private heartbeat?: NodeJS.Timeout;
   /** Events being handled now; a drain waits for them before closing the sockets. */
   private inFlight = 0;
 
   constructor(
-    private readonly auth: AuthGuard,
+    private readonly handshake: CollabHandshake,
     private readonly blocks: BlocksService,
     private readonly reader: DocumentReader,
     private readonly changes: ChangesService,
     private readonly limiter: RateLimiter,
-    private readonly lifecycle: LifecycleState,
     private readonly server: CollabServer,
     private readonly presence: PresenceService,
-    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   afterInit(namespace: Namespace): void {
     this.server.attach(namespace);
     this.heartbeat = setInterval(() => void this.refreshPresence(namespace), PRESENCE_HEARTBEAT_MS).unref();
     namespace.use((socket, next) => {
-      this.admit(socket as CollabSocket).then(
+      this.handshake.admit(socket as CollabSocket).then(
         () => next(),
         (error: Error) => next(error),
       );
@@ -113,13 +93,9 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   }
 
   handleDisconnect(socket: CollabSocket): void {
-    this.connections--;
+    this.handshake.released();
     this.throttle.forget(socket.id);
     for (const key of socket.data.sessions ?? []) void this.depart(socket, key).catch(() => undefined);
-  }
-
-  get localConnections(): number {
-    return this.connections;
   }
 
   @SubscribeMessage('session.join')
@@ -248,26 +224,6 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     return members;
   }
 
-  /** Handshake: protocol, capacity and identity, before the connection exists. */
-  private async admit(socket: CollabSocket): Promise<void> {
-    const protocol: unknown = (socket.handshake.auth as { protocol?: unknown } | undefined)?.protocol ?? 1;
-    if (typeof protocol !== 'number' || !Number.isInteger(protocol) || protocol < MIN_PROTOCOL_VERSION || protocol > PROTOCOL_VERSION) {
-      throw connectError('PROTOCOL_UNSUPPORTED', `This server speaks protocol ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}.`);
-    }
-    if (this.lifecycle.draining) throw connectError('SERVER_DRAINING');
-    if (this.connections >= this.config.WS_MAX_CONNECTIONS) throw connectError('SERVER_FULL');
-    this.connections++;
-    try {
-      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-      if (token !== undefined && typeof token !== 'string') throw new AppError('INVALID_TOKEN');
-      socket.data.principal = await this.auth.identify(token ? `Bearer ${token}` : undefined, this.ipOf(socket));
-    } catch (error) {
-      this.connections--;
-      const ack = errorAck(error);
-      throw connectError(ack.ok ? 'INTERNAL_ERROR' : (ack.code as ErrorCode), ack.ok ? undefined : ack.message);
-    }
-  }
-
   private async handle(socket: CollabSocket, run: () => Promise<Record<string, unknown>>): Promise<Ack> {
     this.inFlight++;
     try {
@@ -302,15 +258,5 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
       throw AppError.validation([{ field: '(body)', message: 'must be an object' }]);
     }
     return payload as Record<string, unknown>;
-  }
-
-  /** The socket's peer, or with TRUST_PROXY the address the one proxy in front reports (right-most X-Forwarded-For). */
-  private ipOf(socket: CollabSocket): string {
-    const forwarded = socket.handshake.headers['x-forwarded-for'];
-    if (this.config.TRUST_PROXY && typeof forwarded === 'string') {
-      const last = forwarded.split(',').at(-1)?.trim();
-      if (last) return normaliseIp(last);
-    }
-    return normaliseIp(socket.handshake.address);
   }
 }

@@ -3,6 +3,7 @@ import { AuthModule } from '../auth/auth.module.js';
 import { BlocksModule } from '../blocks/blocks.module.js';
 import { HealthModule } from '../health/health.module.js';
 import { ChangeBroadcaster } from './change-broadcaster.js';
+import { CollabHandshake } from './collab.handshake.js';
 import { CollabServer } from './collab.server.js';
 import { CollaborationGateway } from './collaboration.gateway.js';
 import { PresenceService } from './presence.service.js';
@@ -12,7 +13,7 @@ import { WsStatsService } from './ws-stats.service.js';
 @Module({
   imports: [AuthModule, BlocksModule, HealthModule],
   controllers: [WsStatsController],
-  providers: [ChangeBroadcaster, CollabServer, CollaborationGateway, PresenceService, WsStatsService],
+  providers: [ChangeBroadcaster, CollabHandshake, CollabServer, CollaborationGateway, PresenceService, WsStatsService],
   exports: [CollabServer],
 })
 export class CollaborationModule {}

@@ -1,0 +1,69 @@
+import { isIP } from 'node:net';
+import { Injectable } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import { AuthGuard } from '../auth/auth.guard.js';
+import { normaliseIp, type Principal } from '../auth/principal.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
+import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
+import { LifecycleState } from '../health/lifecycle.state.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './collab.protocol.js';
+import { errorAck } from './socket-ack.js';
+
+export interface SocketData {
+  principal: Principal;
+  /** Sessions joined; socket.io empties `rooms` before the disconnect handler runs. */
+  sessions?: Set<string>;
+}
+export type CollabSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
+
+/** A refused handshake: the client's `connect_error` carries `data: {code, message}`. */
+function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].detail): Error {
+  return Object.assign(new Error(message), { data: { code, message } });
+}
+
+/** Admits a socket before the connection exists: protocol, draining, capacity, identity. */
+@Injectable()
+export class CollabHandshake {
+  /** Connections held or being admitted on this instance. */
+  private connections = 0;
+
+  constructor(
+    private readonly auth: AuthGuard,
+    private readonly lifecycle: LifecycleState,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async admit(socket: CollabSocket): Promise<void> {
+    const auth = socket.handshake.auth as { protocol?: unknown; token?: unknown } | undefined;
+    const protocol = auth?.protocol ?? 1;
+    if (typeof protocol !== 'number' || !Number.isInteger(protocol) || protocol < MIN_PROTOCOL_VERSION || protocol > PROTOCOL_VERSION) {
+      throw connectError('PROTOCOL_UNSUPPORTED', `This server speaks protocol ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}.`);
+    }
+    if (this.lifecycle.draining) throw connectError('SERVER_DRAINING');
+    if (this.connections >= this.config.WS_MAX_CONNECTIONS) throw connectError('SERVER_FULL');
+    this.connections++;
+    try {
+      if (auth?.token !== undefined && typeof auth.token !== 'string') throw new AppError('INVALID_TOKEN');
+      socket.data.principal = await this.auth.identify(auth?.token ? `Bearer ${auth.token}` : undefined, this.ipOf(socket));
+    } catch (error) {
+      this.connections--;
+      const ack = errorAck(error);
+      throw ack.ok ? connectError('INTERNAL_ERROR') : connectError(ack.code as ErrorCode, ack.message);
+    }
+  }
+
+  released(): void {
+    this.connections--;
+  }
+
+  /** The socket's peer, or with TRUST_PROXY the IP the one proxy in front reports (right-most X-Forwarded-For). */
+  private ipOf(socket: CollabSocket): string {
+    const forwarded = socket.handshake.headers['x-forwarded-for'];
+    if (this.config.TRUST_PROXY && typeof forwarded === 'string') {
+      const reported = normaliseIp(forwarded.split(',').at(-1)?.trim());
+      if (isIP(reported)) return reported;
+    }
+    return normaliseIp(socket.handshake.address);
+  }
+}
