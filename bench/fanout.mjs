@@ -26,30 +26,26 @@ const connectTo = (url) =>
     socket.once('connect_error', reject);
   });
 
-/** Members join, writers loop; every receipt of a change stamped by a writer is timed. */
-async function run(urls, { join, write }) {
+/**
+ * Members join, writers loop; every receipt of a change stamped by a writer is timed.
+ * `side.member(url, room, onMessage)` and `side.writer(url, room)` return something with
+ * `close()`; `side.write(writer, room, sentAt)` sends one message and waits for its ack.
+ */
+async function run(urls, side) {
   const latencies = [];
+  const onMessage = (sentAt) => typeof sentAt === 'number' && latencies.push(performance.now() - sentAt);
   const members = [];
   for (let r = 0; r < rooms; r++) {
-    for (let m = 0; m < MEMBERS; m++) {
-      const socket = await connectTo(urls[m % 2]);
-      socket.on('change', (change) => {
-        const sentAt = change.block?.content?.sentAt ?? change.sentAt;
-        if (typeof sentAt === 'number') latencies.push(performance.now() - sentAt);
-      });
-      await join(socket, r);
-      members.push(socket);
-    }
+    for (let m = 0; m < MEMBERS; m++) members.push(await side.member(urls[m % 2], r, onMessage));
   }
-  const writers = await Promise.all(Array.from({ length: rooms }, (_, r) => connectTo(urls[r % 2])));
-  await Promise.all(writers.map((w, r) => join(w, r, true)));
+  const writers = await Promise.all(Array.from({ length: rooms }, (_, r) => side.writer(urls[r % 2], r)));
   latencies.length = 0;
   const end = performance.now() + seconds * 1000;
   let writes = 0;
   await Promise.all(
     writers.map(async (writer, r) => {
       while (performance.now() < end) {
-        await write(writer, r, performance.now());
+        await side.write(writer, r, performance.now());
         writes++;
       }
     }),
@@ -61,7 +57,9 @@ async function run(urls, { join, write }) {
   return { writes, delivered, perSecond: delivered / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+/** Tessera through its typed client: members follow a session feed, writers update one block each. */
 async function tessera(urls) {
+  const { TesseraClient } = await import('../dist/client/tessera-client.js');
   const api = httpClient(urls[0]);
   const targets = [];
   for (let r = 0; r < rooms; r++) {
@@ -70,19 +68,38 @@ async function tessera(urls) {
     targets.push({ key, id: block.id, version: block.version });
   }
   api.close();
+  const join = async (url, r) => {
+    const client = await new TesseraClient({ url, socket: { reconnection: false } }).connect();
+    return { client, feed: await client.join(targets[r].key), close: () => client.close() };
+  };
   return run(urls, {
-    join: (socket, r) => socket.emitWithAck('session.join', { key: targets[r].key }),
-    write: async (socket, r, sentAt) => {
+    member: async (url, r, onMessage) => {
+      const member = await join(url, r);
+      member.feed.on('change', (change) => onMessage(change.block?.content?.sentAt));
+      return member;
+    },
+    writer: join,
+    write: async (writer, r, sentAt) => {
       const t = targets[r];
-      const ack = await socket.emitWithAck('block.update', { key: t.key, id: t.id, version: t.version, content: { sentAt } });
-      t.version = ack.ok ? ack.block.version : ack.current.version;
+      t.version = (await writer.feed.update(t.id, t.version, { content: { sentAt } })).version;
     },
   });
 }
 
+/** The bare relay through plain socket.io-client sockets. */
 function relay(urls) {
+  const socketIn = async (url, r) => {
+    const socket = await connectTo(url);
+    await socket.emitWithAck('join', `room-${r}`);
+    return socket;
+  };
   return run(urls, {
-    join: (socket, r) => socket.emitWithAck('join', `room-${r}`),
+    member: async (url, r, onMessage) => {
+      const socket = await socketIn(url, r);
+      socket.on('change', (message) => onMessage(message.sentAt));
+      return socket;
+    },
+    writer: socketIn,
     write: (socket, r, sentAt) => socket.emitWithAck('relay', { room: `room-${r}`, sentAt, content: { text: 'x'.repeat(40) } }),
   });
 }
