@@ -6,7 +6,7 @@ import { AppError } from '../errors/app-error.js';
 import { canRead } from '../sessions/session-access.js';
 import { fromSessionJson, type SessionView } from '../sessions/session.view.js';
 import { toBlockView, type BlockView } from './block.view.js';
-import { DocumentsRepository } from './documents.repository.js';
+import { DocumentsRepository, type StoredDocument } from './documents.repository.js';
 
 export interface SessionRef {
   id: string;
@@ -48,16 +48,21 @@ export class DocumentReader {
     await this.documents.lockForRewrite(key);
     const row = await this.documents.document(key);
     if (!row) throw new AppError('SESSION_NOT_FOUND');
-    return { ...fromSessionJson(row.session), blocks: row.blocks.map((b) => toBlockView(b, key)) };
+    return toDocumentView(row, key);
   }
 
   /** The session with its blocks in position order, as of one seq. */
   async document(principal: Principal, key: string): Promise<DocumentView> {
     const document = await this.cache.getOrSet({ type: 'blocks', key, tags: [sessionTag(key)] }, async () => {
       const row = await this.documents.document(key);
-      return row && { ...fromSessionJson(row.session), blocks: row.blocks.map((b) => toBlockView(b, key)) };
+      return row && toDocumentView(row, key);
     });
     if (!document || !canRead(document, principal)) throw new AppError('SESSION_NOT_FOUND');
     return document;
   }
 }
+
+const toDocumentView = (row: StoredDocument, key: string): DocumentView => ({
+  ...fromSessionJson(row.session),
+  blocks: row.blocks.map((b) => toBlockView(b, key)),
+});

@@ -52,7 +52,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   private readonly flights = new Map<string, Promise<unknown>>();
   /** Tags whose invalidation has not reached Redis yet: read around the cache until it has. */
   private readonly unconfirmed = new Set<string>();
-  readonly counters = new CacheCounters();
+  private readonly counters = new CacheCounters();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly redis: RedisService) {}

@@ -32,7 +32,7 @@ export class ChangesService {
   }
 }
 
-export function toChangeEvent(row: Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>, sessionKey: string): ChangeEvent {
+function toChangeEvent(row: Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>, sessionKey: string): ChangeEvent {
   const kind = row.kind as ChangeKind;
   const base = { seq: Number(row.seq), kind, actor: row.actor as unknown as Actor, at: row.at.toISOString() };
   if (kind === 'session.updated') return { ...base, session: fromSessionJson(row.payload as Record<string, unknown>) };

@@ -57,8 +57,7 @@ export class ChangeBroadcaster {
         socket.leave(room);
         await this.presence.leave(key, socket.id);
       }
-      const members = await this.presence.members(key);
-      this.server.namespace.to(room).emit('presence', { key, members });
+      await this.presence.announce(key);
     } catch (error) {
       this.logger.error(`revoking access to ${key} failed: ${(error as Error).message}`);
     }

@@ -15,7 +15,7 @@ import { AppError } from '../errors/app-error.js';
 import { OnEvent } from '@nestjs/event-emitter';
 import { APP_CLOSING } from '../health/lifecycle.state.js';
 import type { RateLimitedAction } from '../rate-limit/rate-limit.policies.js';
-import { RateLimiter, type Decision } from '../rate-limit/rate-limiter.js';
+import { isKeyProbeAnswer, RateLimiter, refusal, type Decision } from '../rate-limit/rate-limiter.js';
 import { isValidSessionKey } from '../sessions/session-key.js';
 import { versionFrom } from '../sessions/version-precondition.js';
 import { CollabHandshake, type CollabSocket } from './collab.handshake.js';
@@ -40,7 +40,6 @@ import { errorAck, parsePayload, type Ack } from './socket-ack.js';
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
 /** How long a drain waits for events being handled before it closes the sockets. */
 const DRAIN_EVENTS_MS = 5000;
-const PROBE_ANSWERS = new Set<string>(['SESSION_NOT_FOUND', 'INVALID_SESSION_KEY']);
 
 /**
  * The `/collab` namespace: rooms per session, block writes with acks under the same rules
@@ -109,7 +108,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
       // Join first, then read: a change committed in between arrives twice (by seq), never not at all.
       await socket.join(roomOf(key));
       (socket.data.sessions ??= new Set()).add(key);
-      const presence = await this.announcePresence(key);
+      const presence = await this.presence.announce(key);
       const session = { key, version: view.version, seq: view.seq };
       if (since === undefined) return { session, presence };
       try {
@@ -209,19 +208,11 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     socket.data.sessions?.delete(key);
     await socket.leave(roomOf(key));
     await this.presence.leave(key, socket.id);
-    await this.announcePresence(key);
+    await this.presence.announce(key);
   }
 
   private async flushPresence(socket: CollabSocket, key: string, change: Parameters<PresenceService['update']>[2]): Promise<void> {
-    if (await this.presence.update(key, socket.id, change)) await this.announcePresence(key, true);
-  }
-
-  /** Sends the session's members to its room on every instance; returns them. */
-  private async announcePresence(key: string, volatile = false) {
-    const members = await this.presence.members(key);
-    const room = this.server.namespace.to(roomOf(key));
-    (volatile ? room.volatile : room).emit('presence', { key, members });
-    return members;
+    if (await this.presence.update(key, socket.id, change)) await this.presence.announce(key, true);
   }
 
   private async handle(socket: CollabSocket, run: () => Promise<Record<string, unknown>>): Promise<Ack> {
@@ -230,7 +221,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
       return { ok: true, ...(await run()) };
     } catch (error) {
       const ack = errorAck(error);
-      if (!ack.ok && PROBE_ANSWERS.has(ack.code)) await this.limiter.probe(socket.data.principal.ip).catch(() => undefined);
+      if (!ack.ok && isKeyProbeAnswer(ack.code)) await this.limiter.probe(socket.data.principal.ip).catch(() => undefined);
       if (!ack.ok && ack.status === 500) this.logger.error(`socket event failed: ${(error as Error).stack ?? String(error)}`);
       return ack;
     } finally {
@@ -239,13 +230,11 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   }
 
   private async consume(socket: CollabSocket, action: RateLimitedAction): Promise<void> {
-    this.refuseIfBlocked(await this.limiter.consume(action, socket.data.principal, 1, true));
+    this.refuseIfBlocked(await this.limiter.consume(action, socket.data.principal, 1, true), action);
   }
 
-  private refuseIfBlocked(decision: Decision): void {
-    if (decision.outcome === 'allowed') return;
-    const code = decision.outcome === 'blocked' ? 'BLOCKED' : 'RATE_LIMITED';
-    throw new AppError(code, undefined, { retryAfter: decision.retryAfterSeconds });
+  private refuseIfBlocked(decision: Decision, action?: RateLimitedAction): void {
+    if (decision.outcome !== 'allowed') throw refusal(decision, action);
   }
 
   private checkKey(key: unknown): string {

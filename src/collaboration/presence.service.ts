@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import type { Principal } from '../auth/principal.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RedisService } from '../redis/redis.service.js';
+import { roomOf } from './collab.protocol.js';
+import { CollabServer } from './collab.server.js';
 
 /** One entry per socket; a member is a user (all their sockets) or an anonymous socket. */
 interface SocketPresence {
@@ -61,6 +63,7 @@ interface PresenceScripts {
 export class PresenceService implements OnModuleInit {
   constructor(
     private readonly redis: RedisService,
+    private readonly server: CollabServer,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -73,7 +76,7 @@ export class PresenceService implements OnModuleInit {
     const entry: SocketPresence = {
       memberId: principal.kind === 'user' ? `user:${principal.userId}` : `socket:${socketId}`,
       userId: principal.kind === 'user' ? principal.userId : null,
-      displayName: principal.kind === 'user' ? principal.displayName : principal.kind === 'admin' ? 'Operator' : 'Anonymous',
+      displayName: actorOf(principal).displayName,
       status: 'active',
       seen: Date.now(),
     };
@@ -127,6 +130,14 @@ export class PresenceService implements OnModuleInit {
       writes.pexpire(this.hashKey(key), PRESENCE_STALE_MS * 2);
     });
     await writes.exec();
+  }
+
+  /** Sends the session's members to its room on every instance; returns them. `volatile` for cursor moves. */
+  async announce(key: string, volatile = false): Promise<Member[]> {
+    const members = await this.members(key);
+    const room = this.server.namespace.to(roomOf(key));
+    (volatile ? room.volatile : room).emit('presence', { key, members });
+    return members;
   }
 
   /** The session's members: one per user (with their socket count), one per anonymous socket. */

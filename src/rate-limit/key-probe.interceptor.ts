@@ -2,10 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import type { FastifyRequest } from 'fastify';
 import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
 import { AppError } from '../errors/app-error.js';
-import { RateLimiter } from './rate-limiter.js';
-
-/** Answers that say "no session has this key": what someone enumerating keys sees. */
-const PROBE_ANSWERS = new Set(['SESSION_NOT_FOUND', 'INVALID_SESSION_KEY']);
+import { isKeyProbeAnswer, RateLimiter } from './rate-limiter.js';
 
 /**
  * Counts lookups of unknown or malformed session keys per IP, so 3-character keys
@@ -19,7 +16,7 @@ export class KeyProbeInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     return next.handle().pipe(
       catchError((error: unknown) => {
-        if (!(error instanceof AppError) || !PROBE_ANSWERS.has(error.code) || !request.principal) return throwError(() => error);
+        if (!(error instanceof AppError) || !isKeyProbeAnswer(error.code) || !request.principal) return throwError(() => error);
         return from(this.limiter.probe(request.principal.ip)).pipe(mergeMap(() => throwError(() => error)));
       }),
     );

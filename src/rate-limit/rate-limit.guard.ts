@@ -1,9 +1,8 @@
 import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors/app-error.js';
 import type { RateLimitedAction } from './rate-limit.policies.js';
-import { RateLimiter, type Decision } from './rate-limiter.js';
+import { RateLimiter, refusal, type Decision } from './rate-limiter.js';
 
 interface RateLimitOptions {
   /** How many units the request takes from the window (a batch of n ops: n edits). */
@@ -48,17 +47,12 @@ export class RateLimitGuard implements CanActivate {
       return true;
     }
     void reply.header('retry-after', decision.retryAfterSeconds);
-    if (decision.outcome === 'blocked') {
-      throw new AppError('BLOCKED', `Too many refused requests; blocked for ${decision.retryAfterSeconds} s.`, {
-        retryAfter: decision.retryAfterSeconds,
-      });
+    if (decision.outcome === 'limited') {
+      void reply.header('ratelimit-limit', decision.limit);
+      void reply.header('ratelimit-remaining', 0);
+      void reply.header('ratelimit-reset', decision.retryAfterSeconds);
     }
-    void reply.header('ratelimit-limit', decision.limit);
-    void reply.header('ratelimit-remaining', 0);
-    void reply.header('ratelimit-reset', decision.retryAfterSeconds);
-    throw new AppError('RATE_LIMITED', `Rate limit of ${limit?.action} reached; retry in ${decision.retryAfterSeconds} s.`, {
-      retryAfter: decision.retryAfterSeconds,
-    });
+    throw refusal(decision, limit?.action);
   }
 }
 

@@ -3,6 +3,7 @@ import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@ne
 import type { Redis } from 'ioredis';
 import type { Principal } from '../auth/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
 import { RedisService } from '../redis/redis.service.js';
 import { LocalLimiter, type RawDecision, type WindowSpec } from './local-limiter.js';
 import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction } from './rate-limit.policies.js';
@@ -11,6 +12,17 @@ import { CONSUME_SCRIPT, PROBE_CHECK_SCRIPT, PROBE_SCRIPT } from './rate-limit.s
 export type Decision =
   | { outcome: 'allowed'; limit: number | null; remaining: number; resetSeconds: number }
   | { outcome: 'limited' | 'blocked'; limit: number; retryAfterSeconds: number };
+
+/** Answers that say "no session has this key": what someone enumerating keys sees (HTTP and sockets). */
+export const isKeyProbeAnswer = (code: string) => code === 'SESSION_NOT_FOUND' || code === 'INVALID_SESSION_KEY';
+
+/** The error a refused decision answers with, the same over HTTP and sockets. */
+export function refusal(decision: Exclude<Decision, { outcome: 'allowed' }>, action?: string): AppError {
+  const retryAfter = decision.retryAfterSeconds;
+  return decision.outcome === 'blocked'
+    ? new AppError('BLOCKED', `Too many refused requests; blocked for ${retryAfter} s.`, { retryAfter })
+    : new AppError('RATE_LIMITED', `Rate limit of ${action ?? 'this action'} reached; retry in ${retryAfter} s.`, { retryAfter });
+}
 
 const UNLIMITED: Decision = { outcome: 'allowed', limit: null, remaining: 0, resetSeconds: 0 };
 export const STATS_KEY = 'rl:stats';
