@@ -2,24 +2,38 @@ import { Module, RequestMethod, type DynamicModule } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
 import { AdminModule } from './admin/admin.module.js';
+import { ArtifactsModule } from './artifacts/artifacts.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { BlocksModule } from './blocks/blocks.module.js';
 import { CacheModule } from './cache/cache.module.js';
 import { ChangesModule } from './changes/changes.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { BroadcastModule } from './collaboration/broadcast.module.js';
 import { CollaborationModule } from './collaboration/collaboration.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ExportsModule } from './exports/exports.module.js';
+import { GenerationModule } from './generation/generation.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MaintenanceModule } from './maintenance/maintenance.module.js';
+import { QueuesModule } from './queues/queues.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { SnapshotsModule } from './snapshots/snapshots.module.js';
 import { ThemesModule } from './themes/themes.module.js';
+import { WorkersModule } from './workers/workers.module.js';
+
+/**
+ * `api`: HTTP and Socket.IO (and the queue workers with RUN_WORKERS=true).
+ * `worker`: the queue workers, publishing to sessions' rooms without holding sockets.
+ */
+export type ProcessRole = 'api' | 'worker';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, role: ProcessRole = 'api'): DynamicModule {
+    const runWorkers = role === 'worker' || config.RUN_WORKERS;
     return {
       module: AppModule,
       imports: [
@@ -54,8 +68,14 @@ export class AppModule {
         SessionsModule,
         BlocksModule,
         SnapshotsModule,
-        CollaborationModule,
+        QueuesModule,
+        ArtifactsModule,
+        ExportsModule,
+        GenerationModule,
+        MaintenanceModule,
+        role === 'api' ? CollaborationModule : BroadcastModule,
         AdminModule,
+        ...(runWorkers ? [WorkersModule.forRoot(config)] : []),
       ],
     };
   }

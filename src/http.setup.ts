@@ -7,7 +7,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
-import { AppModule } from './app.module.js';
+import { AppModule, type ProcessRole } from './app.module.js';
 import { RedisIoAdapter } from './collaboration/redis-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppError } from './errors/app-error.js';
@@ -17,6 +17,7 @@ import { checkJsonShape } from './errors/json-shape.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const frameworkLogger = new Logger('HttpError');
+const WORKER_ROUTES = /^\/(api\/)?health(\/(live|ready))?(\?|$)/;
 
 /** Echoes a sane incoming X-Request-Id, else makes one; the raw request carries it for the logger. */
 function requestIdOf(req: IncomingMessage): string {
@@ -27,7 +28,11 @@ function requestIdOf(req: IncomingMessage): string {
 }
 
 /** Builds the HTTP application (Fastify) with Tessera's parsing, errors, security headers and docs. */
-export async function createApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  options: { logger?: boolean; role?: ProcessRole } = {},
+): Promise<NestFastifyApplication> {
+  const role = options.role ?? 'api';
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT,
     // One trusted hop: the address the proxy in front of us saw, never a client-written X-Forwarded-For entry.
@@ -42,7 +47,7 @@ export async function createApp(config: AppConfig, options: { logger?: boolean }
     requestIdHeader: false,
     return503OnClosing: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, role), adapter, {
     bodyParser: false,
     bufferLogs: options.logger !== false,
     logger: options.logger === false ? false : undefined,
@@ -53,6 +58,11 @@ export async function createApp(config: AppConfig, options: { logger?: boolean }
 
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    // A worker serves its probes only; the API's routes are the API instances' business.
+    if (role === 'worker' && !WORKER_ROUTES.test(request.url)) {
+      sendProblem(request, reply, new AppError('NOT_FOUND'), frameworkLogger);
+      return reply;
+    }
   });
   fastify.removeAllContentTypeParsers();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
@@ -68,6 +78,7 @@ export async function createApp(config: AppConfig, options: { logger?: boolean }
   await app.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'same-site' } });
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
+  if (role === 'worker') return app;
   app.useWebSocketAdapter(new RedisIoAdapter(app, config));
 
   const document = SwaggerModule.createDocument(

@@ -53,12 +53,17 @@ export class DocumentReader {
 
   /** The session with its blocks in position order, as of one seq. */
   async document(principal: Principal, key: string): Promise<DocumentView> {
-    const document = await this.cache.getOrSet({ type: 'blocks', key, tags: [sessionTag(key)] }, async () => {
+    const document = await this.load(key);
+    if (!document || !canRead(document, principal)) throw new AppError('SESSION_NOT_FOUND');
+    return document;
+  }
+
+  /** The document whoever asks, through the cache (which this fills): for the server's own work, never for a caller. */
+  load(key: string): Promise<DocumentView | null> {
+    return this.cache.getOrSet({ type: 'blocks', key, tags: [sessionTag(key)] }, async () => {
       const row = await this.documents.document(key);
       return row && toDocumentView(row, key);
     });
-    if (!document || !canRead(document, principal)) throw new AppError('SESSION_NOT_FOUND');
-    return document;
   }
 }
 

@@ -6,6 +6,7 @@ import { ChangesRepository } from './changes.repository.js';
 
 /** A session's log is trimmed after every this many of its changes. */
 const PRUNE_EVERY = 64;
+const SWEEP_BATCH = 5000;
 
 /**
  * Keeps each session's change log bounded: the last CHANGES_KEEP changes, none older
@@ -29,7 +30,22 @@ export class ChangeLogRetention {
   }
 
   async prune(sessionId: string, seq: number): Promise<number> {
-    const cutoff = new Date(Date.now() - this.config.CHANGES_MAX_AGE_HOURS * 3600_000);
-    return this.changes.prune(sessionId, seq - this.config.CHANGES_KEEP, cutoff);
+    return this.changes.prune(sessionId, seq - this.config.CHANGES_KEEP, this.cutoff());
+  }
+
+  /** Every session's changes past CHANGES_MAX_AGE_HOURS, idle sessions included (the hourly sweep). */
+  async sweep(): Promise<number> {
+    const cutoff = this.cutoff();
+    let deleted = 0;
+    let batch: number;
+    do {
+      batch = await this.changes.pruneOlderThan(cutoff, SWEEP_BATCH);
+      deleted += batch;
+    } while (batch === SWEEP_BATCH);
+    return deleted;
+  }
+
+  private cutoff(): Date {
+    return new Date(Date.now() - this.config.CHANGES_MAX_AGE_HOURS * 3600_000);
   }
 }

@@ -6,5 +6,8 @@ import { ChangesService } from './changes.service.js';
 
 /** The change log and the bus its entries are announced on; every writer of a session uses it. */
 @Global()
-@Module({ providers: [ChangeLogRetention, ChangePublisher, ChangesRepository, ChangesService], exports: [ChangePublisher, ChangesService] })
+@Module({
+  providers: [ChangeLogRetention, ChangePublisher, ChangesRepository, ChangesService],
+  exports: [ChangeLogRetention, ChangePublisher, ChangesService],
+})
 export class ChangesModule {}

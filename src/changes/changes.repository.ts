@@ -26,4 +26,10 @@ export class ChangesRepository {
         AND seq <= (SELECT max(seq) FROM changes
                     WHERE session_id = ${sessionId}::uuid AND (seq <= ${keepAbove} OR at < ${cutoff}))`;
   }
+
+  /** Up to `limit` changes older than `cutoff`, in any session: per session a prefix of its log, since it is appended in time order. */
+  async pruneOlderThan(cutoff: Date, limit: number): Promise<number> {
+    return this.db.client.$executeRaw`
+      DELETE FROM changes WHERE ctid IN (SELECT ctid FROM changes WHERE at < ${cutoff} LIMIT ${limit})`;
+  }
 }

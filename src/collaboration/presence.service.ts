@@ -54,8 +54,25 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 1`;
 
+/**
+ * Drops the entries not refreshed within the stale window. KEYS: 1 presence hash; ARGV: now
+ * ms, stale ms. Returns how many it dropped.
+ */
+const SWEEP_SCRIPT = `
+local entries = redis.call('HGETALL', KEYS[1])
+local dropped = 0
+for i = 1, #entries, 2 do
+  local e = cjson.decode(entries[i + 1])
+  if tonumber(e.seen) < tonumber(ARGV[1]) - tonumber(ARGV[2]) then
+    redis.call('HDEL', KEYS[1], entries[i])
+    dropped = dropped + 1
+  end
+end
+return dropped`;
+
 interface PresenceScripts {
   presenceJoin(...args: Array<string | number>): Promise<number>;
+  presenceSweep(...args: Array<string | number>): Promise<number>;
 }
 
 /** Who is in each session, kept in Redis so every instance sees the same members. */
@@ -69,6 +86,7 @@ export class PresenceService implements OnModuleInit {
 
   onModuleInit(): void {
     this.redis.client.defineCommand('presenceJoin', { numberOfKeys: 1, lua: JOIN_SCRIPT });
+    this.redis.client.defineCommand('presenceSweep', { numberOfKeys: 1, lua: SWEEP_SCRIPT });
   }
 
   /** False when the session already has SESSION_MAX_MEMBERS other members. */
@@ -132,6 +150,31 @@ export class PresenceService implements OnModuleInit {
     await writes.exec();
   }
 
+  /**
+   * Removes the members of dead instances and sockets from every session and tells the
+   * rooms that lost someone, so nobody keeps seeing a crashed instance's cursors.
+   */
+  async sweep(): Promise<{ sessions: number; dropped: number }> {
+    const prefix = `${this.config.REDIS_PREFIX}presence:`;
+    const scripts = this.redis.client as unknown as PresenceScripts;
+    let cursor = '0';
+    let sessions = 0;
+    let dropped = 0;
+    do {
+      const [next, keys] = await this.redis.client.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500);
+      cursor = next;
+      for (const fullKey of keys) {
+        const key = fullKey.slice(prefix.length);
+        const removed = await scripts.presenceSweep(this.hashKey(key), Date.now(), PRESENCE_STALE_MS);
+        if (removed === 0) continue;
+        sessions++;
+        dropped += removed;
+        await this.announce(key);
+      }
+    } while (cursor !== '0');
+    return { sessions, dropped };
+  }
+
   /** Sends the session's members to its room on every instance; returns them. `volatile` for cursor moves. */
   async announce(key: string, volatile = false): Promise<Member[]> {
     const members = await this.members(key);
@@ -167,6 +210,8 @@ export class PresenceService implements OnModuleInit {
     return `presence:${key}`;
   }
 }
+
+const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
 /** A stable colour per member, the same on every instance and every reconnect. */
 function colorOf(memberId: string): string {

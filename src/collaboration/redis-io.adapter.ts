@@ -34,28 +34,39 @@ export class RedisIoAdapter extends IoAdapter {
       perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10 },
       cors: { origin: true, credentials: true },
     } as ServerOptions);
-    // Owned here, not by RedisService: they must outlive the modules until the server has closed.
-    const pub = quiet(redis.create('socket.io:pub', { prefixed: false, owned: false }), ['spublish', 'publish']);
-    const sub = quiet(redis.create('socket.io:sub', { prefixed: false, owned: false, waitForRedis: true }), [
-      'ssubscribe',
-      'sunsubscribe',
-      'subscribe',
-      'unsubscribe',
-    ]);
-    this.clients.push(pub, sub);
-    server.adapter(
-      createShardedAdapter(pub, sub, {
-        channelPrefix: `${this.config.REDIS_PREFIX}socket.io`,
-        subscriptionMode: 'dynamic',
-      }),
-    );
+    const { adapter, clients } = createRoomAdapter(redis, this.config);
+    this.clients.push(...clients);
+    server.adapter(adapter);
     return server;
   }
 
   override async close(server: Server): Promise<void> {
     await super.close(server);
-    await Promise.all(this.clients.map(async (c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+    await closeClients(this.clients);
   }
+}
+
+/**
+ * The sharded Redis adapter on its own two connections. They are owned by the caller, not
+ * by RedisService: they must outlive the modules until the Socket.IO server has closed.
+ */
+export function createRoomAdapter(
+  redis: RedisService,
+  config: AppConfig,
+): { adapter: ReturnType<typeof createShardedAdapter>; clients: Redis[] } {
+  const pub = quiet(redis.create('socket.io:pub', { prefixed: false, owned: false }), ['spublish', 'publish']);
+  const sub = quiet(redis.create('socket.io:sub', { prefixed: false, owned: false, waitForRedis: true }), [
+    'ssubscribe',
+    'sunsubscribe',
+    'subscribe',
+    'unsubscribe',
+  ]);
+  const adapter = createShardedAdapter(pub, sub, { channelPrefix: `${config.REDIS_PREFIX}socket.io`, subscriptionMode: 'dynamic' });
+  return { adapter, clients: [pub, sub] };
+}
+
+export async function closeClients(clients: Redis[]): Promise<void> {
+  await Promise.all(clients.map(async (c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queueLimitOverrides } from '../queues/queue.limits.js';
 import { policyOverrides } from '../rate-limit/rate-limit.policies.js';
 
 const bool = z
@@ -18,6 +19,22 @@ const csv = z
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+/** A JSON-valued setting: empty means `{}`. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .default('')
+    .transform((raw, ctx) => {
+      if (raw.trim() === '') return {};
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 /**
  * Every setting Tessera reads, with the defaults of the API contract. Parsed once at
@@ -85,30 +102,33 @@ export const envSchema = z
     IMAGE_GENERATION_CONCURRENCY: int(1).default(5),
     EXPORT_CONCURRENCY: int(1).default(12),
     COLLABORATION_CONCURRENCY: int(1).default(100),
+    JOB_ATTEMPTS: int(1, 20).default(3),
+    JOB_BACKOFF_MS: int(1).default(2000),
+    JOB_TIMEOUT_SECONDS: int(1).default(300),
+    JOB_LOCK_MS: int(1000).default(30000),
+    JOB_KEEP_COMPLETED_HOURS: int(1).default(24),
+    JOB_KEEP_COMPLETED: int(1).default(1000),
+    JOB_KEEP_FAILED_DAYS: int(1).default(7),
+    JOB_KEEP_FAILED: int(1).default(5000),
+    QUEUE_STUCK_SECONDS: int(10).default(300),
+    QUEUE_LIMITS: json(queueLimitOverrides),
     AI_PROVIDER_URL: optionalString.pipe(z.url().optional()),
     AI_API_KEY: optionalString,
-    AI_MODEL: optionalString,
+    AI_MODEL: z.string().default('gpt-4o-mini'),
+    IMAGE_PROVIDER_URL: optionalString.pipe(z.url().optional()),
+    IMAGE_API_KEY: optionalString,
+    IMAGE_MODEL: z.string().default('gpt-image-1'),
+    PROVIDER_TIMEOUT_MS: int(100).default(60000),
 
     ARTIFACTS_DIR: z.string().default('.data/artifacts'),
     ARTIFACT_RETENTION_DAYS: int(1).default(30),
     SIGNED_URL_TTL_SECONDS: int(1).default(3600),
     SIGNED_URL_SECRET: optionalString,
     CLEANUP_INTERVAL_HOURS: int(1).default(24),
+    ENABLE_ARTIFACT_CLEANUP: bool.default(true),
 
     RATE_LIMIT_ENABLED: bool.default(true),
-    RATE_LIMIT_POLICIES: z
-      .string()
-      .default('')
-      .transform((raw, ctx) => {
-        if (raw.trim() === '') return {};
-        try {
-          return JSON.parse(raw) as unknown;
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-          return z.NEVER;
-        }
-      })
-      .pipe(policyOverrides),
+    RATE_LIMIT_POLICIES: json(policyOverrides),
     RATE_LIMIT_BLOCK_AFTER: int(1).default(20),
     RATE_LIMIT_BLOCK_WINDOW_SECONDS: int(1).default(600),
     RATE_LIMIT_BLOCK_SECONDS: int(1).default(900),

@@ -27,8 +27,8 @@ export class HealthController {
   /** Readiness: dependencies up and not draining, else 503 NOT_READY with the checks. */
   @Get('api/health/ready')
   async ready(): Promise<HealthReport> {
-    const report = await this.health.report();
-    if (report.status !== 'ok' || this.lifecycle.draining) {
+    const { ready, report } = await this.health.ready();
+    if (!ready) {
       throw new AppError('NOT_READY', this.lifecycle.draining ? 'This instance is shutting down.' : 'A dependency is down.', {
         checks: report.checks,
         draining: this.lifecycle.draining,

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
+import { HealthIndicators, type Indicator } from './health.indicators.js';
 import { HealthRepository } from './health.repository.js';
 import { LifecycleState } from './lifecycle.state.js';
 
@@ -12,7 +13,7 @@ export interface HealthReport {
   status: 'ok' | 'degraded';
   timestamp: string;
   draining: boolean;
-  checks: { database: DependencyCheck; redis: DependencyCheck };
+  checks: { database: DependencyCheck; redis: DependencyCheck; [feature: string]: DependencyCheck | Indicator };
 }
 
 const CHECK_TIMEOUT_MS = 1500;
@@ -45,15 +46,28 @@ export class HealthService {
     private readonly database: HealthRepository,
     private readonly redis: RedisService,
     private readonly lifecycle: LifecycleState,
+    private readonly indicators: HealthIndicators,
   ) {}
 
+  /** Ready to take traffic: the database and Redis answer and the instance is not draining. */
+  async ready(): Promise<{ ready: boolean; report: HealthReport }> {
+    const report = await this.report();
+    const ready = report.checks.database.status === 'up' && report.checks.redis.status === 'up' && !this.lifecycle.draining;
+    return { ready, report };
+  }
+
   async report(): Promise<HealthReport> {
-    const [database, redis] = await Promise.all([timed('database', () => this.database.ping()), timed('redis', () => this.redis.ping())]);
+    const [database, redis, features] = await Promise.all([
+      timed('database', () => this.database.ping()),
+      timed('redis', () => this.redis.ping()),
+      this.indicators.run(),
+    ]);
+    const allUp = [database, redis, ...Object.values(features)].every((check) => check.status === 'up');
     return {
-      status: database.status === 'up' && redis.status === 'up' ? 'ok' : 'degraded',
+      status: allUp ? 'ok' : 'degraded',
       timestamp: new Date().toISOString(),
       draining: this.lifecycle.draining,
-      checks: { database, redis },
+      checks: { ...features, database, redis },
     };
   }
 }

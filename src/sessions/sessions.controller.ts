@@ -19,14 +19,12 @@ import type { FastifyReply } from 'fastify';
 import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
-import { AppError } from '../errors/app-error.js';
 import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { SessionKeyPipe } from './session-key.pipe.js';
 import type { SessionView } from './session.view.js';
 import { SessionsService } from './sessions.service.js';
+import { IdempotencyKey } from '../common/idempotency-key.js';
 import { versionFrom } from './version-precondition.js';
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 @ApiTags('sessions')
 @ApiBearerAuth()
@@ -45,12 +43,9 @@ export class SessionsController {
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body({ schema: CreateSessionBody }) body: CreateSessionBody,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @IdempotencyKey() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SessionView> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw AppError.validation([{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }]);
-    }
     const { session, created } = await this.sessions.create(principal, body, idempotencyKey);
     void reply.status(created ? 201 : 200);
     return session;

@@ -55,6 +55,11 @@ export class SnapshotsService {
     return this.take(ref, { label, automatic: true, actor: SYSTEM });
   }
 
+  /** Every session's snapshots past its owner's plan retention (the hourly sweep). */
+  sweepExpired(): Promise<number> {
+    return this.snapshots.pruneExpired();
+  }
+
   async list(principal: Principal, key: string, limit: number, cursor?: string): Promise<Page<SnapshotView>> {
     const ref = await this.reader.session(principal, key);
     const after = cursor === undefined ? undefined : decodeCursor(cursor);

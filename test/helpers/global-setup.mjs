@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 
 /**
- * One throwaway database and one Redis prefix per test run, described to the workers
+ * One throwaway database, one Redis prefix (queues included) and one artifact directory per test run, described to the workers
  * in TESSERA_TEST_RUN. Workers migrate it (the runner's advisory lock serialises them).
  */
 export default async function globalSetup() {
@@ -22,5 +24,6 @@ export default async function globalSetup() {
     adminUrl: postgres,
     redisUrl: redis,
     redisPrefix: `tessera-test:${runId}:`,
+    artifactsDir: join(tmpdir(), `tessera-test-${runId}`, 'artifacts'),
   });
 }

@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import type { ProcessRole } from '../../src/app.module.js';
 import { createApp } from '../../src/http.setup.js';
 import { currentRun, ensureMigrated } from './test-environment.js';
 
@@ -29,7 +30,7 @@ export interface TestApp {
 }
 
 /** The real application on the run's database and Redis prefix, listening on a free port. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, role: ProcessRole = 'api'): Promise<TestApp> {
   const run = currentRun();
   await ensureMigrated();
   const config = loadConfig({
@@ -37,6 +38,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     DATABASE_URL: run.databaseUrl,
     REDIS_URL: run.redisUrl,
     REDIS_PREFIX: run.redisPrefix,
+    QUEUE_PREFIX: `${run.redisPrefix}bull`,
+    ARTIFACTS_DIR: run.artifactsDir,
     ADMIN_TOKEN,
     JWT_SECRET,
     PASSWORD_HASH_COST: '10',
@@ -47,7 +50,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     KEY_PROBE_LIMIT: '1000000',
     ...env,
   });
-  const app = await createApp(config, { logger: false });
+  const app = await createApp(config, { logger: false, role });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

@@ -7,6 +7,7 @@ export interface TestRun {
   adminUrl: string;
   redisUrl: string;
   redisPrefix: string;
+  artifactsDir: string;
 }
 
 export function currentRun(): TestRun {

@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { BlocksModule } from '../blocks/blocks.module.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { ArtifactCleanupProcessor } from './artifact-cleanup.processor.js';
+import { ARTIFACT_STORAGE } from './artifact.storage.js';
+import { ArtifactsController } from './artifacts.controller.js';
+import { ArtifactsRepository } from './artifacts.repository.js';
+import { ArtifactsService } from './artifacts.service.js';
+import { CleanupController } from './cleanup.controller.js';
+import { CleanupStatsService } from './cleanup-stats.service.js';
+import { LocalArtifactStorage } from './local-artifact.storage.js';
+
+@Module({
+  imports: [BlocksModule],
+  controllers: [ArtifactsController, CleanupController],
+  providers: [
+    { provide: ARTIFACT_STORAGE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStorage(config.ARTIFACTS_DIR) },
+    ArtifactsRepository,
+    ArtifactsService,
+    CleanupStatsService,
+    ArtifactCleanupProcessor,
+  ],
+  exports: [ArtifactsService, ArtifactCleanupProcessor],
+})
+export class ArtifactsModule {}

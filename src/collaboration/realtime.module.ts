@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { ChangeBroadcaster } from './change-broadcaster.js';
+import { CollabServer } from './collab.server.js';
+import { JobBroadcaster } from './job-broadcaster.js';
+import { PresenceService } from './presence.service.js';
+
+/**
+ * What reaches sessions' rooms: changes, conflicts, revocations, presence and job events.
+ * The API attaches it to its gateway; a worker process to a broadcast-only server.
+ */
+@Module({
+  providers: [ChangeBroadcaster, CollabServer, JobBroadcaster, PresenceService],
+  exports: [CollabServer, PresenceService],
+})
+export class RealtimeModule {}

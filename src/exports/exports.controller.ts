@@ -1,0 +1,33 @@
+import { Body, Controller, HttpCode, Param, Post, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { IdempotencyKey } from '../common/idempotency-key.js';
+import { ApiIdempotentJob } from '../queues/job-request.js';
+import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
+import { RateLimit, RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
+import { ExportBody } from './dto.js';
+import { ExportsService } from './exports.service.js';
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@UseGuards(RateLimitGuard)
+@UseInterceptors(KeyProbeInterceptor)
+@Controller('api/sessions/:key/exports')
+export class ExportsController {
+  constructor(private readonly exports: ExportsService) {}
+
+  /** Renders the session to json, markdown or html in the background; the job's result names the artifact. */
+  @Post()
+  @HttpCode(202)
+  @RateLimit('exports')
+  @ApiIdempotentJob()
+  request(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: ExportBody }) body: ExportBody,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+  ): Promise<{ jobId: string }> {
+    return this.exports.request(principal, key, body, idempotencyKey);
+  }
+}

@@ -1,0 +1,25 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/principal.js';
+import { DocumentReader } from '../blocks/document.reader.js';
+import { JobsService } from '../queues/jobs.service.js';
+import { JobName } from '../queues/queue.names.js';
+import type { ExportBody } from './dto.js';
+
+@Injectable()
+export class ExportsService {
+  constructor(
+    private readonly reader: DocumentReader,
+    private readonly jobs: JobsService,
+  ) {}
+
+  /** Anyone who can read the session may export it. */
+  async request(principal: Principal, key: string, body: ExportBody, idempotencyKey?: string): Promise<{ jobId: string }> {
+    await this.reader.session(principal, key);
+    return this.jobs.submit(
+      JobName.Export,
+      { principal, sessionKey: key, body, idempotencyKey },
+      { format: body.format, artifactId: randomUUID() },
+    );
+  }
+}

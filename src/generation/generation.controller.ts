@@ -1,0 +1,63 @@
+import { Body, Controller, HttpCode, Param, Post, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { IdempotencyKey } from '../common/idempotency-key.js';
+import { ApiIdempotentJob } from '../queues/job-request.js';
+import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
+import { RateLimit, RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
+import { GenerateBody, ImageBody, ThinkBody } from './dto.js';
+import { GenerationService } from './generation.service.js';
+
+type JobAccepted = Promise<{ jobId: string }>;
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@UseGuards(RateLimitGuard)
+@UseInterceptors(KeyProbeInterceptor)
+@Controller('api/sessions/:key')
+export class GenerationController {
+  constructor(private readonly generation: GenerationService) {}
+
+  /** A prompt into blocks (`mode: blocks`) or an outline, inserted as versioned writes after an automatic snapshot. */
+  @Post('generate')
+  @HttpCode(202)
+  @RateLimit('ai-generation')
+  @ApiIdempotentJob()
+  generate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: GenerateBody }) body: GenerateBody,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+  ): JobAccepted {
+    return this.generation.generate(principal, key, body, idempotencyKey);
+  }
+
+  /** A goal planned into sections, each written by an ai-generation child job; completes when all have. */
+  @Post('think')
+  @HttpCode(202)
+  @RateLimit('ai-generation')
+  @ApiIdempotentJob()
+  think(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: ThinkBody }) body: ThinkBody,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+  ): JobAccepted {
+    return this.generation.think(principal, key, body, idempotencyKey);
+  }
+
+  /** An image from a prompt: an artifact, and an `image` block at the end of the session. */
+  @Post('images')
+  @HttpCode(202)
+  @RateLimit('image-generation')
+  @ApiIdempotentJob()
+  image(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Body({ schema: ImageBody }) body: ImageBody,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+  ): JobAccepted {
+    return this.generation.image(principal, key, body, idempotencyKey);
+  }
+}

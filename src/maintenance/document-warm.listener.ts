@@ -1,0 +1,37 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { CHANGE_COMMITTED, type CommittedChange } from '../changes/change.event.js';
+import { JobsService } from '../queues/jobs.service.js';
+import { JobName } from '../queues/queue.names.js';
+
+/** Edits within this window after the first share one warming. */
+const WARM_DELAY_MS = 500;
+
+/**
+ * After a change, queue one cache warming of the session (at most one pending per session:
+ * BullMQ deduplication), off the write path: the write never waits for it.
+ */
+@Injectable()
+export class DocumentWarmListener {
+  private readonly logger = new Logger(DocumentWarmListener.name);
+  private failing = false;
+
+  constructor(private readonly jobs: JobsService) {}
+
+  @OnEvent(CHANGE_COMMITTED)
+  onCommitted(event: CommittedChange): void {
+    this.jobs
+      .queueInternal(
+        JobName.WarmDocument,
+        { sessionId: event.sessionId, sessionKey: event.sessionKey },
+        { delay: WARM_DELAY_MS, deduplication: { id: `warm:${event.sessionId}` }, removeOnComplete: true, removeOnFail: true, attempts: 1 },
+      )
+      .then(
+        () => (this.failing = false),
+        (error: Error) => {
+          if (!this.failing) this.logger.warn(`cache warming not queued: ${error.message}`);
+          this.failing = true;
+        },
+      );
+  }
+}

@@ -1,0 +1,18 @@
+import { Injectable } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { DocumentReader } from '../blocks/document.reader.js';
+import { JobName, type SessionJob } from '../queues/queue.names.js';
+import type { JobHandler } from '../workers/job-handler.js';
+
+/** Loads an edited session back into the cache, so the next reader after a burst of edits hits it. */
+@Injectable()
+export class WarmDocumentProcessor implements JobHandler<typeof JobName.WarmDocument> {
+  readonly job = JobName.WarmDocument;
+
+  constructor(private readonly reader: DocumentReader) {}
+
+  async handle(job: Job<SessionJob>): Promise<{ seq: number | null }> {
+    const document = await this.reader.load(job.data.sessionKey);
+    return { seq: document?.seq ?? null };
+  }
+}

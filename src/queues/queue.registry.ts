@@ -1,0 +1,29 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { QUEUE_NAMES, type QueueName } from './queue.names.js';
+
+/** The five queues by name, for code that picks one at run time (job lookup, stats, health). */
+@Injectable()
+export class QueueRegistry {
+  private readonly byName: ReadonlyMap<QueueName, Queue>;
+
+  constructor(
+    @Inject(getQueueToken('ai-generation')) aiGeneration: Queue,
+    @Inject(getQueueToken('thinking')) thinking: Queue,
+    @Inject(getQueueToken('image-generation')) imageGeneration: Queue,
+    @Inject(getQueueToken('export')) exports: Queue,
+    @Inject(getQueueToken('collaboration')) collaboration: Queue,
+  ) {
+    const queues = [aiGeneration, thinking, imageGeneration, exports, collaboration];
+    this.byName = new Map(QUEUE_NAMES.map((name, i) => [name, queues[i]]));
+  }
+
+  get(name: QueueName): Queue {
+    return this.byName.get(name)!;
+  }
+
+  all(): Array<[QueueName, Queue]> {
+    return [...this.byName.entries()];
+  }
+}

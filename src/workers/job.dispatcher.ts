@@ -1,0 +1,78 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
+import { JobName, QUEUE_OF, type QueueName } from '../queues/queue.names.js';
+import { JOB_HANDLERS, type JobHandler } from './job-handler.js';
+
+/**
+ * Routes each job to its handler under the job timeout. Built from the handler list and
+ * refused at start if a job name has no handler, two handlers, or one on the wrong queue.
+ */
+@Injectable()
+export class JobDispatcher {
+  private readonly byName: ReadonlyMap<string, JobHandler>;
+
+  constructor(
+    @Inject(JOB_HANDLERS) handlers: JobHandler[],
+    @InjectConfig() private readonly config: AppConfig,
+  ) {
+    this.byName = checkHandlers(handlers);
+  }
+
+  handlers(): JobHandler[] {
+    return [...this.byName.values()];
+  }
+
+  async run(queue: QueueName, job: Job, token: string, signal?: AbortSignal): Promise<unknown> {
+    const handler = this.byName.get(job.name);
+    if (!handler || QUEUE_OF[handler.job] !== queue) throw new UnrecoverableError(`no handler for job "${job.name}" on queue ${queue}`);
+    const deadline = AbortSignal.timeout(this.config.JOB_TIMEOUT_SECONDS * 1000);
+    const aborted = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    try {
+      return await Promise.race([
+        handler.handle(job as Parameters<JobHandler['handle']>[0], { signal: aborted, token }),
+        rejectWhenAborted(aborted, this.config.JOB_TIMEOUT_SECONDS),
+      ]);
+    } catch (error) {
+      throw asJobError(error);
+    }
+  }
+}
+
+/** The startup check: exactly one handler per job name, each on its job's queue. */
+export function checkHandlers(handlers: JobHandler[]): Map<string, JobHandler> {
+  const byName = new Map<string, JobHandler>();
+  for (const handler of handlers) {
+    if (byName.has(handler.job)) throw new Error(`two handlers for job "${handler.job}"`);
+    byName.set(handler.job, handler);
+  }
+  const missing = Object.values(JobName).filter((name) => !byName.has(name));
+  if (missing.length) throw new Error(`no handler for job(s): ${missing.join(', ')}`);
+  const unknown = [...byName.keys()].filter((name) => !(name in QUEUE_OF));
+  if (unknown.length) throw new Error(`handlers for unknown job(s): ${unknown.join(', ')}`);
+  return byName;
+}
+
+function rejectWhenAborted(signal: AbortSignal, timeoutSeconds: number): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => {
+      const reason: unknown = signal.reason;
+      if (reason instanceof DOMException && reason.name === 'TimeoutError') reject(new Error(`timed out after ${timeoutSeconds} s`));
+      else reject(reason instanceof Error ? reason : new Error(String(reason)));
+    };
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+/**
+ * A refusal from the domain (the session is gone, the caller lost write access, the input
+ * is invalid) will not change on retry: the job fails at once, naming the code. Anything
+ * else (an outage, a timeout, a provider error) is retried with backoff.
+ */
+function asJobError(error: unknown): unknown {
+  if (error instanceof WaitingChildrenError || error instanceof UnrecoverableError) return error;
+  if (error instanceof AppError && error.status < 500) return new UnrecoverableError(`${error.code}: ${error.message}`);
+  return error;
+}

@@ -1,0 +1,95 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import type { Job } from 'bullmq';
+import { APP_CLOSING } from '../health/lifecycle.state.js';
+import { JOB_UPDATED, type JobUpdatedEvent } from '../queues/job.events.js';
+import { progressOf, publicState, type JobState } from '../queues/job.view.js';
+import { QUEUE_OF, type RequestedJob } from '../queues/queue.names.js';
+import { QueueRegistry } from '../queues/queue.registry.js';
+import { STALLED_COUNTS_KEY } from '../queues/queue-stats.service.js';
+import { RedisService } from '../redis/redis.service.js';
+import { JobDispatcher } from './job.dispatcher.js';
+import type { QueueWorker } from './queue.worker.js';
+
+/** The queue workers of this process (one per queue). */
+export const QUEUE_WORKERS = Symbol('QUEUE_WORKERS');
+
+/**
+ * Starts this process's workers once the application is up (after the handler check),
+ * installs the maintenance schedules, reports job progress to the sessions' rooms, and on
+ * shutdown lets active jobs finish before the process exits.
+ */
+@Injectable()
+export class WorkerPool implements OnApplicationBootstrap {
+  private readonly logger = new Logger(WorkerPool.name);
+
+  constructor(
+    @Inject(QUEUE_WORKERS) private readonly workers: QueueWorker[],
+    private readonly dispatcher: JobDispatcher,
+    private readonly queues: QueueRegistry,
+    private readonly events: EventEmitter2,
+    private readonly redis: RedisService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.installSchedules();
+    for (const host of this.workers) {
+      const worker = host.worker;
+      worker.on('active', (job) => this.publish(job, 'active'));
+      worker.on('progress', (job) => this.publish(job, 'active'));
+      worker.on('completed', (job) => this.publish(job, 'completed'));
+      worker.on('failed', (job) => {
+        if (job) void this.publishFailure(job);
+      });
+      worker.on('stalled', () => void this.redis.client.hincrby(STALLED_COUNTS_KEY, host.queue, 1).catch(() => undefined));
+      worker.on('error', (error) => this.logger.warn(`worker ${host.queue}: ${error.message}`));
+      worker.run().catch((error: Error) => this.logger.error(`worker ${host.queue} stopped: ${error.message}`));
+    }
+  }
+
+  /** Active jobs finish (or, past the grace period, are handed to another worker when their lock lapses). */
+  @OnEvent(APP_CLOSING)
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((host) => host.worker.close()));
+  }
+
+  private async installSchedules(): Promise<void> {
+    for (const handler of this.dispatcher.handlers()) {
+      if (handler.schedule === undefined) continue;
+      const queue = this.queues.get(QUEUE_OF[handler.job]);
+      if (handler.schedule === null) {
+        await queue.removeJobScheduler(handler.job);
+        continue;
+      }
+      await queue.upsertJobScheduler(
+        handler.job,
+        { every: handler.schedule.everyMs },
+        { name: handler.job, data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+      );
+    }
+  }
+
+  private publish(job: Job, state: JobState, error?: string): void {
+    const data = job.data as Partial<RequestedJob>;
+    if (!data.sessionKey || !data.principal) return;
+    const event: JobUpdatedEvent = {
+      sessionKey: data.sessionKey,
+      payload: {
+        jobId: job.id!,
+        queue: QUEUE_OF[job.name as keyof typeof QUEUE_OF],
+        name: job.name,
+        state,
+        progress: state === 'completed' ? 100 : progressOf(job),
+        ...(state === 'completed' && { result: job.returnvalue as unknown }),
+        ...(error && { error }),
+      },
+    };
+    this.events.emit(JOB_UPDATED, event);
+  }
+
+  /** A failed attempt is `delayed` while retries remain, `failed` after the last. */
+  private async publishFailure(job: Job): Promise<void> {
+    const state = publicState(await job.getState().catch(() => 'failed')) ?? 'failed';
+    this.publish(job, state === 'delayed' || state === 'waiting' ? state : 'failed', job.failedReason);
+  }
+}
