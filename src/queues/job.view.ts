@@ -53,7 +53,7 @@ export function toJobView(job: Job, queue: QueueName, state: JobState): JobView 
     progress: state === 'completed' ? 100 : progressOf(job),
     ...(state === 'completed' && { result: job.returnvalue as unknown }),
     ...(job.failedReason && state !== 'completed' && { error: job.failedReason }),
-    attempts: job.attemptsMade,
+    attempts: Math.max(job.attemptsStarted ?? 0, job.attemptsMade),
     maxAttempts: job.opts.attempts ?? 1,
     createdAt: new Date(job.timestamp).toISOString(),
     ...(job.finishedOn && { finishedAt: new Date(job.finishedOn).toISOString() }),

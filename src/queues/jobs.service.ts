@@ -66,7 +66,8 @@ export class JobsService {
   async find(principal: Principal, id: string): Promise<JobView> {
     const found = await withDeadline(this.lookup(id));
     if (!found) throw new AppError('JOB_NOT_FOUND');
-    const { job, queue } = found;
+    const { queue } = found;
+    let { job } = found;
     const sessionKey = (job.data as Partial<RequestedJob>).sessionKey;
     if (principal.kind !== 'admin') {
       if (!sessionKey || !(job.data as Partial<RequestedJob>).principal) throw new AppError('JOB_NOT_FOUND');
@@ -76,6 +77,9 @@ export class JobsService {
     }
     const state = publicState(await withDeadline(job.getState()));
     if (!state) throw new AppError('JOB_NOT_FOUND');
+    // The job finished between the two reads: read it again, so its result or error comes with the state.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn)
+      job = (await withDeadline(this.queues.get(queue).getJob(id))) ?? job;
     return toJobView(job, queue, state);
   }
 
