@@ -31,7 +31,8 @@ export class BroadcastServer implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.io?.close();
+    // No engine or HTTP server to close here (Server.close() assumes one): only the adapter and its connections.
+    await Promise.resolve(this.io?.of(NAMESPACE).adapter.close()).catch(() => undefined);
     await closeClients(this.clients);
   }
 }

@@ -61,6 +61,10 @@ export class WorkerPool implements OnApplicationBootstrap {
         await queue.removeJobScheduler(handler.job);
         continue;
       }
+      // Upserting an `every` schedule runs it at once: only the first worker to see it missing (or changed) installs it,
+      // so a rolling restart does not run the daily cleanup once per pod.
+      const installed = await queue.getJobScheduler(handler.job);
+      if (installed && Number(installed.every) === handler.schedule.everyMs) continue;
       await queue.upsertJobScheduler(
         handler.job,
         { every: handler.schedule.everyMs },

@@ -14,6 +14,7 @@ export async function startFakeProvider(
   respond: (call: ProviderCall, index: number) => { status?: number; body: unknown; delayMs?: number },
 ): Promise<{ url: string; calls: ProviderCall[]; close(): Promise<void> }> {
   const calls: ProviderCall[] = [];
+  const pending = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
     req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
@@ -21,10 +22,12 @@ export async function startFakeProvider(
       const call = { path: req.url ?? '', body: raw ? JSON.parse(raw) : undefined, at: Date.now() };
       calls.push(call);
       const answer = respond(call, calls.length - 1);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        pending.delete(timer);
         res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer.body));
       }, answer.delayMs ?? 0);
+      pending.add(timer);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -33,7 +36,12 @@ export async function startFakeProvider(
   return {
     url: `http://127.0.0.1:${port}/v1`,
     calls,
-    close: () => new Promise((resolve) => server.closeAllConnections() ?? server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        for (const timer of pending) clearTimeout(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
