@@ -27,15 +27,21 @@ export class JobDispatcher {
   async run(queue: QueueName, job: Job, token: string, signal?: AbortSignal): Promise<unknown> {
     const handler = this.byName.get(job.name);
     if (!handler || QUEUE_OF[handler.job] !== queue) throw new UnrecoverableError(`no handler for job "${job.name}" on queue ${queue}`);
-    const deadline = AbortSignal.timeout(this.config.JOB_TIMEOUT_SECONDS * 1000);
-    const aborted = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const timeoutMs = this.config.JOB_TIMEOUT_SECONDS * 1000;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${this.config.JOB_TIMEOUT_SECONDS} s`)), timeoutMs);
+    const forward = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', forward, { once: true });
     try {
       return await Promise.race([
-        handler.handle(job as Parameters<JobHandler['handle']>[0], { signal: aborted, token }),
-        rejectWhenAborted(aborted, this.config.JOB_TIMEOUT_SECONDS),
+        handler.handle(job as Parameters<JobHandler['handle']>[0], { signal: controller.signal, token }),
+        rejectWhenAborted(controller.signal),
       ]);
     } catch (error) {
       throw asJobError(error);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', forward);
     }
   }
 }
@@ -54,15 +60,16 @@ export function checkHandlers(handlers: JobHandler[]): Map<string, JobHandler> {
   return byName;
 }
 
-function rejectWhenAborted(signal: AbortSignal, timeoutSeconds: number): Promise<never> {
+function rejectWhenAborted(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
-    const fail = () => {
-      const reason: unknown = signal.reason;
-      if (reason instanceof DOMException && reason.name === 'TimeoutError') reject(new Error(`timed out after ${timeoutSeconds} s`));
-      else reject(reason instanceof Error ? reason : new Error(String(reason)));
-    };
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        const reason: unknown = signal.reason;
+        reject(reason instanceof Error ? reason : new Error(String(reason)));
+      },
+      { once: true },
+    );
   });
 }
 
