@@ -5,7 +5,7 @@ import { APP_CLOSING } from '../health/lifecycle.state.js';
 import { JOB_UPDATED, type JobUpdatedEvent } from '../queues/job.events.js';
 import { progressOf, publicState, type JobState } from '../queues/job.view.js';
 import { QUEUE_OF, type RequestedJob } from '../queues/queue.names.js';
-import { QueueRegistry } from '../queues/queue.registry.js';
+import { QueueRegistry, reportErrors } from '../queues/queue.registry.js';
 import { STALLED_COUNTS_KEY } from '../queues/queue-stats.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { JobDispatcher } from './job.dispatcher.js';
@@ -42,7 +42,7 @@ export class WorkerPool implements OnApplicationBootstrap {
         if (job) void this.publishFailure(job);
       });
       worker.on('stalled', () => void this.redis.client.hincrby(STALLED_COUNTS_KEY, host.queue, 1).catch(() => undefined));
-      worker.on('error', (error) => this.logger.warn(`worker ${host.queue}: ${error.message}`));
+      reportErrors(host.queue, worker);
       worker.run().catch((error: Error) => this.logger.error(`worker ${host.queue} stopped: ${error.message}`));
     }
   }
