@@ -47,7 +47,8 @@ export class AppModule {
               req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
                 id: req.id,
                 method: req.method,
-                url: req.url,
+                // A signed download URL is a credential: its signature stays out of the logs.
+                url: req.url.replace(/([?&]signature=)[^&]*/, '$1[redacted]'),
                 remoteAddress: req.remoteAddress,
               }),
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
