@@ -15,11 +15,17 @@ const WARM_DELAY_MS = 500;
 export class DocumentWarmListener {
   private readonly logger = new Logger(DocumentWarmListener.name);
   private failing = false;
+  /** When this instance last queued a warming per session: a burst of edits costs Redis one add per window, not one per edit. */
+  private readonly queuedAt = new Map<string, number>();
 
   constructor(private readonly jobs: JobsService) {}
 
   @OnEvent(CHANGE_COMMITTED)
   onCommitted(event: CommittedChange): void {
+    const now = Date.now();
+    if (now - (this.queuedAt.get(event.sessionId) ?? 0) < WARM_DELAY_MS) return;
+    if (this.queuedAt.size > 10_000) this.queuedAt.clear();
+    this.queuedAt.set(event.sessionId, now);
     this.jobs
       .queueInternal(
         JobName.WarmDocument,

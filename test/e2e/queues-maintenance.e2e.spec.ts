@@ -173,4 +173,32 @@ describe('queue stats, stuck queues, cleanup and the collaboration queue', () =>
     expect(announced[0].members.map((m: { displayName: string }) => m.displayName)).toEqual([owner.user.displayName]);
     member.disconnect();
   });
+
+  it('warms an edited session back into the cache, so the next reader hits it', async () => {
+    const env = isolated('warm');
+    const api = await start({ ...env, RUN_WORKERS: 'true' });
+    const key = await sessionWithBlocks(api, owner.token, [{ type: 'text', content: { text: 'first' } }]);
+    const block = (await api.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items[0];
+    const stats = async () => (await api.request('GET', '/api/admin/cache/stats', { token: ADMIN_TOKEN })).body.byType.blocks;
+    const edited = await api.request('PATCH', `/api/sessions/${key}/blocks/${block.id}`, {
+      token: owner.token,
+      body: { version: block.version, content: { text: 'second' } },
+    });
+    expect(edited.status).toBe(200);
+    const collaboration = api.app.get(QueueRegistry).get('collaboration');
+    await new Promise((resolve) => setTimeout(resolve, 600)); // the warming waits 0.5 s for the rest of a burst
+    let pending: number;
+    do {
+      const jobs = await collaboration.getJobs(['delayed', 'wait', 'active']);
+      pending = jobs.filter((job) => job.name === 'document.warm').length;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } while (pending > 0);
+    const before = await stats();
+    const read = await api.request('GET', `/api/sessions/${key}`, { token: owner.token });
+    expect(read.body.blocks[0].content.text).toBe('second');
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // hit counters are flushed each second
+    const after = await stats();
+    expect(after.hits - before.hits).toBe(1);
+    expect(after.misses - before.misses).toBe(0);
+  });
 });
