@@ -33,7 +33,10 @@ export class ThemesService {
     let after: string | undefined;
     if (cursor !== undefined) {
       after = Buffer.from(cursor, 'base64url').toString('utf8');
-      if (!after || !after.isWellFormed() || Buffer.from(after).toString('base64url') !== cursor) throw new AppError('INVALID_CURSOR');
+      // A NUL cannot be in a theme name (nor in a PostgreSQL string): such a cursor was never issued.
+      if (!after || after.includes('\0') || !after.isWellFormed() || Buffer.from(after).toString('base64url') !== cursor) {
+        throw new AppError('INVALID_CURSOR');
+      }
     }
     const rows = await this.themes.list(limit + 1, after);
     return toPage(rows, limit, view, (t) => Buffer.from(t.name).toString('base64url'));

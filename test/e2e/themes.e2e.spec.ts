@@ -50,5 +50,7 @@ describe('themes', () => {
     expect(walked.filter((n) => known.includes(n))).toEqual(known);
     expect((await api.request('GET', '/api/themes?limit=0')).body.code).toBe('VALIDATION_FAILED');
     expect((await api.request('GET', '/api/themes?cursor=%%%')).body.code).toBe('INVALID_CURSOR');
+    // "AA" decodes to a NUL, which PostgreSQL refuses in a string (found by the hostile-input suite).
+    expect((await api.request('GET', '/api/themes?cursor=AA')).body.code).toBe('INVALID_CURSOR');
   });
 });
