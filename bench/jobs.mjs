@@ -9,7 +9,9 @@
 //   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (export clients, default 16),
 //   BENCH_JOBS (no-op jobs per run, default 20000), BENCH_PORT (default 3904)
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, printTable, startServer } from './lib.mjs';
 
@@ -19,6 +21,7 @@ const jobCount = Number(process.env.BENCH_JOBS ?? 20_000);
 const port = Number(process.env.BENCH_PORT ?? 3904);
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const artifactsDir = join(tmpdir(), `tessera-bench-artifacts-${randomBytes(3).toString('hex')}`);
 
 async function exportRun(db, prefix) {
   const server = await startServer({
@@ -27,7 +30,7 @@ async function exportRun(db, prefix) {
     REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
     QUEUE_PREFIX: `${prefix}bull`,
-    ARTIFACTS_DIR: `.data/bench-artifacts-${randomBytes(3).toString('hex')}`,
+    ARTIFACTS_DIR: artifactsDir,
     RUN_WORKERS: 'true',
     PASSWORD_HASH_COST: '10',
     JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789-abcdef',
@@ -156,4 +159,5 @@ try {
 } finally {
   await db.drop();
   await dropRedisPrefix(prefix, redisUrl);
+  await rm(artifactsDir, { recursive: true, force: true });
 }
