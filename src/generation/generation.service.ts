@@ -1,23 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { DocumentReader } from '../blocks/document.reader.js';
-import { AppError } from '../errors/app-error.js';
 import { JobsService } from '../queues/jobs.service.js';
 import { JobName } from '../queues/queue.names.js';
-import { canWrite } from '../sessions/session-access.js';
 import type { GenerateBody, ImageBody, ThinkBody } from './dto.js';
+import { GeneratedBlocksWriter } from './generated-blocks.writer.js';
 
 /** Generation writes into the session, so asking for it takes write access (checked again when the job runs). */
 @Injectable()
 export class GenerationService {
   constructor(
-    private readonly reader: DocumentReader,
+    private readonly writer: GeneratedBlocksWriter,
     private readonly jobs: JobsService,
   ) {}
 
   async generate(principal: Principal, key: string, body: GenerateBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    await this.checkWritable(principal, key);
+    await this.writer.checkWritable(principal, key);
     return this.jobs.submit(
       JobName.Generate,
       { principal, sessionKey: key, body, idempotencyKey },
@@ -26,7 +24,7 @@ export class GenerationService {
   }
 
   async think(principal: Principal, key: string, body: ThinkBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    await this.checkWritable(principal, key);
+    await this.writer.checkWritable(principal, key);
     return this.jobs.submit(
       JobName.Think,
       { principal, sessionKey: key, body, idempotencyKey },
@@ -35,16 +33,11 @@ export class GenerationService {
   }
 
   async image(principal: Principal, key: string, body: ImageBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    await this.checkWritable(principal, key);
+    await this.writer.checkWritable(principal, key);
     return this.jobs.submit(
       JobName.Image,
       { principal, sessionKey: key, body, idempotencyKey },
       { prompt: body.prompt, artifactId: randomUUID(), blockId: randomUUID() },
     );
-  }
-
-  private async checkWritable(principal: Principal, key: string): Promise<void> {
-    const { view } = await this.reader.session(principal, key);
-    if (!canWrite(view, principal)) throw new AppError('READ_ONLY');
   }
 }

@@ -17,6 +17,7 @@ export interface HealthReport {
 }
 
 const CHECK_TIMEOUT_MS = 1500;
+const NO_FEATURES: Promise<Record<string, Indicator>> = Promise.resolve({});
 
 const logger = new Logger('Health');
 
@@ -49,18 +50,21 @@ export class HealthService {
     private readonly indicators: HealthIndicators,
   ) {}
 
-  /** Ready to take traffic: the database and Redis answer and the instance is not draining. */
+  /**
+   * Ready to take traffic: the database and Redis answer and the instance is not draining.
+   * Probes come every few seconds, so only the dependencies are checked, not the features.
+   */
   async ready(): Promise<{ ready: boolean; report: HealthReport }> {
-    const report = await this.report();
+    const report = await this.report({ features: false });
     const ready = report.checks.database.status === 'up' && report.checks.redis.status === 'up' && !this.lifecycle.draining;
     return { ready, report };
   }
 
-  async report(): Promise<HealthReport> {
+  async report({ features: withFeatures = true } = {}): Promise<HealthReport> {
     const [database, redis, features] = await Promise.all([
       timed('database', () => this.database.ping()),
       timed('redis', () => this.redis.ping()),
-      this.indicators.run(),
+      withFeatures ? this.indicators.run() : NO_FEATURES,
     ]);
     const allUp = [database, redis, ...Object.values(features)].every((check) => check.status === 'up');
     return {

@@ -3,8 +3,8 @@ import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { Job } from 'bullmq';
 import { APP_CLOSING } from '../health/lifecycle.state.js';
 import { JOB_UPDATED, type JobUpdatedEvent } from '../queues/job.events.js';
-import { progressOf, publicState, type JobState } from '../queues/job.view.js';
-import { QUEUE_OF, type RequestedJob } from '../queues/queue.names.js';
+import { publicState, toJobView, type JobState } from '../queues/job.view.js';
+import { QUEUE_OF, type JobName, type RequestedJob } from '../queues/queue.names.js';
 import { QueueRegistry, reportErrors } from '../queues/queue.registry.js';
 import { STALLED_COUNTS_KEY } from '../queues/queue-stats.service.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -76,17 +76,10 @@ export class WorkerPool implements OnApplicationBootstrap {
   private publish(job: Job, state: JobState, error?: string): void {
     const data = job.data as Partial<RequestedJob>;
     if (!data.sessionKey || !data.principal) return;
+    const { id, queue, name, progress, result } = toJobView(job, QUEUE_OF[job.name as JobName], state);
     const event: JobUpdatedEvent = {
       sessionKey: data.sessionKey,
-      payload: {
-        jobId: job.id!,
-        queue: QUEUE_OF[job.name as keyof typeof QUEUE_OF],
-        name: job.name,
-        state,
-        progress: state === 'completed' ? 100 : progressOf(job),
-        ...(state === 'completed' && { result: job.returnvalue as unknown }),
-        ...(error && { error }),
-      },
+      payload: { jobId: id, queue, name, state, progress, ...(result !== undefined && { result }), ...(error && { error }) },
     };
     this.events.emit(JOB_UPDATED, event);
   }
