@@ -21,6 +21,11 @@ export default tseslint.config(
     },
   },
   {
+    // The editor page is browser code, typed against the DOM by its own project.
+    files: ['web/**/*.ts'],
+    languageOptions: { parserOptions: { project: './tsconfig.web.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
@@ -44,6 +49,8 @@ export default tseslint.config(
         performance: 'readonly',
         fetch: 'readonly',
         setTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
       },
     },
   },

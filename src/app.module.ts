@@ -10,12 +10,14 @@ import { ChangesModule } from './changes/changes.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { BroadcastModule } from './collaboration/broadcast.module.js';
 import { CollaborationModule } from './collaboration/collaboration.module.js';
+import { isOperationalRoute } from './common/operational-routes.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ExportsModule } from './exports/exports.module.js';
 import { GenerationModule } from './generation/generation.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { QueuesModule } from './queues/queues.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -53,11 +55,15 @@ export class AppModule {
               }),
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
             },
-            autoLogging: { ignore: (req) => req.url?.startsWith('/api/health') === true || req.url === '/health' },
+            // Probes and scrapes are not traffic. The middleware layer rewrites `url`; `originalUrl` is the request's.
+            autoLogging: {
+              ignore: (req) => isOperationalRoute((req as { originalUrl?: string }).originalUrl ?? req.url ?? ''),
+            },
             customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
           },
         }),
         EventEmitterModule.forRoot(),
+        MetricsModule,
         DatabaseModule,
         RedisModule,
         CacheModule,

@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
 import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
@@ -10,14 +14,16 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, type ProcessRole } from './app.module.js';
 import { RedisIoAdapter } from './collaboration/redis-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
+import { isOperationalRoute } from './common/operational-routes.js';
 import { AppError } from './errors/app-error.js';
 import { HttpExceptionFilter, sendProblem } from './errors/http-exception.filter.js';
 import { createValidationPipe } from './errors/validation.js';
 import { checkJsonShape } from './errors/json-shape.js';
+import { instrumentHttp } from './metrics/http.metrics.js';
+import { Metrics } from './metrics/metrics.service.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const frameworkLogger = new Logger('HttpError');
-const WORKER_ROUTES = /^\/(api\/)?health(\/(live|ready))?(\?|$)/;
 
 /** Echoes a sane incoming X-Request-Id, else makes one; the raw request carries it for the logger. */
 function requestIdOf(req: IncomingMessage): string {
@@ -25,6 +31,16 @@ function requestIdOf(req: IncomingMessage): string {
   const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
   (req as IncomingMessage & { id?: string }).id = id;
   return id;
+}
+
+/**
+ * The editor page and its assets (`npm run build` puts them in dist/public), one route per
+ * file and no wildcard, so unknown paths stay the API's 404. Absent when not built.
+ */
+async function serveEditor(app: NestFastifyApplication): Promise<void> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), 'public');
+  if (!existsSync(join(root, 'index.html'))) return;
+  await app.register(fastifyStatic, { root, wildcard: false, index: 'index.html', cacheControl: true, maxAge: '5m' });
 }
 
 /** Builds the HTTP application (Fastify) with Tessera's parsing, errors, security headers and docs. */
@@ -55,11 +71,12 @@ export async function createApp(
   });
   if (options.logger !== false) app.useLogger(app.get(PinoLogger));
   const fastify = app.getHttpAdapter().getInstance();
+  instrumentHttp(fastify, app.get(Metrics));
 
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     // A worker serves its probes only; the API's routes are the API instances' business.
-    if (role === 'worker' && !WORKER_ROUTES.test(request.url)) {
+    if (role === 'worker' && !isOperationalRoute(request.url)) {
       sendProblem(request, reply, new AppError('NOT_FOUND'), frameworkLogger);
       return reply;
     }
@@ -80,6 +97,7 @@ export async function createApp(
   app.useGlobalPipes(createValidationPipe());
   if (role === 'worker') return app;
   app.useWebSocketAdapter(new RedisIoAdapter(app, config));
+  await serveEditor(app);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -30,13 +30,14 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     // Sockets are identified once, at the handshake (CollaborationGateway), and checked per event.
     if (context.getType() !== 'http') return true;
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const principal = await this.identify(request.headers.authorization, clientIp(request));
-    request.principal = principal;
     const requirement = this.reflector.getAllAndOverride<AccessRequirement | undefined>(ACCESS_REQUIREMENT, [
       context.getHandler(),
       context.getClass(),
     ]);
+    if (requirement === 'own') return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const principal = await this.identify(request.headers.authorization, clientIp(request));
+    request.principal = principal;
     if (requirement === 'admin' && principal.kind !== 'admin') {
       throw principal.kind === 'user'
         ? new AppError('FORBIDDEN', 'This route is for operators (admin token).')

@@ -15,13 +15,15 @@ declare module 'fastify' {
   }
 }
 
-export type AccessRequirement = 'user' | 'admin';
+export type AccessRequirement = 'user' | 'admin' | 'own';
 export const ACCESS_REQUIREMENT = 'tessera:access';
 
 /** The route needs a user token (anonymous: 401 AUTH_REQUIRED). */
 export const RequireUser = () => SetMetadata(ACCESS_REQUIREMENT, 'user' satisfies AccessRequirement);
 /** The route needs ADMIN_TOKEN (none: 401, a user token: 403). */
 export const RequireAdmin = () => SetMetadata(ACCESS_REQUIREMENT, 'admin' satisfies AccessRequirement);
+/** The route reads its own Authorization header (a scrape token, not a user's): no principal is made. */
+export const OwnAuthorization = () => SetMetadata(ACCESS_REQUIREMENT, 'own' satisfies AccessRequirement);
 
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
   const request = ctx.switchToHttp().getRequest<FastifyRequest>();

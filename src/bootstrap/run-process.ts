@@ -41,9 +41,14 @@ export function runProcess(role: ProcessRole): void {
         if (stopping) return;
         stopping = true;
         log(`${signal} received: draining for ${config.DRAIN_DELAY_MS} ms, then shutting down`);
-        await drainAndClose(app, signal === 'SIGTERM' ? config.DRAIN_DELAY_MS : 0).catch((error: Error) =>
-          bootLogger.error(`shutdown: ${error.message}`),
+        const closed = await drainAndClose(app, signal === 'SIGTERM' ? config.DRAIN_DELAY_MS : 0, config.SHUTDOWN_TIMEOUT_MS).catch(
+          (error: Error) => {
+            bootLogger.error(`shutdown: ${error.message}`);
+            return false;
+          },
         );
+        if (!closed)
+          bootLogger.warn(`shutdown did not finish within SHUTDOWN_TIMEOUT_MS (${config.SHUTDOWN_TIMEOUT_MS} ms): exiting anyway`);
         await infra.stop();
         process.exit(0);
       };

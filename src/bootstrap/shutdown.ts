@@ -5,11 +5,25 @@ import { APP_CLOSING, LifecycleState } from '../health/lifecycle.state.js';
 /**
  * The SIGTERM sequence: readiness fails at once; the instance keeps serving for `delayMs`
  * while load balancers notice; sockets are told to reconnect elsewhere and closed after
- * their in-flight events; then the application closes (in-flight HTTP requests finish).
+ * their in-flight events, and workers finish (or hand back) their jobs; then the
+ * application closes (in-flight HTTP requests finish). Resolves `false` when closing
+ * outlasted `timeoutMs`, and the caller exits anyway.
  */
-export async function drainAndClose(app: INestApplication, delayMs: number): Promise<void> {
+export async function drainAndClose(app: INestApplication, delayMs: number, timeoutMs = Infinity): Promise<boolean> {
   app.get(LifecycleState).startDraining();
   await new Promise((resolve) => setTimeout(resolve, delayMs));
-  await app.get(EventEmitter2).emitAsync(APP_CLOSING);
-  await app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const closing = (async () => {
+    await app.get(EventEmitter2).emitAsync(APP_CLOSING);
+    await app.close();
+    return true;
+  })();
+  const timedOut = new Promise<boolean>((resolve) => {
+    if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), timeoutMs).unref();
+  });
+  try {
+    return await Promise.race([closing, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { AppError } from '../errors/app-error.js';
+import { Metrics } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { CacheCounters } from './cache-stats.js';
 import { CACHE_TTL_SECONDS, type CacheEntry } from './cache.types.js';
@@ -55,7 +56,18 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   private readonly counters = new CacheCounters();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly redis: RedisService) {}
+  private readonly requests;
+
+  constructor(
+    private readonly redis: RedisService,
+    metrics: Metrics,
+  ) {
+    this.requests = metrics.counter({
+      name: 'cache_requests_total',
+      help: 'Cache reads, by entry type and result (hit, miss)',
+      labelNames: ['type', 'result'],
+    });
+  }
 
   onModuleInit(): void {
     this.redis.client.defineCommand('cacheRead', { lua: READ_SCRIPT });
@@ -80,6 +92,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       entries.map(async (entry, i) => {
         const read = reads[i];
         this.counters.count(entry.type, read.hit ? 'hits' : 'misses');
+        this.requests.inc({ type: entry.type, result: read.hit ? 'hit' : 'miss' });
         if (read.hit) return read.value as T;
         if (!read.gens) return entry.load();
         const { value, leader } = await this.singleFlight(`${this.valueKey(entry)}|${read.gens.join(',')}`, entry.load);

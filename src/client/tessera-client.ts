@@ -44,6 +44,7 @@ type Listener<T> = (value: T) => void;
 export class TesseraClient {
   readonly socket: Socket;
   private readonly feeds = new Map<string, SessionFeed>();
+  private closed = false;
 
   constructor(options: ClientOptions) {
     this.socket = io(`${options.url.replace(/\/$/, '')}/collab`, {
@@ -62,9 +63,20 @@ export class TesseraClient {
       this.feeds.get(key)?.revoked(reason);
       this.feeds.delete(key);
     });
-    // After any reconnect, every session is joined again from the last change applied.
-    this.socket.io.on('reconnect', () => {
-      for (const feed of this.feeds.values()) void feed.resume().catch(() => undefined);
+    // After any reconnection, every session is joined again from the last change applied.
+    let connectedBefore = false;
+    this.socket.on('connect', () => {
+      if (connectedBefore) for (const feed of this.feeds.values()) void feed.resume().catch(() => undefined);
+      connectedBefore = true;
+    });
+    // A draining instance closes the connection itself, and Socket.IO does not reconnect after a
+    // server-side close: reconnect (through the load balancer, to another instance), and try
+    // again a moment later if this one still answers while it drains.
+    this.socket.on('disconnect', (reason) => {
+      if (reason === 'io server disconnect' && !this.closed) this.reconnectSoon(0);
+    });
+    this.socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
+      if (connectedBefore && error.data?.code === 'SERVER_DRAINING' && !this.closed) this.reconnectSoon(250 + Math.random() * 750);
     });
   }
 
@@ -99,6 +111,7 @@ export class TesseraClient {
   }
 
   close(): void {
+    this.closed = true;
     this.socket.close();
   }
 
@@ -110,6 +123,12 @@ export class TesseraClient {
       throw new TesseraError(code, message, details);
     }
     return ack as T;
+  }
+
+  private reconnectSoon(delayMs: number): void {
+    setTimeout(() => {
+      if (!this.closed && !this.socket.connected) this.socket.connect();
+    }, delayMs);
   }
 
   private feedOf(change: ChangeEvent): SessionFeed | undefined {

@@ -35,6 +35,7 @@ import {
   UpdateOptions,
 } from './collab.protocol.js';
 import { PresenceThrottle } from './presence-throttle.js';
+import { SocketMetrics } from './socket.metrics.js';
 import { errorAck, parsePayload, type Ack } from './socket-ack.js';
 
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
@@ -62,6 +63,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     private readonly limiter: RateLimiter,
     private readonly server: CollabServer,
     private readonly presence: PresenceService,
+    private readonly metrics: SocketMetrics,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -73,6 +75,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
         (error: Error) => next(error),
       );
     });
+    namespace.on('connection', (socket) => this.metrics.watch(socket));
   }
 
   /** Shutdown: every socket here is told to reconnect elsewhere, then closed once its in-flight events are answered. */

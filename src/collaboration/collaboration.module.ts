@@ -5,12 +5,13 @@ import { HealthModule } from '../health/health.module.js';
 import { CollabHandshake } from './collab.handshake.js';
 import { CollaborationGateway } from './collaboration.gateway.js';
 import { RealtimeModule } from './realtime.module.js';
+import { SocketMetrics } from './socket.metrics.js';
 import { WsStatsController } from './ws-stats.controller.js';
 import { WsStatsService } from './ws-stats.service.js';
 
 @Module({
   imports: [AuthModule, BlocksModule, HealthModule, RealtimeModule],
   controllers: [WsStatsController],
-  providers: [CollabHandshake, CollaborationGateway, WsStatsService],
+  providers: [CollabHandshake, CollaborationGateway, SocketMetrics, WsStatsService],
 })
 export class CollaborationModule {}

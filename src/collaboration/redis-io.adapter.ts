@@ -28,6 +28,8 @@ export class RedisIoAdapter extends IoAdapter {
       path: '/socket.io',
       pingInterval: this.config.WS_PING_INTERVAL,
       pingTimeout: this.config.WS_PING_TIMEOUT,
+      // WebSocket only unless asked: a polling session spans many requests, which a load balancer must pin to one instance.
+      transports: this.config.WS_POLLING ? ['polling', 'websocket'] : ['websocket'],
       maxHttpBufferSize: this.config.BODY_LIMIT,
       // Compress messages over 1 KiB, without keeping a zlib context per connection between
       // messages: with context takeover an idle socket cost ~250 KiB of RSS instead of ~41.

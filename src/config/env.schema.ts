@@ -94,7 +94,9 @@ export const envSchema = z
     WS_MAX_CONNECTIONS: int(1).default(10000),
     WS_PING_INTERVAL: int(1000).default(25000),
     WS_PING_TIMEOUT: int(1000).default(20000),
+    WS_POLLING: bool.default(false),
     DRAIN_DELAY_MS: int(0).default(5000),
+    SHUTDOWN_TIMEOUT_MS: int(3000).default(20000),
 
     RUN_WORKERS: bool.default(false),
     AI_GENERATION_CONCURRENCY: int(1).default(15),
@@ -143,6 +145,11 @@ export const envSchema = z
     }
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET && !env.JWT_PRIVATE_KEY) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'is required in production' });
+    }
+    // The embedded database and the local redis-server are for a developer's machine; in
+    // production a missing URL is a deployment mistake, said at once rather than found later.
+    for (const name of ['DATABASE_URL', 'REDIS_URL'] as const) {
+      if (env.NODE_ENV === 'production' && !env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required in production' });
     }
     if (Boolean(env.JWT_PRIVATE_KEY) !== Boolean(env.JWT_PUBLIC_KEY)) {
       ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'must be set together with JWT_PRIVATE_KEY' });

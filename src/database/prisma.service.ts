@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
@@ -22,24 +23,23 @@ function statementName(query: { sql: string }): string {
   return name;
 }
 
-/** The one Prisma client of the process, on the pg driver adapter and its pool settings. */
+/** The one Prisma client of the process, on the pg driver adapter and a pool it owns (and reports on). */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleDestroy {
+  readonly pool: pg.Pool;
+
   constructor(@InjectConfig() config: AppConfig) {
-    super({
-      adapter: new PrismaPg(
-        {
-          connectionString: config.DATABASE_URL,
-          min: config.DB_POOL_MIN,
-          max: config.DB_POOL_MAX,
-          connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT,
-          idleTimeoutMillis: config.DB_IDLE_TIMEOUT,
-          statement_timeout: config.DB_STATEMENT_TIMEOUT || undefined,
-          application_name: 'tessera',
-        },
-        { statementNameGenerator: statementName },
-      ),
+    const pool = new pg.Pool({
+      connectionString: config.DATABASE_URL,
+      min: config.DB_POOL_MIN,
+      max: config.DB_POOL_MAX,
+      connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT,
+      idleTimeoutMillis: config.DB_IDLE_TIMEOUT,
+      statement_timeout: config.DB_STATEMENT_TIMEOUT || undefined,
+      application_name: 'tessera',
     });
+    super({ adapter: new PrismaPg(pool, { statementNameGenerator: statementName, disposeExternalPool: true }) });
+    this.pool = pool;
   }
 
   async onModuleDestroy(): Promise<void> {

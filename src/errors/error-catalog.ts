@@ -11,6 +11,7 @@ export const ERROR_CATALOG = {
   INVALID_CURSOR: { status: 400, detail: 'The pagination cursor is not valid.' },
   INVALID_TOKEN: { status: 401, detail: 'The access token is invalid or expired.' },
   AUTH_REQUIRED: { status: 401, detail: 'This route needs a user access token.' },
+  METRICS_TOKEN_REQUIRED: { status: 401, detail: 'This route needs the metrics token.' },
   ADMIN_TOKEN_REQUIRED: { status: 401, detail: 'This route needs the admin token.' },
   INVALID_CREDENTIALS: { status: 401, detail: 'The email or password is wrong.' },
   INVALID_SIGNATURE: { status: 403, detail: 'The download URL is not valid: it was altered or is incomplete.' },

@@ -7,6 +7,7 @@ import { JobsService } from './jobs.service.js';
 import { QUEUE_NAMES } from './queue.names.js';
 import { defaultJobOptions, queueConnection } from './queue.options.js';
 import { QueueHealth } from './queue.health.js';
+import { QueueMetrics } from './queue.metrics.js';
 import { QueueRegistry } from './queue.registry.js';
 import { QueueStatsController } from './queue-stats.controller.js';
 import { QueueStatsService } from './queue-stats.service.js';
@@ -30,7 +31,7 @@ import { QueueStatsService } from './queue-stats.service.js';
     BlocksModule,
   ],
   controllers: [JobsController, QueueStatsController],
-  providers: [QueueRegistry, JobsService, QueueStatsService, QueueHealth],
+  providers: [QueueRegistry, JobsService, QueueStatsService, QueueHealth, QueueMetrics],
   exports: [QueueRegistry, JobsService, QueueStatsService],
 })
 export class QueuesModule {}

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { RedisService } from '../redis/redis.service.js';
+import { Metrics } from '../metrics/metrics.service.js';
 import { LocalLimiter, type RawDecision, type WindowSpec } from './local-limiter.js';
 import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction } from './rate-limit.policies.js';
 import { CONSUME_SCRIPT, PROBE_CHECK_SCRIPT, PROBE_SCRIPT } from './rate-limit.scripts.js';
@@ -61,12 +62,20 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   fallbackDecisions = 0;
   private sweeper?: NodeJS.Timeout;
 
+  private readonly decisions;
+
   constructor(
     redis: RedisService,
     @InjectConfig() private readonly config: AppConfig,
+    metrics: Metrics,
   ) {
     this.client = redis.create('rate-limit');
     this.policies = resolvePolicies(config.RATE_LIMIT_POLICIES);
+    this.decisions = metrics.counter({
+      name: 'rate_limit_decisions_total',
+      help: 'Rate-limit decisions, by action, outcome (allowed, limited, blocked) and source (redis, or local while Redis is unreachable)',
+      labelNames: ['action', 'outcome', 'source'],
+    });
   }
 
   onModuleInit(): void {
@@ -107,7 +116,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
       offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000,
       blockMs: this.config.RATE_LIMIT_BLOCK_SECONDS * 1000,
     };
-    const raw = await this.onRedis(
+    const { value: raw, source } = await this.onRedis(
       () =>
         (this.client as unknown as Scripted).rlConsume(
           5 + windows.length,
@@ -128,18 +137,22 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
         ),
       () => this.local.consume(keys, cost, rules),
     );
-    return toDecision(raw);
+    return this.count(action, toDecision(raw), source);
   }
 
   /** A key route's check when no window applies: is this IP blocked for probing keys? */
   async probeBlocked(ip: string): Promise<Decision> {
     if (!this.enabled) return UNLIMITED;
     const key = `rl:probeblock:${ip}`;
-    const ttl = await this.onRedis(
+    const { value: ttl, source } = await this.onRedis(
       () => (this.client as unknown as Scripted).rlProbeCheck(key, STATS_KEY),
       () => this.local.ttl(key),
     );
-    return ttl > 0 ? { outcome: 'blocked', limit: 0, retryAfterSeconds: Math.ceil(ttl / 1000) } : UNLIMITED;
+    return this.count(
+      'key-probe',
+      ttl > 0 ? { outcome: 'blocked', limit: 0, retryAfterSeconds: Math.ceil(ttl / 1000) } : UNLIMITED,
+      source,
+    );
   }
 
   /** Records a lookup of an unknown or malformed key by `ip`. */
@@ -181,16 +194,21 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     return this.client;
   }
 
-  private async onRedis<T>(remote: () => Promise<T>, local: () => T): Promise<T> {
+  private async onRedis<T>(remote: () => Promise<T>, local: () => T): Promise<{ value: T; source: 'redis' | 'local' }> {
     if (this.client.status === 'ready') {
       try {
-        return await remote();
+        return { value: await remote(), source: 'redis' };
       } catch (error) {
         this.logger.warn(`rate-limit decision taken locally: ${(error as Error).message}`);
       }
     }
     this.fallbackDecisions++;
-    return local();
+    return { value: local(), source: 'local' };
+  }
+
+  private count(action: string, decision: Decision, source: 'redis' | 'local'): Decision {
+    this.decisions.inc({ action, outcome: decision.outcome, source });
+    return decision;
   }
 }
 

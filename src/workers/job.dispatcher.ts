@@ -1,9 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { JobName, QUEUE_OF, type QueueName } from '../queues/queue.names.js';
 import { JOB_HANDLERS, type JobHandler } from './job-handler.js';
+
+/** The abort reason of a job stopped because its worker is shutting down. */
+class HandedBack extends Error {
+  constructor() {
+    super('the worker is shutting down: the job goes back to its queue');
+  }
+}
 
 /**
  * Routes each job to its handler under the job timeout. Built from the handler list and
@@ -12,6 +19,8 @@ import { JOB_HANDLERS, type JobHandler } from './job-handler.js';
 @Injectable()
 export class JobDispatcher {
   private readonly byName: ReadonlyMap<string, JobHandler>;
+  /** The jobs running now, by the controller that stops them. */
+  private readonly running = new Set<AbortController>();
 
   constructor(
     @Inject(JOB_HANDLERS) handlers: JobHandler[],
@@ -24,6 +33,15 @@ export class JobDispatcher {
     return [...this.byName.values()];
   }
 
+  /**
+   * Shutdown past its grace: every running job is stopped and put back in its queue for
+   * another worker, without using an attempt (every job's writes are idempotent).
+   */
+  handBack(): number {
+    for (const controller of this.running) controller.abort(new HandedBack());
+    return this.running.size;
+  }
+
   async run(queue: QueueName, job: Job, token: string, signal?: AbortSignal): Promise<unknown> {
     const handler = this.byName.get(job.name);
     if (!handler || QUEUE_OF[handler.job] !== queue) throw new UnrecoverableError(`no handler for job "${job.name}" on queue ${queue}`);
@@ -32,14 +50,20 @@ export class JobDispatcher {
     const timer = setTimeout(() => controller.abort(new Error(`timed out after ${this.config.JOB_TIMEOUT_SECONDS} s`)), timeoutMs);
     const forward = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', forward, { once: true });
+    this.running.add(controller);
     try {
       return await Promise.race([
         handler.handle(job as Parameters<JobHandler['handle']>[0], { signal: controller.signal, token }),
         rejectWhenAborted(controller.signal),
       ]);
     } catch (error) {
+      if (controller.signal.reason instanceof HandedBack) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
       throw asJobError(error);
     } finally {
+      this.running.delete(controller);
       clearTimeout(timer);
       signal?.removeEventListener('abort', forward);
     }

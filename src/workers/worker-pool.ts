@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { Job } from 'bullmq';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { APP_CLOSING } from '../health/lifecycle.state.js';
 import { JOB_UPDATED, type JobUpdatedEvent } from '../queues/job.events.js';
 import { publicState, toJobView, type JobState } from '../queues/job.view.js';
@@ -9,7 +10,11 @@ import { QueueRegistry, reportErrors } from '../queues/queue.registry.js';
 import { STALLED_COUNTS_KEY } from '../queues/queue-stats.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { JobDispatcher } from './job.dispatcher.js';
+import { JobMetrics } from './job.metrics.js';
 import type { QueueWorker } from './queue.worker.js';
+
+/** Time a hand-back takes (moving jobs back, closing connections) before the shutdown budget ends. */
+const HAND_BACK_MARGIN_MS = 2000;
 
 /** The queue workers of this process (one per queue). */
 export const QUEUE_WORKERS = Symbol('QUEUE_WORKERS');
@@ -29,6 +34,8 @@ export class WorkerPool implements OnApplicationBootstrap {
     private readonly queues: QueueRegistry,
     private readonly events: EventEmitter2,
     private readonly redis: RedisService,
+    private readonly metrics: JobMetrics,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -42,15 +49,30 @@ export class WorkerPool implements OnApplicationBootstrap {
         if (job) void this.publishFailure(job);
       });
       worker.on('stalled', () => void this.redis.client.hincrby(STALLED_COUNTS_KEY, host.queue, 1).catch(() => undefined));
+      this.metrics.watch(host.queue, worker);
       reportErrors(host.queue, worker);
       worker.run().catch((error: Error) => this.logger.error(`worker ${host.queue} stopped: ${error.message}`));
     }
   }
 
-  /** Active jobs finish (or, past the grace period, are handed to another worker when their lock lapses). */
+  /**
+   * Active jobs finish; those still running HAND_BACK_MARGIN_MS before SHUTDOWN_TIMEOUT_MS
+   * ends go back to their queue, so the process exits in time and nothing waits for a lock to lapse.
+   */
   @OnEvent(APP_CLOSING)
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((host) => host.worker.close()));
+    const timer = setTimeout(
+      () => {
+        const handed = this.dispatcher.handBack();
+        if (handed) this.logger.warn(`shutting down: ${handed} running job(s) handed back to their queues`);
+      },
+      Math.max(0, this.config.SHUTDOWN_TIMEOUT_MS - HAND_BACK_MARGIN_MS),
+    );
+    try {
+      await Promise.all(this.workers.map((host) => host.worker.close()));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async installSchedules(): Promise<void> {

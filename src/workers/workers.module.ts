@@ -18,6 +18,7 @@ import { workerOptions } from '../queues/queue.options.js';
 import { JOB_HANDLERS, type JobHandler } from './job-handler.js';
 import { JobDispatcher } from './job.dispatcher.js';
 import { workerFor, type QueueWorker } from './queue.worker.js';
+import { JobMetrics } from './job.metrics.js';
 import { QUEUE_WORKERS, WorkerPool } from './worker-pool.js';
 
 /** Every job handler. The dispatcher refuses to start unless each job name has exactly one. */
@@ -47,6 +48,7 @@ export class WorkersModule {
         ...workers,
         { provide: QUEUE_WORKERS, useFactory: (...hosts: QueueWorker[]) => hosts, inject: workers },
         WorkerPool,
+        JobMetrics,
       ],
     };
   }

@@ -240,6 +240,17 @@ describe('collaboration over Socket.IO, two instances', () => {
     }
   });
 
+  it('accepts the WebSocket transport only, unless WS_POLLING is on', async () => {
+    const handshake = (app: TestApp) => fetch(`${app.url}/socket.io/?EIO=4&transport=polling`).then((res) => res.status);
+    expect(await handshake(a)).toBe(400);
+    const polling = await startTestApp({ REDIS_PREFIX: `${currentRun().redisPrefix}collab-spec:`, WS_POLLING: 'true' });
+    try {
+      expect(await handshake(polling)).toBe(200);
+    } finally {
+      await polling.close();
+    }
+  });
+
   it('drains on shutdown: readiness fails, new sockets are refused, members are told and then closed', async () => {
     const draining = await startTestApp({ REDIS_PREFIX: `${currentRun().redisPrefix}collab-spec:` });
     const key = await newSession();

@@ -1,48 +1,29 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { derivedUuid } from '../../src/common/ids.js';
 import { QueueRegistry } from '../../src/queues/queue.registry.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
-import { chatAnswer, startFakeProvider } from '../helpers/fake-provider.js';
+import { chatAnswer } from '../helpers/fake-provider.js';
+import { BLOCKS, jobSuiteResources, queuePrefix } from '../helpers/job-fixtures.js';
 import { sessionWithBlocks, waitForJob } from '../helpers/jobs.js';
 import { ack, connect, record, until } from '../helpers/sockets.js';
-import { ADMIN_TOKEN, JWT_SECRET, startTestApp, type TestApp } from '../helpers/test-app.js';
-import { currentRun, ensureMigrated } from '../helpers/test-environment.js';
+import { ADMIN_TOKEN } from '../helpers/test-app.js';
+import { ensureMigrated } from '../helpers/test-environment.js';
 
-const BLOCKS = {
-  blocks: [
-    { type: 'heading', text: 'From the model', level: 1 },
-    { type: 'text', text: 'Body' },
-    { type: 'checklist-item', text: 'Do it' },
-  ],
-};
-
-/** Each test gets queues of its own, so no other suite's workers take its jobs. */
-const queuePrefix = (name: string) => `${currentRun().redisPrefix}${name}`;
-
-describe('job reliability: retries, refusals, timeouts, lost workers', () => {
+describe('job reliability: retries, refusals, timeouts', () => {
   let owner: Awaited<ReturnType<typeof createUser>>;
-  const apps: TestApp[] = [];
-  const start = async (env: Record<string, string>) => {
-    const app = await startTestApp(env);
-    apps.push(app);
-    return app;
-  };
+  const { start, fakeProvider, closeAll } = jobSuiteResources();
 
   beforeAll(async () => {
     await ensureMigrated();
     owner = await createUser({ plan: 'ENTERPRISE' });
   });
   afterAll(async () => {
-    await Promise.all(apps.map((a) => a.close()));
+    await closeAll();
     await closeTestDb();
   });
 
   it('retries a failing provider with exponential backoff and tells the room about each failed attempt', async () => {
-    const provider = await startFakeProvider((_call, i) =>
-      i < 2 ? { status: 503, body: { error: 'busy' } } : { body: chatAnswer(BLOCKS) },
-    );
+    const provider = await fakeProvider((_call, i) => (i < 2 ? { status: 503, body: { error: 'busy' } } : { body: chatAnswer(BLOCKS) }));
     const app = await start({
       RUN_WORKERS: 'true',
       QUEUE_PREFIX: queuePrefix('retry'),
@@ -67,11 +48,10 @@ describe('job reliability: retries, refusals, timeouts, lost workers', () => {
     const blocks = (await app.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items;
     expect(blocks.map((b: { type: string }) => b.type)).toEqual(['heading', 'text', 'checklist-item']);
     socket.disconnect();
-    await provider.close();
   });
 
   it('fails at once when the provider refuses (no retry can fix a 401), and when a job runs past its timeout', async () => {
-    const provider = await startFakeProvider((call) =>
+    const provider = await fakeProvider((call) =>
       call.body.messages[1].content.includes('slow')
         ? { body: chatAnswer(BLOCKS), delayMs: 3000 }
         : { status: 401, body: { error: 'bad key' } },
@@ -92,7 +72,6 @@ describe('job reliability: retries, refusals, timeouts, lost workers', () => {
     const timedOut = await waitForJob(app, slow.body.jobId, owner.token);
     expect(timedOut).toMatchObject({ state: 'failed', attempts: 3, error: 'timed out after 1 s' });
     expect((await app.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items).toHaveLength(0);
-    await provider.close();
   });
 
   it('fails a queued job whose requester lost write access before it ran, without retrying', async () => {
@@ -131,61 +110,5 @@ describe('job reliability: retries, refusals, timeouts, lost workers', () => {
     expect(second.state).toBe('completed');
     const blocks = (await app.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items;
     expect(blocks.map((b: { id: string }) => b.id)).toEqual(second.result.blockIds);
-  });
-
-  describe('a worker killed mid-job', () => {
-    let child: ChildProcess | undefined;
-    beforeAll(() => {
-      if (!existsSync('dist/worker.js')) spawnSync('npx', ['nest', 'build'], { stdio: 'inherit' });
-    });
-    afterAll(() => {
-      child?.kill('SIGKILL');
-    });
-
-    it('hands the job to another worker, which completes it once', async () => {
-      const prefix = queuePrefix('killed');
-      let killed = false;
-      const provider = await startFakeProvider((_call, i) => {
-        if (i === 0) {
-          // The first worker is inside the job now: kill it where it stands.
-          child!.kill('SIGKILL');
-          killed = true;
-          return { body: chatAnswer(BLOCKS), delayMs: 60_000 };
-        }
-        return { body: chatAnswer(BLOCKS) };
-      });
-      const run = currentRun();
-      child = spawn(process.execPath, ['dist/worker.js'], {
-        env: {
-          ...process.env,
-          NODE_ENV: 'test',
-          DATABASE_URL: run.databaseUrl,
-          REDIS_URL: run.redisUrl,
-          REDIS_PREFIX: run.redisPrefix,
-          QUEUE_PREFIX: prefix,
-          ARTIFACTS_DIR: run.artifactsDir,
-          JWT_SECRET,
-          PORT: '0',
-          LOG_LEVEL: 'silent',
-          AI_PROVIDER_URL: provider.url,
-          JOB_LOCK_MS: '1000',
-        },
-        stdio: 'ignore',
-      });
-      const api = await start({ QUEUE_PREFIX: prefix, AI_PROVIDER_URL: provider.url, JOB_LOCK_MS: '1000' });
-      const key = await sessionWithBlocks(api, owner.token, []);
-      const res = await api.request('POST', `/api/sessions/${key}/generate`, { token: owner.token, body: { prompt: 'survive a crash' } });
-      await until(() => killed, 20_000);
-      await new Promise((resolve) => child!.once('exit', resolve));
-      await start({ QUEUE_PREFIX: prefix, AI_PROVIDER_URL: provider.url, JOB_LOCK_MS: '1000', RUN_WORKERS: 'true' });
-      const job = await waitForJob(api, res.body.jobId, owner.token, ['completed', 'failed'], 20_000);
-      expect(job.state).toBe('completed');
-      expect(provider.calls).toHaveLength(2);
-      const blocks = (await api.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items;
-      expect(blocks).toHaveLength(3);
-      const stats = (await api.request('GET', '/api/admin/queues/stats', { token: ADMIN_TOKEN })).body;
-      expect(stats.find((q: { name: string }) => q.name === 'ai-generation').stalled).toBeGreaterThanOrEqual(1);
-      await provider.close();
-    }, 60_000);
   });
 });

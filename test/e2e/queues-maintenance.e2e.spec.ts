@@ -6,16 +6,10 @@ import { QueueRegistry } from '../../src/queues/queue.registry.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { sessionWithBlocks, waitForJob } from '../helpers/jobs.js';
 import { ack, connect, record, until } from '../helpers/sockets.js';
-import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { currentRun, ensureMigrated } from '../helpers/test-environment.js';
 
 const DAY = 86_400_000;
-
-/** Redis state of its own (queues, stats), so the figures are this test's alone. */
-const isolated = (name: string) => {
-  const prefix = `${currentRun().redisPrefix}${name}:`;
-  return { REDIS_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
-};
 
 describe('queue stats, stuck queues, cleanup and the collaboration queue', () => {
   const apps: TestApp[] = [];
@@ -43,7 +37,7 @@ describe('queue stats, stuck queues, cleanup and the collaboration queue', () =>
     )!;
 
   it('counts what waits, shows a queue nobody works as stuck (health degraded, still ready), then what completed; plans go first', async () => {
-    const env = isolated('stats');
+    const env = isolatedRedis('stats');
     const api = await start(env);
     const key = await sessionWithBlocks(api, owner.token, [{ type: 'text', content: { text: 'x' } }], { visibility: 'link' });
     const ids: Array<{ id: string; plan: string }> = [];
@@ -87,7 +81,7 @@ describe('queue stats, stuck queues, cleanup and the collaboration queue', () =>
   });
 
   it('deletes only the artifacts that are due, once, with two workers cleaning at the same time', async () => {
-    const env = isolated('cleanup');
+    const env = isolatedRedis('cleanup');
     const api = await start({ ...env, RUN_WORKERS: 'true' });
     const key = await sessionWithBlocks(api, owner.token, [{ type: 'text', content: { text: 'keep me' } }]);
     const artifactIds: string[] = [];
@@ -137,7 +131,7 @@ describe('queue stats, stuck queues, cleanup and the collaboration queue', () =>
   });
 
   it('sweeps changes past their age and expired snapshots from idle sessions, and ghosts from presence', async () => {
-    const env = isolated('sweeps');
+    const env = isolatedRedis('sweeps');
     const api = await start({ ...env, RUN_WORKERS: 'true' });
     const key = await sessionWithBlocks(
       api,
@@ -175,7 +169,7 @@ describe('queue stats, stuck queues, cleanup and the collaboration queue', () =>
   });
 
   it('warms an edited session back into the cache, so the next reader hits it', async () => {
-    const env = isolated('warm');
+    const env = isolatedRedis('warm');
     const api = await start({ ...env, RUN_WORKERS: 'true' });
     const key = await sessionWithBlocks(api, owner.token, [{ type: 'text', content: { text: 'first' } }]);
     const block = (await api.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items[0];

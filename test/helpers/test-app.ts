@@ -29,6 +29,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Redis state of its own (queues, stats) under the run's prefix, so a suite's figures are its alone. */
+export function isolatedRedis(name: string): Record<string, string> {
+  const prefix = `${currentRun().redisPrefix}${name}:`;
+  return { REDIS_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` };
+}
+
 /** The real application on the run's database and Redis prefix, listening on a free port. */
 export async function startTestApp(env: Record<string, string> = {}, role: ProcessRole = 'api'): Promise<TestApp> {
   const run = currentRun();

@@ -44,6 +44,10 @@ describe('configuration', () => {
   it('checks settings against each other', () => {
     expect(() => loadConfig({ DB_POOL_MIN: '30', DB_POOL_MAX: '10' })).toThrow(/DB_POOL_MIN: must not exceed DB_POOL_MAX/);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET: is required in production/);
+    const secret = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
+    expect(() => loadConfig({ ...secret, REDIS_URL: 'redis://redis:6379' })).toThrow(/DATABASE_URL: is required in production/);
+    expect(() => loadConfig({ ...secret, DATABASE_URL: 'postgresql://db/tessera' })).toThrow(/REDIS_URL: is required in production/);
+    expect(loadConfig({ ...secret, DATABASE_URL: 'postgresql://db/tessera', REDIS_URL: 'redis://redis:6379' }).NODE_ENV).toBe('production');
   });
 });
 

@@ -1,0 +1,70 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { ADMIN_TOKEN, JWT_SECRET } from './test-app.js';
+import { currentRun } from './test-environment.js';
+
+export interface TesseraProcess {
+  child: ChildProcess;
+  url: string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+}
+
+/** Builds `dist/` (with the editor page) once if it is missing (CI builds before testing). */
+export function ensureBuilt(): void {
+  if (!['dist/main.js', 'dist/worker.js', 'dist/public/index.html'].every((file) => existsSync(file))) {
+    spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/**
+ * `node dist/main.js` (api) or `node dist/worker.js` (worker) as its own process on the
+ * run's database and Redis: what Kubernetes runs, signals and exit code included.
+ */
+export async function spawnTessera(role: 'api' | 'worker', env: Record<string, string>): Promise<TesseraProcess> {
+  const run = currentRun();
+  const port = await freePort();
+  const child = spawn(process.execPath, [role === 'api' ? 'dist/main.js' : 'dist/worker.js'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: run.databaseUrl,
+      REDIS_URL: run.redisUrl,
+      REDIS_PREFIX: run.redisPrefix,
+      ARTIFACTS_DIR: run.artifactsDir,
+      JWT_SECRET,
+      ADMIN_TOKEN,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, url: `http://127.0.0.1:${port}`, exited };
+}
+
+/** Resolves once the process answers its readiness probe with 200. */
+export async function whenReady(process: TesseraProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(`${process.url}/api/health/ready`).then(
+      (res) => res.arrayBuffer().then(() => res.status),
+      () => 0,
+    );
+    if (status === 200) return;
+    if (process.child.exitCode !== null) throw new Error(`process exited with ${process.child.exitCode} before it was ready`);
+    if (Date.now() > deadline) throw new Error(`${process.url} was not ready in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
