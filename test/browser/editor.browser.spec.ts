@@ -1,0 +1,193 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ensureBuilt, spawnTessera, whenReady, type TesseraProcess } from '../helpers/processes.js';
+import { isolatedRedis } from '../helpers/test-app.js';
+import { ensureMigrated } from '../helpers/test-environment.js';
+
+/** Debian's Chromium (Playwright's own download cannot work offline); CHROMIUM_PATH overrides. */
+const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
+  (path): path is string => !!path && existsSync(path),
+);
+const SCREENSHOTS = join('test-artifacts', 'browser');
+if (!CHROMIUM && process.env.TESSERA_REQUIRE_BROWSER) throw new Error('No Chromium found: install it (apt-get install chromium)');
+if (!CHROMIUM) console.warn('Browser tests skipped: no Chromium found (apt-get install chromium, or set CHROMIUM_PATH).');
+
+const describeWithBrowser = CHROMIUM ? describe : describe.skip;
+
+/** The editor page as its users see it: real Chromium, two people, one Tessera process with its workers. */
+describeWithBrowser('the editor page in a browser', () => {
+  let server: TesseraProcess;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  /** Uncaught errors in any page: none is expected. */
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    await ensureMigrated();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    server = await spawnTessera('api', { ...isolatedRedis('browser-spec'), RUN_WORKERS: 'true' });
+    await whenReady(server);
+    // No background networking: on a closed network Chromium's own connections only fail, many at a time.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    expect(pageErrors).toEqual([]);
+    await browser?.close();
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+  });
+
+  /** A person: a browser context of their own (their own guest account), with a page. */
+  async function person(): Promise<Page> {
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    return page;
+  }
+
+  const blockText = (page: Page, index: number) => page.locator('#blocks textarea').nth(index);
+  const allTexts = (page: Page) =>
+    page.locator('#blocks textarea').evaluateAll((areas) => areas.map((a) => (a as unknown as { value: string }).value));
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  async function openNewSession(page: Page, title: string, blocks: number): Promise<string> {
+    await page.goto(server.url);
+    await page.locator('#connection[data-state="online"]').waitFor();
+    await page.fill('#create-title', title);
+    await page.click('#create-form button');
+    await page.locator('#session').waitFor();
+    for (let i = 0; i < blocks; i++) {
+      await page.click('#add-form button');
+      await page.locator('#blocks textarea').nth(i).waitFor();
+    }
+    return new URL(page.url()).search.slice(2);
+  }
+
+  /** Reads until the value is `expected` (10 s at most), then asserts it: pages converge, they do not answer at once. */
+  async function settle<T>(read: () => Promise<T>, expected: T, timeoutMs = 10_000): Promise<void> {
+    let value = await read();
+    for (const deadline = Date.now() + timeoutMs; !isDeepStrictEqual(value, expected) && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      value = await read();
+    }
+    expect(value).toEqual(expected);
+  }
+
+  const synced = (page: Page) => page.locator('#unsynced').waitFor({ state: 'hidden' });
+
+  it('two people edit one session at once and see each other’s edits and cursors', async () => {
+    const ada = await person();
+    const key = await openNewSession(ada, 'Launch plan', 2);
+    expect(key).toMatch(/^[A-Z0-9]{3,12}$/);
+    const bob = await person();
+    await bob.goto(`${server.url}/?=${key}`);
+    await blockText(bob, 1).waitFor();
+
+    // At once: Ada types in the first block, Bob in the second.
+    await Promise.all([blockText(ada, 0).fill('Ship the beta on Friday'), blockText(bob, 1).fill('Bob checks the release notes')]);
+    await Promise.all([synced(ada), synced(bob)]);
+    await settle(() => blockText(bob, 0).inputValue(), 'Ship the beta on Friday');
+    await settle(() => blockText(ada, 1).inputValue(), 'Bob checks the release notes');
+
+    // Each sees the other in the list, and the other's cursor on the block they are in.
+    const adaName = (await ada.locator('#me').textContent())!.replace('You are ', '');
+    const bobName = (await bob.locator('#me').textContent())!.replace('You are ', '');
+    await blockText(ada, 0).click();
+    await blockText(bob, 1).click();
+    await settle(() => bob.locator('#blocks li').nth(0).locator('.cursor').allTextContents(), [adaName]);
+    await settle(() => ada.locator('#blocks li').nth(1).locator('.cursor').allTextContents(), [bobName]);
+    await settle(() => ada.locator('#people li').count(), 2);
+    expect(await ada.locator('#people').textContent()).toContain(bobName);
+    await shot(ada, 'two-people-ada');
+    await shot(bob, 'two-people-bob');
+
+    // Moves and deletes reach the other side too.
+    await ada.locator('#blocks li').nth(0).getByRole('button', { name: 'Move block down' }).click();
+    await settle(() => allTexts(bob), ['Bob checks the release notes', 'Ship the beta on Friday']);
+    await bob.locator('#blocks li').nth(0).getByRole('button', { name: 'Delete block' }).click();
+    await settle(() => allTexts(ada), ['Ship the beta on Friday']);
+  }, 60_000);
+
+  it('shows a conflict with both versions, and the person who meets it chooses', async () => {
+    const ada = await person();
+    const key = await openNewSession(ada, 'Conflicts', 1);
+    const bob = await person();
+    await bob.goto(`${server.url}/?=${key}`);
+    await blockText(bob, 0).waitFor();
+    // Both edit the same block from the same version; one save wins, the other meets it.
+    await Promise.all([blockText(ada, 0).fill('Ada’s wording'), blockText(bob, 0).fill('Bob’s wording')]);
+    const dialogs = [ada.locator('#conflict[open]'), bob.locator('#conflict[open]')];
+    await settle(async () => (await Promise.all(dialogs.map((d) => d.count()))).reduce((a, b) => a + b), 1);
+    const [loser, winner, mine, theirs] = (await dialogs[0].count())
+      ? [ada, bob, 'Ada’s wording', 'Bob’s wording']
+      : [bob, ada, 'Bob’s wording', 'Ada’s wording'];
+    expect(await loser.locator('#conflict-mine').textContent()).toBe(mine);
+    expect(await loser.locator('#conflict-theirs').textContent()).toBe(theirs);
+    await shot(loser, 'conflict');
+    await loser.click('#keep-mine');
+    await synced(loser);
+    await settle(() => blockText(winner, 0).inputValue(), mine);
+    expect(await blockText(loser, 0).inputValue()).toBe(mine);
+  }, 60_000);
+
+  it('runs an export with live progress and downloads the result', async () => {
+    const ada = await person();
+    await openNewSession(ada, 'Exported', 1);
+    await blockText(ada, 0).fill('Everything in one page');
+    await synced(ada);
+    await ada.selectOption('#export-format', 'html');
+    await ada.click('#export-form button');
+    const download = ada.locator('#jobs li button', { hasText: 'Download' });
+    await download.waitFor({ timeout: 20_000 });
+    expect(await ada.locator('#jobs li .label').first().textContent()).toContain('completed');
+    expect(await ada.locator('#jobs li progress').first().getAttribute('value')).toBe('100');
+    const [file] = await Promise.all([ada.waitForEvent('download'), download.click()]);
+    expect(file.suggestedFilename()).toMatch(/\.html$/);
+    const saved = join(SCREENSHOTS, file.suggestedFilename());
+    await file.saveAs(saved);
+    expect(readFileSync(saved, 'utf8')).toContain('Everything in one page');
+    await shot(ada, 'export');
+  }, 60_000);
+
+  it('warns before leaving with unsynced edits, and a reload resumes where it left off', async () => {
+    const ada = await person();
+    const key = await openNewSession(ada, 'Reloaded', 2);
+    await blockText(ada, 0).fill('Saved before the reload');
+    await synced(ada);
+    // Typed, and the page reloaded before the edit could be sent.
+    await blockText(ada, 1).pressSequentially('Typed just before');
+    let warned = false;
+    ada.on('dialog', (dialog) => {
+      warned = dialog.type() === 'beforeunload';
+      void dialog.accept();
+    });
+    expect(await ada.locator('#unsynced').textContent()).toMatch(/1 unsynced edit/);
+    await ada.reload();
+    expect(warned).toBe(true);
+    expect(new URL(ada.url()).search).toBe(`?=${key}`);
+    await settle(() => blockText(ada, 0).inputValue(), 'Saved before the reload');
+    await settle(() => blockText(ada, 1).inputValue(), 'Typed just before');
+    await synced(ada);
+    // The restored edit reached the server: a newcomer sees it.
+    const bob = await person();
+    await bob.goto(`${server.url}/?=${key}`);
+    await settle(() => blockText(bob, 1).inputValue(), 'Typed just before');
+    await shot(ada, 'editor');
+  }, 60_000);
+});

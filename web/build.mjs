@@ -1,0 +1,27 @@
+/**
+ * Builds the editor page into dist/public after `nest build`: the page's TypeScript is
+ * transpiled (types are checked by `npm run check`), the typed client is the one the
+ * server build emitted, and socket.io-client's browser module comes from its package.
+ */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { transformFile } from '@swc/core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'dist', 'public');
+const assets = join(out, 'assets');
+mkdirSync(assets, { recursive: true });
+
+const { code } = await transformFile(join(root, 'web', 'editor.ts'), {
+  jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+  module: { type: 'es6' },
+  sourceMaps: false,
+});
+writeFileSync(join(assets, 'editor.js'), code);
+copyFileSync(join(root, 'web', 'index.html'), join(out, 'index.html'));
+copyFileSync(join(root, 'web', 'editor.css'), join(assets, 'editor.css'));
+copyFileSync(join(root, 'dist', 'client', 'tessera-client.js'), join(assets, 'tessera-client.js'));
+const socketIoClient = dirname(createRequire(import.meta.url).resolve('socket.io-client/package.json'));
+copyFileSync(join(socketIoClient, 'dist', 'socket.io.esm.min.js'), join(assets, 'socket.io.esm.min.js'));

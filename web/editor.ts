@@ -1,0 +1,491 @@
+/**
+ * Tessera's editor page: a small collaborative block editor on the typed client. It opens
+ * a session by key (`/?=XYZ`) or creates one, edits blocks with versioned writes over the
+ * socket, shows who is here and where their cursor is, resolves conflicts with the user,
+ * and runs exports and generation jobs with live progress.
+ */
+import { TesseraClient, TesseraError, type BlockView, type ChangeEvent, type Member, type SessionFeed } from 'tessera-client';
+
+const SAVE_AFTER_MS = 400;
+const IDENTITY_KEY = 'tessera.identity';
+
+interface Identity {
+  token?: string;
+  userId?: string;
+  name: string;
+}
+
+interface JobEvent {
+  jobId: string;
+  name: string;
+  state: 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
+  progress?: unknown;
+  result?: { artifactId?: string; blockIds?: string[]; format?: string };
+  error?: string;
+}
+
+/** One block on the page: what the server last acknowledged, and what the user typed since. */
+interface Row {
+  view: BlockView;
+  item: HTMLLIElement;
+  text: HTMLTextAreaElement;
+  cursors: HTMLElement;
+  /** The text differs from `view` and is not saved yet. */
+  dirty: boolean;
+  saving: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+const element = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+function create<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, unknown> = {}): HTMLElementTagNameMap[K] {
+  const made: HTMLElementTagNameMap[K] = document.createElement(tag);
+  Object.assign(made, props);
+  return made;
+}
+const textOf = (block: BlockView) => {
+  const text = (block.content as { text?: unknown }).text;
+  return typeof text === 'string' ? text : '';
+};
+
+let identity: Identity = { name: 'Anonymous' };
+let client: TesseraClient;
+let feed: SessionFeed | undefined;
+let sessionKey: string | undefined;
+const rows = new Map<string, Row>();
+let members: Member[] = [];
+let creating = 0;
+
+// ---------------------------------------------------------------------------- HTTP
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(identity.token ? { authorization: `Bearer ${identity.token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const payload = (await response.json().catch(() => ({}))) as T & { code?: string; detail?: string; message?: string };
+  if (!response.ok)
+    throw new TesseraError(payload.code ?? `HTTP_${response.status}`, payload.detail ?? payload.message ?? response.statusText);
+  return payload;
+}
+
+/** A guest account per browser, so collaborators see a name; anonymous if that fails. */
+async function loadIdentity(): Promise<Identity> {
+  const stored = localStorage.getItem(IDENTITY_KEY);
+  if (stored) {
+    identity = JSON.parse(stored) as Identity;
+    const me = await api<{ id: string; displayName: string }>('GET', '/api/auth/me').catch(() => undefined);
+    if (me) return { ...identity, userId: me.id, name: me.displayName };
+  }
+  identity = { name: 'Anonymous' };
+  const name = `Guest ${Math.random().toString(36).slice(2, 6).toUpperCase()}`;
+  const secret = crypto.randomUUID() + crypto.randomUUID();
+  try {
+    const registered = await api<{ user: { id: string; displayName: string }; accessToken: string }>('POST', '/api/auth/register', {
+      email: `guest-${crypto.randomUUID()}@guests.tessera.invalid`,
+      password: secret,
+      displayName: name,
+    });
+    const fresh = { token: registered.accessToken, userId: registered.user.id, name: registered.user.displayName };
+    localStorage.setItem(IDENTITY_KEY, JSON.stringify(fresh));
+    return fresh;
+  } catch {
+    return identity;
+  }
+}
+
+// ---------------------------------------------------------------------------- connection and unsynced edits
+
+function unsynced(): number {
+  return [...rows.values()].filter((r) => r.dirty || r.saving).length + creating;
+}
+
+function showConnection(): void {
+  const online = client?.socket.connected ?? false;
+  const pending = unsynced();
+  const indicator = element('connection');
+  indicator.dataset.state = !online ? 'offline' : pending > 0 ? 'syncing' : 'online';
+  element('connection-text').textContent = online ? 'Connected' : 'Offline, reconnecting…';
+  const badge = element('unsynced');
+  badge.hidden = pending === 0;
+  badge.textContent = `${pending} unsynced ${pending === 1 ? 'edit' : 'edits'}`;
+  for (const row of rows.values()) row.item.classList.toggle('pending', row.dirty || row.saving);
+}
+
+window.addEventListener('beforeunload', (event) => {
+  if (unsynced() > 0) {
+    event.preventDefault();
+    event.returnValue = '';
+  }
+});
+
+/** Unsaved text is kept per session in this browser, so a reload picks it up where it was. */
+const draftsKey = () => `tessera.drafts.${sessionKey}`;
+function saveDrafts(): void {
+  const drafts: Record<string, { base: number; text: string }> = {};
+  for (const [id, row] of rows) if (row.dirty) drafts[id] = { base: row.view.version, text: row.text.value };
+  if (Object.keys(drafts).length) localStorage.setItem(draftsKey(), JSON.stringify(drafts));
+  else localStorage.removeItem(draftsKey());
+}
+
+// ---------------------------------------------------------------------------- blocks
+
+function sortedRows(): Row[] {
+  return [...rows.values()].sort((a, b) => (a.view.position < b.view.position ? -1 : a.view.position > b.view.position ? 1 : 0));
+}
+
+function render(): void {
+  const list = element<HTMLOListElement>('blocks');
+  const ordered = sortedRows();
+  ordered.forEach((row, index) => {
+    if (list.children[index] !== row.item) list.insertBefore(row.item, list.children[index] ?? null);
+    row.item.setAttribute('aria-label', `Block ${index + 1} of ${ordered.length}, ${row.view.type}`);
+  });
+  for (const child of [...list.children]) if (!ordered.some((r) => r.item === child)) child.remove();
+  showCursors();
+  showConnection();
+}
+
+function rowFor(view: BlockView): Row {
+  const existing = rows.get(view.id);
+  if (existing) return existing;
+  const item = create('li', { className: 'block' });
+  item.dataset.id = view.id;
+  item.dataset.type = view.type;
+  const head = create('div', { className: 'block-head' });
+  const type = create('span', { className: 'type', textContent: view.type });
+  const cursors = create('span', { className: 'cursors' });
+  const actions = create('span', { className: 'actions' });
+  const up = create('button', { type: 'button', className: 'quiet', textContent: '↑', title: 'Move up' });
+  const down = create('button', { type: 'button', className: 'quiet', textContent: '↓', title: 'Move down' });
+  const remove = create('button', { type: 'button', className: 'quiet', textContent: 'Delete', title: 'Delete block' });
+  up.setAttribute('aria-label', 'Move block up');
+  down.setAttribute('aria-label', 'Move block down');
+  remove.setAttribute('aria-label', 'Delete block');
+  actions.append(up, down, remove);
+  head.append(type, cursors, actions);
+  const text = create('textarea', { rows: 2, value: textOf(view) });
+  text.setAttribute('aria-label', `${view.type} text`);
+  item.append(head, text);
+  const row: Row = { view, item, text, cursors, dirty: false, saving: false };
+  rows.set(view.id, row);
+
+  text.addEventListener('input', () => {
+    row.dirty = text.value !== textOf(row.view);
+    saveDrafts();
+    clearTimeout(row.timer);
+    row.timer = setTimeout(() => void save(row), SAVE_AFTER_MS);
+    showConnection();
+  });
+  const tellCursor = () => feed?.updatePresence({ cursor: { blockId: row.view.id, offset: text.selectionStart ?? 0 } });
+  text.addEventListener('focus', tellCursor);
+  text.addEventListener('keyup', tellCursor);
+  text.addEventListener('click', tellCursor);
+  up.addEventListener('click', () => void move(row, -1));
+  down.addEventListener('click', () => void move(row, 1));
+  remove.addEventListener('click', () => void removeBlock(row));
+  return row;
+}
+
+/**
+ * A newer acknowledged version. While the user is mid-edit only its position is taken: the
+ * edit stays based on the version the user saw, so saving it meets the newer one as a
+ * conflict the user resolves, never silently overwrites it.
+ */
+function accept(view: BlockView, own = false): void {
+  const row = rowFor(view);
+  if (view.version < row.view.version) return;
+  if (!own && (row.dirty || row.saving)) {
+    row.view = { ...row.view, position: view.position };
+    return;
+  }
+  row.view = view;
+  if (!row.dirty) row.text.value = textOf(view);
+  row.dirty = row.text.value !== textOf(view);
+}
+
+async function save(row: Row): Promise<void> {
+  if (!feed || !row.dirty || row.saving) return;
+  const text = row.text.value;
+  row.saving = true;
+  showConnection();
+  try {
+    accept(await feed.update(row.view.id, row.view.version, { content: { ...row.view.content, text } }), true);
+  } catch (error) {
+    if (error instanceof TesseraError && error.code === 'VERSION_CONFLICT') {
+      row.saving = false;
+      await resolveConflict(row, text, error.details.current as BlockView);
+    } else {
+      // Offline or refused: the edit stays unsynced and is sent again on reconnect.
+      element('start-error').textContent = error instanceof Error ? error.message : String(error);
+    }
+  } finally {
+    row.saving = false;
+    row.dirty = row.text.value !== textOf(row.view);
+    saveDrafts();
+    showConnection();
+    if (row.dirty && feed && client.socket.connected) row.timer = setTimeout(() => void save(row), SAVE_AFTER_MS);
+  }
+}
+
+/** Someone else's write won: both versions are shown and the user picks. */
+async function resolveConflict(row: Row, mine: string, current: BlockView): Promise<void> {
+  const dialog = element<HTMLDialogElement>('conflict');
+  element('conflict-mine').textContent = mine;
+  element('conflict-theirs').textContent = textOf(current);
+  const by = current.updatedBy?.displayName ?? 'someone';
+  element('conflict-who').textContent = `${by} saved version ${current.version} of this block before your edit reached the server.`;
+  element('conflict-theirs-caption').textContent = `${by}'s version`;
+  row.view = current;
+  dialog.returnValue = '';
+  dialog.showModal();
+  const choice = await new Promise<string>((resolve) =>
+    dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true }),
+  );
+  if (choice === 'mine') {
+    row.text.value = mine;
+    row.dirty = true;
+    await save(row);
+  } else {
+    row.text.value = textOf(current);
+    row.dirty = false;
+  }
+}
+
+async function move(row: Row, step: -1 | 1): Promise<void> {
+  const ordered = sortedRows();
+  const neighbour = ordered[ordered.indexOf(row) + step];
+  if (!feed || !neighbour) return;
+  const anchor = step < 0 ? { beforeId: neighbour.view.id } : { afterId: neighbour.view.id };
+  try {
+    accept(await feed.move(row.view.id, row.view.version, anchor), true);
+    render();
+    row.text.focus();
+  } catch (error) {
+    if (error instanceof TesseraError && error.code === 'VERSION_CONFLICT') accept(error.details.current as BlockView);
+  }
+}
+
+async function removeBlock(row: Row): Promise<void> {
+  if (!feed) return;
+  try {
+    await feed.delete(row.view.id, row.view.version);
+    rows.delete(row.view.id);
+    render();
+  } catch (error) {
+    if (error instanceof TesseraError && error.code === 'VERSION_CONFLICT') accept(error.details.current as BlockView);
+  }
+}
+
+function onChange(change: ChangeEvent): void {
+  if (change.kind === 'session.updated' && change.session) element('session-title').textContent = change.session.title || 'Untitled';
+  if (!change.block) return;
+  if (change.kind === 'block.deleted') rows.delete(change.block.id);
+  else accept(change.block);
+  render();
+}
+
+// ---------------------------------------------------------------------------- presence
+
+function showCursors(): void {
+  for (const row of rows.values()) row.cursors.replaceChildren();
+  const people = element('people');
+  people.replaceChildren(
+    ...members.map((member) => {
+      const mine = member.userId !== null && member.userId === identity.userId;
+      const where = member.cursor ? sortedRows().findIndex((r) => r.view.id === member.cursor!.blockId) : -1;
+      const row = member.cursor && rows.get(member.cursor.blockId);
+      if (row && !mine) {
+        const badge = create('span', { className: 'cursor', textContent: member.displayName });
+        badge.style.background = member.color;
+        badge.title = `${member.displayName} is here`;
+        row.cursors.append(badge);
+      }
+      const swatch = create('span', { className: 'swatch' });
+      swatch.style.background = member.color;
+      const item = create('li');
+      item.append(swatch, `${member.displayName}${mine ? ' (you)' : ''}`);
+      if (where >= 0) item.append(create('span', { className: 'where', textContent: `in block ${where + 1}` }));
+      return item;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------- jobs
+
+const jobItems = new Map<string, HTMLLIElement>();
+
+/** How far along a job is: events can arrive out of order (the socket's and a GET's), never step back. */
+const JOB_STAGE: Record<JobEvent['state'], number> = { waiting: 0, delayed: 0, active: 1, completed: 2, failed: 2 };
+
+function showJob(event: JobEvent): void {
+  const item = jobItems.get(event.jobId);
+  if (!item) return;
+  const reached = Number(item.dataset.stage ?? 0);
+  if (JOB_STAGE[event.state] < reached) return;
+  item.dataset.stage = String(JOB_STAGE[event.state]);
+  const label = item.querySelector('.label')!;
+  const bar = item.querySelector('progress')!;
+  const percent = typeof event.progress === 'number' ? event.progress : ((event.progress as { percent?: number })?.percent ?? undefined);
+  if (percent !== undefined) bar.value = Math.max(bar.value, percent);
+  label.textContent = `${item.dataset.title}: ${event.state}`;
+  if (event.state === 'completed') {
+    bar.value = 100;
+    const artifactId = event.result?.artifactId;
+    if (artifactId && !item.querySelector('button')) {
+      const download = create('button', { type: 'button', textContent: 'Download' });
+      download.addEventListener('click', () => void downloadArtifact(artifactId));
+      item.append(download);
+    }
+    if (event.result?.blockIds) label.textContent = `${item.dataset.title}: added ${event.result.blockIds.length} blocks`;
+  }
+  if (event.state === 'failed') {
+    label.classList.add('failed');
+    label.textContent = `${item.dataset.title}: failed (${event.error ?? 'unknown error'})`;
+  }
+}
+
+async function startJob(title: string, path: string, body: unknown): Promise<void> {
+  const { jobId } = await api<{ jobId: string }>('POST', `/api/sessions/${sessionKey}/${path}`, body);
+  const item = create('li');
+  item.dataset.title = title;
+  item.append(create('span', { className: 'label', textContent: `${title}: waiting` }), create('progress', { max: 100, value: 0 }));
+  jobItems.set(jobId, item);
+  element('jobs').prepend(item);
+  // The room may have heard about the job before this request returned: ask once.
+  const view = await api<JobEvent & { id: string }>('GET', `/api/jobs/${jobId}`).catch(() => undefined);
+  if (view) showJob({ ...view, jobId });
+}
+
+async function downloadArtifact(id: string): Promise<void> {
+  const { url } = await api<{ url: string }>('GET', `/api/artifacts/${id}/download`);
+  const link = create('a', { href: url, download: '' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+// ---------------------------------------------------------------------------- sessions
+
+async function openSession(key: string): Promise<void> {
+  const session = await api<{ key: string; title: string; seq: number; blocks: BlockView[] }>('GET', `/api/sessions/${key}`);
+  sessionKey = session.key;
+  history.replaceState(null, '', `/?=${session.key}`);
+  element('start').hidden = true;
+  element('session').hidden = false;
+  element('session-title').textContent = session.title || 'Untitled';
+  const link = element<HTMLAnchorElement>('share-link');
+  link.href = `/?=${session.key}`;
+  link.textContent = `${location.origin}/?=${session.key}`;
+  document.title = `${session.title || 'Untitled'} · Tessera`;
+  rows.clear();
+  for (const block of session.blocks) accept(block);
+  const drafts = JSON.parse(localStorage.getItem(draftsKey()) ?? '{}') as Record<string, { base: number; text: string }>;
+  for (const [id, draft] of Object.entries(drafts)) {
+    const row = rows.get(id);
+    if (!row) continue;
+    row.text.value = draft.text;
+    row.dirty = draft.text !== textOf(row.view);
+    // Based on an older version: saving meets the conflict, and the user chooses.
+    if (draft.base < row.view.version) row.view = { ...row.view, version: draft.base };
+  }
+  render();
+  // Writes go over the session's feed: the buttons that make them wait until it is joined.
+  setWritable(false);
+  feed = await client.join(session.key, session.seq);
+  setWritable(true);
+  feed.on('change', onChange);
+  feed.on('presence', (list) => {
+    members = list;
+    showCursors();
+  });
+  feed.on('reset', () => void openSession(session.key));
+  feed.on('revoked', () => {
+    element('start-error').textContent = 'This session was deleted or made private.';
+    element('session').hidden = true;
+    element('start').hidden = false;
+  });
+  members = feed.members;
+  showCursors();
+  for (const row of rows.values()) if (row.dirty) void save(row);
+}
+
+function setWritable(writable: boolean): void {
+  for (const button of document.querySelectorAll<HTMLButtonElement>('#add-form button')) button.disabled = !writable;
+}
+
+function wireForms(): void {
+  element<HTMLFormElement>('create-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const typeSlug = element<HTMLSelectElement>('create-type').value;
+    const title = element<HTMLInputElement>('create-title').value.trim() || 'Untitled';
+    api<{ key: string }>('POST', '/api/sessions', { typeSlug, title }).then(
+      ({ key }) => openSession(key),
+      (error: Error) => (element('start-error').textContent = error.message),
+    );
+  });
+  element<HTMLFormElement>('open-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    openSession(element<HTMLInputElement>('open-key').value.trim().toUpperCase()).catch(
+      (error: Error) =>
+        (element('start-error').textContent =
+          error instanceof TesseraError && error.code === 'SESSION_NOT_FOUND' ? 'No session has this key.' : error.message),
+    );
+  });
+  element<HTMLFormElement>('add-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (!feed) return;
+    const type = element<HTMLSelectElement>('add-type').value;
+    creating++;
+    showConnection();
+    feed
+      .create({ type, content: { text: '' } })
+      .then((block) => {
+        accept(block);
+        render();
+        rows.get(block.id)?.text.focus();
+      })
+      .catch((error: Error) => (element('start-error').textContent = error.message))
+      .finally(() => {
+        creating--;
+        showConnection();
+      });
+  });
+  element<HTMLFormElement>('export-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const format = element<HTMLSelectElement>('export-format').value;
+    void startJob(`Export (${format})`, 'exports', { format }).catch(
+      (error: Error) => (element('start-error').textContent = error.message),
+    );
+  });
+  element<HTMLFormElement>('generate-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const kind = (event.submitter as HTMLButtonElement | null)?.value ?? 'generate';
+    const prompt = element<HTMLTextAreaElement>('generate-prompt').value.trim();
+    const [title, path] = kind === 'think' ? ['Plan', 'think'] : kind === 'image' ? ['Image', 'images'] : ['Generate', 'generate'];
+    void startJob(title, path, { prompt }).catch((error: Error) => (element('start-error').textContent = error.message));
+  });
+}
+
+async function main(): Promise<void> {
+  wireForms();
+  identity = await loadIdentity();
+  element('me').textContent = `You are ${identity.name}`;
+  client = new TesseraClient({ url: location.origin, token: identity.token });
+  client.socket.on('connect', () => {
+    showConnection();
+    // Edits made while offline go out once the session is joined again.
+    setTimeout(() => rows.forEach((row) => row.dirty && void save(row)), 200);
+  });
+  client.socket.on('disconnect', showConnection);
+  client.socket.on('job', (event: JobEvent) => showJob(event));
+  await client.connect().catch(() => undefined);
+  showConnection();
+  const key = /^\?=([A-Za-z0-9]{3,12})$/.exec(location.search)?.[1];
+  if (key) await openSession(key.toUpperCase()).catch((error: Error) => (element('start-error').textContent = error.message));
+}
+
+void main();
