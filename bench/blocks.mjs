@@ -12,7 +12,7 @@
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, printTable, startServer } from './lib.mjs';
+import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, printTable, recordFigures, startServer } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -50,6 +50,8 @@ try {
     DB_POOL_MAX: String(poolSize),
     REDIS_PREFIX: redisPrefix,
     ADMIN_TOKEN: adminToken,
+    // The limiter's own cost is bench/ratelimit.mjs's subject; here it would refuse the load.
+    RATE_LIMIT_ENABLED: 'false',
   });
   const client = httpClient(server.url, { connections: concurrency });
   const call = client.call;
@@ -157,6 +159,13 @@ try {
   console.log(`PATCH (one shared session) vs pg UPDATE:     ${r(patchSingle, baseline)}`);
   console.log(`GET session vs raw Redis GET:                ${r(readOnly, redisGet)} (${readBytes} bytes per read)`);
   console.log(`cache hit ratio on the 95/5 mix: ${(hits / (hits + misses)).toFixed(3)} (${hits} hits, ${misses} misses)`);
+  const update = { name: 'optimistic UPDATE via pg', result: baseline };
+  recordFigures('blocks', [
+    opsFigure('block write statement via Prisma, no HTTP', statement, update),
+    opsFigure('PATCH block, one session per client', patchSpread, update),
+    opsFigure('PATCH block, all clients in one session', patchSingle, update),
+    opsFigure(`GET session, cached (${readBytes} bytes)`, readOnly, { name: 'raw Redis GET of the same size', result: redisGet }),
+  ]);
 } finally {
   await server?.stop();
   await baseDb.drop();

@@ -11,7 +11,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { io } from 'socket.io-client';
-import { benchDatabase, dropRedisPrefix, httpClient, percentile, startServer } from './lib.mjs';
+import { benchDatabase, dropRedisPrefix, httpClient, percentile, recordFigures, startServer } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rooms = Number(process.env.BENCH_ROOMS ?? 20);
@@ -150,6 +150,23 @@ try {
   console.log(
     `idle sockets: ${memory.sockets} on one instance, RSS ${memory.beforeMiB.toFixed(0)} -> ${memory.afterMiB.toFixed(0)} MiB, ${memory.perSocketKiB.toFixed(1)} KiB per connection`,
   );
+  recordFigures('fanout', [
+    {
+      name: `change events delivered, ${rooms} rooms x ${MEMBERS} members, 2 instances`,
+      value: result.perSecond,
+      unit: 'events/s',
+      p50: result.p50,
+      p99: result.p99,
+      baseline: { name: 'bare Socket.IO + Redis adapter relay', value: baseline.perSecond, p50: baseline.p50, p99: baseline.p99 },
+    },
+    {
+      name: `RSS with ${memory.sockets} idle sockets on one instance`,
+      value: memory.afterMiB,
+      unit: 'MiB',
+      higherIsBetter: false,
+      baseline: { name: 'RSS of the same instance before they connected', value: memory.beforeMiB },
+    },
+  ]);
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
   await db.drop();

@@ -13,7 +13,7 @@ import { rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
-import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, printTable, startServer } from './lib.mjs';
+import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, printTable, recordFigures, startServer } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -156,6 +156,10 @@ try {
     { name: "Tessera's worker path", ...tessera },
   ]);
   console.log(`Tessera worker path relative to bare BullMQ: ${(tessera.opsPerSec / bare.opsPerSec).toFixed(3)}`);
+  recordFigures('jobs', [
+    opsFigure('export job end to end (POST, poll, completed)', exports, { name: 'cached GET /api/sessions/:key', result: reads }),
+    opsFigure(`no-op jobs through Tessera's worker path (${jobCount})`, tessera, { name: 'bare BullMQ worker', result: bare }),
+  ]);
 } finally {
   await db.drop();
   await dropRedisPrefix(prefix, redisUrl);

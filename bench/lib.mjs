@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -26,7 +27,8 @@ export async function benchDatabase(label) {
 /** Runs the built API (`node dist/main.js --migrate`) and resolves once it answers /api/health/ready. */
 export async function startServer(env) {
   const child = spawn(process.execPath, ['dist/main.js', '--migrate'], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // Queues under the benchmark's prefix too, so dropRedisPrefix leaves nothing behind.
+    env: { ...process.env, LOG_LEVEL: 'warn', ...(env.REDIS_PREFIX && { QUEUE_PREFIX: `${env.REDIS_PREFIX}bull` }), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${env.PORT}`;
@@ -137,4 +139,34 @@ export function httpClient(base, { connections = 64 } = {}) {
       req.end(payload);
     });
   return { call, close: () => agent.destroy() };
+}
+
+/**
+ * Hands a benchmark's figures to `npm run bench` (bench/run.mjs), which sets BENCH_RESULTS
+ * to a file: one JSON line per figure, each beside the baseline measured in the same run.
+ * `higherIsBetter: false` marks figures like memory or overhead, where less is better.
+ */
+export function recordFigures(bench, figures) {
+  const file = process.env.BENCH_RESULTS;
+  if (!file) return;
+  for (const figure of figures) {
+    const ratio = figure.baseline && figure.baseline.value ? figure.value / figure.baseline.value : null;
+    appendFileSync(file, `${JSON.stringify({ bench, higherIsBetter: true, ...figure, ratio })}\n`);
+  }
+}
+
+/** A closed-loop result as a figure: ops/s with its latency percentiles. */
+export function opsFigure(name, result, baseline) {
+  // Throughput-only runs (a queue drained) have no per-operation latency to report.
+  const timed = result.p50 > 0 || result.p99 > 0;
+  return {
+    name,
+    value: result.opsPerSec,
+    unit: 'ops/s',
+    ...(timed && { p50: result.p50, p99: result.p99 }),
+    errors: result.errors,
+    ...(baseline && {
+      baseline: { name: baseline.name, value: baseline.result.opsPerSec, p50: baseline.result.p50, p99: baseline.result.p99 },
+    }),
+  };
 }

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
-import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, printTable, startServer } from './lib.mjs';
+import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, printTable, recordFigures, startServer } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -131,6 +131,13 @@ try {
   const overhead = (1 - on.opsPerSec / off.opsPerSec) * 100;
   console.log(`limiter overhead on PATCH: ${overhead.toFixed(1)}% of req/s (p99 ${off.p99.toFixed(1)} -> ${on.p99.toFixed(1)} ms)`);
   console.log(`script decisions vs INCR: ${(script.opsPerSec / baseline.opsPerSec).toFixed(2)} of its ops/s`);
+  recordFigures('ratelimit', [
+    opsFigure(`PATCH block with limits on (mean of ${rounds})`, on, {
+      name: `PATCH block with limits off (mean of ${rounds})`,
+      result: off,
+    }),
+    opsFigure('limiter Lua script, one decision', script, { name: 'Redis INCR', result: baseline }),
+  ]);
 } finally {
   await db.drop();
   await dropRedisPrefix(prefix);

@@ -6,7 +6,7 @@
 //   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 100), BENCH_PORT (default 3901)
 import { randomInt } from 'node:crypto';
 import pg from 'pg';
-import { benchDatabase, closedLoop, dropRedisPrefix, printTable, startServer } from './lib.mjs';
+import { benchDatabase, closedLoop, dropRedisPrefix, opsFigure, printTable, recordFigures, startServer } from './lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 100);
@@ -94,6 +94,11 @@ try {
   console.log(`ratio Prisma/baseline: ${ratio(prismaResult)}`);
   console.log(`ratio POST/baseline:   ${ratio(apiResult)}`);
   console.log(`server health after the run: ${stats.status}`);
+  const base = { name: 'INSERT ... ON CONFLICT via pg', result: rawResult };
+  recordFigures('sessions', [
+    opsFigure('session INSERT via Prisma $queryRaw', prismaResult, base),
+    opsFigure('POST /api/sessions', apiResult, base),
+  ]);
 } finally {
   await server?.stop();
   await baseDb.drop();
