@@ -124,20 +124,26 @@ describe('blocks', () => {
     it('loses no increment when 20 clients each add 10 with read-modify-write and retry, and seq has no gap', async () => {
       const key = await newSession();
       const block = await addBlock(key, { content: { count: 0 } });
+      let attempts = 0;
       const client = async () => {
         let known = { version: 1, count: 0 };
-        for (let done = 0; done < 10;) {
+        for (let done = 0, lost = 0; done < 10; attempts++) {
           const res = await patch(key, block.id, { version: known.version, content: { count: known.count + 1 } });
           if (res.status === 200) {
             done++;
+            lost = 0;
             known = { version: res.body.version, count: res.body.content.count };
           } else {
             expect(res.status).toBe(409);
             known = { version: res.body.current.version, count: res.body.current.content.count };
+            // As an editor client would: back off with jitter after a lost write, so 20 writers do not all retry in lockstep.
+            lost++;
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(5 * 2 ** lost, 100)));
           }
         }
       };
       await Promise.all(Array.from({ length: 20 }, client));
+      expect(attempts).toBeGreaterThan(200);
       const [stored] = await blocksOf(key);
       expect(stored.content.count).toBe(200);
       expect(stored.version).toBe(201);
@@ -145,7 +151,7 @@ describe('blocks', () => {
       expect(log.body.items.map((c: any) => c.seq)).toEqual(Array.from({ length: 201 }, (_, i) => i + 1));
       expect(log.body.items.slice(1).map((c: any) => c.block.content.count)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
       expect(log.body.seq).toBe(201);
-    });
+    }, 90_000);
 
     it('needs a base version (428), reads it from If-Match, and refuses two different ones', async () => {
       const key = await newSession();
