@@ -1,14 +1,12 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { AuthService } from './auth.service.js';
+import { bearerToken, SharedSecret } from './bearer.js';
 import { ACCESS_REQUIREMENT, clientIp, type AccessRequirement, type Principal } from './principal.js';
 import { TokenService } from './token.service.js';
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
  * Runs on every route: turns the Authorization header into a Principal. A header that
@@ -16,7 +14,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly adminDigest?: Buffer;
+  private readonly adminToken?: SharedSecret;
 
   constructor(
     private readonly reflector: Reflector,
@@ -24,7 +22,7 @@ export class AuthGuard implements CanActivate {
     private readonly auth: AuthService,
     @InjectConfig() config: AppConfig,
   ) {
-    this.adminDigest = config.ADMIN_TOKEN ? digest(config.ADMIN_TOKEN) : undefined;
+    this.adminToken = SharedSecret.of(config.ADMIN_TOKEN);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -50,10 +48,9 @@ export class AuthGuard implements CanActivate {
   /** Public for the socket handshake, which authenticates the same way. */
   async identify(header: string | undefined, ip: string): Promise<Principal> {
     if (header === undefined) return { kind: 'anonymous', plan: 'FREE', ip };
-    const match = /^Bearer ([^\s]{1,4096})$/i.exec(header.trim());
-    if (!match) throw new AppError('INVALID_TOKEN', 'The Authorization header must be "Bearer <token>".');
-    const token = match[1];
-    if (this.adminDigest && timingSafeEqual(digest(token), this.adminDigest)) return { kind: 'admin', ip };
+    const token = bearerToken(header);
+    if (!token) throw new AppError('INVALID_TOKEN', 'The Authorization header must be "Bearer <token>".');
+    if (this.adminToken?.matches(token)) return { kind: 'admin', ip };
     const claims = await this.tokens.verify(token);
     const profile = claims && (await this.auth.profile(claims.sub));
     if (!profile) throw new AppError('INVALID_TOKEN');

@@ -6,6 +6,17 @@ export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
 
 export const NAMESPACE = '/collab';
+
+/** The events a client sends, each answered by an ack. */
+export const CLIENT_EVENTS = {
+  join: 'session.join',
+  leave: 'session.leave',
+  presence: 'presence.update',
+  create: 'block.create',
+  update: 'block.update',
+  move: 'block.move',
+  delete: 'block.delete',
+} as const;
 export const roomOf = (sessionKey: string) => `s:${sessionKey}`;
 
 const sessionKey = z.string().max(64);

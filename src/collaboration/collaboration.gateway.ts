@@ -23,6 +23,7 @@ import { CollabServer } from './collab.server.js';
 import { PRESENCE_STALE_MS, PresenceService } from './presence.service.js';
 import {
   BlockTarget,
+  CLIENT_EVENTS,
   CreateBlockBody,
   DeletePayload,
   JoinPayload,
@@ -100,7 +101,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     for (const key of socket.data.sessions ?? []) void this.depart(socket, key).catch(() => undefined);
   }
 
-  @SubscribeMessage('session.join')
+  @SubscribeMessage(CLIENT_EVENTS.join)
   join(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key, since } = await parsePayload(JoinPayload, payload);
@@ -124,7 +125,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     });
   }
 
-  @SubscribeMessage('session.leave')
+  @SubscribeMessage(CLIENT_EVENTS.leave)
   leave(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key } = await parsePayload(LeavePayload, payload);
@@ -134,7 +135,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   }
 
   /** Cursor, selection, status: throttled per socket, sent volatile (a newer one supersedes a lost one). */
-  @SubscribeMessage('presence.update')
+  @SubscribeMessage(CLIENT_EVENTS.presence)
   updatePresence(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key, ...change } = await parsePayload(PresencePayload, payload);
@@ -145,7 +146,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     });
   }
 
-  @SubscribeMessage('block.create')
+  @SubscribeMessage(CLIENT_EVENTS.create)
   create(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key, ...rest } = this.object(payload);
@@ -155,7 +156,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     });
   }
 
-  @SubscribeMessage('block.update')
+  @SubscribeMessage(CLIENT_EVENTS.update)
   update(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key, id, merge, ...rest } = this.object(payload);
@@ -177,7 +178,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     });
   }
 
-  @SubscribeMessage('block.move')
+  @SubscribeMessage(CLIENT_EVENTS.move)
   move(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key, id, ...rest } = this.object(payload);
@@ -189,7 +190,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     });
   }
 
-  @SubscribeMessage('block.delete')
+  @SubscribeMessage(CLIENT_EVENTS.delete)
   remove(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
     return this.handle(socket, async () => {
       const { key, id, version } = await parsePayload(DeletePayload, payload);

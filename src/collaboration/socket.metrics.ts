@@ -1,17 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import { knownLabel, Metrics } from '../metrics/metrics.service.js';
+import { CLIENT_EVENTS } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 
-const RECEIVED = new Set([
-  'session.join',
-  'session.leave',
-  'presence.update',
-  'block.create',
-  'block.update',
-  'block.move',
-  'block.delete',
-]);
+const RECEIVED = new Set<string>(Object.values(CLIENT_EVENTS));
 const SENT = new Set(['change', 'block.conflict', 'session.revoked', 'presence', 'job', 'server.draining']);
 /**
  * The event name of an encoded Socket.IO packet: `2` (event) or `5` (binary event), then

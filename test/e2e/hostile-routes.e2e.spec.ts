@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Socket } from 'socket.io-client';
+import { CLIENT_EVENTS } from '../../src/collaboration/collab.protocol.js';
 import { createUser } from '../helpers/factories.js';
 import { connect } from '../helpers/sockets.js';
 import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -135,7 +136,7 @@ describe('hostile input over every route and socket event', () => {
   }, 120_000);
 
   it('every socket event, with payloads of any shape, acks without a 5xx and keeps the connection', async () => {
-    const events = ['session.join', 'session.leave', 'presence.update', 'block.create', 'block.update', 'block.move', 'block.delete'];
+    const events: string[] = Object.values(CLIENT_EVENTS);
     const socket = await connect(api, { token: userToken });
     sockets.push(socket);
     const shaped = fc.record(

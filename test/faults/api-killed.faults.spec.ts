@@ -8,10 +8,8 @@ import {
   type Follower,
 } from '../helpers/editing-load.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
-import { ensureBuilt, spawnTessera, whenReady, type TesseraProcess } from '../helpers/processes.js';
-import { RoundRobinProxy } from '../helpers/round-robin-proxy.js';
-import { isolatedRedis, request } from '../helpers/test-app.js';
-import { ensureMigrated } from '../helpers/test-environment.js';
+import { ApiFleet } from '../helpers/api-fleet.js';
+import { request } from '../helpers/test-app.js';
 
 const WRITERS = 6;
 const FOLLOWERS = 8;
@@ -23,51 +21,37 @@ const FOLLOWERS = 8;
  * missing a seq.
  */
 describe('an API instance killed (SIGKILL) during editing', () => {
-  const processes: TesseraProcess[] = [];
   let followers: Follower[] = [];
-  let proxy: RoundRobinProxy;
-  const env = {
-    ...isolatedRedis('faults-kill'),
-    DB_POOL_MAX: '5',
-    RATE_LIMIT_POLICIES: JSON.stringify({ 'block-edits': { FREE: { limit: 1_000_000, windowSeconds: 60 } } }),
-  };
+  let fleet: ApiFleet;
 
   beforeAll(async () => {
-    ensureBuilt();
-    await ensureMigrated();
-    proxy = await new RoundRobinProxy().start();
-    for (let i = 0; i < 2; i++) {
-      const api = await spawnTessera('api', env);
-      processes.push(api);
-      await whenReady(api);
-      await proxy.add(api.url);
-    }
+    fleet = await ApiFleet.start('faults-kill');
+    await Promise.all([fleet.add(), fleet.add()]);
   });
   afterAll(async () => {
     followers.forEach((f) => f.client.close());
-    for (const p of processes) p.child.kill('SIGKILL');
-    await proxy.close();
+    await fleet.close();
     await closeTestDb();
   });
 
   it('loses no acknowledged write, and every follower resumes with no missed seq', async () => {
     const { token } = await createUser();
-    const { key, blocks } = await sessionForWriters(proxy.url, token, WRITERS);
-    followers = await startFollowers(proxy.url, token, key, FOLLOWERS);
-    const writers = startWriters(proxy.url, token, key, blocks, { retry: true });
+    const { key, blocks } = await sessionForWriters(fleet.url, token, WRITERS);
+    followers = await startFollowers(fleet.url, token, key, FOLLOWERS);
+    const writers = startWriters(fleet.url, token, key, blocks, { retry: true });
 
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const [victim] = processes;
+    const [victim] = fleet.processes;
     victim.child.kill('SIGKILL');
     expect(await victim.exited).toBeNull();
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await writers.stop();
 
-    await expectAcknowledgedKept(proxy.url, token, key, writers.acknowledged);
+    await expectAcknowledgedKept(fleet.url, token, key, writers.acknowledged);
     // Failures are only the writes in flight on the killed instance (at most one per writer,
     // the balancer stops sending there within its next readiness check), never a refusal.
     expect(writers.failures.every((f) => /^(0|502) /.test(f))).toBe(true);
-    const final = (await request(proxy.url, 'GET', `/api/sessions/${key}`, { token })).body;
+    const final = (await request(fleet.url, 'GET', `/api/sessions/${key}`, { token })).body;
     await expectGapFree(followers, final.seq);
     expect(followers.filter((f) => f.connects > 1).length).toBeGreaterThanOrEqual(1);
   });

@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { closeTestDb, createUser } from '../helpers/factories.js';
 import { editThroughOutage } from '../helpers/outage-load.js';
 import { freePort } from '../helpers/processes.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { currentRun } from '../helpers/test-environment.js';
+import { isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 /** A Redis of the test's own, so killing it touches nothing else. */
 async function startRedis(port: number): Promise<ChildProcess> {
@@ -36,8 +35,7 @@ describe('Redis restarted mid-load', () => {
   beforeAll(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    const prefix = `${currentRun().redisPrefix}faults-redis:`;
-    app = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull` });
+    app = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${port}`, ...isolatedRedis('faults-redis') });
   });
   afterAll(async () => {
     await app?.close();

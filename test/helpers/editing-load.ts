@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
 import { TesseraClient, type SessionFeed } from '../../src/client/tessera-client.js';
-import { request } from './test-app.js';
+import { request, requestOrNoAnswer } from './test-app.js';
 
 export interface Follower {
   client: TesseraClient;
@@ -77,12 +77,7 @@ export function startWriters(
   let writing = true;
   const failures: string[] = [];
   const acknowledged = new Map<string, { version: number; text: string }>();
-  const call = (method: string, path: string, body?: unknown) =>
-    request(url, method, path, { token, body }).catch((error: Error) => ({
-      status: 0,
-      headers: new Headers(),
-      body: { message: error.message },
-    }));
+  const call = (method: string, path: string, body?: unknown) => requestOrNoAnswer(url, method, path, { token, body });
   const loops = blocks.map(async (block) => {
     let version = block.version;
     let lastOk = true;

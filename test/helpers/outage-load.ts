@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
 import { expectAcknowledgedKept, sessionForWriters } from './editing-load.js';
-import type { TestApp } from './test-app.js';
+import { requestOrNoAnswer, type TestApp } from './test-app.js';
 
 const RECOVERY_BUDGET_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -20,15 +20,9 @@ export async function editThroughOutage(app: TestApp, token: string, outage: () 
   let running = true;
   const call = async (method: string, path: string, body?: unknown) => {
     const started = Date.now();
-    const res = await fetch(`${app.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    }).catch(() => undefined);
-    const payload = res ? ((await res.json().catch(() => ({}))) as Record<string, any>) : {};
-    outcomes.push({ at: started, status: res?.status ?? 0, code: payload.code });
-    return { status: res?.status ?? 0, body: payload };
+    const res = await requestOrNoAnswer(app.url, method, path, { token, body, timeoutMs: REQUEST_TIMEOUT_MS });
+    outcomes.push({ at: started, status: res.status, code: res.body?.code });
+    return res;
   };
   const writers = blocks.map(async (block) => {
     let version = block.version;

@@ -19,6 +19,8 @@ export interface RequestOptions {
   rawBody?: string;
   token?: string;
   headers?: Record<string, string>;
+  /** Give up (reject) after this long. */
+  timeoutMs?: number;
 }
 
 export interface TestApp {
@@ -77,7 +79,8 @@ export async function request<T = any>(base: string, method: string, path: strin
     headers['content-type'] ??= 'application/json';
   }
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const signal = options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined;
+  const response = await fetch(`${base}${path}`, { method, headers, body, signal });
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -86,4 +89,13 @@ export async function request<T = any>(base: string, method: string, path: strin
     // not JSON: keep the text
   }
   return { status: response.status, headers: response.headers, body: parsed as T };
+}
+
+/** `request` through a dependency that may be gone: no answer (refused, reset, timed out) is status 0 with the error's message. */
+export function requestOrNoAnswer(base: string, method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
+  return request(base, method, path, options).catch((error: Error) => ({
+    status: 0,
+    headers: new Headers(),
+    body: { message: error.message },
+  }));
 }
