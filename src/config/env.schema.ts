@@ -85,16 +85,21 @@ export const envSchema = z
     SESSION_RETENTION_DAYS: int(1).default(90),
     SESSION_TYPES: csv.pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, 'each type must be a lowercase slug'))),
     SESSION_MAX_MEMBERS: int(1).default(100),
+    SESSION_MAX_SEATS_PER_IP: int(1).default(10),
+    SESSION_MAX_BYTES: int(64 * 1024).default(8 * 1024 * 1024),
+    SESSION_METADATA_MAX_BYTES: int(1024).default(64 * 1024),
     BLOCK_MAX_BYTES: int(256).default(64 * 1024),
     BLOCK_HISTORY_KEEP: int(1).default(50),
     SESSION_MAX_BLOCKS: int(1, 100_000).default(5000),
     CHANGES_KEEP: int(10).default(1000),
     CHANGES_MAX_AGE_HOURS: int(1).default(7 * 24),
+    CHANGES_MAX_PAGE_BYTES: int(64 * 1024).default(4 * 1024 * 1024),
 
     WS_MAX_CONNECTIONS: int(1).default(10000),
     WS_PING_INTERVAL: int(1000).default(25000),
     WS_PING_TIMEOUT: int(1000).default(20000),
     WS_POLLING: bool.default(false),
+    WS_MAX_BUFFERED_BYTES: int(64 * 1024).default(4 * 1024 * 1024),
     DRAIN_DELAY_MS: int(0).default(5000),
     SHUTDOWN_TIMEOUT_MS: int(3000).default(20000),
 
@@ -137,6 +142,7 @@ export const envSchema = z
     KEY_PROBE_LIMIT: int(1).default(30),
     KEY_PROBE_WINDOW_SECONDS: int(1).default(60),
     KEY_PROBE_BLOCK_SECONDS: int(1).default(900),
+    RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64),
     METRICS_TOKEN: optionalString,
   })
   .superRefine((env, ctx) => {

@@ -1,14 +1,26 @@
 import { z } from 'zod';
 import type { Plan } from '../generated/prisma/enums.js';
 
-export const RATE_LIMITED_ACTIONS = ['ai-generation', 'image-generation', 'block-edits', 'exports'] as const;
+export const RATE_LIMITED_ACTIONS = [
+  'ai-generation',
+  'image-generation',
+  'block-edits',
+  'exports',
+  'session-creates',
+  'snapshots',
+  'registrations',
+  'login-failures',
+  'login-failures-account',
+] as const;
 export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
 
 /** `null`: unlimited, decided without a Redis round trip. */
 export type Window = { limit: number; windowSeconds: number } | null;
-export type Policy = Record<Plan | 'global', Window>;
+/** `anonymous` (per IP) falls back to `FREE` when a policy does not name it. */
+export type Policy = Record<Plan | 'global', Window> & { anonymous?: Window };
 
 const perHour = (limit: number): Window => ({ limit, windowSeconds: 3600 });
+const per15Minutes = (limit: number): Window => ({ limit, windowSeconds: 900 });
 
 /**
  * API §8, per user (per IP when anonymous), plus a cluster-wide cap per action that
@@ -19,6 +31,24 @@ export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
   'image-generation': { FREE: perHour(5), PRO: perHour(25), ENTERPRISE: perHour(100), global: perHour(10_000) },
   'block-edits': { FREE: { limit: 1000, windowSeconds: 60 }, PRO: null, ENTERPRISE: null, global: null },
   exports: { FREE: perHour(20), PRO: perHour(100), ENTERPRISE: perHour(400), global: perHour(40_000) },
+  'session-creates': { anonymous: perHour(60), FREE: perHour(200), PRO: perHour(2000), ENTERPRISE: null, global: null },
+  snapshots: { anonymous: perHour(20), FREE: perHour(30), PRO: perHour(300), ENTERPRISE: null, global: null },
+  // Registration and login are anonymous requests: their windows are per IP (and, for failed logins, per account).
+  registrations: { anonymous: perHour(10), FREE: perHour(10), PRO: perHour(10), ENTERPRISE: perHour(10), global: null },
+  'login-failures': {
+    anonymous: per15Minutes(30),
+    FREE: per15Minutes(30),
+    PRO: per15Minutes(30),
+    ENTERPRISE: per15Minutes(30),
+    global: null,
+  },
+  'login-failures-account': {
+    anonymous: per15Minutes(10),
+    FREE: per15Minutes(10),
+    PRO: per15Minutes(10),
+    ENTERPRISE: per15Minutes(10),
+    global: null,
+  },
 };
 
 const window = z
@@ -32,7 +62,7 @@ const window = z
   })
   .strict()
   .nullable();
-const policyOverride = z.object({ FREE: window, PRO: window, ENTERPRISE: window, global: window }).partial().strict();
+const policyOverride = z.object({ anonymous: window, FREE: window, PRO: window, ENTERPRISE: window, global: window }).partial().strict();
 
 /** RATE_LIMIT_POLICIES: JSON like {"exports": {"FREE": {"limit": 5, "windowSeconds": 60}, "PRO": null}}. */
 export const policyOverrides = z.partialRecord(z.enum(RATE_LIMITED_ACTIONS), policyOverride);

@@ -100,7 +100,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     const policy = this.policies[action];
     const identity = identityOf(principal);
     const windows: WindowSpec[] = [];
-    const own = policy[principal.plan];
+    const own = principal.kind === 'anonymous' ? (policy.anonymous !== undefined ? policy.anonymous : policy.FREE) : policy[principal.plan];
     if (own) windows.push({ key: `rl:w:${action}:${identity}`, limit: own.limit, windowMs: own.windowSeconds * 1000 });
     if (policy.global)
       windows.push({ key: `rl:w:${action}:*global*`, limit: policy.global.limit, windowMs: policy.global.windowSeconds * 1000 });

@@ -1,6 +1,6 @@
 import { ensureBuilt, spawnTessera, whenReady, type TesseraProcess } from './processes.js';
 import { RoundRobinProxy } from './round-robin-proxy.js';
-import { isolatedRedis } from './test-app.js';
+import { isolatedRedis, RELAXED_LIMITS } from './test-app.js';
 import { ensureMigrated } from './test-environment.js';
 
 /**
@@ -19,7 +19,7 @@ export class ApiFleet {
     this.env = {
       ...isolatedRedis(redisName),
       DB_POOL_MAX: '5',
-      RATE_LIMIT_POLICIES: JSON.stringify({ 'block-edits': { FREE: { limit: 1_000_000, windowSeconds: 60 } } }),
+      RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
       ...env,
     };
   }

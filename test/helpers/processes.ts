@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { ADMIN_TOKEN, JWT_SECRET } from './test-app.js';
+import { ADMIN_TOKEN, JWT_SECRET, RELAXED_LIMITS } from './test-app.js';
 import { currentRun } from './test-environment.js';
 
 export interface TesseraProcess {
@@ -46,6 +46,7 @@ export async function spawnTessera(role: 'api' | 'worker', env: Record<string, s
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'silent',
+      RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
       ...env,
     },
     stdio: 'ignore',

@@ -7,6 +7,17 @@ import { currentRun, ensureMigrated } from './test-environment.js';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const JWT_SECRET = 'test-jwt-secret-0123456789-0123456789-abcdef';
 
+/** Suites hammer the API from one IP: limits high enough never to refuse them; limit suites set their own. */
+const HIGH = { limit: 1_000_000, windowSeconds: 60 };
+export const RELAXED_LIMITS = {
+  'block-edits': { FREE: HIGH },
+  'session-creates': { anonymous: HIGH, FREE: HIGH },
+  snapshots: { anonymous: HIGH, FREE: HIGH },
+  registrations: { anonymous: HIGH },
+  'login-failures': { anonymous: HIGH },
+  'login-failures-account': { anonymous: HIGH },
+};
+
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
@@ -54,7 +65,7 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     LOG_LEVEL: 'silent',
     DB_POOL_MAX: '10',
     // Suites hammer the API from one IP; the rate-limit suite sets real limits on its own Redis prefix.
-    RATE_LIMIT_POLICIES: JSON.stringify({ 'block-edits': { FREE: { limit: 1_000_000, windowSeconds: 60 } } }),
+    RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
     KEY_PROBE_LIMIT: '1000000',
     ...env,
   });
