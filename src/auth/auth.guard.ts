@@ -5,7 +5,7 @@ import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { AuthService } from './auth.service.js';
 import { bearerToken, SharedSecret } from './bearer.js';
-import { ACCESS_REQUIREMENT, clientIp, type AccessRequirement, type Principal } from './principal.js';
+import { ACCESS_REQUIREMENT, clientIp, ipIdentity, type AccessRequirement, type Principal } from './principal.js';
 import { TokenService } from './token.service.js';
 
 /**
@@ -15,6 +15,7 @@ import { TokenService } from './token.service.js';
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly adminToken?: SharedSecret;
+  private readonly ipv6Prefix: number;
 
   constructor(
     private readonly reflector: Reflector,
@@ -23,6 +24,7 @@ export class AuthGuard implements CanActivate {
     @InjectConfig() config: AppConfig,
   ) {
     this.adminToken = SharedSecret.of(config.ADMIN_TOKEN);
+    this.ipv6Prefix = config.RATE_LIMIT_IPV6_PREFIX;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -45,8 +47,9 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  /** Public for the socket handshake, which authenticates the same way. */
-  async identify(header: string | undefined, ip: string): Promise<Principal> {
+  /** Public for the socket handshake, which authenticates the same way. `address` is the client's IP. */
+  async identify(header: string | undefined, address: string): Promise<Principal> {
+    const ip = ipIdentity(address, this.ipv6Prefix);
     if (header === undefined) return { kind: 'anonymous', plan: 'FREE', ip };
     const token = bearerToken(header);
     if (!token) throw new AppError('INVALID_TOKEN', 'The Authorization header must be "Bearer <token>".');

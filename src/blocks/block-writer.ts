@@ -34,6 +34,12 @@ export interface WriteResult {
   seq: number;
 }
 
+/** The stored block after a refused write, and who may see it (the session's visibility then). */
+interface StoredBlock {
+  block: BlockView;
+  visibility: Visibility;
+}
+
 const MERGE_ATTEMPTS = 3;
 const POSITION_ATTEMPTS = 3;
 
@@ -108,10 +114,10 @@ export class BlockWriter {
     if (merge) {
       const base = await this.blocks.revision(id, version);
       for (let attempt = 0; base && attempt < MERGE_ATTEMPTS; attempt++) {
-        const result = mergeFields({ type: base.type, content: base.content as Record<string, unknown> }, current, change);
+        const result = mergeFields({ type: base.type, content: base.content as Record<string, unknown> }, current.block, change);
         if (!result.ok) break;
         this.checkSize(result.merged.content);
-        const merged = await this.write(ctx, id, current.version, result.merged, 'block.updated');
+        const merged = await this.write(ctx, id, current.block.version, result.merged, 'block.updated');
         if (merged) return { ...merged, block: { ...merged.block, merged: true } };
         current = await this.current(ctx, id);
       }
@@ -156,22 +162,25 @@ export class BlockWriter {
     await this.publisher.committed({
       sessionKey: ctx.access.key,
       sessionId: written.sessionId,
+      visibility: written.visibility,
       change: { seq: written.seq, kind, block, actor: ctx.meta.actor, at: ctx.meta.at.toISOString() },
     });
     return { block, seq: written.seq };
   }
 
   /** The stored block after a refused write, or the reason there is none. */
-  private async current(ctx: WriteContext, id: string): Promise<BlockView> {
+  private async current(ctx: WriteContext, id: string): Promise<StoredBlock> {
     const target = await this.blocks.target(ctx.access.key, id);
     this.checkAccess(ctx, target);
     if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
-    return toBlockView(target.block, ctx.access.key);
+    return { block: toBlockView(target.block, ctx.access.key), visibility: target.visibility };
   }
 
-  private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, current: BlockView): Promise<never> {
+  private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, stored: StoredBlock): Promise<never> {
+    const current = stored.block;
     await this.publisher.conflict({
       sessionKey: ctx.access.key,
+      visibility: stored.visibility,
       blockId: id,
       attemptedVersion,
       current,

@@ -1,22 +1,7 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Patch,
-  Post,
-  Query,
-  Res,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
-import { opsCount, RateLimit, RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { opsCount, RateLimit, Admission } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
@@ -37,8 +22,7 @@ const IF_MATCH = { name: 'If-Match', required: false, description: 'The base ver
 
 @ApiTags('blocks')
 @ApiBearerAuth()
-@UseGuards(RateLimitGuard)
-@UseInterceptors(KeyProbeInterceptor)
+@Admission()
 @Controller('api/sessions/:key/blocks')
 export class BlocksController {
   constructor(private readonly blocks: BlocksService) {}

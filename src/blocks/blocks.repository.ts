@@ -21,6 +21,8 @@ export interface Written {
   block: BlockRecord;
   seq: number;
   sessionId: string;
+  /** The session's visibility as this write's statement saw it: who may receive the change. */
+  visibility: Visibility;
 }
 
 export interface NewBlock {
@@ -66,7 +68,7 @@ export class BlocksRepository {
       WITH s AS (
         UPDATE sessions s SET seq = s.seq + 1, block_count = s.block_count + 1, updated_at = ${meta.at}
         WHERE s.key = ${access.key} AND ${writable(access)} AND s.block_count < ${maxBlocks}
-        RETURNING s.id, s.seq
+        RETURNING s.id, s.seq, s.visibility
       ), b AS (
         INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
         SELECT ${block.id}::uuid, s.id, ${block.type}, ${JSON.stringify(block.content)}::jsonb, ${block.position}, 1,
@@ -80,7 +82,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, actor, at)
         SELECT s.id, s.seq, 'block.created', ${blockJson('b')}, ${actor}::jsonb, ${meta.at} FROM s, b
       )
-      SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId" FROM s, b`;
+      SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId", s.visibility FROM s, b`;
     return this.first(rows);
   }
 
@@ -98,7 +100,7 @@ export class BlocksRepository {
     const content = change.content === undefined ? null : JSON.stringify(change.content);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH s AS (
-        SELECT s.id FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
+        SELECT s.id, s.visibility FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
       ), b AS (
         UPDATE blocks SET type = COALESCE(${change.type ?? null}::varchar, blocks.type),
                           content = COALESCE(${content}::jsonb, blocks.content),
@@ -119,7 +121,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, actor, at)
         SELECT n.id, n.seq, ${kind}, ${blockJson('b')}, ${actor}::jsonb, ${meta.at} FROM n, b
       )
-      SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId" FROM n, b`;
+      SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility FROM n, b, s`;
     return this.first(rows);
   }
 
@@ -127,7 +129,7 @@ export class BlocksRepository {
     const actor = JSON.stringify(meta.actor);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH s AS (
-        SELECT s.id FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
+        SELECT s.id, s.visibility FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
       ), b AS (
         DELETE FROM blocks USING s WHERE blocks.id = ${id}::uuid AND blocks.session_id = s.id AND blocks.version = ${version}
         RETURNING blocks.*
@@ -139,7 +141,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, actor, at)
         SELECT n.id, n.seq, 'block.deleted', ${blockJson('b')}, ${actor}::jsonb, ${meta.at} FROM n, b
       )
-      SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId" FROM n, b`;
+      SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility FROM n, b, s`;
     return this.first(rows);
   }
 

@@ -35,6 +35,17 @@ export class DocumentReader {
     return ref;
   }
 
+  /**
+   * The session as the database holds it now, bypassing the cache, if the caller may read
+   * it: for a decision that must not act on an entry filled before a concurrent commit.
+   */
+  async sessionNow(principal: Principal, key: string): Promise<SessionRef> {
+    const row = await this.documents.session(key);
+    const ref = row && { id: row.id, view: fromSessionJson(row.session) };
+    if (!ref || !canRead(ref.view, principal)) throw new AppError('SESSION_NOT_FOUND');
+    return ref;
+  }
+
   /** The session whoever asks: for the server's own work (jobs), never for a caller. */
   find(key: string): Promise<SessionRef | null> {
     return this.cache.getOrSet({ type: 'session', key, tags: [sessionTag(key)] }, async () => {

@@ -1,8 +1,7 @@
-import { Controller, Get, Param, Query, Res, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
-import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { Admission } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import type { ChangesPage } from '../changes/changes.service.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
@@ -13,8 +12,7 @@ import { ChangesQuery } from './dto/block.dto.js';
 /** The reads of a session as a whole: its fields with its blocks, and its change log. */
 @ApiTags('sessions')
 @ApiBearerAuth()
-@UseGuards(RateLimitGuard)
-@UseInterceptors(KeyProbeInterceptor)
+@Admission()
 @Controller('api/sessions/:key')
 export class DocumentsController {
   constructor(

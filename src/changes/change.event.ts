@@ -1,6 +1,7 @@
 import type { Actor } from '../auth/principal.js';
 import type { BlockView } from '../blocks/block.view.js';
 import type { SessionView } from '../sessions/session.view.js';
+import type { Visibility } from '../generated/prisma/enums.js';
 
 /**
  * Domain events, published on the in-process bus after the transaction that made the
@@ -27,6 +28,8 @@ export interface CommittedChange {
   /** Internal: for server-side subscribers only, never sent to clients. */
   sessionId: string;
   change: ChangeEvent;
+  /** Internal: the session's visibility as the change's own statement saw it, which decides who may receive it. */
+  visibility: Visibility;
   /** `session.updated` that lowered `visibility`: live access must be re-checked. */
   visibilityLowered?: boolean;
 }
@@ -34,6 +37,8 @@ export interface CommittedChange {
 /** A write refused for a stale version, so collaborators see who is racing. */
 export interface BlockConflictEvent {
   sessionKey: string;
+  /** Internal: who may see `current`. */
+  visibility: Visibility;
   blockId: string;
   attemptedVersion: number;
   current: BlockView;

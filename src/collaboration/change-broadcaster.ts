@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import { BLOCK_CONFLICT, CHANGE_COMMITTED, type BlockConflictEvent, type CommittedChange } from '../changes/change.event.js';
 import { canRead } from '../sessions/session-access.js';
 import { SESSION_DELETED, type SessionDeletedEvent } from '../sessions/session.events.js';
-import { roomOf } from './collab.protocol.js';
+import { ownersRoomOf, readersRoomOf, roomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 import { PresenceService } from './presence.service.js';
 
@@ -25,7 +25,9 @@ export class ChangeBroadcaster {
   @OnEvent(CHANGE_COMMITTED)
   async onChange(event: CommittedChange): Promise<void> {
     if (!this.server.started) return;
-    this.server.namespace.to(roomOf(event.sessionKey)).emit('change', event.change);
+    // The change that lowered visibility still goes to the audience it had; every later one only to who may read it.
+    const room = event.visibilityLowered ? roomOf(event.sessionKey) : readersRoomOf(event.sessionKey, event.visibility);
+    this.server.namespace.to(room).emit('change', event.change);
     if (event.visibilityLowered && event.change.session) await this.revokeWhoCannotRead(event.sessionKey, event.change.session);
   }
 
@@ -33,7 +35,7 @@ export class ChangeBroadcaster {
   @OnEvent(BLOCK_CONFLICT)
   onConflict(event: BlockConflictEvent): void {
     if (!this.server.started) return;
-    const room = this.server.namespace.to(roomOf(event.sessionKey));
+    const room = this.server.namespace.to(readersRoomOf(event.sessionKey, event.visibility));
     const { blockId, attemptedVersion, current, actor } = event;
     (event.origin ? room.except(event.origin) : room).emit('block.conflict', { blockId, attemptedVersion, current, actor });
   }
@@ -43,7 +45,7 @@ export class ChangeBroadcaster {
     if (!this.server.started) return;
     const room = roomOf(event.key);
     this.server.namespace.to(room).emit('session.revoked', { key: event.key, reason: 'deleted' });
-    this.server.namespace.in(room).socketsLeave(room);
+    this.server.namespace.in(room).socketsLeave([room, ownersRoomOf(event.key)]);
     await this.presence.clear(event.key).catch(() => undefined);
   }
 
@@ -55,6 +57,7 @@ export class ChangeBroadcaster {
         if (canRead(session, (socket.data as { principal: Principal }).principal)) continue;
         socket.emit('session.revoked', { key, reason: 'access' });
         socket.leave(room);
+        socket.leave(ownersRoomOf(key));
         await this.presence.leave(key, socket.id);
       }
       await this.presence.announce(key);

@@ -8,6 +8,7 @@ import { AppError } from '../errors/app-error.js';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
 import { LifecycleState } from '../health/lifecycle.state.js';
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './collab.protocol.js';
+import { CollabServer } from './collab.server.js';
 import { errorAck } from './socket-ack.js';
 
 export interface SocketData {
@@ -17,22 +18,36 @@ export interface SocketData {
 }
 export type CollabSocket = Socket<Record<string, never>, Record<string, never>, Record<string, never>, SocketData>;
 
+/** Longest a handshake may hold a slot before it is connected. */
+const ADMISSION_MS = 5000;
+
 /** A refused handshake: the client's `connect_error` carries `data: {code, message}`. */
 function connectError(code: ErrorCode, message: string = ERROR_CATALOG[code].detail): Error {
   return Object.assign(new Error(message), { data: { code, message } });
 }
 
-/** Admits a socket before the connection exists: protocol, draining, capacity, identity. */
+/**
+ * Admits a socket before the connection exists: protocol, draining, capacity, identity.
+ * Capacity counts the namespace's connected sockets (Socket.IO drops one the moment its
+ * transport closes, however it closed) plus the handshakes being admitted now, so an
+ * aborted handshake or a reset connection never holds a slot.
+ */
 @Injectable()
 export class CollabHandshake {
-  /** Connections held or being admitted on this instance. */
-  private connections = 0;
+  /** Handshakes between their admission and their connection (or their transport's close). */
+  private readonly admitting = new Set<string>();
 
   constructor(
     private readonly auth: AuthGuard,
     private readonly lifecycle: LifecycleState,
+    private readonly server: CollabServer,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
+
+  /** Sockets connected to this instance or being admitted. */
+  get connections(): number {
+    return (this.server.started ? this.server.namespace.sockets.size : 0) + this.admitting.size;
+  }
 
   async admit(socket: CollabSocket): Promise<void> {
     const auth = socket.handshake.auth as { protocol?: unknown; token?: unknown } | undefined;
@@ -42,19 +57,24 @@ export class CollabHandshake {
     }
     if (this.lifecycle.draining) throw connectError('SERVER_DRAINING');
     if (this.connections >= this.config.WS_MAX_CONNECTIONS) throw connectError('SERVER_FULL');
-    this.connections++;
+    this.admitting.add(socket.id);
+    // Socket.IO connects the socket on a later tick, or not at all if its transport closed meanwhile.
+    const settled = () => this.admitting.delete(socket.id);
+    socket.conn.once('close', settled);
+    setTimeout(settled, ADMISSION_MS).unref();
     try {
       if (auth?.token !== undefined && typeof auth.token !== 'string') throw new AppError('INVALID_TOKEN');
       socket.data.principal = await this.auth.identify(auth?.token ? `Bearer ${auth.token}` : undefined, this.ipOf(socket));
     } catch (error) {
-      this.connections--;
+      settled();
       const ack = errorAck(error);
       throw ack.ok ? connectError('INTERNAL_ERROR') : connectError(ack.code as ErrorCode, ack.message);
     }
   }
 
-  released(): void {
-    this.connections--;
+  /** The namespace connected the socket: it now counts among the namespace's sockets. */
+  connected(socket: CollabSocket): void {
+    this.admitting.delete(socket.id);
   }
 
   /** The socket's peer, or with TRUST_PROXY the IP the one proxy in front reports (right-most X-Forwarded-For). */

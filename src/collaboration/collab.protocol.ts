@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BlockIdParam, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from '../blocks/dto/block.dto.js';
+import type { Visibility } from '../generated/prisma/enums.js';
 
 /** The socket protocol this server speaks; a handshake asking for another is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -17,13 +18,29 @@ export const CLIENT_EVENTS = {
   move: 'block.move',
   delete: 'block.delete',
 } as const;
-export const roomOf = (sessionKey: string) => `s:${sessionKey}`;
+export const KNOWN_CLIENT_EVENTS: ReadonlySet<string> = new Set(Object.values(CLIENT_EVENTS));
 
-const sessionKey = z.string().max(64);
+/** Every socket that joined the session. */
+export const roomOf = (sessionKey: string) => `s:${sessionKey}`;
+/** The sockets that read the session whatever its visibility: its owner's and operators'. */
+export const ownersRoomOf = (sessionKey: string) => `s:${sessionKey}:o`;
+/**
+ * Who may receive what the session holds, as of the commit that produced it: a private
+ * session's changes go to its owners' room only. Each change names the visibility its own
+ * statement saw, so a change committed after a revocation never reaches the revoked, in
+ * whatever order the instances publish.
+ */
+export const readersRoomOf = (sessionKey: string, visibility: Visibility) =>
+  visibility === 'private' ? ownersRoomOf(sessionKey) : roomOf(sessionKey);
+
+const sessionKey = z.string().regex(/^[A-Z0-9]{3,12}$/, 'must be a session key');
 const version = z.number().int().min(1).max(2_147_483_647);
+const target = { key: sessionKey, id: BlockIdParam };
 
 export const JoinPayload = z.object({ key: sessionKey, since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
+export type JoinPayload = z.infer<typeof JoinPayload>;
 export const LeavePayload = z.object({ key: sessionKey }).strict();
+export type LeavePayload = z.infer<typeof LeavePayload>;
 export const PresencePayload = z
   .object({
     key: sessionKey,
@@ -38,9 +55,14 @@ export const PresencePayload = z
     status: z.string().max(40).optional(),
   })
   .strict();
-/** Block events: the HTTP body plus where it goes. */
-export const BlockTarget = z.object({ key: sessionKey, id: BlockIdParam });
-export const DeletePayload = z.object({ key: sessionKey, id: BlockIdParam, version }).strict();
-export const UpdateOptions = z.object({ merge: z.literal('fields').optional() });
+export type PresencePayload = z.infer<typeof PresencePayload>;
 
-export { CreateBlockBody, MoveBlockBody, UpdateBlockBody };
+/** Block events: the HTTP route's body plus where it goes, validated by the same rules. */
+export const CreateBlockEvent = CreateBlockBody.safeExtend({ key: sessionKey });
+export type CreateBlockEvent = z.infer<typeof CreateBlockEvent>;
+export const UpdateBlockEvent = UpdateBlockBody.safeExtend({ ...target, merge: z.literal('fields').optional() });
+export type UpdateBlockEvent = z.infer<typeof UpdateBlockEvent>;
+export const MoveBlockEvent = MoveBlockBody.safeExtend(target);
+export type MoveBlockEvent = z.infer<typeof MoveBlockEvent>;
+export const DeleteBlockEvent = z.object({ ...target, version }).strict();
+export type DeleteBlockEvent = z.infer<typeof DeleteBlockEvent>;

@@ -1,4 +1,5 @@
-import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Logger, UseFilters, UseGuards, UseInterceptors, type OnModuleDestroy } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
 import {
   ConnectedSocket,
   MessageBody,
@@ -10,34 +11,31 @@ import {
 import type { Namespace } from 'socket.io';
 import { BlocksService } from '../blocks/blocks.service.js';
 import { DocumentReader } from '../blocks/document.reader.js';
-import { ChangesService } from '../changes/changes.service.js';
 import { AppError } from '../errors/app-error.js';
-import { OnEvent } from '@nestjs/event-emitter';
 import { APP_CLOSING } from '../health/lifecycle.state.js';
-import type { RateLimitedAction } from '../rate-limit/rate-limit.policies.js';
-import { isKeyProbeAnswer, RateLimiter, refusal, type Decision } from '../rate-limit/rate-limiter.js';
-import { isValidSessionKey } from '../sessions/session-key.js';
-import { versionFrom } from '../sessions/version-precondition.js';
+import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CollabHandshake, type CollabSocket } from './collab.handshake.js';
-import { CollabServer } from './collab.server.js';
-import { PRESENCE_STALE_MS, PresenceService } from './presence.service.js';
 import {
-  BlockTarget,
   CLIENT_EVENTS,
-  CreateBlockBody,
-  DeletePayload,
+  CreateBlockEvent,
+  DeleteBlockEvent,
   JoinPayload,
+  KNOWN_CLIENT_EVENTS,
   LeavePayload,
-  PresencePayload,
-  MoveBlockBody,
+  MoveBlockEvent,
   NAMESPACE,
+  PresencePayload,
   roomOf,
-  UpdateBlockBody,
-  UpdateOptions,
+  UpdateBlockEvent,
 } from './collab.protocol.js';
+import { CollabServer } from './collab.server.js';
 import { PresenceThrottle } from './presence-throttle.js';
+import { PRESENCE_STALE_MS, PresenceService } from './presence.service.js';
+import { SessionRooms } from './session-rooms.js';
+import { errorAck, SocketAckFilter, SocketAckInterceptor, SocketEventsInFlight, SocketPayloadGuard } from './socket-ack.js';
+import { SocketBackpressure } from './socket-backpressure.js';
 import { SocketMetrics } from './socket.metrics.js';
-import { errorAck, parsePayload, type Ack } from './socket-ack.js';
+import { versionFrom } from '../sessions/version-precondition.js';
 
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
 /** How long a drain waits for events being handled before it closes the sockets. */
@@ -45,26 +43,31 @@ const DRAIN_EVENTS_MS = 5000;
 
 /**
  * The `/collab` namespace: rooms per session, block writes with acks under the same rules
- * and error codes as HTTP. Every event checks permission again; nothing is trusted from
- * the join.
+ * and error codes as HTTP. Every event goes through the HTTP routes' pipeline: payload
+ * checks, the key's format and the key-probe guard, rate limits, schema validation and the
+ * one error mapper; permission is checked again on every event, nothing is trusted from the join.
  */
+// Guards and interceptors run in the order these decorators apply, bottom up: the payload checks, then admission.
 @WebSocketGateway({ namespace: NAMESPACE })
+@UseFilters(SocketAckFilter)
+@Admission()
+@UseInterceptors(SocketAckInterceptor)
+@UseGuards(SocketPayloadGuard)
 export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect, OnModuleDestroy {
   private readonly logger = new Logger(CollaborationGateway.name);
   private readonly throttle = new PresenceThrottle();
   private heartbeat?: NodeJS.Timeout;
-  /** Events being handled now; a drain waits for them before closing the sockets. */
-  private inFlight = 0;
 
   constructor(
     private readonly handshake: CollabHandshake,
     private readonly blocks: BlocksService,
     private readonly reader: DocumentReader,
-    private readonly changes: ChangesService,
-    private readonly limiter: RateLimiter,
+    private readonly rooms: SessionRooms,
     private readonly server: CollabServer,
     private readonly presence: PresenceService,
     private readonly metrics: SocketMetrics,
+    private readonly backpressure: SocketBackpressure,
+    private readonly inFlight: SocketEventsInFlight,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -76,7 +79,16 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
         (error: Error) => next(error),
       );
     });
-    namespace.on('connection', (socket) => this.metrics.watch(socket));
+    namespace.on('connection', (socket: CollabSocket) => {
+      this.handshake.connected(socket);
+      this.metrics.watch(socket);
+      this.backpressure.watch(socket);
+      socket.onAny((event: unknown, ...args: unknown[]) => {
+        const ack = args.at(-1);
+        if (typeof event === 'string' && KNOWN_CLIENT_EVENTS.has(event)) return;
+        if (typeof ack === 'function') (ack as (answer: unknown) => void)(errorAck(new AppError('UNKNOWN_EVENT')));
+      });
+    });
   }
 
   /** Shutdown: every socket here is told to reconnect elsewhere, then closed once its in-flight events are answered. */
@@ -85,7 +97,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     if (!this.server.started) return;
     const local = this.server.namespace.local;
     local.emit('server.draining', { reconnect: true });
-    for (const deadline = Date.now() + DRAIN_EVENTS_MS; this.inFlight > 0 && Date.now() < deadline;) {
+    for (const deadline = Date.now() + DRAIN_EVENTS_MS; this.inFlight.count > 0 && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     local.disconnectSockets(true);
@@ -96,108 +108,59 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   }
 
   handleDisconnect(socket: CollabSocket): void {
-    this.handshake.released();
     this.throttle.forget(socket.id);
-    for (const key of socket.data.sessions ?? []) void this.depart(socket, key).catch(() => undefined);
+    for (const key of socket.data.sessions ?? []) void this.rooms.leave(socket, key).catch(() => undefined);
   }
 
   @SubscribeMessage(CLIENT_EVENTS.join)
-  join(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
-    return this.handle(socket, async () => {
-      const { key, since } = await parsePayload(JoinPayload, payload);
-      this.checkKey(key);
-      this.refuseIfBlocked(await this.limiter.probeBlocked(socket.data.principal.ip));
-      const { id, view } = await this.reader.session(socket.data.principal, key);
-      if (!(await this.presence.join(key, socket.id, socket.data.principal))) throw new AppError('ROOM_FULL');
-      // Join first, then read: a change committed in between arrives twice (by seq), never not at all.
-      await socket.join(roomOf(key));
-      (socket.data.sessions ??= new Set()).add(key);
-      const presence = await this.presence.announce(key);
-      const session = { key, version: view.version, seq: view.seq };
-      if (since === undefined) return { session, presence };
-      try {
-        const { items } = await this.changes.since({ id, key, seq: view.seq }, since, 1000);
-        return { session, presence, missed: items };
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'CHANGES_EXPIRED') return { session, presence, code: 'CHANGES_EXPIRED' };
-        throw error;
-      }
-    });
+  join(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: JoinPayload }) payload: JoinPayload) {
+    return this.rooms.join(socket, payload.key, payload.since);
   }
 
   @SubscribeMessage(CLIENT_EVENTS.leave)
-  leave(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
-    return this.handle(socket, async () => {
-      const { key } = await parsePayload(LeavePayload, payload);
-      await this.depart(socket, key);
-      return {};
-    });
+  async leave(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: LeavePayload }) payload: LeavePayload) {
+    await this.rooms.leave(socket, payload.key);
+    return {};
   }
 
   /** Cursor, selection, status: throttled per socket, sent volatile (a newer one supersedes a lost one). */
   @SubscribeMessage(CLIENT_EVENTS.presence)
-  updatePresence(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
-    return this.handle(socket, async () => {
-      const { key, ...change } = await parsePayload(PresencePayload, payload);
-      if (!socket.rooms.has(roomOf(key))) throw new AppError('VALIDATION_FAILED', 'Join the session before updating presence in it.');
-      await this.reader.session(socket.data.principal, key);
-      this.throttle.schedule(socket.id, key, () => this.flushPresence(socket, key, change));
-      return {};
-    });
+  async updatePresence(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: PresencePayload }) payload: PresencePayload) {
+    const { key, ...change } = payload;
+    if (!socket.rooms.has(roomOf(key))) throw new AppError('VALIDATION_FAILED', 'Join the session before updating presence in it.');
+    await this.reader.session(socket.data.principal, key);
+    this.throttle.schedule(socket.id, key, () => this.flushPresence(socket, key, change));
+    return {};
   }
 
   @SubscribeMessage(CLIENT_EVENTS.create)
-  create(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
-    return this.handle(socket, async () => {
-      const { key, ...rest } = this.object(payload);
-      const body = await parsePayload(CreateBlockBody, rest);
-      await this.consume(socket, 'block-edits');
-      return { block: await this.blocks.create(socket.data.principal, this.checkKey(key), body, socket.id) };
-    });
+  @RateLimit('block-edits')
+  async create(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: CreateBlockEvent }) payload: CreateBlockEvent) {
+    const { key, ...body } = payload;
+    return { block: await this.blocks.create(socket.data.principal, key, body, socket.id) };
   }
 
   @SubscribeMessage(CLIENT_EVENTS.update)
-  update(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
-    return this.handle(socket, async () => {
-      const { key, id, merge, ...rest } = this.object(payload);
-      const target = await parsePayload(BlockTarget, { key: this.checkKey(key), id });
-      const options = await parsePayload(UpdateOptions, { merge });
-      const body = await parsePayload(UpdateBlockBody, rest);
-      const version = versionFrom(body.version, undefined);
-      await this.consume(socket, 'block-edits');
-      const block = await this.blocks.update(
-        socket.data.principal,
-        target.key,
-        target.id,
-        version,
-        body,
-        options.merge === 'fields',
-        socket.id,
-      );
-      return { block };
-    });
+  @RateLimit('block-edits')
+  async update(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: UpdateBlockEvent }) payload: UpdateBlockEvent) {
+    const { key, id, merge, ...body } = payload;
+    const version = versionFrom(body.version, undefined);
+    return { block: await this.blocks.update(socket.data.principal, key, id, version, body, merge === 'fields', socket.id) };
   }
 
   @SubscribeMessage(CLIENT_EVENTS.move)
-  move(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
-    return this.handle(socket, async () => {
-      const { key, id, ...rest } = this.object(payload);
-      const target = await parsePayload(BlockTarget, { key: this.checkKey(key), id });
-      const body = await parsePayload(MoveBlockBody, rest);
-      const version = versionFrom(body.version, undefined);
-      await this.consume(socket, 'block-edits');
-      return { block: await this.blocks.move(socket.data.principal, target.key, target.id, version, body, socket.id) };
-    });
+  @RateLimit('block-edits')
+  async move(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: MoveBlockEvent }) payload: MoveBlockEvent) {
+    const { key, id, ...body } = payload;
+    const version = versionFrom(body.version, undefined);
+    return { block: await this.blocks.move(socket.data.principal, key, id, version, body, socket.id) };
   }
 
   @SubscribeMessage(CLIENT_EVENTS.delete)
-  remove(@ConnectedSocket() socket: CollabSocket, @MessageBody() payload: unknown): Promise<Ack> {
-    return this.handle(socket, async () => {
-      const { key, id, version } = await parsePayload(DeletePayload, payload);
-      await this.consume(socket, 'block-edits');
-      await this.blocks.delete(socket.data.principal, this.checkKey(key), id, version, socket.id);
-      return { deleted: id };
-    });
+  @RateLimit('block-edits')
+  async remove(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: DeleteBlockEvent }) payload: DeleteBlockEvent) {
+    await this.blocks.delete(socket.data.principal, payload.key, payload.id, payload.version, socket.id);
+    return { deleted: payload.id };
   }
 
   /** Keeps this instance's members alive in Redis; an instance that dies stops, and its entries go stale. */
@@ -208,48 +171,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     await this.presence.refresh(alive).catch((error: Error) => this.logger.warn(`presence heartbeat failed: ${error.message}`));
   }
 
-  private async depart(socket: CollabSocket, key: string): Promise<void> {
-    socket.data.sessions?.delete(key);
-    await socket.leave(roomOf(key));
-    await this.presence.leave(key, socket.id);
-    await this.presence.announce(key);
-  }
-
   private async flushPresence(socket: CollabSocket, key: string, change: Parameters<PresenceService['update']>[2]): Promise<void> {
     if (await this.presence.update(key, socket.id, change)) await this.presence.announce(key, true);
-  }
-
-  private async handle(socket: CollabSocket, run: () => Promise<Record<string, unknown>>): Promise<Ack> {
-    this.inFlight++;
-    try {
-      return { ok: true, ...(await run()) };
-    } catch (error) {
-      const ack = errorAck(error);
-      if (!ack.ok && isKeyProbeAnswer(ack.code)) await this.limiter.probe(socket.data.principal.ip).catch(() => undefined);
-      if (!ack.ok && ack.status === 500) this.logger.error(`socket event failed: ${(error as Error).stack ?? String(error)}`);
-      return ack;
-    } finally {
-      this.inFlight--;
-    }
-  }
-
-  private async consume(socket: CollabSocket, action: RateLimitedAction): Promise<void> {
-    this.refuseIfBlocked(await this.limiter.consume(action, socket.data.principal, 1, true), action);
-  }
-
-  private refuseIfBlocked(decision: Decision, action?: RateLimitedAction): void {
-    if (decision.outcome !== 'allowed') throw refusal(decision, action);
-  }
-
-  private checkKey(key: unknown): string {
-    if (!isValidSessionKey(key)) throw new AppError('INVALID_SESSION_KEY');
-    return key;
-  }
-
-  private object(payload: unknown): Record<string, unknown> {
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-      throw AppError.validation([{ field: '(body)', message: 'must be an object' }]);
-    }
-    return payload as Record<string, unknown>;
   }
 }

@@ -5,6 +5,9 @@ import { HealthModule } from '../health/health.module.js';
 import { CollabHandshake } from './collab.handshake.js';
 import { CollaborationGateway } from './collaboration.gateway.js';
 import { RealtimeModule } from './realtime.module.js';
+import { SessionRooms } from './session-rooms.js';
+import { SocketAckFilter, SocketAckInterceptor, SocketEventsInFlight, SocketPayloadGuard } from './socket-ack.js';
+import { SocketBackpressure } from './socket-backpressure.js';
 import { SocketMetrics } from './socket.metrics.js';
 import { WsStatsController } from './ws-stats.controller.js';
 import { WsStatsService } from './ws-stats.service.js';
@@ -12,6 +15,17 @@ import { WsStatsService } from './ws-stats.service.js';
 @Module({
   imports: [AuthModule, BlocksModule, HealthModule, RealtimeModule],
   controllers: [WsStatsController],
-  providers: [CollabHandshake, CollaborationGateway, SocketMetrics, WsStatsService],
+  providers: [
+    CollabHandshake,
+    CollaborationGateway,
+    SessionRooms,
+    SocketAckFilter,
+    SocketAckInterceptor,
+    SocketBackpressure,
+    SocketEventsInFlight,
+    SocketMetrics,
+    SocketPayloadGuard,
+    WsStatsService,
+  ],
 })
 export class CollaborationModule {}

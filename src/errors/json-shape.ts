@@ -2,7 +2,11 @@ import type { FieldError } from './app-error.js';
 
 export const MAX_JSON_DEPTH = 32;
 
-/** Rejects what JSON.parse accepts but PostgreSQL's jsonb or Tessera will not store: deep nesting, NUL, lone surrogates, infinities. */
+/**
+ * Rejects what JSON.parse accepts but PostgreSQL's jsonb or Tessera will not store: deep
+ * nesting, NUL, lone surrogates, infinities, and the prototype-poisoning keys (`__proto__`,
+ * `constructor.prototype`) that HTTP bodies are refused for by the JSON parser.
+ */
 export function checkJsonShape(value: unknown): FieldError | null {
   const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
   while (stack.length) {
@@ -18,6 +22,9 @@ export function checkJsonShape(value: unknown): FieldError | null {
     for (const [key, child] of Object.entries(v)) {
       if (key.includes('\u0000') || !key.isWellFormed()) {
         return { field: path || '(body)', message: 'keys must be well-formed Unicode without NUL characters' };
+      }
+      if (key === '__proto__' || (key === 'constructor' && child !== null && typeof child === 'object' && 'prototype' in child)) {
+        return { field: path ? `${path}.${key}` : key, message: 'prototype keys (__proto__, constructor.prototype) are not accepted' };
       }
       stack.push({ value: child, depth: depth + 1, path: path ? `${path}.${key}` : key });
     }

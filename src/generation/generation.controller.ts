@@ -1,10 +1,9 @@
-import { Body, Controller, HttpCode, Param, Post, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { IdempotencyKey } from '../common/idempotency-key.js';
 import { ApiIdempotentJob } from '../queues/job-request.js';
-import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
-import { RateLimit, RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { RateLimit, Admission } from '../rate-limit/rate-limit.guard.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { GenerateBody, ImageBody, ThinkBody } from './dto.js';
 import { GenerationService } from './generation.service.js';
@@ -13,8 +12,7 @@ type JobAccepted = Promise<{ jobId: string }>;
 
 @ApiTags('jobs')
 @ApiBearerAuth()
-@UseGuards(RateLimitGuard)
-@UseInterceptors(KeyProbeInterceptor)
+@Admission()
 @Controller('api/sessions/:key')
 export class GenerationController {
   constructor(private readonly generation: GenerationService) {}

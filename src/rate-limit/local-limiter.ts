@@ -16,6 +16,7 @@ export class LocalLimiter {
   private readonly logs = new Map<string, number[]>();
   private readonly expiries = new Map<string, number>();
   private readonly offences = new Map<string, { count: number; until: number }>();
+  private readonly pending = new Map<string, Map<string, number>>();
 
   consume(
     keys: { block: string; offences: string; probeBlock: string; windows: WindowSpec[] },
@@ -47,14 +48,47 @@ export class LocalLimiter {
     return first ?? [0, 0, 0, 0];
   }
 
-  probe(window: WindowSpec, block: string, blockMs: number): boolean {
+  reserveLookup(
+    keys: { misses: string; pending: string; block: string },
+    limit: number,
+    windowMs: number,
+    nonce: string,
+    pendingMs: number,
+  ): [number, number] {
     const now = Date.now();
-    const log = this.log(window.key, now - window.windowMs);
+    const ttl = this.ttl(keys.block, now);
+    if (ttl > 0) return [2, ttl];
+    const misses = this.log(keys.misses, now - windowMs);
+    const pending = this.pendingOf(keys.pending, now - pendingMs);
+    if (misses.length + pending.size >= limit) return [1, 1000];
+    pending.set(nonce, now);
+    return [0, 0];
+  }
+
+  settleLookup(
+    keys: { misses: string; pending: string; block: string },
+    nonce: string,
+    miss: boolean,
+    limit: number,
+    windowMs: number,
+    blockMs: number,
+  ): boolean {
+    this.pending.get(keys.pending)?.delete(nonce);
+    if (!miss) return false;
+    const now = Date.now();
+    const log = this.log(keys.misses, now - windowMs);
     log.push(now);
-    if (log.length < window.limit) return false;
-    this.expiries.set(block, now + blockMs);
-    this.logs.delete(window.key);
+    if (log.length < limit) return false;
+    this.expiries.set(keys.block, now + blockMs);
+    this.logs.delete(keys.misses);
     return true;
+  }
+
+  private pendingOf(key: string, after: number): Map<string, number> {
+    const pending = this.pending.get(key) ?? new Map<string, number>();
+    for (const [nonce, at] of pending) if (at <= after) pending.delete(nonce);
+    this.pending.set(key, pending);
+    return pending;
   }
 
   ttl(key: string, now = Date.now()): number {
@@ -71,6 +105,7 @@ export class LocalLimiter {
       this.logs.delete(key);
       this.expiries.delete(key);
       this.offences.delete(key);
+      this.pending.delete(key);
     }
   }
 
@@ -79,6 +114,7 @@ export class LocalLimiter {
     const horizon = Date.now() - maxWindowMs;
     for (const [key, log] of this.logs) if (!log.length || log[log.length - 1] < horizon) this.logs.delete(key);
     for (const key of this.expiries.keys()) this.ttl(key);
+    for (const [key, pending] of this.pending) if (!pending.size) this.pending.delete(key);
   }
 
   private log(key: string, after: number): number[] {

@@ -1,12 +1,16 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { normaliseIp, RequireAdmin } from '../auth/principal.js';
+import { ipIdentity, normaliseIp, RequireAdmin } from '../auth/principal.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RateLimitStatsService, type RateLimitStats } from './rate-limit-stats.service.js';
 import { RateLimiter } from './rate-limiter.js';
 
 const ResetBody = z
-  .union([z.object({ userId: z.uuid({ message: 'must be a UUID' }) }).strict(), z.object({ ip: z.union([z.ipv4(), z.ipv6()]) }).strict()])
+  .union([
+    z.object({ userId: z.uuid({ message: 'must be a UUID' }) }).strict(),
+    z.object({ ip: z.union([z.ipv4(), z.ipv6(), z.cidrv6()]) }).strict(),
+  ])
   .meta({ id: 'RateLimitResetBody' });
 type ResetBody = z.infer<typeof ResetBody>;
 
@@ -18,6 +22,7 @@ export class RateLimitController {
   constructor(
     private readonly limiter: RateLimiter,
     private readonly statsService: RateLimitStatsService,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   /** Allowed, limited and blocked decisions by action, and who was refused most. */
@@ -26,11 +31,12 @@ export class RateLimitController {
     return this.statsService.stats();
   }
 
-  /** Clears the windows, offences and blocks of one user or IP (as the server reports it). */
+  /** Clears the windows, offences and blocks of one user or IP (as the server reports it; an IPv6 address stands for its prefix). */
   @Post('reset')
   @HttpCode(200)
   async reset(@Body({ schema: ResetBody }) body: ResetBody): Promise<{ reset: string }> {
-    const identity = 'userId' in body ? `user:${body.userId}` : `ip:${normaliseIp(body.ip)}`;
+    const identity =
+      'userId' in body ? `user:${body.userId}` : `ip:${ipIdentity(normaliseIp(body.ip), this.config.RATE_LIMIT_IPV6_PREFIX)}`;
     await this.limiter.reset(identity);
     return { reset: identity };
   }

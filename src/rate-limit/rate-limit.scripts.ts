@@ -54,28 +54,55 @@ redis.call('HINCRBY', KEYS[3], action .. ':allowed', 1)
 return { 0, first[1], first[2], first[3] }`;
 
 /**
- * A lookup of an unknown or malformed session key. The IP's failed lookups form a
- * sliding log; reaching the limit blocks the IP from every key route (counted as one
- * `session-lookup` limited decision; each refused request after it as blocked).
- * KEYS: 1 probe window, 2 probe block, 3 stats hash, 4 offenders; ARGV: 1 limit, 2 window ms, 3 block ms, 4 nonce, 5 identity
+ * The key-probe guard, in two atomic steps around every lookup that names a session key.
+ * RESERVE runs before the lookup: an IP blocked for probing is refused; otherwise the
+ * lookup takes a pending slot unless its misses in the window plus its lookups in flight
+ * already reach the limit. SETTLE runs after it: a hit gives the slot back, a miss ("no
+ * such session", or a PUT that proved the key free) moves it into the misses log, and the
+ * miss that reaches the limit blocks the IP. So however many lookups an IP has in flight,
+ * it never sees more than `limit` misses per window.
+ *
+ * RESERVE KEYS: 1 misses log, 2 pending, 3 block, 4 stats hash
+ *         ARGV: 1 limit, 2 window ms, 3 nonce, 4 pending ttl ms
+ * Returns { outcome (0 reserved, 1 too many in flight, 2 blocked), ms until retry }.
  */
-export const PROBE_SCRIPT = `
+export const PROBE_RESERVE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl > 0 then
+  redis.call('HINCRBY', KEYS[4], 'session-lookup:blocked', 1)
+  return { 2, ttl }
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  redis.call('HINCRBY', KEYS[3], 'session-lookup:limited', 1)
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
+if redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then
+  redis.call('HINCRBY', KEYS[4], 'session-lookup:limited', 1)
+  return { 1, 1000 }
+end
+redis.call('ZADD', KEYS[2], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return { 0, 0 }`;
+
+/**
+ * SETTLE KEYS: 1 misses log, 2 pending, 3 block, 4 stats hash, 5 offenders
+ *        ARGV: 1 nonce, 2 miss (1) or hit (0), 3 limit, 4 window ms, 5 block ms, 6 identity
+ * Returns 1 when this miss blocked the IP.
+ */
+export const PROBE_SETTLE_SCRIPT = `
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] == '0' then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[4]))
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  redis.call('HINCRBY', KEYS[4], 'session-lookup:limited', 1)
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
   redis.call('DEL', KEYS[1])
-  redis.call('ZINCRBY', KEYS[4], 1, ARGV[5])
+  redis.call('ZINCRBY', KEYS[5], 1, ARGV[6])
+  if redis.call('ZCARD', KEYS[5]) > 1000 then redis.call('ZREMRANGEBYRANK', KEYS[5], 0, 0) end
   return 1
 end
 return 0`;
-
-/** Is the IP blocked for probing keys? Counts the refusal if so. KEYS: 1 probe block, 2 stats hash */
-export const PROBE_CHECK_SCRIPT = `
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('HINCRBY', KEYS[2], 'session-lookup:blocked', 1) end
-return ttl`;

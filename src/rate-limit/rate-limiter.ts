@@ -8,7 +8,7 @@ import { RedisService } from '../redis/redis.service.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { LocalLimiter, type RawDecision, type WindowSpec } from './local-limiter.js';
 import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction } from './rate-limit.policies.js';
-import { CONSUME_SCRIPT, PROBE_CHECK_SCRIPT, PROBE_SCRIPT } from './rate-limit.scripts.js';
+import { CONSUME_SCRIPT, PROBE_RESERVE_SCRIPT, PROBE_SETTLE_SCRIPT } from './rate-limit.scripts.js';
 
 export type Decision =
   | { outcome: 'allowed'; limit: number | null; remaining: number; resetSeconds: number }
@@ -25,14 +25,23 @@ export function refusal(decision: Exclude<Decision, { outcome: 'allowed' }>, act
     : new AppError('RATE_LIMITED', `Rate limit of ${action ?? 'this action'} reached; retry in ${retryAfter} s.`, { retryAfter });
 }
 
+/** A reserved key-probe slot, settled as a hit or a miss once the lookup answered. */
+export interface LookupTicket {
+  ip: string;
+  nonce: string;
+}
+
+/** A slot whose lookup never settled (its instance died) frees itself after this long. */
+const PENDING_LOOKUP_MS = 30_000;
+
 const UNLIMITED: Decision = { outcome: 'allowed', limit: null, remaining: 0, resetSeconds: 0 };
 export const STATS_KEY = 'rl:stats';
 export const OFFENDERS_KEY = 'rl:offenders';
 
 interface Scripted {
   rlConsume(...args: Array<string | number>): Promise<RawDecision>;
-  rlProbe(...args: Array<string | number>): Promise<number>;
-  rlProbeCheck(...args: Array<string | number>): Promise<number>;
+  rlProbeReserve(...args: Array<string | number>): Promise<[number, number]>;
+  rlProbeSettle(...args: Array<string | number>): Promise<number>;
 }
 
 /** Who a limit applies to: the user, or the IP when anonymous. */
@@ -45,7 +54,7 @@ export function keysOf(identity: string): string[] {
     `rl:block:${identity}`,
     `rl:off:${identity}`,
     ...RATE_LIMITED_ACTIONS.map((action) => `rl:w:${action}:${identity}`),
-    ...(ip ? [`rl:probe:${ip}`, `rl:probeblock:${ip}`] : []),
+    ...(ip ? [`rl:probe:${ip}`, `rl:probepending:${ip}`, `rl:probeblock:${ip}`] : []),
   ];
 }
 
@@ -80,8 +89,8 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.client.defineCommand('rlConsume', { lua: CONSUME_SCRIPT });
-    this.client.defineCommand('rlProbe', { numberOfKeys: 4, lua: PROBE_SCRIPT });
-    this.client.defineCommand('rlProbeCheck', { numberOfKeys: 2, lua: PROBE_CHECK_SCRIPT });
+    this.client.defineCommand('rlProbeReserve', { numberOfKeys: 4, lua: PROBE_RESERVE_SCRIPT });
+    this.client.defineCommand('rlProbeSettle', { numberOfKeys: 5, lua: PROBE_SETTLE_SCRIPT });
     const longest = Math.max(3600, this.config.KEY_PROBE_WINDOW_SECONDS, this.config.RATE_LIMIT_BLOCK_SECONDS) * 1000;
     this.sweeper = setInterval(() => this.local.sweep(longest), 60_000).unref();
   }
@@ -94,8 +103,8 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     return this.config.RATE_LIMIT_ENABLED;
   }
 
-  /** Takes `cost` from the caller's and the action's global window, or refuses; `keyRoute` also honours a probe block. */
-  async consume(action: RateLimitedAction, principal: Principal, cost = 1, keyRoute = false): Promise<Decision> {
+  /** Takes `cost` from the caller's and the action's global window, or refuses. */
+  async consume(action: RateLimitedAction, principal: Principal, cost = 1): Promise<Decision> {
     if (!this.enabled || principal.kind === 'admin') return UNLIMITED;
     const policy = this.policies[action];
     const identity = identityOf(principal);
@@ -104,11 +113,12 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     if (own) windows.push({ key: `rl:w:${action}:${identity}`, limit: own.limit, windowMs: own.windowSeconds * 1000 });
     if (policy.global)
       windows.push({ key: `rl:w:${action}:*global*`, limit: policy.global.limit, windowMs: policy.global.windowSeconds * 1000 });
-    if (windows.length === 0) return keyRoute ? this.probeBlocked(principal.ip) : UNLIMITED;
+    if (windows.length === 0) return UNLIMITED;
     const keys = {
       block: `rl:block:${identity}`,
       offences: `rl:off:${identity}`,
-      probeBlock: keyRoute ? `rl:probeblock:${principal.ip}` : 'rl:probeblock:-',
+      // Key routes check the probe block when they take their key-probe slot (reserveLookup).
+      probeBlock: 'rl:probeblock:-',
       windows,
     };
     const rules = {
@@ -140,42 +150,73 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     return this.count(action, toDecision(raw), source);
   }
 
-  /** A key route's check when no window applies: is this IP blocked for probing keys? */
-  async probeBlocked(ip: string): Promise<Decision> {
-    if (!this.enabled) return UNLIMITED;
-    const key = `rl:probeblock:${ip}`;
-    const { value: ttl, source } = await this.onRedis(
-      () => (this.client as unknown as Scripted).rlProbeCheck(key, STATS_KEY),
-      () => this.local.ttl(key),
+  /**
+   * Before a lookup that names a session key: takes one of the IP's key-probe slots, or
+   * refuses (blocked for probing, or as many lookups in flight as misses it has left).
+   * The returned ticket must be settled once the lookup has answered.
+   */
+  async reserveLookup(ip: string): Promise<{ decision: Decision; ticket?: LookupTicket }> {
+    if (!this.enabled) return { decision: UNLIMITED };
+    const keys = this.probeKeys(ip);
+    const nonce = randomBytes(8).toString('hex');
+    const { value: raw, source } = await this.onRedis(
+      () =>
+        (this.client as unknown as Scripted).rlProbeReserve(
+          keys.misses,
+          keys.pending,
+          keys.block,
+          STATS_KEY,
+          this.config.KEY_PROBE_LIMIT,
+          this.config.KEY_PROBE_WINDOW_SECONDS * 1000,
+          nonce,
+          PENDING_LOOKUP_MS,
+        ),
+      () =>
+        this.local.reserveLookup(keys, this.config.KEY_PROBE_LIMIT, this.config.KEY_PROBE_WINDOW_SECONDS * 1000, nonce, PENDING_LOOKUP_MS),
+      false,
     );
-    return this.count(
-      'key-probe',
-      ttl > 0 ? { outcome: 'blocked', limit: 0, retryAfterSeconds: Math.ceil(ttl / 1000) } : UNLIMITED,
+    const [outcome, retryMs] = raw.map(Number);
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryMs / 1000));
+    if (outcome === 0) return this.counted({ decision: UNLIMITED, ticket: { ip, nonce } }, 'allowed', source);
+    return this.counted(
+      { decision: { outcome: outcome === 2 ? 'blocked' : 'limited', limit: this.config.KEY_PROBE_LIMIT, retryAfterSeconds } },
+      outcome === 2 ? 'blocked' : 'limited',
       source,
     );
   }
 
-  /** Records a lookup of an unknown or malformed key by `ip`. */
-  async probe(ip: string): Promise<void> {
-    if (!this.enabled) return;
-    const window = { key: `rl:probe:${ip}`, limit: this.config.KEY_PROBE_LIMIT, windowMs: this.config.KEY_PROBE_WINDOW_SECONDS * 1000 };
-    const block = `rl:probeblock:${ip}`;
+  /** After the lookup: a hit gives the slot back, a miss is counted (and may block the IP). */
+  async settleLookup(ticket: LookupTicket, miss: boolean): Promise<void> {
+    const keys = this.probeKeys(ticket.ip);
     const blockMs = this.config.KEY_PROBE_BLOCK_SECONDS * 1000;
+    const windowMs = this.config.KEY_PROBE_WINDOW_SECONDS * 1000;
     await this.onRedis(
       () =>
-        (this.client as unknown as Scripted).rlProbe(
-          window.key,
-          block,
+        (this.client as unknown as Scripted).rlProbeSettle(
+          keys.misses,
+          keys.pending,
+          keys.block,
           STATS_KEY,
           OFFENDERS_KEY,
-          window.limit,
-          window.windowMs,
+          ticket.nonce,
+          miss ? 1 : 0,
+          this.config.KEY_PROBE_LIMIT,
+          windowMs,
           blockMs,
-          randomBytes(8).toString('hex'),
-          `ip:${ip}`,
+          `ip:${ticket.ip}`,
         ),
-      () => Number(this.local.probe(window, block, blockMs)),
+      () => Number(this.local.settleLookup(keys, ticket.nonce, miss, this.config.KEY_PROBE_LIMIT, windowMs, blockMs)),
+      false,
     );
+  }
+
+  private probeKeys(ip: string) {
+    return { misses: `rl:probe:${ip}`, pending: `rl:probepending:${ip}`, block: `rl:probeblock:${ip}` };
+  }
+
+  private counted<T>(result: T, outcome: Decision['outcome'], source: 'redis' | 'local'): T {
+    this.decisions.inc({ action: 'key-probe', outcome, source });
+    return result;
   }
 
   /** Forgets every window, offence and block of one identity, here and in Redis. */
@@ -194,7 +235,8 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     return this.client;
   }
 
-  private async onRedis<T>(remote: () => Promise<T>, local: () => T): Promise<{ value: T; source: 'redis' | 'local' }> {
+  /** `window`: a rate-limit window decision, counted in `fallbackDecisions` when taken locally. */
+  private async onRedis<T>(remote: () => Promise<T>, local: () => T, window = true): Promise<{ value: T; source: 'redis' | 'local' }> {
     if (this.client.status === 'ready') {
       try {
         return { value: await remote(), source: 'redis' };
@@ -202,7 +244,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
         this.logger.warn(`rate-limit decision taken locally: ${(error as Error).message}`);
       }
     }
-    this.fallbackDecisions++;
+    if (window) this.fallbackDecisions++;
     return { value: local(), source: 'local' };
   }
 

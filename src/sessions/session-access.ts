@@ -8,6 +8,8 @@ interface Guarded {
 
 const isOwner = (s: Guarded, p: Principal) => p.kind === 'admin' || (p.kind === 'user' && s.ownerId === p.userId);
 
+/** Reads the session whatever its visibility (its owner, operators). */
+export const readsAlways = (s: Guarded, p: Principal) => isOwner(s, p);
 /** `private` sessions do not exist for anyone but their owner (and operators). */
 export const canRead = (s: Guarded, p: Principal) => isOwner(s, p) || s.visibility !== 'private';
 export const canWrite = (s: Guarded, p: Principal) => isOwner(s, p) || s.visibility === 'link';

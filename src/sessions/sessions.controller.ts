@@ -1,23 +1,8 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Patch,
-  Post,
-  Put,
-  Query,
-  Res,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
-import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { KeyFreeWhenCreated } from '../rate-limit/key-probe.interceptor.js';
+import { Admission } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { SessionKeyPipe } from './session-key.pipe.js';
@@ -28,8 +13,7 @@ import { versionFrom } from './version-precondition.js';
 
 @ApiTags('sessions')
 @ApiBearerAuth()
-@UseGuards(RateLimitGuard)
-@UseInterceptors(KeyProbeInterceptor)
+@Admission()
 @Controller('api/sessions')
 export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
@@ -57,6 +41,7 @@ export class SessionsController {
   }
 
   @Put(':key')
+  @KeyFreeWhenCreated()
   async instantiate(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,

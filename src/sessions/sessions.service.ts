@@ -101,6 +101,7 @@ export class SessionsService {
     await this.publisher.committed({
       sessionKey: key,
       sessionId: saved.id,
+      visibility: saved.visibility,
       change: { seq: view.seq, kind: 'session.updated', session: view, actor, at: at.toISOString() },
       visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],
     });

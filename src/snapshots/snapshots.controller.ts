@@ -1,7 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
-import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { Admission } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import type { DocumentView } from '../blocks/document.reader.js';
@@ -11,8 +10,7 @@ import { SnapshotsService, type SnapshotView } from './snapshots.service.js';
 
 @ApiTags('snapshots')
 @ApiBearerAuth()
-@UseGuards(RateLimitGuard)
-@UseInterceptors(KeyProbeInterceptor)
+@Admission()
 @Controller('api/sessions/:key/snapshots')
 export class SnapshotsController {
   constructor(private readonly snapshots: SnapshotsService) {}

@@ -129,7 +129,8 @@ describe('rate limits', () => {
       (await a.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, headers: { 'x-forwarded-for': prober } })).status,
     ).toBe(201);
     const stats = (await a.request('GET', '/api/admin/rate-limits/stats', { token: ADMIN_TOKEN })).body;
-    expect(stats.byAction['session-lookup']).toMatchObject({ limited: 1, blocked: 1 });
+    // Both refusals of the blocked IP (the GET and the POST) are key-probe decisions.
+    expect(stats.byAction['session-lookup']).toMatchObject({ limited: 1, blocked: 2 });
     expect(stats.topOffenders).toContainEqual({ identity: `ip:${prober}`, refusals: expect.any(Number) });
     await sleep(2100);
     expect((await lookup(a, key)).status).toBe(200);
