@@ -108,7 +108,9 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
       this.checkKey(key);
       this.refuseIfBlocked(await this.limiter.probeBlocked(socket.data.principal.ip));
       const { id, view } = await this.reader.session(socket.data.principal, key);
-      if (!(await this.presence.join(key, socket.id, socket.data.principal))) throw new AppError('ROOM_FULL');
+      const { principal } = socket.data;
+      const privileged = principal.kind === 'admin' || (principal.kind === 'user' && principal.userId === view.ownerId);
+      if (!(await this.presence.join(key, socket.id, principal, { privileged }))) throw new AppError('ROOM_FULL');
       // Join first, then read: a change committed in between arrives twice (by seq), never not at all.
       await socket.join(roomOf(key));
       (socket.data.sessions ??= new Set()).add(key);

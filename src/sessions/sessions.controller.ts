@@ -17,7 +17,7 @@ import {
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
-import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { RateLimit, RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { SessionKeyPipe } from './session-key.pipe.js';
@@ -35,6 +35,7 @@ export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Post()
+  @RateLimit('session-creates', { countOnly: 201 })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
@@ -56,7 +57,9 @@ export class SessionsController {
     return this.sessions.list(principal, query);
   }
 
+  /** Counts toward session creation only when it creates (201); opening an existing session (200) does not. */
   @Put(':key')
+  @RateLimit('session-creates', { countOnly: 201 })
   async instantiate(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,

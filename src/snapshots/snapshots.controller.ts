@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { KeyProbeInterceptor } from '../rate-limit/key-probe.interceptor.js';
-import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { RateLimit, RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import type { DocumentView } from '../blocks/document.reader.js';
@@ -17,7 +17,9 @@ import { SnapshotsService, type SnapshotView } from './snapshots.service.js';
 export class SnapshotsController {
   constructor(private readonly snapshots: SnapshotsService) {}
 
+  /** A manual snapshot; the ones jobs take are not limited. */
   @Post()
+  @RateLimit('snapshots', { countOnly: 201 })
   create(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
