@@ -15,7 +15,11 @@ import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, prin
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const port = Number(process.env.BENCH_PORT ?? 3903);
-const policies = JSON.stringify({ 'block-edits': { FREE: { limit: 1_000_000_000, windowSeconds: 10 } } });
+// The seed registers every client from one IP.
+const policies = JSON.stringify({
+  'block-edits': { FREE: { limit: 1_000_000_000, windowSeconds: 10 } },
+  registrations: { anonymous: { limit: 1_000_000, windowSeconds: 10 } },
+});
 
 /** One FREE user per client, each editing one block of its own session. */
 async function seed(call) {

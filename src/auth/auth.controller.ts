@@ -1,6 +1,8 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { AppError } from '../errors/app-error.js';
+import { RateLimit, RateLimitGuard, sendLimitHeaders } from '../rate-limit/rate-limit.guard.js';
 import { AuthService, type AuthResult } from './auth.service.js';
 import { LoginBody, RegisterBody } from './dto/auth.dto.js';
 import { CurrentPrincipal, RequireUser, type Principal } from './principal.js';
@@ -11,15 +13,25 @@ import type { UserProfile } from './user-profile.cache.js';
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
+  /** Every attempt counts toward the IP's registrations, a taken email too (it would tell which addresses have accounts). */
   @Post('register')
+  @UseGuards(RateLimitGuard)
+  @RateLimit('registrations', { perIp: true })
   register(@Body({ schema: RegisterBody }) body: RegisterBody): Promise<AuthResult> {
     return this.auth.register(body);
   }
 
   @Post('login')
   @HttpCode(200)
-  login(@Body({ schema: LoginBody }) body: LoginBody): Promise<AuthResult> {
-    return this.auth.login(body);
+  async login(
+    @CurrentPrincipal() principal: Principal,
+    @Body({ schema: LoginBody }) body: LoginBody,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AuthResult> {
+    const outcome = await this.auth.login(body, principal);
+    sendLimitHeaders(reply, outcome.decision);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.result;
   }
 
   @Get('me')

@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AuthController } from './auth.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
+import { LoginAttempts } from './login-attempts.js';
 import { PasswordHasher } from './password-hasher.js';
 import { TokenService } from './token.service.js';
 import { UserProfileCache } from './user-profile.cache.js';
@@ -36,6 +37,7 @@ import { UsersRepository } from './users.repository.js';
   providers: [
     AuthService,
     AuthGuard,
+    LoginAttempts,
     PasswordHasher,
     TokenService,
     UserProfileCache,

@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../errors/app-error.js';
+import { refusal, type Decision } from '../rate-limit/rate-limiter.js';
 import type { Plan } from '../generated/prisma/enums.js';
 import type { User } from '../generated/prisma/client.js';
+import { LoginAttempts } from './login-attempts.js';
 import { PasswordHasher } from './password-hasher.js';
+import type { Principal } from './principal.js';
 import { TokenService } from './token.service.js';
 import { UserProfileCache, type UserProfile } from './user-profile.cache.js';
 import { UsersRepository } from './users.repository.js';
@@ -11,6 +14,9 @@ export interface AuthResult {
   user: UserProfile;
   accessToken: string;
 }
+
+/** A login's answer and the failed-login window it reports in its RateLimit-* headers. */
+export type LoginOutcome = { decision: Decision } & ({ result: AuthResult } | { error: AppError });
 
 export function toProfile(user: User): UserProfile {
   return { id: user.id, email: user.email, displayName: user.displayName, plan: user.plan };
@@ -23,6 +29,7 @@ export class AuthService {
     private readonly hasher: PasswordHasher,
     private readonly tokens: TokenService,
     private readonly profiles: UserProfileCache,
+    private readonly attempts: LoginAttempts,
   ) {}
 
   async register(input: { email: string; password: string; displayName?: string }): Promise<AuthResult> {
@@ -36,14 +43,34 @@ export class AuthService {
     return { user: toProfile(user), accessToken: await this.tokens.issue(user) };
   }
 
-  async login(input: { email: string; password: string }): Promise<AuthResult> {
-    const user = await this.users.findByEmail(input.email.toLowerCase());
-    if (!user) {
-      await this.hasher.burn(input.password);
-      throw new AppError('INVALID_CREDENTIALS');
+  /**
+   * Checks the password only within the caller's IP's and the account's failed-login
+   * windows: while either is exhausted every attempt is refused, the right password too.
+   */
+  async login(input: { email: string; password: string }, principal: Principal): Promise<LoginOutcome> {
+    const email = input.email.toLowerCase();
+    const attempt = await this.attempts.begin(principal, email);
+    if ('refused' in attempt) return { decision: attempt.refused, error: refusal(attempt.refused, 'failed logins') };
+    let user: User | null;
+    try {
+      user = await this.verified(email, input.password);
+    } catch (error) {
+      await this.attempts.abandoned(attempt);
+      throw error;
     }
-    if (!(await this.hasher.verify(input.password, user.passwordHash))) throw new AppError('INVALID_CREDENTIALS');
-    return { user: toProfile(user), accessToken: await this.tokens.issue(user) };
+    if (!user) return { decision: attempt.decision, error: new AppError('INVALID_CREDENTIALS') };
+    await this.attempts.succeeded(attempt);
+    return { decision: attempt.afterSuccess, result: { user: toProfile(user), accessToken: await this.tokens.issue(user) } };
+  }
+
+  /** The user if the password is theirs; the same work and answer for an unknown email. */
+  private async verified(email: string, password: string): Promise<User | null> {
+    const user = await this.users.findByEmail(email);
+    if (!user) {
+      await this.hasher.burn(password);
+      return null;
+    }
+    return (await this.hasher.verify(password, user.passwordHash)) ? user : null;
   }
 
   /** The stored profile behind a token (plan included), cached at most 60 s; null if the user is gone. */

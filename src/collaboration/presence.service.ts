@@ -9,6 +9,10 @@ import { CollabServer } from './collab.server.js';
 /** One entry per socket; a member is a user (all their sockets) or an anonymous socket. */
 interface SocketPresence {
   memberId: string;
+  /** Whose seat cap the socket counts toward; never shown to others. */
+  ip: string;
+  /** The owner or an operator: always gets in, and takes no seat from the others. */
+  privileged: boolean;
   userId: string | null;
   displayName: string;
   cursor?: { blockId: string; offset: number };
@@ -32,24 +36,29 @@ export const PRESENCE_STALE_MS = 45_000;
 const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#469990', '#9a6324', '#800000'];
 
 /**
- * Joins atomically under the member cap: counts the distinct fresh members and adds this
- * socket unless the cap is reached by others. KEYS: 1 presence hash; ARGV: socket id,
- * member id, entry, now ms, stale ms, max members, key ttl ms. Returns 1 joined, 0 full.
+ * Joins atomically under the seat caps: counts the distinct fresh members holding a seat
+ * (everyone but the privileged: the owner and operators), in all and from this socket's IP,
+ * and adds this socket unless it is privileged or already a member, or either cap is reached.
+ * KEYS: 1 presence hash; ARGV: socket id, member id, entry, now ms, stale ms, max members,
+ * key ttl ms, ip, privileged (1/0), max seats per IP. Returns 1 joined, 0 full.
  */
 const JOIN_SCRIPT = `
 local entries = redis.call('HGETALL', KEYS[1])
-local members, present = {}, false
-local count = 0
+local members, fromIp, present = {}, {}, false
+local count, ipCount = 0, 0
 for i = 1, #entries, 2 do
   local e = cjson.decode(entries[i + 1])
   if tonumber(e.seen) >= tonumber(ARGV[4]) - tonumber(ARGV[5]) then
     if e.memberId == ARGV[2] then present = true end
-    if not members[e.memberId] then members[e.memberId] = true; count = count + 1 end
+    if e.privileged ~= true then
+      if not members[e.memberId] then members[e.memberId] = true; count = count + 1 end
+      if e.ip == ARGV[8] and not fromIp[e.memberId] then fromIp[e.memberId] = true; ipCount = ipCount + 1 end
+    end
   else
     redis.call('HDEL', KEYS[1], entries[i])
   end
 end
-if not present and count >= tonumber(ARGV[6]) then return 0 end
+if ARGV[9] ~= '1' and not present and (count >= tonumber(ARGV[6]) or ipCount >= tonumber(ARGV[10])) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 1`;
@@ -89,10 +98,16 @@ export class PresenceService implements OnModuleInit {
     this.redis.client.defineCommand('presenceSweep', { numberOfKeys: 1, lua: SWEEP_SCRIPT });
   }
 
-  /** False when the session already has SESSION_MAX_MEMBERS other members. */
-  async join(key: string, socketId: string, principal: Principal): Promise<boolean> {
+  /**
+   * False when the room is full for this socket: SESSION_MAX_MEMBERS seats are shared by
+   * everyone but the privileged (the owner, operators), and one IP holds at most
+   * SESSION_MAX_SEATS_PER_IP of them. A member already present (another tab) always gets in.
+   */
+  async join(key: string, socketId: string, principal: Principal, seat: { privileged: boolean }): Promise<boolean> {
     const entry: SocketPresence = {
       memberId: principal.kind === 'user' ? `user:${principal.userId}` : `socket:${socketId}`,
+      ip: principal.ip,
+      privileged: seat.privileged,
       userId: principal.kind === 'user' ? principal.userId : null,
       displayName: actorOf(principal).displayName,
       status: 'active',
@@ -107,6 +122,9 @@ export class PresenceService implements OnModuleInit {
       PRESENCE_STALE_MS,
       this.config.SESSION_MAX_MEMBERS,
       PRESENCE_STALE_MS * 2,
+      entry.ip,
+      seat.privileged ? 1 : 0,
+      this.config.SESSION_MAX_SEATS_PER_IP,
     );
     return joined === 1;
   }

@@ -30,7 +30,7 @@ export class SessionRooms {
     const principal = socket.data.principal;
     const { view } = await this.reader.session(principal, key);
     const privileged = readsAlways(view, principal);
-    if (!(await this.presence.join(key, socket.id, principal))) throw new AppError('ROOM_FULL');
+    if (!(await this.presence.join(key, socket.id, principal, { privileged }))) throw new AppError('ROOM_FULL');
     await socket.join(privileged ? [roomOf(key), ownersRoomOf(key)] : [roomOf(key)]);
     (socket.data.sessions ??= new Set()).add(key);
     // Access again, from the database, now that the socket is in the room: a revocation that

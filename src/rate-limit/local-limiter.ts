@@ -91,6 +91,13 @@ export class LocalLimiter {
     return pending;
   }
 
+  /** Removes the newest `cost` entries of each window, as the give-back script does. */
+  giveBack(windows: WindowSpec[], cost: number): number {
+    const now = Date.now();
+    for (const w of windows) this.log(w.key, now - w.windowMs).splice(-cost, cost);
+    return 1;
+  }
+
   ttl(key: string, now = Date.now()): number {
     const until = this.expiries.get(key);
     if (until === undefined || until <= now) {

@@ -1,9 +1,11 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ipIdentity, normaliseIp, RequireAdmin } from '../auth/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RateLimitStatsService, type RateLimitStats } from './rate-limit-stats.service.js';
+import { RATE_LIMITS_RESET, type RateLimitsResetEvent } from './rate-limit.events.js';
 import { RateLimiter } from './rate-limiter.js';
 
 const ResetBody = z
@@ -22,6 +24,7 @@ export class RateLimitController {
   constructor(
     private readonly limiter: RateLimiter,
     private readonly statsService: RateLimitStatsService,
+    private readonly events: EventEmitter2,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -31,13 +34,14 @@ export class RateLimitController {
     return this.statsService.stats();
   }
 
-  /** Clears the windows, offences and blocks of one user or IP (as the server reports it; an IPv6 address stands for its prefix). */
+  /** Clears the windows, offences and blocks of one user (with the failed logins naming their account) or IP (as the server reports it; an IPv6 address stands for its prefix). */
   @Post('reset')
   @HttpCode(200)
   async reset(@Body({ schema: ResetBody }) body: ResetBody): Promise<{ reset: string }> {
     const identity =
       'userId' in body ? `user:${body.userId}` : `ip:${ipIdentity(normaliseIp(body.ip), this.config.RATE_LIMIT_IPV6_PREFIX)}`;
     await this.limiter.reset(identity);
+    if ('userId' in body) await this.events.emitAsync(RATE_LIMITS_RESET, { userId: body.userId } satisfies RateLimitsResetEvent);
     return { reset: identity };
   }
 }

@@ -8,22 +8,42 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../auth/principal.js';
 import { callOf, type Call } from '../common/call-context.js';
 import { AppError } from '../errors/app-error.js';
 import { isValidSessionKey } from '../sessions/session-key.js';
 import { KeyProbeInterceptor, lookupTickets } from './key-probe.interceptor.js';
+import { GiveBackInterceptor, RATE_LIMIT } from './rate-limit.give-back.interceptor.js';
 import type { RateLimitedAction } from './rate-limit.policies.js';
-import { RateLimiter, refusal, type Decision } from './rate-limiter.js';
+import { RateLimiter, refusal, type Decision, type Taken } from './rate-limiter.js';
 
-interface RateLimitOptions {
+export interface RateLimitOptions {
   /** How many units the request takes from the window (a batch of n ops: n edits). */
   cost?: (body: unknown) => number;
+  /**
+   * Counts only requests answered with this status (201: something was created); any other
+   * answer, errors included, gives its units back. HTTP routes only.
+   */
+  countOnly?: number;
+  /** The window is the IP's, even for a caller with a token (registration). */
+  perIp?: boolean;
 }
 
-const RATE_LIMIT = 'tessera:rate-limit';
+export type RateLimitMetadata = { action: RateLimitedAction } & RateLimitOptions;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the rate-limit guard took for a `countOnly` route, until the answer is known. */
+    rateLimitTaken?: Taken | null;
+  }
+}
 
 /** Limits the route or socket event by `action` and the caller's plan. */
-export const RateLimit = (action: RateLimitedAction, options: RateLimitOptions = {}) => SetMetadata(RATE_LIMIT, { action, ...options });
+export const RateLimit = (action: RateLimitedAction, options: RateLimitOptions = {}) =>
+  options.countOnly === undefined
+    ? SetMetadata(RATE_LIMIT, { action, ...options })
+    : applyDecorators(SetMetadata(RATE_LIMIT, { action, ...options }), UseInterceptors(GiveBackInterceptor));
 
 /**
  * The admission of every route and socket event that names a session key or is rate
@@ -31,6 +51,31 @@ export const RateLimit = (action: RateLimitedAction, options: RateLimitOptions =
  * rate limit. Apply with `@Admission()` on a controller or gateway.
  */
 export const Admission = () => applyDecorators(UseGuards(RateLimitGuard), UseInterceptors(KeyProbeInterceptor));
+
+/** An anonymous caller from the principal's IP: whose window a per-IP limit takes from. */
+export const fromIp = (principal: Principal): Principal => ({ kind: 'anonymous', plan: 'FREE', ip: principal.ip });
+
+/** RateLimit-Limit / -Remaining / -Reset on limited answers; Retry-After on refusals. */
+export function sendLimitHeaders(reply: FastifyReply, decision: Decision): void {
+  limitHeaders((name, value) => void reply.header(name, value), decision);
+}
+
+function limitHeaders(header: Call['header'], decision: Decision): void {
+  if (decision.outcome === 'allowed') {
+    if (decision.limit !== null) {
+      header('ratelimit-limit', decision.limit);
+      header('ratelimit-remaining', decision.remaining);
+      header('ratelimit-reset', decision.resetSeconds);
+    }
+    return;
+  }
+  header('retry-after', decision.retryAfterSeconds);
+  if (decision.outcome === 'limited') {
+    header('ratelimit-limit', decision.limit);
+    header('ratelimit-remaining', 0);
+    header('ratelimit-reset', decision.retryAfterSeconds);
+  }
+}
 
 /**
  * Runs after authentication. A malformed key is a probe miss and 400 INVALID_SESSION_KEY
@@ -48,48 +93,43 @@ export class RateLimitGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const call = callOf(context);
     if (call.takesKey) await this.admitKey(call);
-    const limit = this.reflector.get<({ action: RateLimitedAction } & RateLimitOptions) | undefined>(RATE_LIMIT, context.getHandler());
+    const limit = this.reflector.get<RateLimitMetadata | undefined>(RATE_LIMIT, context.getHandler());
     if (!limit || !this.limiter.enabled) return true;
-    const decision = await this.limiter.consume(limit.action, call.principal, limit.cost?.(call.body) ?? 1);
-    if (decision.outcome === 'allowed') {
-      if (decision.limit !== null) {
-        call.header('ratelimit-limit', decision.limit);
-        call.header('ratelimit-remaining', decision.remaining);
-        call.header('ratelimit-reset', decision.resetSeconds);
-      }
-      return true;
+    const caller = limit.perIp ? fromIp(call.principal) : call.principal;
+    const cost = limit.cost?.(call.body) ?? 1;
+    let decision: Decision;
+    if (limit.countOnly !== undefined && call.transport === 'http') {
+      const take = await this.limiter.take(limit.action, caller, cost);
+      decision = take.decision;
+      (call.handle as { rateLimitTaken?: Taken | null }).rateLimitTaken = take.taken;
+    } else {
+      decision = await this.limiter.consume(limit.action, caller, cost);
     }
+    limitHeaders(call.header, decision);
+    if (decision.outcome === 'allowed') return true;
     // The lookup will not run: its key-probe slot goes back.
     const ticket = lookupTickets.get(call.handle);
-    if (ticket) void this.limiter.settleLookup(ticket, false).catch(() => undefined);
     lookupTickets.delete(call.handle);
-    throw this.refuse(call, decision, limit.action);
+    if (ticket) void this.limiter.settleLookup(ticket, false).catch(() => undefined);
+    throw refusal(decision, limit.action);
   }
 
   private async admitKey(call: Call): Promise<void> {
     const { decision, ticket } = await this.limiter.reserveLookup(call.principal.ip);
-    if (decision.outcome !== 'allowed') throw this.refuse(call, decision);
+    if (decision.outcome !== 'allowed') {
+      call.header('retry-after', decision.retryAfterSeconds);
+      throw decision.outcome === 'limited'
+        ? new AppError('RATE_LIMITED', 'Too many lookups of session keys in flight from this address; retry in a second.', {
+            retryAfter: decision.retryAfterSeconds,
+          })
+        : refusal(decision);
+    }
     if (!isValidSessionKey(call.key)) {
       // A malformed key is answered without a lookup, and counted as a miss like an unknown one.
       if (ticket) await this.limiter.settleLookup(ticket, true);
       throw new AppError('INVALID_SESSION_KEY');
     }
     if (ticket) lookupTickets.set(call.handle, ticket);
-  }
-
-  private refuse(call: Call, decision: Exclude<Decision, { outcome: 'allowed' }>, action?: RateLimitedAction): AppError {
-    call.header('retry-after', decision.retryAfterSeconds);
-    if (decision.outcome === 'limited' && action) {
-      call.header('ratelimit-limit', decision.limit);
-      call.header('ratelimit-remaining', 0);
-      call.header('ratelimit-reset', decision.retryAfterSeconds);
-    }
-    if (decision.outcome === 'limited' && !action) {
-      return new AppError('RATE_LIMITED', 'Too many lookups of session keys in flight from this address; retry in a second.', {
-        retryAfter: decision.retryAfterSeconds,
-      });
-    }
-    return refusal(decision, action);
   }
 }
 

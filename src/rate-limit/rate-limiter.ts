@@ -9,6 +9,7 @@ import { Metrics } from '../metrics/metrics.service.js';
 import { LocalLimiter, type RawDecision, type WindowSpec } from './local-limiter.js';
 import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction } from './rate-limit.policies.js';
 import { CONSUME_SCRIPT, PROBE_RESERVE_SCRIPT, PROBE_SETTLE_SCRIPT } from './rate-limit.scripts.js';
+import { GIVE_BACK_SCRIPT } from './rate-limit.give-back.js';
 
 export type Decision =
   | { outcome: 'allowed'; limit: number | null; remaining: number; resetSeconds: number }
@@ -230,6 +231,98 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
       .exec();
   }
 
+  /**
+   * `consume`, remembering what it took so that `giveBack` can return it: for actions that
+   * count only what a request achieved (a session created, not an existing one opened).
+   */
+  async take(action: RateLimitedAction, principal: Principal, cost = 1): Promise<Take> {
+    const at = performance.now();
+    const decision = await this.consume(action, principal, cost);
+    if (decision.outcome !== 'allowed' || decision.limit === null) return { decision, taken: null };
+    const policy = this.policies[action];
+    const own =
+      principal.kind === 'anonymous'
+        ? policy.anonymous !== undefined
+          ? policy.anonymous
+          : policy.FREE
+        : principal.kind === 'user'
+          ? policy[principal.plan]
+          : null;
+    return { decision, taken: { action, windows: this.windowsOf(action, identityOf(principal), own), cost, at } };
+  }
+
+  /**
+   * Takes `cost` from the window of a subject that is not the caller (the account a login
+   * names), by the policy's per-IP column. Its refusals are counted in the stats but never
+   * lead to a block: the subject may well be the victim, not the one sending the requests.
+   */
+  async takeFor(action: RateLimitedAction, identity: string, cost = 1): Promise<Take> {
+    if (!this.enabled) return { decision: UNLIMITED, taken: null };
+    const at = performance.now();
+    const policy = this.policies[action];
+    const windows = this.windowsOf(action, identity, policy.anonymous !== undefined ? policy.anonymous : policy.FREE);
+    if (windows.length === 0) return { decision: UNLIMITED, taken: null };
+    const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, probeBlock: 'rl:probeblock:-', windows };
+    const rules = { blockAfter: NEVER_BLOCK, offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000, blockMs: 1 };
+    const { value: raw, source } = await this.onRedis(
+      () =>
+        (this.client as unknown as Scripted).rlConsume(
+          5 + windows.length,
+          keys.block,
+          keys.offences,
+          STATS_KEY,
+          OFFENDERS_KEY,
+          keys.probeBlock,
+          ...windows.map((w) => w.key),
+          action,
+          identity,
+          cost,
+          rules.blockAfter,
+          rules.offenceWindowMs,
+          rules.blockMs,
+          randomBytes(8).toString('hex'),
+          ...windows.flatMap((w) => [w.limit, w.windowMs]),
+        ),
+      () => this.local.consume(keys, cost, rules),
+    );
+    const decision = this.count(action, toDecision(raw), source);
+    return { decision, taken: decision.outcome === 'allowed' ? { action, windows, cost, at } : null };
+  }
+
+  /**
+   * Returns what `take` took: the request achieved nothing that the window counts (its
+   * allowed decision leaves the stats too).
+   */
+  async giveBack(taken: Taken | null): Promise<void> {
+    if (!taken || !this.enabled) return;
+    // Entries older than the window have left it already: nothing of theirs to give back.
+    const elapsed = performance.now() - taken.at;
+    const windows = taken.windows.filter((w) => elapsed < w.windowMs);
+    if (windows.length === 0) return;
+    await this.onRedis(
+      () =>
+        this.client.eval(
+          GIVE_BACK_SCRIPT,
+          1 + windows.length,
+          STATS_KEY,
+          ...windows.map((w) => w.key),
+          taken.action,
+          taken.cost,
+          ...windows.map((w) => w.windowMs),
+        ),
+      () => this.local.giveBack(windows, taken.cost),
+    );
+  }
+
+  /** The caller's own window (when its plan has one) and the action's global window. */
+  private windowsOf(action: RateLimitedAction, identity: string, own: Policy['FREE']): WindowSpec[] {
+    const global = this.policies[action].global;
+    return [
+      ...(own ? [{ key: `rl:w:${action}:${identity}`, limit: own.limit, windowMs: own.windowSeconds * 1000 }] : []),
+      ...(global ? [{ key: `rl:w:${action}:*global*`, limit: global.limit, windowMs: global.windowSeconds * 1000 }] : []),
+    ];
+  }
+
   /** The Redis client of the limiter, for the stats. */
   get redis(): Redis {
     return this.client;
@@ -259,3 +352,20 @@ function toDecision([outcome, limit, remaining, resetMs]: RawDecision): Decision
   if (outcome === 0) return { outcome: 'allowed', limit: Number(limit), remaining: Number(remaining), resetSeconds: seconds };
   return { outcome: outcome === 2 ? 'blocked' : 'limited', limit: Number(limit), retryAfterSeconds: seconds };
 }
+
+/** What an allowed decision took from which windows, and when (this process's monotonic clock). */
+export interface Taken {
+  action: RateLimitedAction;
+  windows: WindowSpec[];
+  cost: number;
+  at: number;
+}
+
+export interface Take {
+  decision: Decision;
+  /** Null when nothing was taken: refused, unlimited, or limits off. */
+  taken: Taken | null;
+}
+
+/** An offence count no caller reaches: refusals of `takeFor` never become blocks. */
+const NEVER_BLOCK = 2 ** 31;

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, P
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { KeyFreeWhenCreated } from '../rate-limit/key-probe.interceptor.js';
-import { Admission } from '../rate-limit/rate-limit.guard.js';
+import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { SessionKeyPipe } from './session-key.pipe.js';
@@ -19,6 +19,7 @@ export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Post()
+  @RateLimit('session-creates', { countOnly: 201 })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
@@ -40,8 +41,10 @@ export class SessionsController {
     return this.sessions.list(principal, query);
   }
 
+  /** Counts toward session creation only when it creates (201); opening an existing session (200) does not. */
   @Put(':key')
   @KeyFreeWhenCreated()
+  @RateLimit('session-creates', { countOnly: 201 })
   async instantiate(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { Admission } from '../rate-limit/rate-limit.guard.js';
+import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import type { DocumentView } from '../blocks/document.reader.js';
@@ -15,7 +15,9 @@ import { SnapshotsService, type SnapshotView } from './snapshots.service.js';
 export class SnapshotsController {
   constructor(private readonly snapshots: SnapshotsService) {}
 
+  /** A manual snapshot; the ones jobs take are not limited. */
   @Post()
+  @RateLimit('snapshots', { countOnly: 201 })
   create(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,

@@ -194,21 +194,23 @@ describe('collaboration over Socket.IO, two instances', () => {
     expect(revokedOwner[0]).toEqual({ key, reason: 'deleted' });
   });
 
-  it('refuses a join past SESSION_MAX_MEMBERS with ROOM_FULL, counting a user once however many tabs', async () => {
+  it('refuses a join past SESSION_MAX_MEMBERS with ROOM_FULL, counting a user once however many tabs, the owner never', async () => {
     const env = { REDIS_PREFIX: `${currentRun().redisPrefix}collab-spec:`, SESSION_MAX_MEMBERS: '2' };
     const [c, d] = await Promise.all([startTestApp(env), startTestApp(env)]);
     try {
       const key = await newSession();
-      const third = await createUser();
-      const first = await connect(c, { token: owner.token });
-      const tab = await connect(d, { token: owner.token });
-      const second = await connect(d, { token: other.token });
-      const late = await connect(c, { token: third.token });
+      const [third, fourth] = await Promise.all([createUser(), createUser()]);
+      const first = await connect(c, { token: other.token });
+      const tab = await connect(d, { token: other.token });
+      const second = await connect(d, { token: third.token });
+      const late = await connect(c, { token: fourth.token });
+      const ownerSocket = await connect(d, { token: owner.token });
       expect((await ack(first, 'session.join', { key })).ok).toBe(true);
       expect((await ack(tab, 'session.join', { key })).ok).toBe(true);
       expect((await ack(second, 'session.join', { key })).ok).toBe(true);
       expect(await ack(late, 'session.join', { key })).toMatchObject({ ok: false, code: 'ROOM_FULL' });
-      for (const s of [first, tab, second, late]) s.close();
+      expect((await ack(ownerSocket, 'session.join', { key })).ok).toBe(true);
+      for (const s of [first, tab, second, late, ownerSocket]) s.close();
     } finally {
       await Promise.all([c.close(), d.close()]);
     }

@@ -137,9 +137,9 @@ describe('rate limits', () => {
   });
 
   it('counts allowed, limited and blocked decisions by action, cluster-wide', async () => {
-    const before = (await a.request('GET', '/api/admin/rate-limits/stats', { token: ADMIN_TOKEN })).body;
     const { token } = await createUser();
     const key = await sessionOf(token);
+    const before = (await a.request('GET', '/api/admin/rate-limits/stats', { token: ADMIN_TOKEN })).body;
     for (let i = 0; i < 7; i++) await addBlock(i % 2 ? a : b, key, token);
     const after = (await b.request('GET', '/api/admin/rate-limits/stats', { token: ADMIN_TOKEN })).body;
     expect(after.byAction['block-edits'].allowed - before.byAction['block-edits'].allowed).toBe(5);

@@ -1,0 +1,43 @@
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
+import type { RateLimitMetadata } from './rate-limit.guard.js';
+import { RateLimiter } from './rate-limiter.js';
+
+/** The metadata key of `@RateLimit`. */
+export const RATE_LIMIT = 'tessera:rate-limit';
+
+/**
+ * For routes limited with `countOnly`: once the answer is known, gives the units back
+ * unless it has that status, so a PUT that opens an existing session, an idempotent
+ * replay or a refused request does not use up the window.
+ */
+@Injectable()
+export class GiveBackInterceptor implements NestInterceptor {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly limiter: RateLimiter,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    const countOnly = this.reflector.get<RateLimitMetadata | undefined>(RATE_LIMIT, context.getHandler())?.countOnly;
+    const giveBack = async () => {
+      const taken = request.rateLimitTaken;
+      request.rateLimitTaken = null;
+      if (!taken) return;
+      await this.limiter.giveBack(taken);
+      const remaining = Number(reply.getHeader('ratelimit-remaining'));
+      if (Number.isFinite(remaining)) void reply.header('ratelimit-remaining', remaining + taken.cost);
+    };
+    return next.handle().pipe(
+      mergeMap(async (value: unknown) => {
+        if (reply.statusCode !== countOnly) await giveBack();
+        return value;
+      }),
+      catchError((error: unknown) => from(giveBack()).pipe(mergeMap(() => throwError(() => error)))),
+    );
+  }
+}
