@@ -21,7 +21,7 @@ interface JobEvent {
   state: 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
   progress?: unknown;
   result?: { artifactId?: string; blockIds?: string[]; format?: string };
-  error?: string;
+  error?: { code: string; message: string };
 }
 
 /** One block on the page: what the server last acknowledged, and what the user typed since. */
@@ -344,7 +344,7 @@ function showJob(event: JobEvent): void {
   }
   if (event.state === 'failed') {
     label.classList.add('failed');
-    label.textContent = `${item.dataset.title}: failed (${event.error ?? 'unknown error'})`;
+    label.textContent = `${item.dataset.title}: failed (${event.error?.message ?? 'unknown error'})`;
   }
 }
 

@@ -1,9 +1,9 @@
-import { Body, Controller, Get, Param, Patch } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuthService } from '../auth/auth.service.js';
 import { ChangePlanBody } from '../auth/dto/auth.dto.js';
-import { RequireAdmin } from '../auth/principal.js';
+import { CurrentPrincipal, RequireAdmin, type Principal } from '../auth/principal.js';
 import type { UserProfile } from '../auth/user-profile.cache.js';
 import { SessionKeyStats, type SessionStats } from '../sessions/session-key.stats.js';
 
@@ -27,6 +27,13 @@ export class AdminController {
     @Body({ schema: ChangePlanBody }) body: ChangePlanBody,
   ): Promise<UserProfile> {
     return this.auth.changePlan(id, body.plan);
+  }
+
+  /** Deletes a user and the sessions they own; their tokens are refused on every instance from the answer on, their sockets disconnected. */
+  @Delete('users/:id')
+  @HttpCode(204)
+  deleteUser(@CurrentPrincipal() principal: Principal, @Param('id', { schema: UserIdParam }) id: string): Promise<void> {
+    return this.auth.deleteUser(id, principal);
   }
 
   /** How close the session key space is to growing, and how often key generation retried. */

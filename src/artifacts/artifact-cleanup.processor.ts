@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { JobName } from '../queues/queue.names.js';
+import { SessionRetention } from '../sessions/session-retention.js';
 import type { JobHandler } from '../workers/job-handler.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from './artifact.storage.js';
 import { ArtifactsRepository } from './artifacts.repository.js';
@@ -9,8 +10,10 @@ import { CleanupStatsService, type CleanupRun } from './cleanup-stats.service.js
 const BATCH = 500;
 
 /**
- * Deletes artifacts past ARTIFACT_RETENTION_DAYS (and those of deleted sessions) every
- * CLEANUP_INTERVAL_HOURS: one scheduled job for the whole cluster. The row goes first, then
+ * The cleanup job, every CLEANUP_INTERVAL_HOURS, one scheduled job for the whole cluster: first
+ * the sessions' retention (abandoned ownerless sessions, expired Idempotency-Keys), then the
+ * artifacts past ARTIFACT_RETENTION_DAYS and those of deleted sessions (including the ones just
+ * deleted). The row goes first, then
  * the file, so nothing can be served from a file already gone; a file orphaned by a crash in
  * between is never served.
  */
@@ -23,6 +26,7 @@ export class ArtifactCleanupProcessor implements JobHandler<typeof JobName.Clean
   constructor(
     private readonly artifacts: ArtifactsRepository,
     private readonly stats: CleanupStatsService,
+    private readonly retention: SessionRetention,
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
     @InjectConfig() config: AppConfig,
   ) {
@@ -31,6 +35,7 @@ export class ArtifactCleanupProcessor implements JobHandler<typeof JobName.Clean
 
   async handle(): Promise<CleanupRun> {
     const started = Date.now();
+    const retained = await this.retention.sweep();
     const cutoff = this.stats.cutoff();
     let deleted = 0;
     let freedBytes = 0;
@@ -41,7 +46,7 @@ export class ArtifactCleanupProcessor implements JobHandler<typeof JobName.Clean
       freedBytes += batch.reduce((sum, a) => sum + Number(a.storedBytes), 0);
       if (batch.length < BATCH) break;
     }
-    const run: CleanupRun = { at: new Date().toISOString(), deleted, freedBytes, durationMs: Date.now() - started };
+    const run: CleanupRun = { at: new Date().toISOString(), deleted, freedBytes, ...retained, durationMs: Date.now() - started };
     await this.stats.record(run);
     if (deleted) this.logger.log(`artifact cleanup deleted ${deleted} artifact(s), ${freedBytes} bytes`);
     return run;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { BlocksModule } from '../blocks/blocks.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { ArtifactCleanupProcessor } from './artifact-cleanup.processor.js';
 import { ARTIFACT_STORAGE } from './artifact.storage.js';
@@ -11,7 +12,7 @@ import { CleanupStatsService } from './cleanup-stats.service.js';
 import { LocalArtifactStorage } from './local-artifact.storage.js';
 
 @Module({
-  imports: [BlocksModule],
+  imports: [BlocksModule, SessionsModule],
   controllers: [ArtifactsController, CleanupController],
   providers: [
     { provide: ARTIFACT_STORAGE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStorage(config.ARTIFACTS_DIR) },

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { foreignKeyViolation } from '../database/sql-errors.js';
 import { TransactionHost } from '../database/transaction-host.js';
+import { AppError } from '../errors/app-error.js';
 import type { Artifact } from '../generated/prisma/client.js';
 
 export type NewArtifact = Omit<Artifact, 'createdAt'>;
@@ -14,9 +16,12 @@ export interface ArtifactTotals {
 export class ArtifactsRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  /** False when the id exists: a retried job stores its artifact once. */
+  /** False when the id exists: a retried job stores its artifact once. SESSION_NOT_FOUND when the session was deleted meanwhile. */
   async insert(artifact: NewArtifact): Promise<boolean> {
-    const { count } = await this.db.client.artifact.createMany({ data: [artifact], skipDuplicates: true });
+    const { count } = await this.db.client.artifact.createMany({ data: [artifact], skipDuplicates: true }).catch((error: unknown) => {
+      if (foreignKeyViolation(error)) throw new AppError('SESSION_NOT_FOUND', 'The session was deleted before its artifact was stored.');
+      throw error;
+    });
     return count === 1;
   }
 

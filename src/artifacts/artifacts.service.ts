@@ -69,7 +69,7 @@ export class ArtifactsService {
     const compressed = await gzipAsync(input.body, { level: 6 });
     const storageKey = `${input.id.slice(0, 2)}/${input.id}.gz`;
     const storedBytes = await this.storage.write(storageKey, Readable.from([compressed]));
-    await this.artifacts.insert({
+    const recorded = this.artifacts.insert({
       id: input.id,
       sessionId: input.sessionId,
       sessionKey: input.sessionKey,
@@ -81,6 +81,11 @@ export class ArtifactsService {
       sha256: createHash('sha256').update(input.body).digest('hex'),
       storageKey,
       jobId: input.jobId,
+    });
+    // A file no row points to is never served; removed now rather than left for nobody to find.
+    await recorded.catch(async (error: unknown) => {
+      if (error instanceof AppError) await this.storage.remove(storageKey).catch(() => undefined);
+      throw error;
     });
     return this.toView((await this.artifacts.find(input.id))!);
   }

@@ -5,8 +5,12 @@ import { ArtifactsRepository } from './artifacts.repository.js';
 
 export interface CleanupRun {
   at: string;
+  /** Artifacts deleted, and the stored bytes that freed. */
   deleted: number;
   freedBytes: number;
+  /** Ownerless sessions past SESSION_RETENTION_DAYS, and Idempotency-Key bindings past 24 h. */
+  sessionsDeleted?: number;
+  idempotencyKeysDeleted?: number;
   durationMs: number;
 }
 

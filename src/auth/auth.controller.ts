@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../errors/app-error.js';
@@ -41,5 +41,17 @@ export class AuthController {
     const profile = principal.kind === 'user' ? await this.auth.profile(principal.userId) : null;
     if (!profile) throw new AppError('INVALID_TOKEN');
     return profile;
+  }
+
+  /** Deletes the caller's account and the sessions it owns; the token (and every other of the account) is refused from the answer on. */
+  @Delete('me')
+  @HttpCode(204)
+  @RequireUser()
+  @ApiBearerAuth()
+  async deleteMe(@CurrentPrincipal() principal: Principal): Promise<void> {
+    if (principal.kind !== 'user') throw new AppError('AUTH_REQUIRED');
+    await this.auth.deleteUser(principal.userId, principal).catch((error: unknown) => {
+      throw error instanceof AppError && error.code === 'USER_NOT_FOUND' ? new AppError('INVALID_TOKEN') : error;
+    });
   }
 }

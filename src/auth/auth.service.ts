@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import { ChangePublisher } from '../changes/change.publisher.js';
+import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import { refusal, type Decision } from '../rate-limit/rate-limiter.js';
 import type { Plan } from '../generated/prisma/enums.js';
 import type { User } from '../generated/prisma/client.js';
 import { LoginAttempts } from './login-attempts.js';
+import { SESSION_DELETED, type SessionDeletedEvent } from '../sessions/session.events.js';
+import { actorOf, type Principal } from './principal.js';
 import { PasswordHasher } from './password-hasher.js';
-import type { Principal } from './principal.js';
 import { TokenService } from './token.service.js';
 import { UserProfileCache, type UserProfile } from './user-profile.cache.js';
+import { USER_DELETED, type UserDeletedEvent } from './user.events.js';
 import { UsersRepository } from './users.repository.js';
 
 export interface AuthResult {
@@ -30,6 +34,8 @@ export class AuthService {
     private readonly tokens: TokenService,
     private readonly profiles: UserProfileCache,
     private readonly attempts: LoginAttempts,
+    private readonly tx: TransactionHost,
+    private readonly publisher: ChangePublisher,
   ) {}
 
   async register(input: { email: string; password: string; displayName?: string }): Promise<AuthResult> {
@@ -79,6 +85,30 @@ export class AuthService {
       const user = await this.users.findById(userId);
       return user && toProfile(user);
     });
+  }
+
+  /**
+   * Deletes the user and the sessions they own, in one transaction. Answered only once the cached
+   * profile is invalid on every instance, so from then on the user's tokens are refused everywhere
+   * (a profile read before the delete can no longer be served: see CacheService); then the owned
+   * sessions are announced deleted (their rooms are revoked) and the user's sockets disconnected.
+   */
+  async deleteUser(userId: string, by: Principal): Promise<void> {
+    const sessionKeys = await this.tx.run(async () => {
+      if (!(await this.users.lockForDeletion(userId))) return null;
+      const keys = await this.users.deleteOwnedSessions(userId);
+      await this.users.delete(userId);
+      return keys;
+    });
+    if (!sessionKeys) throw new AppError('USER_NOT_FOUND');
+    try {
+      await this.profiles.drop(userId);
+    } finally {
+      const at = new Date().toISOString();
+      const actor = actorOf(by);
+      for (const key of sessionKeys) await this.publisher.emit(SESSION_DELETED, { key, actor, at } satisfies SessionDeletedEvent);
+      await this.publisher.emit(USER_DELETED, { userId, at } satisfies UserDeletedEvent);
+    }
   }
 
   async changePlan(userId: string, plan: Plan): Promise<UserProfile> {

@@ -25,6 +25,23 @@ export class UsersRepository {
     return this.db.client.user.findUnique({ where: { email } });
   }
 
+  /** Inside a transaction: holds the user's row until commit (a session they create meanwhile waits, then fails its owner check); false when there is no such user. */
+  async lockForDeletion(id: string): Promise<boolean> {
+    const rows = await this.db.client.$queryRaw<unknown[]>`SELECT 1 FROM users WHERE id = ${id}::uuid FOR UPDATE`;
+    return rows.length > 0;
+  }
+
+  /** Deletes the sessions the user owns (their blocks, log and snapshots go with them) and returns their keys. */
+  async deleteOwnedSessions(id: string): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ key: string }>>`DELETE FROM sessions WHERE owner_id = ${id}::uuid RETURNING key`;
+    return rows.map((row) => row.key);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { count } = await this.db.client.user.deleteMany({ where: { id } });
+    return count > 0;
+  }
+
   async updatePlan(id: string, plan: Plan): Promise<User | null> {
     const { count } = await this.db.client.user.updateMany({ where: { id }, data: { plan } });
     return count ? this.findById(id) : null;

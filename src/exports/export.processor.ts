@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { ArtifactsService } from '../artifacts/artifacts.service.js';
 import { DocumentReader } from '../blocks/document.reader.js';
+import { requireJobSession } from '../queues/job-session.js';
 import { JobName, type ExportJob } from '../queues/queue.names.js';
 import type { JobHandler } from '../workers/job-handler.js';
 import { shapeOf } from './block-text.js';
@@ -27,7 +28,7 @@ export class ExportProcessor implements JobHandler<typeof JobName.Export> {
 
   async handle(job: Job<ExportJob>): Promise<ExportResult> {
     const { sessionKey, principal, format, artifactId } = job.data;
-    const { id: sessionId } = await this.reader.session(principal, sessionKey);
+    const { id: sessionId } = requireJobSession(await this.reader.session(principal, sessionKey), job.data);
     const document = await this.reader.document(principal, sessionKey);
     await job.updateProgress(25);
     const images = new Map<string, string>();

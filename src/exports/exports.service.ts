@@ -15,10 +15,10 @@ export class ExportsService {
 
   /** Anyone who can read the session may export it. */
   async request(principal: Principal, key: string, body: ExportBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    await this.reader.session(principal, key);
+    const { id: sessionId } = await this.reader.session(principal, key);
     return this.jobs.submit(
       JobName.Export,
-      { principal, sessionKey: key, body, idempotencyKey },
+      { principal, sessionKey: key, sessionId, body, idempotencyKey },
       { format: body.format, artifactId: randomUUID() },
     );
   }

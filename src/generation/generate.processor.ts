@@ -25,7 +25,7 @@ export class GenerateProcessor implements JobHandler<typeof JobName.Generate> {
 
   async handle(job: Job<GenerateJob & { snapshotId?: string }>, run: JobRun): Promise<GenerateResult> {
     const { sessionKey, principal, prompt, mode, seed, afterId, section } = job.data;
-    await this.writer.checkWritable(principal, sessionKey);
+    await this.writer.checkWritable(principal, sessionKey, job.data);
     let snapshotId = job.data.snapshotId ?? null;
     if (!section && !snapshotId) {
       snapshotId = await this.writer.snapshotBefore(sessionKey, job.id!);

@@ -3,6 +3,8 @@ import type { Principal } from '../auth/principal.js';
 import { BlocksService } from '../blocks/blocks.service.js';
 import { DocumentReader, type SessionRef } from '../blocks/document.reader.js';
 import { derivedUuid } from '../common/ids.js';
+import { requireJobSession } from '../queues/job-session.js';
+import type { RequestedJob } from '../queues/queue.names.js';
 import { AppError } from '../errors/app-error.js';
 import { canWrite } from '../sessions/session-access.js';
 import { SnapshotsService } from '../snapshots/snapshots.service.js';
@@ -22,9 +24,12 @@ export class GeneratedBlocksWriter {
     private readonly reader: DocumentReader,
   ) {}
 
-  /** Checked before a provider is asked anything: the requester must still be able to write here. */
-  async checkWritable(principal: Principal, key: string): Promise<SessionRef> {
-    const ref = await this.reader.session(principal, key);
+  /**
+   * Checked before a provider is asked anything: the requester must still be able to write here,
+   * and, for a job, the key must still name the job's own session.
+   */
+  async checkWritable(principal: Principal, key: string, job: Partial<RequestedJob> = {}): Promise<SessionRef> {
+    const ref = requireJobSession(await this.reader.session(principal, key), job);
     if (!canWrite(ref.view, principal)) throw new AppError('READ_ONLY');
     return ref;
   }

@@ -15,28 +15,28 @@ export class GenerationService {
   ) {}
 
   async generate(principal: Principal, key: string, body: GenerateBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    await this.writer.checkWritable(principal, key);
+    const { id: sessionId } = await this.writer.checkWritable(principal, key);
     return this.jobs.submit(
       JobName.Generate,
-      { principal, sessionKey: key, body, idempotencyKey },
+      { principal, sessionKey: key, sessionId, body, idempotencyKey },
       { prompt: body.prompt, mode: body.mode, seed: randomUUID() },
     );
   }
 
   async think(principal: Principal, key: string, body: ThinkBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    await this.writer.checkWritable(principal, key);
+    const { id: sessionId } = await this.writer.checkWritable(principal, key);
     return this.jobs.submit(
       JobName.Think,
-      { principal, sessionKey: key, body, idempotencyKey },
+      { principal, sessionKey: key, sessionId, body, idempotencyKey },
       { goal: body.goal, seed: randomUUID(), step: 'plan' },
     );
   }
 
   async image(principal: Principal, key: string, body: ImageBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    await this.writer.checkWritable(principal, key);
+    const { id: sessionId } = await this.writer.checkWritable(principal, key);
     return this.jobs.submit(
       JobName.Image,
-      { principal, sessionKey: key, body, idempotencyKey },
+      { principal, sessionKey: key, sessionId, body, idempotencyKey },
       { prompt: body.prompt, artifactId: randomUUID(), blockId: randomUUID() },
     );
   }

@@ -27,7 +27,7 @@ export class ImageProcessor implements JobHandler<typeof JobName.Image> {
 
   async handle(job: Job<ImageJob>, run: JobRun): Promise<ImageResult> {
     const { sessionKey, principal, prompt, artifactId, blockId } = job.data;
-    const { id: sessionId } = await this.writer.checkWritable(principal, sessionKey);
+    const { id: sessionId } = await this.writer.checkWritable(principal, sessionKey, job.data);
     await job.updateProgress(10);
     const image = await this.provider.render(prompt, run.signal);
     await job.updateProgress(60);

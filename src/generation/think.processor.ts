@@ -49,7 +49,7 @@ export class ThinkProcessor implements JobHandler<typeof JobName.Think> {
 
   private async plan(job: Job<ThinkState>, run: JobRun): Promise<void> {
     const { sessionKey, principal, goal, seed } = job.data;
-    await this.writer.checkWritable(principal, sessionKey);
+    await this.writer.checkWritable(principal, sessionKey, job.data);
     const snapshotId = job.data.snapshotId ?? (await this.writer.snapshotBefore(sessionKey, job.id!));
     const sections = job.data.sections ?? (await this.provider.plan(goal, run.signal));
     const headingIds = this.writer.idsFor(derivedUuid(seed, 'headings'), sections.length);
@@ -65,6 +65,7 @@ export class ThinkProcessor implements JobHandler<typeof JobName.Think> {
       name: JobName.Generate,
       data: {
         sessionKey,
+        sessionId: job.data.sessionId,
         principal,
         requestHash: job.data.requestHash,
         prompt: `${goal}\n\nSection: ${heading}`,

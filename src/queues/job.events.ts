@@ -1,3 +1,4 @@
+import type { JobError } from './job-error.js';
 import type { JobState } from './job.view.js';
 import type { QueueName } from './queue.names.js';
 
@@ -14,6 +15,6 @@ export interface JobUpdatedEvent {
     state: JobState;
     progress: number;
     result?: unknown;
-    error?: string;
+    error?: JobError;
   };
 }

@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import { decodeJobError, type JobError } from './job-error.js';
 import type { QueueName } from './queue.names.js';
 
 export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
@@ -12,7 +13,8 @@ export interface JobView {
   state: JobState;
   progress: number;
   result?: unknown;
-  error?: string;
+  /** A failed (or retrying) job's last error: a catalog code and its sentence, never internal text. */
+  error?: JobError;
   attempts: number;
   maxAttempts: number;
   createdAt: string;
@@ -52,7 +54,7 @@ export function toJobView(job: Job, queue: QueueName, state: JobState): JobView 
     state,
     progress: state === 'completed' ? 100 : progressOf(job),
     ...(state === 'completed' && { result: job.returnvalue as unknown }),
-    ...(job.failedReason && state !== 'completed' && { error: job.failedReason }),
+    ...(job.failedReason && state !== 'completed' && { error: decodeJobError(job.failedReason) }),
     attempts: Math.max(job.attemptsStarted ?? 0, job.attemptsMade),
     maxAttempts: job.opts.attempts ?? 1,
     createdAt: new Date(job.timestamp).toISOString(),

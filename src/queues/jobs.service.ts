@@ -5,6 +5,7 @@ import { principalScope, type Principal } from '../auth/principal.js';
 import { DocumentReader } from '../blocks/document.reader.js';
 import { derivedUuid } from '../common/ids.js';
 import { AppError } from '../errors/app-error.js';
+import { isJobOf } from './job-session.js';
 import { publicState, toJobView, type JobView } from './job.view.js';
 import { QUEUE_OF, type JobName, type JobPayloads, type QueueName, type RequestedJob, type RequestedJobName } from './queue.names.js';
 import { priorityOf } from './queue.options.js';
@@ -13,6 +14,8 @@ import { QueueRegistry } from './queue.registry.js';
 export interface JobRequest {
   principal: Principal;
   sessionKey: string;
+  /** The session the caller was allowed to ask about (the job is bound to it). */
+  sessionId: string;
   /** The request as the caller sent it: what an Idempotency-Key is bound to. */
   body: unknown;
   idempotencyKey?: string;
@@ -30,7 +33,7 @@ export class JobsService {
 
   /**
    * Queues a job for the caller, prioritised by plan. With an Idempotency-Key the job id
-   * derives from (caller, job, session, key): a retried request finds the job already
+   * derives from (caller, job, session id, key): a retried request finds the job already
    * queued and gets the same id; the same key with another body is refused.
    */
   async submit<N extends RequestedJobName>(
@@ -41,9 +44,10 @@ export class JobsService {
     const queue = this.queues.get(QUEUE_OF[name]);
     const requestHash = sha256(JSON.stringify([name, request.sessionKey, request.body]));
     const jobId = request.idempotencyKey
-      ? derivedUuid(principalScope(request.principal), name, request.sessionKey, request.idempotencyKey)
+      ? derivedUuid(principalScope(request.principal), name, request.sessionId, request.idempotencyKey)
       : randomUUID();
-    const payload = { ...data, sessionKey: request.sessionKey, principal: request.principal, requestHash } as JobPayloads[N];
+    const { sessionKey, sessionId, principal } = request;
+    const payload = { ...data, sessionKey, sessionId, principal, requestHash } as JobPayloads[N];
     await withDeadline(queue.add(name, payload, { jobId, priority: priorityOf(request.principal) }));
     if (request.idempotencyKey) {
       const stored = await withDeadline(queue.getJob(jobId));
@@ -62,18 +66,22 @@ export class JobsService {
     return job.id!;
   }
 
-  /** A job the caller may see: one of a session they can read (operators see all). Unknown and hidden look alike. */
+  /**
+   * A job the caller may see: one of a session they can read that still exists, the same session
+   * and not a later one under its key (operators see all). Unknown and hidden look alike.
+   */
   async find(principal: Principal, id: string): Promise<JobView> {
     const found = await withDeadline(this.lookup(id));
     if (!found) throw new AppError('JOB_NOT_FOUND');
     const { queue } = found;
     let { job } = found;
-    const sessionKey = (job.data as Partial<RequestedJob>).sessionKey;
+    const data = job.data as Partial<RequestedJob>;
     if (principal.kind !== 'admin') {
-      if (!sessionKey || !(job.data as Partial<RequestedJob>).principal) throw new AppError('JOB_NOT_FOUND');
-      await this.reader.session(principal, sessionKey).catch((error: unknown) => {
+      if (!data.sessionKey || !data.sessionId || !data.principal) throw new AppError('JOB_NOT_FOUND');
+      const session = await this.reader.session(principal, data.sessionKey).catch((error: unknown) => {
         throw error instanceof AppError && error.code === 'SESSION_NOT_FOUND' ? new AppError('JOB_NOT_FOUND') : error;
       });
+      if (!isJobOf(session, data)) throw new AppError('JOB_NOT_FOUND');
     }
     const state = publicState(await withDeadline(job.getState()));
     if (!state) throw new AppError('JOB_NOT_FOUND');

@@ -39,6 +39,8 @@ export type GenerationMode = 'blocks' | 'outline';
 /** What a job requested by someone carries: the session, and who asked (checked again when it runs). */
 export interface RequestedJob {
   sessionKey: string;
+  /** The session itself: a job belongs to it, not to its key (which a new session may take once it is deleted). */
+  sessionId: string;
   principal: Principal;
   /** Hash of the request, so a reused Idempotency-Key with another body is refused. */
   requestHash: string;

@@ -116,12 +116,14 @@ export class LocalLimiter {
     }
   }
 
-  /** Drops logs with nothing left in their window, so memory follows the active callers. */
+  /** Drops logs with nothing left in their window, and lapsed blocks and offences, so memory follows the active callers. */
   sweep(maxWindowMs: number): void {
     const horizon = Date.now() - maxWindowMs;
     for (const [key, log] of this.logs) if (!log.length || log[log.length - 1] < horizon) this.logs.delete(key);
     for (const key of this.expiries.keys()) this.ttl(key);
     for (const [key, pending] of this.pending) if (!pending.size) this.pending.delete(key);
+    const now = Date.now();
+    for (const [key, offence] of this.offences) if (offence.until <= now) this.offences.delete(key);
   }
 
   private log(key: string, after: number): number[] {

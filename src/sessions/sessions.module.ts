@@ -3,6 +3,7 @@ import { ThemesModule } from '../themes/themes.module.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
+import { SessionRetention } from './session-retention.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
 import { SessionTypesRepository } from './session-types.repository.js';
 import { SessionsController } from './sessions.controller.js';
@@ -16,11 +17,12 @@ import { SessionsService } from './sessions.service.js';
     IdempotencyRepository,
     SessionKeyGenerator,
     SessionKeyStats,
+    SessionRetention,
     SessionTypesRegistry,
     SessionTypesRepository,
     SessionsRepository,
     SessionsService,
   ],
-  exports: [SessionsService, SessionKeyStats],
+  exports: [SessionsService, SessionKeyStats, SessionRetention],
 })
 export class SessionsModule {}

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { olderThan, type ListCursor } from '../common/pagination.js';
+import { foreignKeyViolation } from '../database/sql-errors.js';
 import { TransactionHost } from '../database/transaction-host.js';
+import { AppError } from '../errors/app-error.js';
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import type { Actor } from '../auth/principal.js';
@@ -38,16 +40,27 @@ export interface SessionSave {
 export class SessionsRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  /** Inserts the session unless its key is taken; null means "taken, pick another". */
+  /**
+   * Inserts the session unless its key is taken; null means "taken, pick another". An owner
+   * deleted while their request was in flight is a refused token, not a 500.
+   */
   async insertIfKeyFree(s: NewSession): Promise<Session | null> {
     const metadata = JSON.stringify({ created: s.createdAt.toISOString(), lastModified: s.createdAt.toISOString() });
-    const rows = await this.db.client.$queryRaw<Session[]>`
+    const rows = await this.insertRows(s, metadata).catch((error: unknown) => {
+      if (s.ownerId && foreignKeyViolation(error)?.includes('owner'))
+        throw new AppError('INVALID_TOKEN', 'The account behind this token was deleted.');
+      throw error;
+    });
+    return rows[0] ?? null;
+  }
+
+  private insertRows(s: NewSession, metadata: string): Promise<Session[]> {
+    return this.db.client.$queryRaw<Session[]>`
       INSERT INTO sessions (id, key, key_length, type_slug, title, theme_id, owner_id, visibility, metadata, state, created_at, updated_at)
       VALUES (gen_random_uuid(), ${s.key}, ${s.key.length}, ${s.typeSlug}, ${s.title}, ${s.themeId}::uuid, ${s.ownerId}::uuid,
               ${s.visibility}::"Visibility", ${metadata}::jsonb, ${JSON.stringify(s.state)}::jsonb, ${s.createdAt}, ${s.createdAt})
       ON CONFLICT (key) DO NOTHING
       RETURNING ${COLUMNS}`;
-    return rows[0] ?? null;
   }
 
   findByKey(key: string): Promise<Session | null> {
@@ -89,6 +102,23 @@ export class SessionsRepository {
   async delete(id: string): Promise<boolean> {
     const { count } = await this.db.client.session.deleteMany({ where: { id } });
     return count > 0;
+  }
+
+  /**
+   * Deletes up to `limit` ownerless sessions nobody modified since `cutoff` and returns their
+   * keys. Rows another sweep holds are skipped; a session written meanwhile is re-checked under
+   * its lock and kept.
+   */
+  async deleteAbandoned(cutoff: Date, limit: number): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ key: string }>>`
+      DELETE FROM sessions WHERE id IN (
+        SELECT id FROM sessions
+        WHERE owner_id IS NULL AND updated_at < ${cutoff}
+        ORDER BY updated_at
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING key`;
+    return rows.map((row) => row.key);
   }
 
   /** Newest first; `ownerId` undefined lists every session (operators). */

@@ -1,8 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
+import { encodeJobError } from '../queues/job-error.js';
 import { JobName, QUEUE_OF, type QueueName } from '../queues/queue.names.js';
+import { jobFailureOf } from './job-failure.js';
 import { JOB_HANDLERS, type JobHandler } from './job-handler.js';
 
 /** The abort reason of a job stopped because its worker is shutting down. */
@@ -18,6 +20,7 @@ class HandedBack extends Error {
  */
 @Injectable()
 export class JobDispatcher {
+  private readonly logger = new Logger(JobDispatcher.name);
   private readonly byName: ReadonlyMap<string, JobHandler>;
   /** The jobs running now, by the controller that stops them. */
   private readonly running = new Set<AbortController>();
@@ -47,7 +50,8 @@ export class JobDispatcher {
     if (!handler || QUEUE_OF[handler.job] !== queue) throw new UnrecoverableError(`no handler for job "${job.name}" on queue ${queue}`);
     const timeoutMs = this.config.JOB_TIMEOUT_SECONDS * 1000;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${this.config.JOB_TIMEOUT_SECONDS} s`)), timeoutMs);
+    const timedOut = new AppError('SERVICE_UNAVAILABLE', `The job did not finish within ${this.config.JOB_TIMEOUT_SECONDS} s.`);
+    const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
     const forward = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', forward, { once: true });
     this.running.add(controller);
@@ -61,12 +65,26 @@ export class JobDispatcher {
         await job.moveToWait(token);
         throw new WaitingError();
       }
-      throw asJobError(error);
+      throw this.asJobError(job, error);
     } finally {
       this.running.delete(controller);
       clearTimeout(timer);
       signal?.removeEventListener('abort', forward);
     }
+  }
+
+  /**
+   * What BullMQ records for a failed attempt: the public error only (the internal one is logged
+   * here). A refusal from the domain (the session is gone, the caller lost write access, the
+   * input is invalid) will not change on retry: the job fails at once. Anything else (an
+   * outage, a timeout, a provider error) is retried with backoff.
+   */
+  private asJobError(job: Job, error: unknown): unknown {
+    if (error instanceof WaitingChildrenError) return error;
+    const failure = jobFailureOf(error);
+    if (failure.internal) this.logger.error(`job ${job.name} ${job.id} failed: ${(error as Error)?.stack ?? String(error)}`);
+    const reason = encodeJobError(failure.shown);
+    return failure.final ? new UnrecoverableError(reason) : new Error(reason);
   }
 }
 
@@ -95,15 +113,4 @@ function rejectWhenAborted(signal: AbortSignal): Promise<never> {
       { once: true },
     );
   });
-}
-
-/**
- * A refusal from the domain (the session is gone, the caller lost write access, the input
- * is invalid) will not change on retry: the job fails at once, naming the code. Anything
- * else (an outage, a timeout, a provider error) is retried with backoff.
- */
-function asJobError(error: unknown): unknown {
-  if (error instanceof WaitingChildrenError || error instanceof UnrecoverableError) return error;
-  if (error instanceof AppError && error.status < 500) return new UnrecoverableError(`${error.code}: ${error.message}`);
-  return error;
 }

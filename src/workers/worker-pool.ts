@@ -3,6 +3,7 @@ import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { Job } from 'bullmq';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { APP_CLOSING } from '../health/lifecycle.state.js';
+import { decodeJobError, type JobError } from '../queues/job-error.js';
 import { JOB_UPDATED, type JobUpdatedEvent } from '../queues/job.events.js';
 import { publicState, toJobView, type JobState } from '../queues/job.view.js';
 import { QUEUE_OF, type JobName, type RequestedJob } from '../queues/queue.names.js';
@@ -95,7 +96,7 @@ export class WorkerPool implements OnApplicationBootstrap {
     }
   }
 
-  private publish(job: Job, state: JobState, error?: string): void {
+  private publish(job: Job, state: JobState, error?: JobError): void {
     const data = job.data as Partial<RequestedJob>;
     if (!data.sessionKey || !data.principal) return;
     const { id, queue, name, progress, result } = toJobView(job, QUEUE_OF[job.name as JobName], state);
@@ -109,6 +110,6 @@ export class WorkerPool implements OnApplicationBootstrap {
   /** A failed attempt is `delayed` while retries remain, `failed` after the last. */
   private async publishFailure(job: Job): Promise<void> {
     const state = publicState(await job.getState().catch(() => 'failed')) ?? 'failed';
-    this.publish(job, state === 'delayed' || state === 'waiting' ? state : 'failed', job.failedReason);
+    this.publish(job, state === 'delayed' || state === 'waiting' ? state : 'failed', decodeJobError(job.failedReason));
   }
 }

@@ -62,10 +62,15 @@ describe('hostile input over every route and socket event', () => {
   beforeAll(async () => {
     api = await startTestApp(isolatedRedis('hostile-routes'));
     operations = operationsOf((await api.request('GET', '/api/docs/openapi.json')).body);
+    await freshUser();
+  });
+
+  /** A user with a session and a block; the route fuzzing may delete all three (DELETE /api/auth/me is a route too). */
+  async function freshUser(): Promise<void> {
     userToken = (await createUser()).token;
     key = (await api.request('POST', '/api/sessions', { token: userToken, body: { typeSlug: 'document' } })).body.key;
     blockId = (await api.request('POST', `/api/sessions/${key}/blocks`, { token: userToken, body: { type: 'text', content: {} } })).body.id;
-  });
+  }
   afterAll(async () => {
     sockets.forEach((s) => s.close());
     await api.close();
@@ -137,6 +142,7 @@ describe('hostile input over every route and socket event', () => {
 
   it('every socket event, with payloads of any shape, acks without a 5xx and keeps the connection', async () => {
     const events: string[] = Object.values(CLIENT_EVENTS);
+    await freshUser();
     const socket = await connect(api, { token: userToken });
     sockets.push(socket);
     const shaped = fc.record(

@@ -1,4 +1,4 @@
-import { ProviderRefusal } from './text-provider.js';
+import { ProviderRefusal, ProviderUnavailable } from './text-provider.js';
 
 export interface OpenAiEndpoint {
   baseUrl: string;
@@ -7,8 +7,9 @@ export interface OpenAiEndpoint {
 }
 
 /**
- * One JSON POST to an OpenAI-compatible API. 408, 429 and 5xx (and network errors) throw a
- * plain Error, so the job is retried with backoff; other 4xx are refusals a retry cannot fix.
+ * One JSON POST to an OpenAI-compatible API. 408, 429 and 5xx (and network errors) are
+ * ProviderUnavailable, so the job is retried with backoff; other 4xx are refusals a retry cannot
+ * fix. Either way the provider's answer is for the log, never for the job's caller.
  */
 export async function postJson(endpoint: OpenAiEndpoint, path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
   const url = `${endpoint.baseUrl.replace(/\/+$/, '')}${path}`;
@@ -21,12 +22,12 @@ export async function postJson(endpoint: OpenAiEndpoint, path: string, body: unk
   const text = await response.text();
   if (!response.ok) {
     const message = `provider answered ${response.status}: ${text.slice(0, 200)}`;
-    if (response.status === 408 || response.status === 429 || response.status >= 500) throw new Error(message);
+    if (response.status === 408 || response.status === 429 || response.status >= 500) throw new ProviderUnavailable(message);
     throw new ProviderRefusal(message);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new Error('provider answered with something that is not JSON');
+    throw new ProviderUnavailable('provider answered with something that is not JSON');
   }
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { postJson, type OpenAiEndpoint } from './openai-compatible.js';
-import type { GeneratedImage, ImageProvider } from './text-provider.js';
+import { ProviderUnavailable, type GeneratedImage, type ImageProvider } from './text-provider.js';
 
 const ImagesAnswer = z.object({ data: z.array(z.object({ b64_json: z.string().min(1) })).min(1) });
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -24,7 +24,7 @@ export class OpenAiImageProvider implements ImageProvider {
       ),
     );
     const body = Buffer.from(answer.data[0].b64_json, 'base64');
-    if (!body.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error('the images API did not answer with a PNG');
+    if (!body.subarray(0, 8).equals(PNG_SIGNATURE)) throw new ProviderUnavailable('the images API did not answer with a PNG');
     return { body, contentType: 'image/png', extension: 'png', width: 1024, height: 1024 };
   }
 }

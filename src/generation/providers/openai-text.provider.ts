@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { postJson, type OpenAiEndpoint } from './openai-compatible.js';
-import type { GeneratedBlock, GenerationRequest, TextProvider } from './text-provider.js';
+import { ProviderUnavailable, type GeneratedBlock, type GenerationRequest, type TextProvider } from './text-provider.js';
 
 const BLOCK_TYPES = ['heading', 'text', 'list-item', 'checklist-item', 'quote', 'code'] as const;
 
@@ -69,7 +69,7 @@ export class OpenAiTextProvider implements TextProvider {
     try {
       return JSON.parse(answer.choices[0].message.content) as unknown;
     } catch {
-      throw new Error('the model did not answer with JSON');
+      throw new ProviderUnavailable('the model did not answer with JSON');
     }
   }
 }

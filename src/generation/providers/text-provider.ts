@@ -46,3 +46,11 @@ export class ProviderRefusal extends UnrecoverableError {
     this.name = 'ProviderRefusal';
   }
 }
+
+/** A provider that is down, overloaded or too slow (5xx, 408, 429, an unreadable answer): the job is retried with backoff. */
+export class ProviderUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProviderUnavailable';
+  }
+}

@@ -1,0 +1,53 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Actor } from '../auth/principal.js';
+import { ChangePublisher } from '../changes/change.publisher.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
+import { SESSION_DELETED, type SessionDeletedEvent } from './session.events.js';
+import { SessionsRepository } from './sessions.repository.js';
+
+const BATCH = 500;
+const RETENTION: Actor = { userId: null, displayName: 'Retention' };
+
+export interface RetentionRun {
+  sessionsDeleted: number;
+  idempotencyKeysDeleted: number;
+}
+
+/**
+ * What sessions leave behind and nobody will come back for: ownerless sessions nobody modified
+ * for SESSION_RETENTION_DAYS (deleted, announced like any deletion, their keys free again) and
+ * Idempotency-Key bindings past their 24 h. Run by the cleanup job, once per cluster.
+ */
+@Injectable()
+export class SessionRetention {
+  private readonly logger = new Logger(SessionRetention.name);
+
+  constructor(
+    private readonly sessions: SessionsRepository,
+    private readonly idempotency: IdempotencyRepository,
+    private readonly publisher: ChangePublisher,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async sweep(): Promise<RetentionRun> {
+    const cutoff = new Date(Date.now() - this.config.SESSION_RETENTION_DAYS * 86_400_000);
+    let sessionsDeleted = 0;
+    for (;;) {
+      const keys = await this.sessions.deleteAbandoned(cutoff, BATCH);
+      const at = new Date().toISOString();
+      for (const key of keys) await this.publisher.emit(SESSION_DELETED, { key, actor: RETENTION, at } satisfies SessionDeletedEvent);
+      sessionsDeleted += keys.length;
+      if (keys.length < BATCH) break;
+    }
+    let idempotencyKeysDeleted = 0;
+    for (;;) {
+      const deleted = await this.idempotency.deleteExpired(BATCH);
+      idempotencyKeysDeleted += deleted;
+      if (deleted < BATCH) break;
+    }
+    if (sessionsDeleted)
+      this.logger.log(`retention deleted ${sessionsDeleted} ownerless session(s) untouched for ${this.config.SESSION_RETENTION_DAYS} days`);
+    return { sessionsDeleted, idempotencyKeysDeleted };
+  }
+}
