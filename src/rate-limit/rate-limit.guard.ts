@@ -105,7 +105,7 @@ export class RateLimitGuard implements CanActivate {
     } else {
       decision = await this.limiter.consume(limit.action, caller, cost);
     }
-    limitHeaders(call.header, decision);
+    limitHeaders((name, value) => call.header(name, value), decision);
     if (decision.outcome === 'allowed') return true;
     // The lookup will not run: its key-probe slot goes back.
     const ticket = lookupTickets.get(call.handle);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Socket as NetSocket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { io, type Socket } from 'socket.io-client';
 import { CollabHandshake } from '../../src/collaboration/collab.handshake.js';
@@ -30,7 +31,7 @@ function socketFrom(app: TestApp, ip: string, token?: string): Promise<Socket> {
 }
 
 const tcpOf = (socket: Socket) =>
-  (socket.io.engine as unknown as { transport: { ws: { _socket: import('node:net').Socket } } }).transport.ws._socket;
+  (socket.io.engine as unknown as { transport: { ws: { _socket: NetSocket } } }).transport.ws._socket;
 
 /**
  * What an attacker tried against two instances, each with the contract's outcome: key
