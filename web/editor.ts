@@ -281,7 +281,10 @@ async function removeBlock(row: Row): Promise<void> {
 }
 
 function onChange(change: ChangeEvent): void {
-  if (change.kind === 'session.updated' && change.session) element('session-title').textContent = change.session.title || 'Untitled';
+  // A session change carries only what changed: the title is there only when it did.
+  if (change.kind === 'session.updated' && change.session?.title !== undefined) {
+    element('session-title').textContent = change.session.title || 'Untitled';
+  }
   if (!change.block) return;
   if (change.kind === 'block.deleted') rows.delete(change.block.id);
   else accept(change.block);

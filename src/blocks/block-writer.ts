@@ -9,9 +9,17 @@ import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { canRead, canWrite } from '../sessions/session-access.js';
+import { sessionTooLarge } from '../sessions/session-budget.js';
 import { positionBetween } from './block-position.js';
 import { toBlockView, type BlockView } from './block.view.js';
-import { BlocksRepository, type BlockChange, type WriteAccess, type WriteMeta, type Written } from './blocks.repository.js';
+import {
+  BlocksRepository,
+  type BlockChange,
+  type WriteAccess,
+  type WriteMeta,
+  type WriteTarget,
+  type Written,
+} from './blocks.repository.js';
 import { mergeFields } from './field-merge.js';
 
 /** Who is writing, in which session, and when. */
@@ -78,7 +86,7 @@ export class BlockWriter {
         const written = await this.blocks.create(
           ctx.access,
           { id, type: input.type, content: input.content, position },
-          this.config.SESSION_MAX_BLOCKS,
+          { maxBlocks: this.config.SESSION_MAX_BLOCKS, maxBytes: this.config.SESSION_MAX_BYTES },
           ctx.meta,
         );
         if (written) return this.announce(ctx, 'block.created', written);
@@ -91,10 +99,14 @@ export class BlockWriter {
         }
         continue; // two inserts drew the same position: draw again
       }
-      const target = await this.blocks.target(ctx.access.key, null);
+      const target = await this.blocks.target(ctx.access.key, null, input.content);
       this.checkAccess(ctx, target);
       if (target && target.blockCount >= this.config.SESSION_MAX_BLOCKS) {
         throw new AppError('BLOCK_LIMIT_REACHED', `A session holds at most ${this.config.SESSION_MAX_BLOCKS} blocks.`);
+      }
+      const bytes = target?.contentBytes ?? 0;
+      if (target && target.storedBytes + bytes > this.config.SESSION_MAX_BYTES) {
+        throw sessionTooLarge(target.storedBytes, bytes, this.config.SESSION_MAX_BYTES);
       }
       if (attempt + 1 >= POSITION_ATTEMPTS) throw new AppError('SERVICE_UNAVAILABLE', 'The session changed under this write; retry.');
     }
@@ -110,7 +122,7 @@ export class BlockWriter {
     if (change.content) this.checkSize(change.content);
     const written = await this.write(ctx, id, version, change, 'block.updated');
     if (written) return written;
-    let current = await this.current(ctx, id);
+    let current = await this.missed(ctx, id, version, change.content);
     if (merge) {
       const base = await this.blocks.revision(id, version);
       for (let attempt = 0; base && attempt < MERGE_ATTEMPTS; attempt++) {
@@ -119,7 +131,7 @@ export class BlockWriter {
         this.checkSize(result.merged.content);
         const merged = await this.write(ctx, id, current.block.version, result.merged, 'block.updated');
         if (merged) return { ...merged, block: { ...merged.block, merged: true } };
-        current = await this.current(ctx, id);
+        current = await this.missed(ctx, id, current.block.version, result.merged.content);
       }
     }
     return this.conflict(ctx, id, version, current);
@@ -149,7 +161,15 @@ export class BlockWriter {
     kind: 'block.updated' | 'block.moved',
   ): Promise<WriteResult | null> {
     const written = await this.blocks
-      .update(ctx.access, id, version, change, kind, this.config.BLOCK_HISTORY_KEEP, ctx.meta)
+      .update(
+        ctx.access,
+        id,
+        version,
+        change,
+        kind,
+        { historyKeep: this.config.BLOCK_HISTORY_KEEP, maxBytes: this.config.SESSION_MAX_BYTES },
+        ctx.meta,
+      )
       .catch((error: unknown) => {
         if (uniqueViolation(error)) throw new AppError('SERVICE_UNAVAILABLE', 'Two moves drew the same position at once; retry.');
         throw error;
@@ -168,9 +188,26 @@ export class BlockWriter {
     return { block, seq: written.seq };
   }
 
+  /**
+   * The stored block after a refused update, or the reason: still at the version the write
+   * was based on means the version was not what refused it, the budget was.
+   */
+  private async missed(ctx: WriteContext, id: string, version: number, content?: Record<string, unknown>): Promise<StoredBlock> {
+    const target = await this.blocks.target(ctx.access.key, id, content);
+    const current = this.currentOf(ctx, target);
+    if (current.block.version === version && target && content !== undefined) {
+      const delta = (target.contentBytes ?? 0) - (target.blockBytes ?? 0);
+      throw sessionTooLarge(target.storedBytes, delta, this.config.SESSION_MAX_BYTES);
+    }
+    return current;
+  }
+
   /** The stored block after a refused write, or the reason there is none. */
   private async current(ctx: WriteContext, id: string): Promise<StoredBlock> {
-    const target = await this.blocks.target(ctx.access.key, id);
+    return this.currentOf(ctx, await this.blocks.target(ctx.access.key, id));
+  }
+
+  private currentOf(ctx: WriteContext, target: WriteTarget | null): StoredBlock {
     this.checkAccess(ctx, target);
     if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
     return { block: toBlockView(target.block, ctx.access.key), visibility: target.visibility };

@@ -3,6 +3,7 @@ import type { Actor } from '../auth/principal.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { Prisma, type BlockRevision } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
+import { fitsBudget, jsonBytes } from '../sessions/session-budget.js';
 import { blockJson, type BlockRecord } from './block.view.js';
 
 /** Who writes and where: the session key and what the writer may do there. */
@@ -44,82 +45,112 @@ export interface WriteTarget {
   ownerId: string | null;
   visibility: Visibility;
   blockCount: number;
+  storedBytes: number;
+  /** The bytes the proposed content would store (null when none was proposed). */
+  contentBytes: number | null;
   block: BlockRecord | null;
+  /** The bytes the block's stored content counts (null without a block). */
+  blockBytes: number | null;
+}
+
+/** The session-wide caps a block write is held to. */
+export interface BlockLimits {
+  maxBlocks: number;
+  maxBytes: number;
 }
 
 /** Old revisions are deleted on every this-many-th version, not on every write; reads never show more than the kept ones. */
 const HISTORY_PRUNE_EVERY = 16;
+
+/** The change's row: its payload and the payload's bytes (for byte-bounded pages). */
+const logged = (payload: Prisma.Sql) => Prisma.sql`${payload}, octet_length((${payload})::text)`;
 
 const writable = (a: WriteAccess) => Prisma.sql`(s.visibility = 'link' OR s.owner_id = ${a.userId}::uuid OR ${a.admin})`;
 
 /**
  * Every write is one statement: lock the session row (so a session's seq is handed out
  * in commit order, gap-free), apply the conditional write, take the next seq, append the
- * change and the block revision. No row comes back when the session, the access or the
- * version does not match, and then nothing was written.
+ * change and the block revision, and keep the session's stored bytes (refusing a write
+ * that would pass SESSION_MAX_BYTES). No row comes back when the session, the access,
+ * the version or the budget does not match, and then nothing was written.
  */
 @Injectable()
 export class BlocksRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  async create(access: WriteAccess, block: NewBlock, maxBlocks: number, meta: WriteMeta): Promise<Written | null> {
+  async create(access: WriteAccess, block: NewBlock, limits: BlockLimits, meta: WriteMeta): Promise<Written | null> {
     const actor = JSON.stringify(meta.actor);
     const rows = await this.db.client.$queryRaw<Written[]>`
-      WITH s AS (
-        UPDATE sessions s SET seq = s.seq + 1, block_count = s.block_count + 1, updated_at = ${meta.at}
-        WHERE s.key = ${access.key} AND ${writable(access)} AND s.block_count < ${maxBlocks}
+      WITH c AS (
+        SELECT ${JSON.stringify(block.content)}::jsonb AS content
+      ), s AS (
+        UPDATE sessions s SET seq = s.seq + 1, block_count = s.block_count + 1,
+                              stored_bytes = s.stored_bytes + ${jsonBytes(Prisma.sql`c.content`)}, updated_at = ${meta.at}
+        FROM c
+        WHERE s.key = ${access.key} AND ${writable(access)} AND s.block_count < ${limits.maxBlocks}
+          AND ${fitsBudget(Prisma.sql`s.stored_bytes`, jsonBytes(Prisma.sql`c.content`), limits.maxBytes)}
         RETURNING s.id, s.seq, s.visibility
       ), b AS (
         INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
-        SELECT ${block.id}::uuid, s.id, ${block.type}, ${JSON.stringify(block.content)}::jsonb, ${block.position}, 1,
-               ${meta.at}, ${meta.at}, ${actor}::jsonb
-        FROM s
+        SELECT ${block.id}::uuid, s.id, ${block.type}, c.content, ${block.position}, 1, ${meta.at}, ${meta.at}, ${actor}::jsonb
+        FROM s, c
         RETURNING *
       ), rev AS (
         INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
         SELECT id, version, type, content, updated_at, updated_by FROM b
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, actor, at)
-        SELECT s.id, s.seq, 'block.created', ${blockJson('b')}, ${actor}::jsonb, ${meta.at} FROM s, b
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
+        SELECT s.id, s.seq, 'block.created', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM s, b
       )
       SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId", s.visibility FROM s, b`;
     return this.first(rows);
   }
 
-  /** An update or a move: changes what `change` names and bumps the version, if it is still `version`. */
+  /**
+   * An update or a move: changes what `change` names and bumps the version, if it is still
+   * `version` and the new content fits the session's budget. The block's row is locked
+   * (after the session's) before its old size is read, so the delta is exact.
+   */
   async update(
     access: WriteAccess,
     id: string,
     version: number,
     change: BlockChange,
     kind: 'block.updated' | 'block.moved',
-    historyKeep: number,
+    limits: { historyKeep: number; maxBytes: number },
     meta: WriteMeta,
   ): Promise<Written | null> {
     const actor = JSON.stringify(meta.actor);
     const content = change.content === undefined ? null : JSON.stringify(change.content);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH s AS (
-        SELECT s.id, s.visibility FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
+        SELECT s.id, s.stored_bytes, s.visibility FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
+      ), old AS (
+        SELECT blocks.id, ${jsonBytes(Prisma.sql`blocks.content`)} AS bytes
+        FROM blocks, s WHERE blocks.id = ${id}::uuid AND blocks.session_id = s.id FOR UPDATE OF blocks
+      ), d AS (
+        SELECT old.id, COALESCE(${jsonBytes(Prisma.sql`${content}::jsonb`)}, old.bytes) - old.bytes AS delta FROM old
       ), b AS (
         UPDATE blocks SET type = COALESCE(${change.type ?? null}::varchar, blocks.type),
                           content = COALESCE(${content}::jsonb, blocks.content),
                           position = COALESCE(${change.position ?? null}::text, blocks.position),
                           version = blocks.version + 1, updated_at = ${meta.at}, updated_by = ${actor}::jsonb
-        FROM s WHERE blocks.id = ${id}::uuid AND blocks.session_id = s.id AND blocks.version = ${version}
-        RETURNING blocks.*
+        FROM s, d WHERE blocks.id = d.id AND blocks.version = ${version}
+          AND ${fitsBudget(Prisma.sql`s.stored_bytes`, Prisma.sql`d.delta`, limits.maxBytes)}
+        RETURNING blocks.*, d.delta
       ), n AS (
-        UPDATE sessions SET seq = sessions.seq + 1, updated_at = ${meta.at} FROM b WHERE sessions.id = b.session_id
+        UPDATE sessions SET seq = sessions.seq + 1, stored_bytes = sessions.stored_bytes + b.delta, updated_at = ${meta.at}
+        FROM b WHERE sessions.id = b.session_id
         RETURNING sessions.id, sessions.seq
       ), rev AS (
         INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
         SELECT id, version, type, content, updated_at, updated_by FROM b
       ), pruned AS (
         DELETE FROM block_revisions r USING b
-        WHERE b.version % ${HISTORY_PRUNE_EVERY} = 0 AND r.block_id = b.id AND r.version < b.version - ${historyKeep}
+        WHERE b.version % ${HISTORY_PRUNE_EVERY} = 0 AND r.block_id = b.id AND r.version < b.version - ${limits.historyKeep}
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, actor, at)
-        SELECT n.id, n.seq, ${kind}, ${blockJson('b')}, ${actor}::jsonb, ${meta.at} FROM n, b
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
+        SELECT n.id, n.seq, ${kind}, ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM n, b
       )
       SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility FROM n, b, s`;
     return this.first(rows);
@@ -134,25 +165,35 @@ export class BlocksRepository {
         DELETE FROM blocks USING s WHERE blocks.id = ${id}::uuid AND blocks.session_id = s.id AND blocks.version = ${version}
         RETURNING blocks.*
       ), n AS (
-        UPDATE sessions SET seq = sessions.seq + 1, block_count = sessions.block_count - 1, updated_at = ${meta.at}
+        UPDATE sessions SET seq = sessions.seq + 1, block_count = sessions.block_count - 1,
+                            stored_bytes = sessions.stored_bytes - ${jsonBytes(Prisma.sql`b.content`)}, updated_at = ${meta.at}
         FROM b WHERE sessions.id = b.session_id
         RETURNING sessions.id, sessions.seq
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, actor, at)
-        SELECT n.id, n.seq, 'block.deleted', ${blockJson('b')}, ${actor}::jsonb, ${meta.at} FROM n, b
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
+        SELECT n.id, n.seq, 'block.deleted', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM n, b
       )
       SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility FROM n, b, s`;
     return this.first(rows);
   }
 
-  /** Why a write found nothing: reads the session and the block (`id` null: the session only). */
-  async target(key: string, id: string | null): Promise<WriteTarget | null> {
+  /**
+   * Why a write found nothing: reads the session and the block (`id` null: the session
+   * only), and measures `content` (when given) as the write would have.
+   */
+  async target(key: string, id: string | null, content?: Record<string, unknown>): Promise<WriteTarget | null> {
+    const proposed = content === undefined ? null : JSON.stringify(content);
     const rows = await this.db.client.$queryRaw<WriteTarget[]>`
       SELECT s.id AS "sessionId", s.owner_id AS "ownerId", s.visibility, s.block_count AS "blockCount",
-             CASE WHEN b.id IS NULL THEN NULL ELSE ${blockJson('b')} END AS block
+             s.stored_bytes AS "storedBytes", ${jsonBytes(Prisma.sql`${proposed}::jsonb`)} AS "contentBytes",
+             CASE WHEN b.id IS NULL THEN NULL ELSE ${blockJson('b')} END AS block,
+             ${jsonBytes(Prisma.sql`b.content`)} AS "blockBytes"
       FROM sessions s LEFT JOIN blocks b ON b.session_id = s.id AND b.id = ${id}::uuid
       WHERE s.key = ${key}`;
-    return rows[0] ?? null;
+    const row = rows[0];
+    if (!row) return null;
+    const count = (n: number | bigint | null) => (n === null ? null : Number(n));
+    return { ...row, storedBytes: Number(row.storedBytes), contentBytes: count(row.contentBytes), blockBytes: count(row.blockBytes) };
   }
 
   /**

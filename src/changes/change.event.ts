@@ -1,7 +1,7 @@
 import type { Actor } from '../auth/principal.js';
 import type { BlockView } from '../blocks/block.view.js';
-import type { SessionView } from '../sessions/session.view.js';
 import type { Visibility } from '../generated/prisma/enums.js';
+import type { SessionChange } from '../sessions/session.view.js';
 
 /**
  * Domain events, published on the in-process bus after the transaction that made the
@@ -18,7 +18,8 @@ export interface ChangeEvent {
   seq: number;
   kind: ChangeKind;
   block?: BlockView;
-  session?: SessionView;
+  /** `session.updated`: only the fields that changed, never the blocks. */
+  session?: SessionChange;
   actor: Actor;
   at: string;
 }
@@ -30,6 +31,8 @@ export interface CommittedChange {
   change: ChangeEvent;
   /** Internal: the session's visibility as the change's own statement saw it, which decides who may receive it. */
   visibility: Visibility;
+  /** Internal, `session.updated` only: who may read the session after this change. */
+  access?: { ownerId: string | null; visibility: Visibility };
   /** `session.updated` that lowered `visibility`: live access must be re-checked. */
   visibilityLowered?: boolean;
 }

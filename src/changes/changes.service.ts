@@ -1,21 +1,30 @@
 import { Injectable } from '@nestjs/common';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import type { Actor } from '../auth/principal.js';
 import { toBlockView, type BlockRecord } from '../blocks/block.view.js';
 import { AppError } from '../errors/app-error.js';
 import type { Change } from '../generated/prisma/client.js';
-import { fromSessionJson } from '../sessions/session.view.js';
+import { toSessionChange } from '../sessions/session.view.js';
 import type { ChangeEvent, ChangeKind } from './change.event.js';
 import { ChangesRepository } from './changes.repository.js';
 
+/**
+ * A page of the change log. It ends at `limit` items or at CHANGES_MAX_PAGE_BYTES of
+ * payloads (at least one item always): when its last item's seq is below `seq`, there is
+ * more, and the client asks again from that last seq.
+ */
 export interface ChangesPage {
   items: ChangeEvent[];
-  /** The session's seq; when `items` ends before it, ask again from the last item. */
+  /** The session's seq. */
   seq: number;
 }
 
 @Injectable()
 export class ChangesService {
-  constructor(private readonly changes: ChangesRepository) {}
+  constructor(
+    private readonly changes: ChangesRepository,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
 
   /** The changes after `since`; 410 when some of them are no longer kept (the client reloads instead). */
   async since(session: { id: string; key: string; seq: number }, since: number, limit: number): Promise<ChangesPage> {
@@ -23,7 +32,7 @@ export class ChangesService {
       throw new AppError('CHANGES_EXPIRED', `seq ${since} is ahead of this session (at ${session.seq}); reload the session.`);
     }
     if (since === session.seq) return { items: [], seq: session.seq };
-    const rows = await this.changes.listAfter(session.id, since, limit);
+    const rows = await this.changes.listAfter(session.id, since, limit, this.config.CHANGES_MAX_PAGE_BYTES);
     if (rows.length === 0 || Number(rows[0].seq) !== since + 1) {
       throw new AppError('CHANGES_EXPIRED', `Changes after seq ${since} are no longer kept; reload the session.`);
     }
@@ -35,6 +44,6 @@ export class ChangesService {
 function toChangeEvent(row: Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>, sessionKey: string): ChangeEvent {
   const kind = row.kind as ChangeKind;
   const base = { seq: Number(row.seq), kind, actor: row.actor as unknown as Actor, at: row.at.toISOString() };
-  if (kind === 'session.updated') return { ...base, session: fromSessionJson(row.payload as Record<string, unknown>) };
+  if (kind === 'session.updated') return { ...base, session: toSessionChange(row.payload as Record<string, unknown>) };
   return { ...base, block: toBlockView(row.payload as unknown as BlockRecord, sessionKey) };
 }

@@ -56,7 +56,7 @@ export class TesseraClient {
       randomizationFactor: 0.5,
       ...options.socket,
     });
-    this.socket.on('change', (change: ChangeEvent & { session?: { key: string } }) => this.feedOf(change)?.receive(change));
+    this.socket.on('change', (change: ChangeEvent, room?: { key?: string }) => this.feedOf(change, room?.key)?.receive(change));
     this.socket.on('presence', ({ key, members }: { key: string; members: Member[] }) => this.feeds.get(key)?.presenceChanged(members));
     this.socket.on('block.conflict', (conflict: Conflict) => this.feeds.get(conflict.current.sessionKey)?.conflicted(conflict));
     this.socket.on('session.revoked', ({ key, reason }: { key: string; reason: string }) => {
@@ -131,8 +131,8 @@ export class TesseraClient {
     }, delayMs);
   }
 
-  private feedOf(change: ChangeEvent): SessionFeed | undefined {
-    const key = change.block?.sessionKey ?? change.session?.key;
+  private feedOf(change: ChangeEvent, roomKey?: string): SessionFeed | undefined {
+    const key = roomKey ?? change.block?.sessionKey;
     return key ? this.feeds.get(key) : undefined;
   }
 }
@@ -206,7 +206,11 @@ export class SessionFeed {
       this.pending.clear();
       for (const listener of this.listeners.reset) listener();
     }
-    for (const change of joined.missed ?? []) this.receive(change);
+    const missed = joined.missed ?? [];
+    for (const change of missed) this.receive(change);
+    // A page of missed changes is bounded (CHANGES_MAX_PAGE_BYTES): ask again from where it ended.
+    const last = missed.at(-1)?.seq;
+    if (last !== undefined && this.seq >= last && last < joined.session.seq) await this.resume();
   }
 
   /** @internal Delivers changes in seq order: duplicates dropped, early ones held until the gap fills. */

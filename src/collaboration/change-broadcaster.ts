@@ -26,9 +26,10 @@ export class ChangeBroadcaster {
   async onChange(event: CommittedChange): Promise<void> {
     if (!this.server.started) return;
     // The change that lowered visibility still goes to the audience it had; every later one only to who may read it.
+    // The key rides beside the change (a session change names no key of its own), for clients in several rooms.
     const room = event.visibilityLowered ? roomOf(event.sessionKey) : readersRoomOf(event.sessionKey, event.visibility);
-    this.server.namespace.to(room).emit('change', event.change);
-    if (event.visibilityLowered && event.change.session) await this.revokeWhoCannotRead(event.sessionKey, event.change.session);
+    this.server.namespace.to(room).emit('change', event.change, { key: event.sessionKey });
+    if (event.visibilityLowered && event.access) await this.revokeWhoCannotRead(event.sessionKey, event.access);
   }
 
   /** To everyone but the socket whose write was refused (it has the refusal in its ack). */

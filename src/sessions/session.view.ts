@@ -35,7 +35,33 @@ export function toSessionView(row: Session): SessionView {
   };
 }
 
-/** A `sessions` row (aliased `alias`) shaped as a SessionView, for the change log. */
+/**
+ * What a `session.updated` change carries: the new version and the fields the save wrote
+ * (`metadata`: the keys it merged, with the new `lastModified`). Never the blocks, never a
+ * copy of the whole session, so the change log grows by what changed.
+ */
+export interface SessionChange {
+  version: number;
+  title?: string;
+  state?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  visibility?: Visibility;
+  themeId?: string | null;
+}
+
+/** The fields of a SessionChange in the API's order (jsonb keeps no key order), for reads of the log. */
+export function toSessionChange(json: Record<string, unknown>): SessionChange {
+  const v = json as unknown as SessionChange;
+  const change: SessionChange = { version: v.version };
+  if (v.title !== undefined) change.title = v.title;
+  if (v.state !== undefined) change.state = v.state;
+  if (v.metadata !== undefined) change.metadata = v.metadata;
+  if (v.visibility !== undefined) change.visibility = v.visibility;
+  if (v.themeId !== undefined) change.themeId = v.themeId;
+  return change;
+}
+
+/** A `sessions` row (aliased `alias`) shaped as a SessionView, for reads in one statement. */
 export const sessionJson = (alias: string) =>
   Prisma.raw(
     `jsonb_build_object('key', ${alias}.key, 'typeSlug', ${alias}.type_slug, 'title', ${alias}.title, 'themeId', ${alias}.theme_id,

@@ -6,14 +6,18 @@ import { AppError } from '../errors/app-error.js';
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import type { Actor } from '../auth/principal.js';
-import { sessionJson } from './session.view.js';
+import { fitsBudget, jsonBytes, type SessionBudget } from './session-budget.js';
+import type { SessionChange } from './session.view.js';
 
 /** Every column, aliased to the model's field names, for raw statements that RETURNING a session. */
-const COLUMNS = Prisma.raw(
-  `id, key, key_length AS "keyLength", type_slug AS "typeSlug", title, theme_id AS "themeId",
-   owner_id AS "ownerId", visibility, version, seq, metadata, state,
-   created_at AS "createdAt", updated_at AS "updatedAt"`,
-);
+const columns = (t: string) =>
+  Prisma.raw(
+    `${t}id, ${t}key, ${t}key_length AS "keyLength", ${t}type_slug AS "typeSlug", ${t}title, ${t}theme_id AS "themeId",
+     ${t}owner_id AS "ownerId", ${t}visibility, ${t}version, ${t}seq, ${t}block_count AS "blockCount",
+     ${t}stored_bytes AS "storedBytes", ${t}metadata, ${t}state, ${t}created_at AS "createdAt", ${t}updated_at AS "updatedAt"`,
+  );
+const COLUMNS = columns('');
+const SAVED_COLUMNS = columns('sessions.');
 
 export interface NewSession {
   key: string;
@@ -24,6 +28,22 @@ export interface NewSession {
   visibility: Visibility;
   state: Record<string, unknown>;
   createdAt: Date;
+}
+
+/** What a refused save found: the version and sizes as the save measured them. */
+export interface SaveMiss {
+  version: number;
+  storedBytes: number;
+  delta: number;
+  metadataBytes: number;
+}
+
+export type SaveOutcome = { saved: Session } | { saved: null; miss: SaveMiss | null };
+
+/** What an insert did: the session, or none because its key was taken or it was too large (`storedBytes`). */
+export interface InsertOutcome {
+  session: Session | null;
+  storedBytes: number;
 }
 
 export interface SessionSave {
@@ -41,26 +61,39 @@ export class SessionsRepository {
   constructor(private readonly db: TransactionHost) {}
 
   /**
-   * Inserts the session unless its key is taken; null means "taken, pick another". An owner
-   * deleted while their request was in flight is a refused token, not a 500.
+   * Inserts the session unless its key is taken or it would pass `maxBytes`; no session
+   * and `storedBytes` within the budget means "taken, pick another". An owner deleted while
+   * their request was in flight is a refused token, not a 500.
    */
-  async insertIfKeyFree(s: NewSession): Promise<Session | null> {
+  async insertIfKeyFree(s: NewSession, maxBytes: number): Promise<InsertOutcome> {
     const metadata = JSON.stringify({ created: s.createdAt.toISOString(), lastModified: s.createdAt.toISOString() });
-    const rows = await this.insertRows(s, metadata).catch((error: unknown) => {
+    const rows = await this.insertRows(s, metadata, maxBytes).catch((error: unknown) => {
       if (s.ownerId && foreignKeyViolation(error)?.includes('owner'))
         throw new AppError('INVALID_TOKEN', 'The account behind this token was deleted.');
       throw error;
     });
-    return rows[0] ?? null;
+    const { newBytes, ...row } = rows[0];
+    return { session: row.id ? row : null, storedBytes: Number(newBytes) };
   }
 
-  private insertRows(s: NewSession, metadata: string): Promise<Session[]> {
-    return this.db.client.$queryRaw<Session[]>`
-      INSERT INTO sessions (id, key, key_length, type_slug, title, theme_id, owner_id, visibility, metadata, state, created_at, updated_at)
-      VALUES (gen_random_uuid(), ${s.key}, ${s.key.length}, ${s.typeSlug}, ${s.title}, ${s.themeId}::uuid, ${s.ownerId}::uuid,
-              ${s.visibility}::"Visibility", ${metadata}::jsonb, ${JSON.stringify(s.state)}::jsonb, ${s.createdAt}, ${s.createdAt})
-      ON CONFLICT (key) DO NOTHING
-      RETURNING ${COLUMNS}`;
+  private insertRows(s: NewSession, metadata: string, maxBytes: number): Promise<Array<Session & { newBytes: bigint }>> {
+    return this.db.client.$queryRaw<Array<Session & { newBytes: bigint }>>`
+      WITH v AS (
+        SELECT ${metadata}::jsonb AS metadata, ${JSON.stringify(s.state)}::jsonb AS state
+      ), m AS (
+        SELECT v.metadata, v.state,
+               octet_length(${s.title})::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes
+        FROM v
+      ), ins AS (
+        INSERT INTO sessions (id, key, key_length, type_slug, title, theme_id, owner_id, visibility, metadata, state, stored_bytes,
+                              created_at, updated_at)
+        SELECT gen_random_uuid(), ${s.key}, ${s.key.length}, ${s.typeSlug}, ${s.title}, ${s.themeId}::uuid, ${s.ownerId}::uuid,
+               ${s.visibility}::"Visibility", m.metadata, m.state, m.bytes, ${s.createdAt}, ${s.createdAt}
+        FROM m WHERE m.bytes <= ${maxBytes}
+        ON CONFLICT (key) DO NOTHING
+        RETURNING ${COLUMNS}
+      )
+      SELECT ins.*, m.bytes AS "newBytes" FROM m LEFT JOIN ins ON true`;
   }
 
   findByKey(key: string): Promise<Session | null> {
@@ -72,31 +105,58 @@ export class SessionsRepository {
   }
 
   /**
-   * One conditional statement: applies the save only if the stored version is `version`,
-   * takes the next seq and appends the `session.updated` change, or does nothing.
+   * One conditional statement: applies the save only if the stored version is `version`
+   * and the result fits `budget` (merged metadata, and the session's stored bytes grown by
+   * this save's delta), takes the next seq and appends the `session.updated` change (only
+   * what the save wrote: `change`), or does nothing and says what it found.
    */
-  async saveIfVersion(id: string, version: number, save: SessionSave): Promise<Session | null> {
+  async saveIfVersion(id: string, version: number, save: SessionSave, change: SessionChange, budget: SessionBudget): Promise<SaveOutcome> {
+    const metadata = JSON.stringify({ ...save.metadata, lastModified: save.at.toISOString() });
+    const title = save.title === undefined ? Prisma.sql`s.title` : Prisma.sql`${save.title}::varchar`;
+    const state = save.state === undefined ? Prisma.sql`s.state` : Prisma.sql`${JSON.stringify(save.state)}::jsonb`;
     const sets: Prisma.Sql[] = [
-      Prisma.sql`version = version + 1`,
-      Prisma.sql`seq = seq + 1`,
+      Prisma.sql`version = sessions.version + 1`,
+      Prisma.sql`seq = sessions.seq + 1`,
       Prisma.sql`updated_at = ${save.at}`,
-      Prisma.sql`metadata = metadata || ${JSON.stringify({ ...save.metadata, lastModified: save.at.toISOString() })}::jsonb`,
+      Prisma.sql`metadata = c.metadata`,
+      Prisma.sql`stored_bytes = sessions.stored_bytes + c.delta`,
     ];
-    if (save.title !== undefined) sets.push(Prisma.sql`title = ${save.title}`);
-    if (save.state !== undefined) sets.push(Prisma.sql`state = ${JSON.stringify(save.state)}::jsonb`);
+    if (save.title !== undefined) sets.push(Prisma.sql`title = c.title`);
+    if (save.state !== undefined) sets.push(Prisma.sql`state = c.state`);
     if (save.themeId !== undefined) sets.push(Prisma.sql`theme_id = ${save.themeId}::uuid`);
     if (save.visibility !== undefined) sets.push(Prisma.sql`visibility = ${save.visibility}::"Visibility"`);
-    const rows = await this.db.client.$queryRaw<Session[]>`
-      WITH u AS (
+    const payload = JSON.stringify(change);
+    const rows = await this.db.client.$queryRaw<Array<Session & { miss: SaveMiss }>>`
+      WITH s AS (
+        SELECT id, version, stored_bytes, title, state, metadata FROM sessions WHERE id = ${id}::uuid FOR UPDATE
+      ), n AS (
+        SELECT s.id, ${title} AS title, ${state} AS state, s.metadata || ${metadata}::jsonb AS metadata FROM s
+      ), c AS (
+        SELECT n.id, n.title, n.state, n.metadata, ${jsonBytes(Prisma.sql`n.metadata`)} AS metadata_bytes,
+               (octet_length(n.title) - octet_length(s.title))
+                 + (${jsonBytes(Prisma.sql`n.state`)} - ${jsonBytes(Prisma.sql`s.state`)})
+                 + (${jsonBytes(Prisma.sql`n.metadata`)} - ${jsonBytes(Prisma.sql`s.metadata`)}) AS delta
+        FROM n JOIN s ON s.id = n.id
+      ), u AS (
         UPDATE sessions SET ${Prisma.join(sets, ', ')}
-        WHERE id = ${id}::uuid AND version = ${version}
-        RETURNING *
+        FROM s, c
+        WHERE sessions.id = s.id AND c.id = s.id AND s.version = ${version}
+          AND (c.metadata_bytes <= ${budget.maxMetadataBytes} OR c.metadata_bytes <= ${jsonBytes(Prisma.sql`s.metadata`)})
+          AND ${fitsBudget(Prisma.sql`s.stored_bytes`, Prisma.sql`c.delta`, budget.maxBytes)}
+        RETURNING ${SAVED_COLUMNS}
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, actor, at)
-        SELECT u.id, u.seq, 'session.updated', ${sessionJson('u')}, ${JSON.stringify(save.actor)}::jsonb, ${save.at} FROM u
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
+        SELECT u.id, u.seq, 'session.updated', ${payload}::jsonb, octet_length(${payload}::jsonb::text),
+               ${JSON.stringify(save.actor)}::jsonb, ${save.at}
+        FROM u
       )
-      SELECT ${COLUMNS} FROM u`;
-    return rows[0] ?? null;
+      SELECT u.*, json_build_object('version', s.version, 'storedBytes', s.stored_bytes, 'delta', c.delta,
+                                    'metadataBytes', c.metadata_bytes) AS miss
+      FROM s JOIN c ON c.id = s.id LEFT JOIN u ON true`;
+    const row = rows[0];
+    if (!row) return { saved: null, miss: null };
+    const { miss, ...saved } = row;
+    return saved.id ? { saved: saved } : { saved: null, miss };
   }
 
   async delete(id: string): Promise<boolean> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { actorOf, principalScope, type Principal } from '../auth/principal.js';
 import { ChangePublisher } from '../changes/change.publisher.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { AppError } from '../errors/app-error.js';
@@ -11,12 +12,13 @@ import { ThemesService } from '../themes/themes.service.js';
 import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { canChangeVisibility, canDelete, canRead, canWrite } from './session-access.js';
+import { metadataTooLarge, sessionTooLarge, type SessionBudget } from './session-budget.js';
 import { SESSION_DELETED, type SessionDeletedEvent } from './session.events.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
-import { toSessionView, type SessionView } from './session.view.js';
-import { SessionsRepository } from './sessions.repository.js';
+import { toSessionView, type SessionChange, type SessionView } from './session.view.js';
+import { SessionsRepository, type InsertOutcome, type SessionSave } from './sessions.repository.js';
 
 /** Enough tries that escalating the key length makes a free key certain long before. */
 const MAX_KEY_ATTEMPTS = 32;
@@ -40,6 +42,7 @@ export class SessionsService {
     private readonly themes: ThemesService,
     private readonly tx: TransactionHost,
     private readonly publisher: ChangePublisher,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async create(principal: Principal, body: CreateSessionBody, idempotencyKey?: string): Promise<Created> {
@@ -71,7 +74,7 @@ export class SessionsService {
   async instantiate(principal: Principal, key: string, body: InstantiateSessionBody): Promise<Created> {
     await this.checkReferences(body.typeSlug, body.themeId);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const row = await this.sessions.insertIfKeyFree({ ...this.newSession(principal, body), key });
+      const row = this.fitted(await this.sessions.insertIfKeyFree({ ...this.newSession(principal, body), key }, this.budget.maxBytes));
       if (row) return this.createdNow(row);
       const existing = await this.sessions.findByKey(key);
       if (existing) return { session: toSessionView(this.readable(existing, principal)), created: false };
@@ -90,19 +93,28 @@ export class SessionsService {
     const at = new Date();
     const actor = actorOf(principal);
     const { version: _version, ...changes } = body;
-    const saved = await this.sessions.saveIfVersion(current.id, version, { ...changes, actor, at });
-    if (!saved) {
+    const save: SessionSave = { ...changes, actor, at };
+    const change = sessionChange(version + 1, save);
+    const outcome = await this.sessions.saveIfVersion(current.id, version, save, change, this.budget);
+    if (!outcome.saved) {
+      const { miss } = outcome;
+      if (miss && miss.version === version) {
+        if (miss.metadataBytes > this.budget.maxMetadataBytes) throw metadataTooLarge(miss.metadataBytes, this.budget.maxMetadataBytes);
+        throw sessionTooLarge(miss.storedBytes, miss.delta, this.budget.maxBytes);
+      }
       const latest = this.readable(await this.sessions.findById(current.id), principal);
       throw new AppError('VERSION_CONFLICT', `The session is at version ${latest.version}, not ${version}.`, {
         current: toSessionView(latest),
       });
     }
+    const { saved } = outcome;
     const view = toSessionView(saved);
     await this.publisher.committed({
       sessionKey: key,
       sessionId: saved.id,
       visibility: saved.visibility,
-      change: { seq: view.seq, kind: 'session.updated', session: view, actor, at: at.toISOString() },
+      change: { seq: view.seq, kind: 'session.updated', session: change, actor, at: at.toISOString() },
+      access: { ownerId: saved.ownerId, visibility: saved.visibility },
       visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],
     });
     return view;
@@ -130,11 +142,24 @@ export class SessionsService {
   private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<Session> {
     const fields = { ...this.newSession(principal, body), visibility: body.visibility ?? 'link' };
     for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
-      const row = await this.sessions.insertIfKeyFree({ ...fields, key: await this.keys.candidate(attempt) });
+      const row = this.fitted(
+        await this.sessions.insertIfKeyFree({ ...fields, key: await this.keys.candidate(attempt) }, this.budget.maxBytes),
+      );
       if (row) return row;
       this.keyStats.collisionRetried();
     }
     throw new Error(`no free session key after ${MAX_KEY_ATTEMPTS} attempts`);
+  }
+
+  private get budget(): SessionBudget {
+    return { maxBytes: this.config.SESSION_MAX_BYTES, maxMetadataBytes: this.config.SESSION_METADATA_MAX_BYTES };
+  }
+
+  /** The inserted session, null when its key was taken, or SESSION_TOO_LARGE. */
+  private fitted(outcome: InsertOutcome): Session | null {
+    if (outcome.session) return outcome.session;
+    if (outcome.storedBytes > this.budget.maxBytes) throw sessionTooLarge(0, outcome.storedBytes, this.budget.maxBytes);
+    return null;
   }
 
   private newSession(principal: Principal, body: InstantiateSessionBody) {
@@ -180,4 +205,15 @@ export class SessionsService {
   private async checkTheme(themeId: string | null | undefined): Promise<void> {
     if (themeId && !(await this.themes.exists(themeId))) throw new AppError('INVALID_THEME');
   }
+}
+
+/** The fields a save wrote, as its `session.updated` change carries them. */
+function sessionChange(version: number, save: SessionSave): SessionChange {
+  const change: SessionChange = { version };
+  if (save.title !== undefined) change.title = save.title;
+  if (save.state !== undefined) change.state = save.state;
+  change.metadata = { ...save.metadata, lastModified: save.at.toISOString() };
+  if (save.visibility !== undefined) change.visibility = save.visibility;
+  if (save.themeId !== undefined) change.themeId = save.themeId;
+  return change;
 }

@@ -30,6 +30,14 @@ const view = (s: Snapshot): SnapshotView => ({
   createdAt: s.createdAt.toISOString(),
 });
 
+interface RestoreStep {
+  delta: number;
+  run: () => Promise<unknown>;
+}
+
+/** About the bytes a value counts toward the size budget: only to order a restore's writes (the database measures). */
+const bytesOf = (value: unknown) => Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value));
+
 const SYSTEM: Actor = { userId: null, displayName: 'Tessera' };
 
 @Injectable()
@@ -69,7 +77,9 @@ export class SnapshotsService {
 
   /**
    * Brings the session back to the snapshot with ordinary versioned writes in one
-   * transaction (each a change collaborators receive); history is never rewritten.
+   * transaction (each a change collaborators receive); history is never rewritten. The
+   * writes that shrink the session go first, so a restore that ends within the size budget
+   * never passes it on the way.
    */
   async restore(principal: Principal, key: string, id: string): Promise<DocumentView> {
     const ref = await this.writable(principal, key);
@@ -79,33 +89,49 @@ export class SnapshotsService {
     await this.tx.run(async () => {
       // Blocks pass through each other's positions on the way back; uniqueness is checked at commit.
       const current = await this.reader.lockForRestore(key);
-      await this.restoreBlocks(ctx, current.blocks, snapshot.blocks as unknown as SnapshotBlock[]);
+      const steps = this.blockSteps(ctx, current.blocks, snapshot.blocks as unknown as SnapshotBlock[]);
       const state = snapshot.state as Record<string, unknown>;
       if (current.title !== snapshot.title || !isDeepStrictEqual(current.state, state)) {
-        await this.sessions.save(principal, key, current.version, { title: snapshot.title, state });
+        steps.push({
+          delta: bytesOf(snapshot.title) + bytesOf(state) - bytesOf(current.title) - bytesOf(current.state),
+          run: () => this.sessions.save(principal, key, current.version, { title: snapshot.title, state }),
+        });
       }
+      steps.sort((a, b) => a.delta - b.delta);
+      for (const step of steps) await step.run();
     });
     return this.reader.document(principal, key);
   }
 
-  private async restoreBlocks(ctx: WriteContext, current: DocumentView['blocks'], target: SnapshotBlock[]): Promise<void> {
+  /** The writes that turn `current` into `target`, each with about how many bytes it adds. */
+  private blockSteps(ctx: WriteContext, current: DocumentView['blocks'], target: SnapshotBlock[]): RestoreStep[] {
+    const steps: RestoreStep[] = [];
     const wanted = new Map(target.map((b) => [b.id, b]));
     for (const block of current) {
-      if (!wanted.has(block.id)) await this.writer.delete(ctx, block.id, block.version);
+      if (!wanted.has(block.id))
+        steps.push({ delta: -bytesOf(block.content), run: () => this.writer.delete(ctx, block.id, block.version) });
     }
     const existing = new Map(current.map((b) => [b.id, b]));
     for (const block of target) {
       const now = existing.get(block.id);
       if (!now) {
-        await this.writer.create(ctx, block);
+        steps.push({ delta: bytesOf(block.content), run: () => this.writer.create(ctx, block) });
         continue;
       }
-      let version = now.version;
-      if (now.type !== block.type || !isDeepStrictEqual(now.content, block.content)) {
-        version = (await this.writer.update(ctx, block.id, version, { type: block.type, content: block.content })).block.version;
-      }
-      if (now.position !== block.position) await this.writer.move(ctx, block.id, version, { position: block.position });
+      const rewrite = now.type !== block.type || !isDeepStrictEqual(now.content, block.content);
+      if (!rewrite && now.position === block.position) continue;
+      steps.push({
+        delta: rewrite ? bytesOf(block.content) - bytesOf(now.content) : 0,
+        run: async () => {
+          let version = now.version;
+          if (rewrite) {
+            version = (await this.writer.update(ctx, block.id, version, { type: block.type, content: block.content })).block.version;
+          }
+          if (now.position !== block.position) await this.writer.move(ctx, block.id, version, { position: block.position });
+        },
+      });
     }
+    return steps;
   }
 
   private async take(ref: SessionRef, input: { label: string | null; automatic: boolean; actor: Actor }): Promise<SnapshotView> {

@@ -30,8 +30,7 @@ function socketFrom(app: TestApp, ip: string, token?: string): Promise<Socket> {
   });
 }
 
-const tcpOf = (socket: Socket) =>
-  (socket.io.engine as unknown as { transport: { ws: { _socket: NetSocket } } }).transport.ws._socket;
+const tcpOf = (socket: Socket) => (socket.io.engine as unknown as { transport: { ws: { _socket: NetSocket } } }).transport.ws._socket;
 
 /**
  * What an attacker tried against two instances, each with the contract's outcome: key
