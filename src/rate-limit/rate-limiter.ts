@@ -127,7 +127,20 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
       offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000,
       blockMs: this.config.RATE_LIMIT_BLOCK_SECONDS * 1000,
     };
-    const { value: raw, source } = await this.onRedis(
+    const { value: raw, source } = await this.decide(action, identity, cost, keys, rules);
+    return this.count(action, toDecision(raw), source);
+  }
+
+  /** One window decision: the consume script on Redis, or the same logs in memory while it is away. */
+  private decide(
+    action: RateLimitedAction,
+    identity: string,
+    cost: number,
+    keys: { block: string; offences: string; probeBlock: string; windows: WindowSpec[] },
+    rules: { blockAfter: number; offenceWindowMs: number; blockMs: number },
+  ): Promise<{ value: RawDecision; source: 'redis' | 'local' }> {
+    const { windows } = keys;
+    return this.onRedis(
       () =>
         (this.client as unknown as Scripted).rlConsume(
           5 + windows.length,
@@ -148,7 +161,6 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
         ),
       () => this.local.consume(keys, cost, rules),
     );
-    return this.count(action, toDecision(raw), source);
   }
 
   /**
@@ -264,27 +276,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     if (windows.length === 0) return { decision: UNLIMITED, taken: null };
     const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, probeBlock: 'rl:probeblock:-', windows };
     const rules = { blockAfter: NEVER_BLOCK, offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000, blockMs: 1 };
-    const { value: raw, source } = await this.onRedis(
-      () =>
-        (this.client as unknown as Scripted).rlConsume(
-          5 + windows.length,
-          keys.block,
-          keys.offences,
-          STATS_KEY,
-          OFFENDERS_KEY,
-          keys.probeBlock,
-          ...windows.map((w) => w.key),
-          action,
-          identity,
-          cost,
-          rules.blockAfter,
-          rules.offenceWindowMs,
-          rules.blockMs,
-          randomBytes(8).toString('hex'),
-          ...windows.flatMap((w) => [w.limit, w.windowMs]),
-        ),
-      () => this.local.consume(keys, cost, rules),
-    );
+    const { value: raw, source } = await this.decide(action, identity, cost, keys, rules);
     const decision = this.count(action, toDecision(raw), source);
     return { decision, taken: decision.outcome === 'allowed' ? { action, windows, cost, at } : null };
   }

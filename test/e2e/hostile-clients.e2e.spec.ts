@@ -5,7 +5,7 @@ import { io, type Socket } from 'socket.io-client';
 import { CollabHandshake } from '../../src/collaboration/collab.handshake.js';
 import { CollabServer } from '../../src/collaboration/collab.server.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
-import { ack, until } from '../helpers/sockets.js';
+import { ack, connected, socketFrom, until } from '../helpers/sockets.js';
 import { isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const PROBE_LIMIT = 10;
@@ -13,22 +13,6 @@ let nextIp = 1;
 const freshIp = () => `198.18.${Math.floor(nextIp / 250)}.${(nextIp++ % 250) + 1}`;
 /** 12-character keys: well-formed, but never generated while the 3-character space has room. */
 const unknownKey = (i: number) => `QX${String(i).padStart(10, '0')}`;
-
-/** A socket.io client speaking as `ip` (the test apps trust one proxy hop). */
-function socketFrom(app: TestApp, ip: string, token?: string): Promise<Socket> {
-  const socket = io(`${app.url}/collab`, {
-    path: '/socket.io',
-    transports: ['websocket'],
-    auth: token ? { token } : {},
-    extraHeaders: { 'x-forwarded-for': ip },
-    reconnection: false,
-    forceNew: true,
-  });
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', (error) => reject(error));
-  });
-}
 
 const tcpOf = (socket: Socket) => (socket.io.engine as unknown as { transport: { ws: { _socket: NetSocket } } }).transport.ws._socket;
 
@@ -98,7 +82,7 @@ describe('hostile clients, two instances', () => {
   });
 
   it('a flood of session.join from one socket is bounded the same way', async () => {
-    const socket = await socketFrom(a, freshIp());
+    const socket = await connected(socketFrom(a, freshIp()));
     sockets.push(socket);
     const acks = await Promise.all(Array.from({ length: 300 }, (_, i) => ack(socket, 'session.join', { key: unknownKey(9000 + i) })));
     const codes = acks.map((r: { code?: string }) => r.code);
@@ -120,7 +104,7 @@ describe('hostile clients, two instances', () => {
   it('socket payloads pass the JSON checks of HTTP bodies; unknown events and malformed keys get a negative ack', async () => {
     const { token } = await createUser();
     const key = (await a.request('POST', '/api/sessions', { token, body: { typeSlug: 'document' } })).body.key as string;
-    const socket = await socketFrom(b, freshIp(), token);
+    const socket = await connected(socketFrom(b, freshIp(), token));
     sockets.push(socket);
     expect(await ack(socket, 'session.join', { key })).toMatchObject({ ok: true });
     let deep: unknown = 'x';
@@ -151,7 +135,7 @@ describe('hostile clients, two instances', () => {
     for (let trial = 0; trial < 30; trial++) {
       const key = (await a.request('POST', '/api/sessions', { token, body: { typeSlug: 'document' } })).body.key as string;
       const block = (await a.request('POST', `/api/sessions/${key}/blocks`, { token, body: { type: 'text', content: { n: 0 } } })).body;
-      const reader = await socketFrom(trial % 2 ? a : b, freshIp());
+      const reader = await connected(socketFrom(trial % 2 ? a : b, freshIp()));
       const seen: number[] = [];
       reader.on('change', (change: { seq: number }) => seen.push(change.seq));
       let flooding = true;
@@ -200,18 +184,14 @@ describe('connections and slow consumers', () => {
   });
 
   const live = () => api.app.get(CollabHandshake).connections;
+  const open = (token: string) =>
+    io(`${api.url}/collab`, { path: '/socket.io', transports: ['websocket'], auth: { token }, reconnection: false, forceNew: true });
 
   it('handshakes reset mid-way and connections reset after connecting free their slots at once', async () => {
     const { token } = await createUser();
     // Reset the TCP connection as soon as the namespace's connect packet (with a valid token) is on its way.
     for (let i = 0; i < 60; i++) {
-      const socket = io(`${api.url}/collab`, {
-        path: '/socket.io',
-        transports: ['websocket'],
-        auth: { token },
-        reconnection: false,
-        forceNew: true,
-      });
+      const socket = open(token);
       await new Promise<void>((resolve) => {
         socket.io.engine.once('open', () =>
           setImmediate(() => {
@@ -223,40 +203,16 @@ describe('connections and slow consumers', () => {
       socket.close();
     }
     for (let i = 0; i < 5; i++) {
-      const socket = io(`${api.url}/collab`, {
-        path: '/socket.io',
-        transports: ['websocket'],
-        auth: { token },
-        reconnection: false,
-        forceNew: true,
-      });
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      const socket = await connected(open(token));
       tcpOf(socket).resetAndDestroy();
     }
     await until(() => live() === 0, 5000);
     const held: Socket[] = [];
     for (let i = 0; i < 5; i++) {
-      const socket = io(`${api.url}/collab`, {
-        path: '/socket.io',
-        transports: ['websocket'],
-        auth: { token },
-        reconnection: false,
-        forceNew: true,
-      });
-      held.push(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', reject);
-      });
+      held.push(await connected(open(token)));
     }
     sockets.push(...held);
-    const sixth = io(`${api.url}/collab`, {
-      path: '/socket.io',
-      transports: ['websocket'],
-      auth: { token },
-      reconnection: false,
-      forceNew: true,
-    });
+    const sixth = open(token);
     const refusal = await new Promise<{ data?: { code?: string } }>((resolve) => sixth.once('connect_error', resolve));
     sixth.close();
     expect(refusal.data?.code).toBe('SERVER_FULL');
@@ -268,15 +224,8 @@ describe('connections and slow consumers', () => {
     const { token } = await createUser();
     const key = (await api.request('POST', '/api/sessions', { token, body: { typeSlug: 'document' } })).body.key as string;
     const block = (await api.request('POST', `/api/sessions/${key}/blocks`, { token, body: { type: 'text', content: { t: '' } } })).body;
-    const slow = io(`${api.url}/collab`, {
-      path: '/socket.io',
-      transports: ['websocket'],
-      auth: { token },
-      reconnection: false,
-      forceNew: true,
-    });
+    const slow = await connected(open(token));
     sockets.push(slow);
-    await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
     expect(await ack(slow, 'session.join', { key })).toMatchObject({ ok: true });
     const id = slow.id!;
     const namespace = api.app.get(CollabServer).namespace;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { ADMIN_TOKEN, isolatedRedis, startTestApp, type ApiResponse, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
-import { ack } from '../helpers/sockets.js';
+import { ack, socketFrom } from '../helpers/sockets.js';
 
 let nextIp = 1;
 const freshIp = () => `198.18.${Math.floor(nextIp / 250)}.${(nextIp++ % 250) + 1}`;
@@ -203,14 +203,7 @@ describe('limits on creation, registration, failed logins and seats', () => {
   describe('seats in a room', () => {
     const join = (app: TestApp, key: string, ip: string, token?: string) =>
       new Promise<{ socket: Socket; answer: any }>((resolve, reject) => {
-        const socket = io(`${app.url}/collab`, {
-          path: '/socket.io',
-          transports: ['websocket'],
-          auth: token ? { token } : {},
-          extraHeaders: { 'x-forwarded-for': ip },
-          reconnection: false,
-          forceNew: true,
-        });
+        const socket = socketFrom(app, ip, token);
         sockets.push(socket);
         socket.once('connect_error', reject);
         socket.once('connect', () => ack(socket, 'session.join', { key }).then((answer) => resolve({ socket, answer }), reject));

@@ -13,6 +13,26 @@ export function connect(app: TestApp, auth: { token?: string; protocol?: unknown
   });
 }
 
+/** A socket.io client speaking as `ip` through the one proxy hop the app trusts (TRUST_PROXY), not yet connected. */
+export function socketFrom(app: Pick<TestApp, 'url'>, ip: string, token?: string): Socket {
+  return io(`${app.url}/collab`, {
+    path: '/socket.io',
+    transports: ['websocket'],
+    auth: token ? { token } : {},
+    extraHeaders: { 'x-forwarded-for': ip },
+    reconnection: false,
+    forceNew: true,
+  });
+}
+
+/** Resolves once the socket is connected; rejects with its connect_error. */
+export function connected(socket: Socket): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (error) => reject(error));
+  });
+}
+
 export function ack<T = any>(socket: Socket, event: string, payload: unknown): Promise<T> {
   return socket.timeout(5000).emitWithAck(event, payload) as Promise<T>;
 }
