@@ -139,7 +139,8 @@ describe('size budgets and a change log of changes', () => {
     const stale = await api.request('PATCH', `/api/sessions/${key}`, { body: { version: 9, title: 'x' }, token: owner.token });
     expect(stale.status).toBe(409);
 
-    const count = () => testDb().session.count();
+    // The owner's sessions only: other suites create sessions in the same database meanwhile.
+    const count = () => testDb().session.count({ where: { ownerId: owner.user.id } });
     const sessions = await count();
     const big = { typeSlug: 'document', state: { a: text(40_000), b: text(40_000) } };
     const created = await api.request('POST', '/api/sessions', { body: big, token: owner.token });
