@@ -18,6 +18,9 @@ import { GiveBackInterceptor, RATE_LIMIT } from './rate-limit.give-back.intercep
 import type { RateLimitedAction } from './rate-limit.policies.js';
 import { RateLimiter, refusal, type Decision, type Taken } from './rate-limiter.js';
 
+/** How often a lookup waits (5, 10, ... ms) for a key-probe slot held by lookups in flight before it is refused. */
+const IN_FLIGHT_RETRIES = 5;
+
 export interface RateLimitOptions {
   /** How many units the request takes from the window (a batch of n ops: n edits). */
   cost?: (body: unknown) => number;
@@ -115,7 +118,13 @@ export class RateLimitGuard implements CanActivate {
   }
 
   private async admitKey(call: Call): Promise<void> {
-    const { decision, ticket } = await this.limiter.reserveLookup(call.principal.ip);
+    let { decision, ticket } = await this.limiter.reserveLookup(call.principal.ip);
+    // Every slot held by lookups in flight (a busy IP, e.g. a shared NAT): hits settle within
+    // milliseconds, so wait a little for one rather than refuse an honest burst.
+    for (let attempt = 1; decision.outcome === 'limited' && attempt <= IN_FLIGHT_RETRIES; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, attempt * 5));
+      ({ decision, ticket } = await this.limiter.reserveLookup(call.principal.ip));
+    }
     if (decision.outcome !== 'allowed') {
       call.header('retry-after', decision.retryAfterSeconds);
       throw decision.outcome === 'limited'
