@@ -75,12 +75,11 @@ async function scriptRun(prefix) {
   try {
     const decide = (w) =>
       redis.rlConsume(
-        6,
+        5,
         `b:${w}`,
         `o:${w}`,
         'stats',
         'offenders',
-        'pb',
         `w:${w}`,
         'bench',
         `id:${w}`,

@@ -28,7 +28,7 @@ export interface ArtifactInput {
   jobId: string | null;
 }
 
-/** An artifact as the API shows it (API §7). */
+/** An artifact as the API shows it (README, Artifacts). */
 export interface ArtifactView {
   id: string;
   sessionKey: string;

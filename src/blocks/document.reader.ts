@@ -30,9 +30,7 @@ export class DocumentReader {
 
   /** The session (no blocks) if the caller may read it, else 404 as if unknown. */
   async session(principal: Principal, key: string): Promise<SessionRef> {
-    const ref = await this.find(key);
-    if (!ref || !canRead(ref.view, principal)) throw new AppError('SESSION_NOT_FOUND');
-    return ref;
+    return readable(await this.find(key), principal);
   }
 
   /**
@@ -40,18 +38,17 @@ export class DocumentReader {
    * it: for a decision that must not act on an entry filled before a concurrent commit.
    */
   async sessionNow(principal: Principal, key: string): Promise<SessionRef> {
-    const row = await this.documents.session(key);
-    const ref = row && { id: row.id, view: fromSessionJson(row.session) };
-    if (!ref || !canRead(ref.view, principal)) throw new AppError('SESSION_NOT_FOUND');
-    return ref;
+    return readable(await this.stored(key), principal);
   }
 
   /** The session whoever asks: for the server's own work (jobs), never for a caller. */
   find(key: string): Promise<SessionRef | null> {
-    return this.cache.getOrSet({ type: 'session', key, tags: [sessionTag(key)] }, async () => {
-      const row = await this.documents.session(key);
-      return row && { id: row.id, view: fromSessionJson(row.session) };
-    });
+    return this.cache.getOrSet({ type: 'session', key, tags: [sessionTag(key)] }, () => this.stored(key));
+  }
+
+  private async stored(key: string): Promise<SessionRef | null> {
+    const row = await this.documents.session(key);
+    return row && { id: row.id, view: fromSessionJson(row.session) };
   }
 
   /** Inside a transaction: locks the session for a rewrite and reads it uncached. */
@@ -76,6 +73,12 @@ export class DocumentReader {
       return row && toDocumentView(row, key);
     });
   }
+}
+
+/** The session if the caller may read it; otherwise 404, as if unknown. */
+function readable(ref: SessionRef | null, principal: Principal): SessionRef {
+  if (!ref || !canRead(ref.view, principal)) throw new AppError('SESSION_NOT_FOUND');
+  return ref;
 }
 
 const toDocumentView = (row: StoredDocument, key: string): DocumentView => ({

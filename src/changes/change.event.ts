@@ -31,8 +31,8 @@ export interface CommittedChange {
   change: ChangeEvent;
   /** Internal: the session's visibility as the change's own statement saw it, which decides who may receive it. */
   visibility: Visibility;
-  /** Internal, `session.updated` only: who may read the session after this change. */
-  access?: { ownerId: string | null; visibility: Visibility };
+  /** Internal, `session.updated` only: the owner, who with `visibility` decides who may still read it. */
+  ownerId?: string | null;
   /** `session.updated` that lowered `visibility`: live access must be re-checked. */
   visibilityLowered?: boolean;
 }

@@ -29,7 +29,9 @@ export class ChangeBroadcaster {
     // The key rides beside the change (a session change names no key of its own), for clients in several rooms.
     const room = event.visibilityLowered ? roomOf(event.sessionKey) : readersRoomOf(event.sessionKey, event.visibility);
     this.server.namespace.to(room).emit('change', event.change, { key: event.sessionKey });
-    if (event.visibilityLowered && event.access) await this.revokeWhoCannotRead(event.sessionKey, event.access);
+    if (event.visibilityLowered && event.ownerId !== undefined) {
+      await this.revokeWhoCannotRead(event.sessionKey, { ownerId: event.ownerId, visibility: event.visibility });
+    }
   }
 
   /** To everyone but the socket whose write was refused (it has the refusal in its ack). */

@@ -4,7 +4,7 @@ import { JOB_UPDATED, type JobUpdatedEvent } from '../queues/job.events.js';
 import { roomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 
-/** Job state and progress go to the session's room (API §5 `job`), from whichever process runs the job. */
+/** Job state and progress go to the session's room (the `job` event), from whichever process runs the job. */
 @Injectable()
 export class JobBroadcaster {
   constructor(private readonly server: CollabServer) {}

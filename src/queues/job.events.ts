@@ -7,7 +7,7 @@ export const JOB_UPDATED = 'job.updated';
 
 export interface JobUpdatedEvent {
   sessionKey: string;
-  /** The socket event `job`, as the session's room receives it (API §5). */
+  /** The socket event `job`, as the session's room receives it (README, Collaboration). */
   payload: {
     jobId: string;
     queue: QueueName;

@@ -19,15 +19,13 @@ export class LocalLimiter {
   private readonly pending = new Map<string, Map<string, number>>();
 
   consume(
-    keys: { block: string; offences: string; probeBlock: string; windows: WindowSpec[] },
+    keys: { block: string; offences: string; windows: WindowSpec[] },
     cost: number,
     rules: { blockAfter: number; offenceWindowMs: number; blockMs: number },
   ): RawDecision {
     const now = Date.now();
-    for (const key of [keys.block, keys.probeBlock]) {
-      const ttl = this.ttl(key, now);
-      if (ttl > 0) return [2, 0, 0, ttl];
-    }
+    const blocked = this.ttl(keys.block, now);
+    if (blocked > 0) return [2, 0, 0, blocked];
     let first: RawDecision | undefined;
     for (const w of keys.windows) {
       const log = this.log(w.key, now - w.windowMs);

@@ -21,9 +21,11 @@ export type Policy = Record<Plan | 'global', Window> & { anonymous?: Window };
 
 const perHour = (limit: number): Window => ({ limit, windowSeconds: 3600 });
 const per15Minutes = (limit: number): Window => ({ limit, windowSeconds: 900 });
+/** One window for every caller alike: actions of anonymous requests, counted per IP (or per account). */
+const perIpOnly = (window: Window): Policy => ({ anonymous: window, FREE: window, PRO: window, ENTERPRISE: window, global: null });
 
 /**
- * API §8, per user (per IP when anonymous), plus a cluster-wide cap per action that
+ * The documented limits (README, Rate limits), per user (per IP when anonymous), plus a cluster-wide cap per action that
  * protects the providers behind it. Operators override any of it with RATE_LIMIT_POLICIES.
  */
 export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
@@ -34,21 +36,9 @@ export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
   'session-creates': { anonymous: perHour(60), FREE: perHour(200), PRO: perHour(2000), ENTERPRISE: null, global: null },
   snapshots: { anonymous: perHour(20), FREE: perHour(30), PRO: perHour(300), ENTERPRISE: null, global: null },
   // Registration and login are anonymous requests: their windows are per IP (and, for failed logins, per account).
-  registrations: { anonymous: perHour(10), FREE: perHour(10), PRO: perHour(10), ENTERPRISE: perHour(10), global: null },
-  'login-failures': {
-    anonymous: per15Minutes(30),
-    FREE: per15Minutes(30),
-    PRO: per15Minutes(30),
-    ENTERPRISE: per15Minutes(30),
-    global: null,
-  },
-  'login-failures-account': {
-    anonymous: per15Minutes(10),
-    FREE: per15Minutes(10),
-    PRO: per15Minutes(10),
-    ENTERPRISE: per15Minutes(10),
-    global: null,
-  },
+  registrations: perIpOnly(perHour(10)),
+  'login-failures': perIpOnly(per15Minutes(30)),
+  'login-failures-account': perIpOnly(per15Minutes(10)),
 };
 
 const window = z

@@ -7,7 +7,7 @@
  * Each decision is one script: blocks, every window (the caller's and the action's
  * global one), the offence count that leads to a block, and the stats.
  *
- * KEYS: 1 caller block, 2 caller offences, 3 stats hash, 4 offenders zset, 5 probe block, 6.. windows
+ * KEYS: 1 caller block, 2 caller offences, 3 stats hash, 4 offenders zset, 5.. windows
  * ARGV: 1 action, 2 identity, 3 cost, 4 block after, 5 offence window ms, 6 block ms, 7 nonce,
  *       then a (limit, window ms) pair per window key
  * Returns { outcome (0 allowed, 1 limited, 2 blocked), limit, remaining, ms until a slot frees }.
@@ -22,13 +22,11 @@ local function refuse(kind, limit, retry)
   if redis.call('ZCARD', KEYS[4]) > 1000 then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, 0) end
   return { kind == 'blocked' and 2 or 1, limit, 0, retry }
 end
-for _, key in ipairs({ KEYS[1], KEYS[5] }) do
-  local ttl = redis.call('PTTL', key)
-  if ttl > 0 then return refuse('blocked', 0, ttl) end
-end
+local blocked = redis.call('PTTL', KEYS[1])
+if blocked > 0 then return refuse('blocked', 0, blocked) end
 local first = nil
-for i = 6, #KEYS do
-  local j = 8 + (i - 6) * 2
+for i = 5, #KEYS do
+  local j = 8 + (i - 5) * 2
   local limit, window = tonumber(ARGV[j]), tonumber(ARGV[j + 1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   local count = redis.call('ZCARD', KEYS[i])
@@ -46,9 +44,9 @@ for i = 6, #KEYS do
   end
   if not first then first = { limit, limit - count - cost, reset } end
 end
-for i = 6, #KEYS do
+for i = 5, #KEYS do
   for c = 1, cost do redis.call('ZADD', KEYS[i], now, ARGV[7] .. ':' .. c) end
-  redis.call('PEXPIRE', KEYS[i], ARGV[9 + (i - 6) * 2])
+  redis.call('PEXPIRE', KEYS[i], ARGV[9 + (i - 5) * 2])
 end
 redis.call('HINCRBY', KEYS[3], action .. ':allowed', 1)
 return { 0, first[1], first[2], first[3] }`;
@@ -106,3 +104,21 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
   return 1
 end
 return 0`;
+
+/**
+ * Gives back what an allowed decision took, when the request achieved nothing its window
+ * counts. Takes the newest `cost` entries of each window: each entry is one unit, so the
+ * count is exact; the window is at most one request's duration more lenient than if the
+ * request's own entries had gone (they may be a little older than the newest).
+ * KEYS: 1 stats hash, 2.. windows; ARGV: 1 action, 2 cost, 3.. window ms per window key.
+ */
+export const GIVE_BACK_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cost = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - tonumber(ARGV[i + 1]))
+  redis.call('ZPOPMAX', KEYS[i], cost)
+end
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':allowed', -1)
+return 1`;

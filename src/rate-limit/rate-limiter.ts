@@ -7,9 +7,8 @@ import { AppError } from '../errors/app-error.js';
 import { RedisService } from '../redis/redis.service.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { LocalLimiter, type RawDecision, type WindowSpec } from './local-limiter.js';
-import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction } from './rate-limit.policies.js';
-import { CONSUME_SCRIPT, PROBE_RESERVE_SCRIPT, PROBE_SETTLE_SCRIPT } from './rate-limit.scripts.js';
-import { GIVE_BACK_SCRIPT } from './rate-limit.give-back.js';
+import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction, type Window } from './rate-limit.policies.js';
+import { CONSUME_SCRIPT, GIVE_BACK_SCRIPT, PROBE_RESERVE_SCRIPT, PROBE_SETTLE_SCRIPT } from './rate-limit.scripts.js';
 
 export type Decision =
   | { outcome: 'allowed'; limit: number | null; remaining: number; resetSeconds: number }
@@ -41,6 +40,7 @@ export const OFFENDERS_KEY = 'rl:offenders';
 
 interface Scripted {
   rlConsume(...args: Array<string | number>): Promise<RawDecision>;
+  rlGiveBack(...args: Array<string | number>): Promise<number>;
   rlProbeReserve(...args: Array<string | number>): Promise<[number, number]>;
   rlProbeSettle(...args: Array<string | number>): Promise<number>;
 }
@@ -90,6 +90,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.client.defineCommand('rlConsume', { lua: CONSUME_SCRIPT });
+    this.client.defineCommand('rlGiveBack', { lua: GIVE_BACK_SCRIPT });
     this.client.defineCommand('rlProbeReserve', { numberOfKeys: 4, lua: PROBE_RESERVE_SCRIPT });
     this.client.defineCommand('rlProbeSettle', { numberOfKeys: 5, lua: PROBE_SETTLE_SCRIPT });
     const longest = Math.max(3600, this.config.KEY_PROBE_WINDOW_SECONDS, this.config.RATE_LIMIT_BLOCK_SECONDS) * 1000;
@@ -107,21 +108,10 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   /** Takes `cost` from the caller's and the action's global window, or refuses. */
   async consume(action: RateLimitedAction, principal: Principal, cost = 1): Promise<Decision> {
     if (!this.enabled || principal.kind === 'admin') return UNLIMITED;
-    const policy = this.policies[action];
     const identity = identityOf(principal);
-    const windows: WindowSpec[] = [];
-    const own = principal.kind === 'anonymous' ? (policy.anonymous !== undefined ? policy.anonymous : policy.FREE) : policy[principal.plan];
-    if (own) windows.push({ key: `rl:w:${action}:${identity}`, limit: own.limit, windowMs: own.windowSeconds * 1000 });
-    if (policy.global)
-      windows.push({ key: `rl:w:${action}:*global*`, limit: policy.global.limit, windowMs: policy.global.windowSeconds * 1000 });
+    const windows = this.windowsOf(action, identity, this.ownWindow(action, principal));
     if (windows.length === 0) return UNLIMITED;
-    const keys = {
-      block: `rl:block:${identity}`,
-      offences: `rl:off:${identity}`,
-      // Key routes check the probe block when they take their key-probe slot (reserveLookup).
-      probeBlock: 'rl:probeblock:-',
-      windows,
-    };
+    const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, windows };
     const rules = {
       blockAfter: this.config.RATE_LIMIT_BLOCK_AFTER,
       offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000,
@@ -136,19 +126,18 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     action: RateLimitedAction,
     identity: string,
     cost: number,
-    keys: { block: string; offences: string; probeBlock: string; windows: WindowSpec[] },
+    keys: { block: string; offences: string; windows: WindowSpec[] },
     rules: { blockAfter: number; offenceWindowMs: number; blockMs: number },
   ): Promise<{ value: RawDecision; source: 'redis' | 'local' }> {
     const { windows } = keys;
     return this.onRedis(
       () =>
         (this.client as unknown as Scripted).rlConsume(
-          5 + windows.length,
+          4 + windows.length,
           keys.block,
           keys.offences,
           STATS_KEY,
           OFFENDERS_KEY,
-          keys.probeBlock,
           ...windows.map((w) => w.key),
           action,
           identity,
@@ -190,12 +179,9 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     );
     const [outcome, retryMs] = raw.map(Number);
     const retryAfterSeconds = Math.max(1, Math.ceil(retryMs / 1000));
-    if (outcome === 0) return this.counted({ decision: UNLIMITED, ticket: { ip, nonce } }, 'allowed', source);
-    return this.counted(
-      { decision: { outcome: outcome === 2 ? 'blocked' : 'limited', limit: this.config.KEY_PROBE_LIMIT, retryAfterSeconds } },
-      outcome === 2 ? 'blocked' : 'limited',
-      source,
-    );
+    if (outcome === 0) return { decision: this.count('key-probe', UNLIMITED, source), ticket: { ip, nonce } };
+    const limit = this.config.KEY_PROBE_LIMIT;
+    return { decision: this.count('key-probe', { outcome: outcome === 2 ? 'blocked' : 'limited', limit, retryAfterSeconds }, source) };
   }
 
   /** After the lookup: a hit gives the slot back, a miss is counted (and may block the IP). */
@@ -227,11 +213,6 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     return { misses: `rl:probe:${ip}`, pending: `rl:probepending:${ip}`, block: `rl:probeblock:${ip}` };
   }
 
-  private counted<T>(result: T, outcome: Decision['outcome'], source: 'redis' | 'local'): T {
-    this.decisions.inc({ action: 'key-probe', outcome, source });
-    return result;
-  }
-
   /** Forgets every window, offence and block of one identity, here and in Redis. */
   async reset(identity: string): Promise<void> {
     const keys = keysOf(identity);
@@ -251,16 +232,10 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     const at = performance.now();
     const decision = await this.consume(action, principal, cost);
     if (decision.outcome !== 'allowed' || decision.limit === null) return { decision, taken: null };
-    const policy = this.policies[action];
-    const own =
-      principal.kind === 'anonymous'
-        ? policy.anonymous !== undefined
-          ? policy.anonymous
-          : policy.FREE
-        : principal.kind === 'user'
-          ? policy[principal.plan]
-          : null;
-    return { decision, taken: { action, windows: this.windowsOf(action, identityOf(principal), own), cost, at } };
+    return {
+      decision,
+      taken: { action, windows: this.windowsOf(action, identityOf(principal), this.ownWindow(action, principal)), cost, at },
+    };
   }
 
   /**
@@ -271,10 +246,9 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   async takeFor(action: RateLimitedAction, identity: string, cost = 1): Promise<Take> {
     if (!this.enabled) return { decision: UNLIMITED, taken: null };
     const at = performance.now();
-    const policy = this.policies[action];
-    const windows = this.windowsOf(action, identity, policy.anonymous !== undefined ? policy.anonymous : policy.FREE);
+    const windows = this.windowsOf(action, identity, perIpWindow(this.policies[action]));
     if (windows.length === 0) return { decision: UNLIMITED, taken: null };
-    const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, probeBlock: 'rl:probeblock:-', windows };
+    const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, windows };
     const rules = { blockAfter: NEVER_BLOCK, offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000, blockMs: 1 };
     const { value: raw, source } = await this.decide(action, identity, cost, keys, rules);
     const decision = this.count(action, toDecision(raw), source);
@@ -293,8 +267,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     if (windows.length === 0) return;
     await this.onRedis(
       () =>
-        this.client.eval(
-          GIVE_BACK_SCRIPT,
+        (this.client as unknown as Scripted).rlGiveBack(
           1 + windows.length,
           STATS_KEY,
           ...windows.map((w) => w.key),
@@ -306,8 +279,15 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     );
   }
 
+  /** The window of the caller's plan for `action`: per IP when anonymous, none for operators. */
+  private ownWindow(action: RateLimitedAction, principal: Principal): Window {
+    if (principal.kind === 'admin') return null;
+    const policy = this.policies[action];
+    return principal.kind === 'anonymous' ? perIpWindow(policy) : policy[principal.plan];
+  }
+
   /** The caller's own window (when its plan has one) and the action's global window. */
-  private windowsOf(action: RateLimitedAction, identity: string, own: Policy['FREE']): WindowSpec[] {
+  private windowsOf(action: RateLimitedAction, identity: string, own: Window): WindowSpec[] {
     const global = this.policies[action].global;
     return [
       ...(own ? [{ key: `rl:w:${action}:${identity}`, limit: own.limit, windowMs: own.windowSeconds * 1000 }] : []),
@@ -358,6 +338,9 @@ export interface Take {
   /** Null when nothing was taken: refused, unlimited, or limits off. */
   taken: Taken | null;
 }
+
+/** A policy's per-IP window: its `anonymous` column, else its FREE one. */
+const perIpWindow = (policy: Policy): Window => (policy.anonymous !== undefined ? policy.anonymous : policy.FREE);
 
 /** An offence count no caller reaches: refusals of `takeFor` never become blocks. */
 const NEVER_BLOCK = 2 ** 31;

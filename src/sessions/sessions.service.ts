@@ -17,7 +17,7 @@ import { SESSION_DELETED, type SessionDeletedEvent } from './session.events.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
-import { toSessionView, type SessionChange, type SessionView } from './session.view.js';
+import { toSessionChange, toSessionView, type SessionView } from './session.view.js';
 import { SessionsRepository, type InsertOutcome, type SessionSave } from './sessions.repository.js';
 
 /** Enough tries that escalating the key length makes a free key certain long before. */
@@ -94,7 +94,7 @@ export class SessionsService {
     const actor = actorOf(principal);
     const { version: _version, ...changes } = body;
     const save: SessionSave = { ...changes, actor, at };
-    const change = sessionChange(version + 1, save);
+    const change = toSessionChange({ ...save, version: version + 1, metadata: { ...save.metadata, lastModified: at.toISOString() } });
     const outcome = await this.sessions.saveIfVersion(current.id, version, save, change, this.budget);
     if (!outcome.saved) {
       const { miss } = outcome;
@@ -114,7 +114,7 @@ export class SessionsService {
       sessionId: saved.id,
       visibility: saved.visibility,
       change: { seq: view.seq, kind: 'session.updated', session: change, actor, at: at.toISOString() },
-      access: { ownerId: saved.ownerId, visibility: saved.visibility },
+      ownerId: saved.ownerId,
       visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],
     });
     return view;
@@ -205,15 +205,4 @@ export class SessionsService {
   private async checkTheme(themeId: string | null | undefined): Promise<void> {
     if (themeId && !(await this.themes.exists(themeId))) throw new AppError('INVALID_THEME');
   }
-}
-
-/** The fields a save wrote, as its `session.updated` change carries them. */
-function sessionChange(version: number, save: SessionSave): SessionChange {
-  const change: SessionChange = { version };
-  if (save.title !== undefined) change.title = save.title;
-  if (save.state !== undefined) change.state = save.state;
-  change.metadata = { ...save.metadata, lastModified: save.at.toISOString() };
-  if (save.visibility !== undefined) change.visibility = save.visibility;
-  if (save.themeId !== undefined) change.themeId = save.themeId;
-  return change;
 }
