@@ -4,7 +4,7 @@
 //    own session, beside the bare optimistic UPDATE sent straight through `pg`; and the same
 //    PATCH with all 32 clients in ONE session (writes of a session serialise on its seq).
 //    The server's write statement is also run alone (its repository, Prisma, no HTTP) to
-//    show what the database part costs.
+//    show what the database part costs, and through the server's group commit.
 //  - GET /api/sessions/:key on a 95/5 read/write mix over the same sessions, with the cache
 //    hit ratio from /api/admin/cache/stats, beside a raw Redis GET of a value of the same size.
 // Run with `npm run bench:blocks`.
@@ -91,21 +91,39 @@ try {
     DB_STATEMENT_TIMEOUT: 15000,
   });
   const repository = new BlocksRepository({ client: prisma });
+  const { GroupCommit } = await import('../dist/database/group-commit.js');
+  const limits = { historyKeep: 50, maxBytes: 8 * 1024 * 1024 };
   const actor = { userId: null, displayName: 'bench' };
-  const statementOf = (t) => async () => {
-    const written = await repository.update(
-      { key: t.key, userId: null, admin: false },
-      t.id,
-      t.version,
-      { content: content(t.version) },
-      'block.updated',
-      50,
-      { actor, at: new Date() },
-    );
+  const updateOf = (t) => ({
+    access: { key: t.key, userId: null, admin: false },
+    id: t.id,
+    version: t.version,
+    change: { content: content(t.version) },
+    kind: 'block.updated',
+    meta: { actor, at: new Date() },
+  });
+  const statementOf = (apply) => (t) => async () => {
+    const written = await apply(updateOf(t));
     if (!written) throw new Error('lost the race');
     t.version = written.block.version;
   };
-  const statement = await closedLoop(perClient(statementOf, raw), { concurrency, seconds });
+  const alone = (update) => repository.update(update, limits);
+  const statement = await closedLoop(perClient(statementOf(alone), raw), { concurrency, seconds });
+  // The same writes through the server's group commit (its default tick and batch size).
+  const grouping = new GroupCommit({
+    maxBatch: 64,
+    maxWaitMs: 1,
+    keyOf: (update) => update.id,
+    applyAll: (updates) => repository.updateMany(updates, limits),
+    applyOne: alone,
+  });
+  const grouped = await closedLoop(
+    perClient(
+      statementOf((update) => grouping.submit(update)),
+      raw,
+    ),
+    { concurrency, seconds },
+  );
   await prisma.$disconnect();
   const patchSpread = await closedLoop(perClient(patchOf, spread), { concurrency, seconds });
   const patchSingle = await closedLoop(perClient(patchOf, single), { concurrency, seconds });
@@ -146,6 +164,7 @@ try {
   printTable(`Blocks, ${concurrency} concurrent clients, ${seconds}s each, ${cpus().length} cores`, [
     { name: 'optimistic UPDATE via pg (baseline)', ...baseline },
     { name: 'the write statement via Prisma, no HTTP', ...statement },
+    { name: 'the same writes group-committed, no HTTP', ...grouped },
     { name: 'PATCH block, one session per client', ...patchSpread },
     { name: 'PATCH block, all clients in one session', ...patchSingle },
     { name: 'raw Redis GET (baseline)', ...redisGet },
@@ -155,6 +174,7 @@ try {
   client.close();
   const r = (x, base) => `${(x.opsPerSec / base.opsPerSec).toFixed(2)} of its ops/s, p99 ${x.p99.toFixed(1)} ms`;
   console.log(`write statement (no HTTP) vs pg UPDATE:     ${r(statement, baseline)}`);
+  console.log(`group-committed (no HTTP) vs pg UPDATE:     ${r(grouped, baseline)}`);
   console.log(`PATCH (one session per client) vs pg UPDATE: ${r(patchSpread, baseline)}`);
   console.log(`PATCH (one shared session) vs pg UPDATE:     ${r(patchSingle, baseline)}`);
   console.log(`GET session vs raw Redis GET:                ${r(readOnly, redisGet)} (${readBytes} bytes per read)`);
@@ -162,6 +182,7 @@ try {
   const update = { name: 'optimistic UPDATE via pg', result: baseline };
   recordFigures('blocks', [
     opsFigure('block write statement via Prisma, no HTTP', statement, update),
+    opsFigure('block writes group-committed via Prisma, no HTTP', grouped, update),
     opsFigure('PATCH block, one session per client', patchSpread, update),
     opsFigure('PATCH block, all clients in one session', patchSingle, update),
     opsFigure(`GET session, cached (${readBytes} bytes)`, readOnly, { name: 'raw Redis GET of the same size', result: redisGet }),

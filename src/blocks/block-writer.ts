@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { ChangePublisher } from '../changes/change.publisher.js';
 import type { ChangeKind } from '../changes/change.event.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.service.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { uniqueViolation } from '../database/sql-errors.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
@@ -15,6 +17,7 @@ import { toBlockView, type BlockView } from './block.view.js';
 import {
   BlocksRepository,
   type BlockChange,
+  type BlockUpdate,
   type WriteAccess,
   type WriteMeta,
   type WriteTarget,
@@ -66,13 +69,36 @@ export function writeContext(principal: Principal, key: string, origin?: string)
  * success is announced once its transaction commits.
  */
 @Injectable()
-export class BlockWriter {
+export class BlockWriter implements OnModuleDestroy {
+  /** Updates and moves from every caller of this instance, applied a tick at a time. */
+  private readonly updates: GroupCommit<BlockUpdate, Written | null>;
+
   constructor(
     private readonly blocks: BlocksRepository,
     private readonly publisher: ChangePublisher,
     private readonly tx: TransactionHost,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+    metrics: Metrics,
+  ) {
+    const batchSize = metrics.histogram({
+      name: 'block_write_batch_size',
+      help: 'Block updates and moves applied by one group-commit statement',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    });
+    this.updates = new GroupCommit({
+      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+      maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+      keyOf: (update) => update.id,
+      applyAll: (updates) => this.updateTogether(updates),
+      applyOne: (update) => this.updateAlone(update),
+      onBatch: (size) => batchSize.observe(size),
+    });
+  }
+
+  /** Applies the writes still waiting for their tick before the process stops. */
+  onModuleDestroy(): Promise<void> {
+    return this.updates.drain();
+  }
 
   async create(
     ctx: WriteContext,
@@ -153,6 +179,10 @@ export class BlockWriter {
     return this.conflict(ctx, id, version, await this.current(ctx, id));
   }
 
+  /**
+   * Outside a transaction, the write joins the instance's group commit; inside one it runs
+   * alone, as part of it.
+   */
   private async write(
     ctx: WriteContext,
     id: string,
@@ -160,21 +190,26 @@ export class BlockWriter {
     change: BlockChange,
     kind: 'block.updated' | 'block.moved',
   ): Promise<WriteResult | null> {
-    const written = await this.blocks
-      .update(
-        ctx.access,
-        id,
-        version,
-        change,
-        kind,
-        { historyKeep: this.config.BLOCK_HISTORY_KEEP, maxBytes: this.config.SESSION_MAX_BYTES },
-        ctx.meta,
-      )
-      .catch((error: unknown) => {
-        if (uniqueViolation(error)) throw new AppError('SERVICE_UNAVAILABLE', 'Two moves drew the same position at once; retry.');
-        throw error;
-      });
+    const update: BlockUpdate = { access: ctx.access, id, version, change, kind, meta: ctx.meta };
+    const written = await (this.tx.active ? this.updateAlone(update) : this.updates.submit(update));
     return written && this.announce(ctx, kind, written);
+  }
+
+  private updateAlone(update: BlockUpdate): Promise<Written | null> {
+    return this.blocks.update(update, this.updateLimits()).catch((error: unknown) => {
+      if (uniqueViolation(error)) throw new AppError('SERVICE_UNAVAILABLE', 'Two moves drew the same position at once; retry.');
+      throw error;
+    });
+  }
+
+  /** A batch's refusals are decided again alone: the batch's budget check is the stricter one. */
+  private async updateTogether(updates: BlockUpdate[]): Promise<Array<Written | null>> {
+    const written = await this.blocks.updateMany(updates, this.updateLimits());
+    return Promise.all(written.map((w, i) => w ?? this.updateAlone(updates[i] as BlockUpdate)));
+  }
+
+  private updateLimits() {
+    return { historyKeep: this.config.BLOCK_HISTORY_KEEP, maxBytes: this.config.SESSION_MAX_BYTES };
   }
 
   private async announce(ctx: WriteContext, kind: ChangeKind, written: Written): Promise<WriteResult> {

@@ -53,6 +53,21 @@ export interface WriteTarget {
   blockBytes: number | null;
 }
 
+/** One update or move: who writes, which block at which version, what changes. */
+export interface BlockUpdate {
+  access: WriteAccess;
+  id: string;
+  version: number;
+  change: BlockChange;
+  kind: 'block.updated' | 'block.moved';
+  meta: WriteMeta;
+}
+
+export interface UpdateLimits {
+  historyKeep: number;
+  maxBytes: number;
+}
+
 /** The session-wide caps a block write is held to. */
 export interface BlockLimits {
   maxBlocks: number;
@@ -111,15 +126,8 @@ export class BlocksRepository {
    * `version` and the new content fits the session's budget. The block's row is locked
    * (after the session's) before its old size is read, so the delta is exact.
    */
-  async update(
-    access: WriteAccess,
-    id: string,
-    version: number,
-    change: BlockChange,
-    kind: 'block.updated' | 'block.moved',
-    limits: { historyKeep: number; maxBytes: number },
-    meta: WriteMeta,
-  ): Promise<Written | null> {
+  async update(write: BlockUpdate, limits: UpdateLimits): Promise<Written | null> {
+    const { access, id, version, change, kind, meta } = write;
     const actor = JSON.stringify(meta.actor);
     const content = change.content === undefined ? null : JSON.stringify(change.content);
     const rows = await this.db.client.$queryRaw<Written[]>`
@@ -154,6 +162,70 @@ export class BlocksRepository {
       )
       SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility FROM n, b, s`;
     return this.first(rows);
+  }
+
+  /**
+   * Many updates and moves in one statement (group commit), each held to the same rules as
+   * `update`, with one result per write in order (null: refused). Sessions and then blocks
+   * are locked in id order, so concurrent batches never deadlock; each session's seq is
+   * handed out to its winners in the order the writes arrived. No two writes may name the
+   * same block. The budget is checked against everything the session's earlier writes in
+   * the batch might add, so a refusal here may be lenient only in the other direction: a
+   * write refused by a batch must be decided again alone.
+   */
+  async updateMany(writes: BlockUpdate[], limits: UpdateLimits): Promise<Array<Written | null>> {
+    const column = <T>(pick: (w: BlockUpdate) => T) => writes.map(pick);
+    const rows = await this.db.client.$queryRaw<Array<Written & { ord: bigint }>>`
+      WITH w AS (
+        SELECT * FROM unnest(
+          ${column((w) => w.access.key)}::text[], ${column((w) => w.access.userId)}::uuid[], ${column((w) => w.access.admin)}::boolean[],
+          ${column((w) => w.id)}::uuid[], ${column((w) => w.version)}::int[], ${column((w) => w.change.type ?? null)}::varchar[],
+          ${column((w) => (w.change.content === undefined ? null : JSON.stringify(w.change.content)))}::jsonb[],
+          ${column((w) => w.change.position ?? null)}::text[], ${column((w) => w.kind)}::varchar[],
+          ${column((w) => JSON.stringify(w.meta.actor))}::jsonb[], ${column((w) => w.meta.at)}::timestamptz[]
+        ) WITH ORDINALITY AS w(key, user_id, admin, id, version, type, content, position, kind, actor, at, ord)
+      ), s AS (
+        SELECT s.id, s.key, s.stored_bytes, s.visibility, s.owner_id FROM sessions s
+        WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
+      ), ws AS (
+        SELECT w.*, s.id AS session_id, s.stored_bytes FROM w JOIN s ON s.key = w.key
+        WHERE s.visibility = 'link' OR s.owner_id = w.user_id OR w.admin
+      ), old AS (
+        SELECT blocks.id, ${jsonBytes(Prisma.sql`blocks.content`)} AS bytes
+        FROM blocks JOIN ws ON blocks.id = ws.id AND blocks.session_id = ws.session_id
+        ORDER BY blocks.id FOR UPDATE OF blocks
+      ), d AS (
+        SELECT ws.*, COALESCE(${jsonBytes(Prisma.sql`ws.content`)}, old.bytes) - old.bytes AS delta FROM ws JOIN old ON old.id = ws.id
+      ), f AS (
+        SELECT d.*, sum(GREATEST(d.delta, 0)) OVER (PARTITION BY d.session_id ORDER BY d.ord) - GREATEST(d.delta, 0) AS earlier FROM d
+      ), b AS (
+        UPDATE blocks SET type = COALESCE(f.type, blocks.type), content = COALESCE(f.content, blocks.content),
+                          position = COALESCE(f.position, blocks.position),
+                          version = blocks.version + 1, updated_at = f.at, updated_by = f.actor
+        FROM f WHERE blocks.id = f.id AND blocks.version = f.version
+          AND ${fitsBudget(Prisma.sql`f.stored_bytes + f.earlier`, Prisma.sql`f.delta`, limits.maxBytes)}
+        RETURNING blocks.*, f.delta, f.ord, f.kind
+      ), g AS (
+        SELECT session_id, count(*) AS n, sum(delta) AS delta, max(updated_at) AS at FROM b GROUP BY session_id
+      ), n AS (
+        UPDATE sessions SET seq = sessions.seq + g.n, stored_bytes = sessions.stored_bytes + g.delta, updated_at = g.at
+        FROM g WHERE sessions.id = g.session_id
+        RETURNING sessions.id, sessions.seq - g.n AS base
+      ), q AS (
+        SELECT b.*, n.base + row_number() OVER (PARTITION BY b.session_id ORDER BY b.ord) AS seq FROM b JOIN n ON n.id = b.session_id
+      ), rev AS (
+        INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
+        SELECT id, version, type, content, updated_at, updated_by FROM b
+      ), pruned AS (
+        DELETE FROM block_revisions r USING b
+        WHERE b.version % ${HISTORY_PRUNE_EVERY} = 0 AND r.block_id = b.id AND r.version < b.version - ${limits.historyKeep}
+      ), log AS (
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
+        SELECT q.session_id, q.seq, q.kind, ${logged(blockJson('q'))}, q.updated_by, q.updated_at FROM q
+      )
+      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", s.visibility FROM q JOIN s ON s.id = q.session_id`;
+    const byOrd = new Map(rows.map(({ ord, ...row }) => [Number(ord), { ...row, seq: Number(row.seq) }]));
+    return writes.map((_, i) => byOrd.get(i + 1) ?? null);
   }
 
   async delete(access: WriteAccess, id: string, version: number, meta: WriteMeta): Promise<Written | null> {

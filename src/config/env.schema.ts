@@ -63,6 +63,8 @@ export const envSchema = z
     DB_CONNECTION_TIMEOUT: int(1).default(5000),
     DB_IDLE_TIMEOUT: int(0).default(30000),
     DB_STATEMENT_TIMEOUT: int(0).default(15000),
+    GROUP_COMMIT_MAX_BATCH: int(1, 1000).default(64),
+    GROUP_COMMIT_MAX_WAIT_MS: int(0, 100).default(1),
 
     REDIS_URL: optionalString.pipe(
       z

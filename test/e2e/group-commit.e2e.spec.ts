@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { closeTestDb, createUser } from '../helpers/factories.js';
+import { scrape } from '../helpers/prometheus.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * Block updates arriving together share one statement (group commit). The writes here are
+ * sent at once against an instance whose tick is long (50 ms), so each burst is one batch;
+ * every write must still get exactly the answer it would have got alone.
+ */
+describe('group commit of block writes', () => {
+  let api: TestApp;
+  let owner: Awaited<ReturnType<typeof createUser>>;
+  let stranger: Awaited<ReturnType<typeof createUser>>;
+
+  beforeAll(async () => {
+    api = await startTestApp({ GROUP_COMMIT_MAX_WAIT_MS: '50', GROUP_COMMIT_MAX_BATCH: '64', SESSION_MAX_BYTES: '65536' });
+    owner = await createUser();
+    stranger = await createUser();
+  });
+  afterAll(async () => {
+    await api.close();
+    await closeTestDb();
+  });
+
+  const newSession = async (body: Record<string, unknown> = {}) => {
+    const res = await api.request('POST', '/api/sessions', { body: { typeSlug: 'document', ...body }, token: owner.token });
+    expect(res.status).toBe(201);
+    return res.body.key as string;
+  };
+  const addBlock = async (key: string, content: Record<string, unknown> = {}) => {
+    const res = await api.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content }, token: owner.token });
+    expect(res.status).toBe(201);
+    return res.body as { id: string; version: number };
+  };
+  const patch = (key: string, id: string, body: Record<string, unknown>, token = owner.token) =>
+    api.request('PATCH', `/api/sessions/${key}/blocks/${id}`, { body, token });
+  const changesOf = async (key: string) => {
+    const res = await api.request('GET', `/api/sessions/${key}/changes?since=0&limit=500`, { token: owner.token });
+    expect(res.status).toBe(200);
+    return res.body.items as Array<{ seq: number; kind: string; block: { id: string; version: number; content: unknown } }>;
+  };
+  const batchesOfSize = async (atLeast: number) => {
+    const metrics = await scrape(api);
+    const total = metrics.value('block_write_batch_size_count') ?? 0;
+    const below = metrics.value('block_write_batch_size_bucket', { le: String(atLeast / 2) }) ?? 0;
+    return total - below;
+  };
+
+  it('gives each write of a tick with winners and losers across sessions its own answer, and each session gap-free seqs', async () => {
+    const sessions = await Promise.all([0, 1, 2, 3].map(() => newSession()));
+    const privateKey = await newSession({ visibility: 'private' });
+    const privateBlock = await addBlock(privateKey, { n: 'private' });
+    const blocks = [];
+    for (const key of sessions) for (let i = 0; i < 3; i++) blocks.push({ key, ...(await addBlock(key, { n: i })) });
+    const before = await batchesOfSize(8);
+
+    // Per block: two writers on its version (one must win, the other gets 409 with the winner's
+    // block), and one on a stale version. Plus writes that are refused for other reasons.
+    const writes = blocks.flatMap((b) => [
+      { b, body: { version: b.version, content: { by: 'first', id: b.id } } },
+      { b, body: { version: b.version, content: { by: 'second', id: b.id } } },
+      { b, body: { version: b.version + 7, content: { by: 'stale' } } },
+    ]);
+    const answers = await Promise.all([
+      ...writes.map((w) => patch(w.b.key, w.b.id, w.body)),
+      patch(privateKey, privateBlock.id, { version: 1, content: { by: 'stranger' } }, stranger.token),
+      patch(sessions[0]!, '00000000-0000-4000-8000-000000000000', { version: 1, content: {} }),
+    ]);
+    // Writes on one block never share a statement: 12 blocks and the 2 others make batches of up to 14.
+    expect(await batchesOfSize(8)).toBeGreaterThan(before);
+
+    const [strangerAnswer, missingBlock] = answers.slice(writes.length);
+    expect(strangerAnswer!.status).toBe(404);
+    expect(strangerAnswer!.body.code).toBe('SESSION_NOT_FOUND');
+    expect(missingBlock!.status).toBe(404);
+    expect(missingBlock!.body.code).toBe('BLOCK_NOT_FOUND');
+
+    for (const [i, b] of blocks.entries()) {
+      const [first, second, stale] = answers.slice(i * 3, i * 3 + 3);
+      const won = [first!, second!].filter((a) => a.status === 200);
+      const lost = [first!, second!].filter((a) => a.status === 409);
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(won[0]!.body).toMatchObject({ id: b.id, version: b.version + 1 });
+      expect(lost[0]!.body.code).toBe('VERSION_CONFLICT');
+      expect(lost[0]!.body.current).toEqual(won[0]!.body);
+      expect(stale!.status).toBe(409);
+      expect(stale!.body.current.version).toBe(b.version + 1);
+    }
+
+    for (const key of sessions) {
+      const changes = await changesOf(key);
+      expect(changes.map((c) => c.seq)).toEqual(changes.map((_, i) => i + 1));
+      const updates = changes.filter((c) => c.kind === 'block.updated');
+      expect(updates).toHaveLength(3);
+      const stored = (await api.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items;
+      for (const update of updates) {
+        expect(stored.find((s: { id: string }) => s.id === update.block.id)).toMatchObject({
+          version: update.block.version,
+          content: update.block.content,
+        });
+      }
+    }
+    const untouched = (await api.request('GET', `/api/sessions/${privateKey}/blocks`, { token: owner.token })).body.items;
+    expect(untouched[0]).toMatchObject({ version: 1, content: { n: 'private' } });
+  });
+
+  it('holds writes of one tick to the session budget together: those that fit win, the one that would pass it is 413', async () => {
+    const key = await newSession();
+    const blocks = await Promise.all([0, 1, 2].map(() => addBlock(key, { n: 0 })));
+    // Each write adds ~25 KB; two fit the 64 KiB budget, three do not.
+    const big = (i: number) => ({ text: String(i).repeat(25_000) });
+    const answers = await Promise.all(blocks.map((b, i) => patch(key, b.id, { version: b.version, content: big(i) })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 413]);
+    expect(answers.find((a) => a.status === 413)!.body.code).toBe('SESSION_TOO_LARGE');
+    const changes = await changesOf(key);
+    expect(changes.map((c) => c.seq)).toEqual(changes.map((_, i) => i + 1));
+    expect(changes.filter((c) => c.kind === 'block.updated')).toHaveLength(2);
+  });
+});
