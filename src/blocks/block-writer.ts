@@ -51,6 +51,12 @@ interface StoredBlock {
   visibility: Visibility;
 }
 
+/** A group-committed write's outcome: `alone` when its batch fell back to one write at a time. */
+interface Grouped {
+  written: Written | null;
+  alone: boolean;
+}
+
 const MERGE_ATTEMPTS = 3;
 const POSITION_ATTEMPTS = 3;
 
@@ -71,7 +77,7 @@ export function writeContext(principal: Principal, key: string, origin?: string)
 @Injectable()
 export class BlockWriter implements OnModuleDestroy {
   /** Updates and moves from every caller of this instance, applied a tick at a time. */
-  private readonly updates: GroupCommit<BlockUpdate, Written | null>;
+  private readonly updates: GroupCommit<BlockUpdate, Grouped>;
 
   constructor(
     private readonly blocks: BlocksRepository,
@@ -85,12 +91,13 @@ export class BlockWriter implements OnModuleDestroy {
       help: 'Block updates and moves applied by one group-commit statement',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     });
-    this.updates = new GroupCommit({
+    this.updates = new GroupCommit<BlockUpdate, Grouped>({
       maxBatch: config.GROUP_COMMIT_MAX_BATCH,
       maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
       keyOf: (update) => update.id,
-      applyAll: (updates) => this.updateTogether(updates),
-      applyOne: (update) => this.updateAlone(update),
+      applyAll: async (updates) =>
+        (await this.blocks.updateMany(updates, this.updateLimits())).map((written) => ({ written, alone: false })),
+      applyOne: async (update) => ({ written: await this.updateAlone(update), alone: true }),
       onBatch: (size) => batchSize.observe(size),
     });
   }
@@ -191,7 +198,7 @@ export class BlockWriter implements OnModuleDestroy {
     kind: 'block.updated' | 'block.moved',
   ): Promise<WriteResult | null> {
     const update: BlockUpdate = { access: ctx.access, id, version, change, kind, meta: ctx.meta };
-    const written = await (this.tx.active ? this.updateAlone(update) : this.updates.submit(update));
+    const written = await (this.tx.active ? this.updateAlone(update) : this.updateGrouped(update));
     return written && this.announce(ctx, kind, written);
   }
 
@@ -202,10 +209,10 @@ export class BlockWriter implements OnModuleDestroy {
     });
   }
 
-  /** A batch's refusals are decided again alone: the batch's budget check is the stricter one. */
-  private async updateTogether(updates: BlockUpdate[]): Promise<Array<Written | null>> {
-    const written = await this.blocks.updateMany(updates, this.updateLimits());
-    return Promise.all(written.map((w, i) => w ?? this.updateAlone(updates[i] as BlockUpdate)));
+  /** A write the batch refused is decided again alone: the batch's budget check is the stricter one. */
+  private async updateGrouped(update: BlockUpdate): Promise<Written | null> {
+    const { written, alone } = await this.updates.submit(update);
+    return written || alone ? written : this.updateAlone(update);
   }
 
   private updateLimits() {

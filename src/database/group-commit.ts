@@ -80,7 +80,7 @@ export class GroupCommit<I, O> {
         // The statement failed as a whole: below, each item alone finds out whether it was its own fault.
       }
       if (results) {
-        batch.forEach((w, i) => w.resolve(results[i] as O));
+        batch.forEach((w, i) => w.resolve(results[i]));
         return;
       }
     }

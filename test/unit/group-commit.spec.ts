@@ -15,15 +15,15 @@ function recorder(options: { maxBatch?: number; maxWaitMs?: number; failWhen?: (
     maxBatch: options.maxBatch ?? 10,
     maxWaitMs: options.maxWaitMs ?? 5,
     keyOf: (item) => item.key,
-    applyAll: async (items) => {
+    applyAll: (items) => {
       batches.push(items);
-      if (items.some(fails)) throw new Error('the statement failed');
-      return items.map((item) => `${item.key}=${item.value}`);
+      if (items.some(fails)) return Promise.reject(new Error('the statement failed'));
+      return Promise.resolve(items.map((item) => `${item.key}=${item.value}`));
     },
-    applyOne: async (item) => {
+    applyOne: (item) => {
       alone.push(item);
-      if (fails(item)) throw new Error(`item ${item.key} is bad`);
-      return `${item.key}=${item.value} alone`;
+      if (fails(item)) return Promise.reject(new Error(`item ${item.key} is bad`));
+      return Promise.resolve(`${item.key}=${item.value} alone`);
     },
   });
   return { commit, batches, alone };
