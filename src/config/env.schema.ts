@@ -144,6 +144,7 @@ export const envSchema = z
     KEY_PROBE_LIMIT: int(1).default(30),
     KEY_PROBE_WINDOW_SECONDS: int(1).default(60),
     KEY_PROBE_BLOCK_SECONDS: int(1).default(900),
+    KEY_PROBE_WAIT_MS: int(0, 30_000).default(2000),
     RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64),
     METRICS_TOKEN: optionalString,
   })

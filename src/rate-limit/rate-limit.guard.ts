@@ -11,6 +11,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import { callOf, type Call } from '../common/call-context.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { isValidSessionKey } from '../sessions/session-key.js';
 import { KeyProbeInterceptor, lookupTickets } from './key-probe.interceptor.js';
@@ -18,8 +19,8 @@ import { GiveBackInterceptor, RATE_LIMIT } from './rate-limit.give-back.intercep
 import type { RateLimitedAction } from './rate-limit.policies.js';
 import { RateLimiter, refusal, type Decision, type Taken } from './rate-limiter.js';
 
-/** How often a lookup waits (5, 10, ... ms) for a key-probe slot held by lookups in flight before it is refused. */
-const IN_FLIGHT_RETRIES = 5;
+/** The longest a lookup waits between two tries for a probe slot that other instances hold. */
+const SLOT_RETRY_MAX_MS = 100;
 
 export interface RateLimitOptions {
   /** How many units the request takes from the window (a batch of n ops: n edits). */
@@ -91,6 +92,7 @@ export class RateLimitGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly limiter: RateLimiter,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -118,12 +120,16 @@ export class RateLimitGuard implements CanActivate {
   }
 
   private async admitKey(call: Call): Promise<void> {
-    let { decision, ticket } = await this.limiter.reserveLookup(call.principal.ip);
+    const ip = call.principal.ip;
+    let { decision, ticket } = await this.limiter.reserveLookup(ip);
     // Every slot held by lookups in flight (a busy IP, e.g. a shared NAT): hits settle within
-    // milliseconds, so wait a little for one rather than refuse an honest burst.
-    for (let attempt = 1; decision.outcome === 'limited' && attempt <= IN_FLIGHT_RETRIES; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, attempt * 5));
-      ({ decision, ticket } = await this.limiter.reserveLookup(call.principal.ip));
+    // milliseconds, so an honest burst waits for slots to free rather than being refused.
+    const deadline = performance.now() + this.config.KEY_PROBE_WAIT_MS;
+    for (let attempt = 1; decision.outcome === 'limited'; attempt++) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await this.limiter.slotFreed(ip, Math.min(left, attempt * 10, SLOT_RETRY_MAX_MS));
+      ({ decision, ticket } = await this.limiter.reserveLookup(ip));
     }
     if (decision.outcome !== 'allowed') {
       call.header('retry-after', decision.retryAfterSeconds);

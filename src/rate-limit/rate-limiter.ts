@@ -71,6 +71,8 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   readonly local = new LocalLimiter();
   fallbackDecisions = 0;
   private sweeper?: NodeJS.Timeout;
+  /** Lookups of this instance waiting for a probe slot of their IP, first come first served. */
+  private readonly slotWaiters = new Map<string, Array<() => void>>();
 
   private readonly decisions;
 
@@ -184,8 +186,46 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     return { decision: this.count('key-probe', { outcome: outcome === 2 ? 'blocked' : 'limited', limit, retryAfterSeconds }, source) };
   }
 
+  /**
+   * Waits until a lookup of this instance from `ip` settles (its slot may be free), or for
+   * `ms` (slots held on other instances free without telling this one). One waiter is woken
+   * per settled lookup, so a crowd of waiters costs Redis one retry per freed slot.
+   */
+  slotFreed(ip: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const queue = this.slotWaiters.get(ip) ?? [];
+      this.slotWaiters.set(ip, queue);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const at = queue.indexOf(wake);
+        if (at >= 0) queue.splice(at, 1);
+        if (queue.length === 0 && this.slotWaiters.get(ip) === queue) this.slotWaiters.delete(ip);
+        resolve();
+      }, ms);
+      queue.push(wake);
+    });
+  }
+
+  private wakeOne(ip: string): void {
+    const queue = this.slotWaiters.get(ip);
+    const next = queue?.shift();
+    if (queue?.length === 0) this.slotWaiters.delete(ip);
+    next?.();
+  }
+
   /** After the lookup: a hit gives the slot back, a miss is counted (and may block the IP). */
   async settleLookup(ticket: LookupTicket, miss: boolean): Promise<void> {
+    try {
+      await this.settle(ticket, miss);
+    } finally {
+      this.wakeOne(ticket.ip);
+    }
+  }
+
+  private async settle(ticket: LookupTicket, miss: boolean): Promise<void> {
     const keys = this.probeKeys(ticket.ip);
     const blockMs = this.config.KEY_PROBE_BLOCK_SECONDS * 1000;
     const windowMs = this.config.KEY_PROBE_WINDOW_SECONDS * 1000;

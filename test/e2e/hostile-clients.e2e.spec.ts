@@ -59,6 +59,14 @@ describe('hostile clients, two instances', () => {
     expect((await lookup(a, known, freshIp())).status).toBe(200);
   });
 
+  it('an honest burst from one IP (a shared NAT) with more lookups in flight than probe slots is delayed, never refused', async () => {
+    const ip = freshIp();
+    const { token } = await createUser();
+    const known = (await a.request('POST', '/api/sessions', { token, body: { typeSlug: 'document' } })).body.key as string;
+    const answers = await Promise.all(Array.from({ length: 30 * PROBE_LIMIT }, (_, i) => lookup(i % 2 ? a : b, known, ip)));
+    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+  });
+
   it('a PUT that creates proves the key was free: it counts as a miss', async () => {
     const ip = freshIp();
     const put = (i: number) =>
