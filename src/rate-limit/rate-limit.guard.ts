@@ -17,7 +17,7 @@ import { isValidSessionKey } from '../sessions/session-key.js';
 import { KeyProbeInterceptor, lookupTickets } from './key-probe.interceptor.js';
 import { GiveBackInterceptor, RATE_LIMIT } from './rate-limit.give-back.interceptor.js';
 import type { RateLimitedAction } from './rate-limit.policies.js';
-import { RateLimiter, refusal, type Decision, type Taken } from './rate-limiter.js';
+import { RateLimiter, refusal, type Decision, type LookupTicket, type Take, type Taken } from './rate-limiter.js';
 
 /** The longest a lookup waits between two tries for a probe slot that other instances hold. */
 const SLOT_RETRY_MAX_MS = 100;
@@ -97,29 +97,50 @@ export class RateLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const call = callOf(context);
-    if (call.takesKey) await this.admitKey(call);
     const limit = this.reflector.get<RateLimitMetadata | undefined>(RATE_LIMIT, context.getHandler());
-    if (!limit || !this.limiter.enabled) return true;
-    const caller = limit.perIp ? fromIp(call.principal) : call.principal;
-    const cost = limit.cost?.(call.body) ?? 1;
-    let decision: Decision;
-    if (limit.countOnly !== undefined && call.transport === 'http') {
-      const take = await this.limiter.take(limit.action, caller, cost);
-      decision = take.decision;
-      (call.handle as { rateLimitTaken?: Taken | null }).rateLimitTaken = take.taken;
-    } else {
-      decision = await this.limiter.consume(limit.action, caller, cost);
+    const limited = limit !== undefined && this.limiter.enabled;
+    if (call.takesKey && !isValidSessionKey(call.key)) {
+      // A malformed key is answered without a lookup (nor a unit of the window), and counted as a miss like an unknown one.
+      const ticket = await this.reserveSlot(call);
+      if (ticket) await this.limiter.settleLookup(ticket, true);
+      throw new AppError('INVALID_SESSION_KEY');
     }
-    limitHeaders((name, value) => call.header(name, value), decision);
-    if (decision.outcome === 'allowed') return true;
-    // The lookup will not run: its key-probe slot goes back.
-    const ticket = lookupTickets.get(call.handle);
-    lookupTickets.delete(call.handle);
-    if (ticket) void this.limiter.settleLookup(ticket, false).catch(() => undefined);
-    throw refusal(decision, limit.action);
+    // The probe slot and the window decision are asked for at once: one round trip to Redis.
+    const [slot, take] = await Promise.all([
+      call.takesKey ? this.reserveSlot(call).then(ok, refused) : undefined,
+      limited ? this.decide(call, limit) : undefined,
+    ]);
+    if (take) limitHeaders((name, value) => call.header(name, value), take.decision);
+    const allowed = !take || take.decision.outcome === 'allowed';
+    if (slot && 'error' in slot) {
+      // Refused before the lookup: whatever the window took goes back.
+      if (allowed && take?.taken) void this.limiter.giveBack(take.taken).catch(() => undefined);
+      throw slot.error;
+    }
+    if (!allowed) {
+      // The lookup will not run: its key-probe slot goes back.
+      if (slot?.ticket) void this.limiter.settleLookup(slot.ticket, false).catch(() => undefined);
+      throw refusal(take.decision as Exclude<Decision, { outcome: 'allowed' }>, limit?.action);
+    }
+    if (slot?.ticket) lookupTickets.set(call.handle, slot.ticket);
+    if (take?.taken && limit?.countOnly !== undefined) (call.handle as { rateLimitTaken?: Taken | null }).rateLimitTaken = take.taken;
+    return true;
   }
 
-  private async admitKey(call: Call): Promise<void> {
+  /**
+   * The action's windows: `take` (which remembers what it took) where the units may have to
+   * go back: a countOnly route, or a key route whose probe slot may be refused.
+   */
+  private decide(call: Call, limit: RateLimitMetadata): Promise<Take> {
+    const caller = limit.perIp ? fromIp(call.principal) : call.principal;
+    const cost = limit.cost?.(call.body) ?? 1;
+    const giveBackable = call.takesKey || (limit.countOnly !== undefined && call.transport === 'http');
+    if (giveBackable) return this.limiter.take(limit.action, caller, cost);
+    return this.limiter.consume(limit.action, caller, cost).then((decision) => ({ decision, taken: null }));
+  }
+
+  /** Takes one of the IP's key-probe slots (undefined with limits off), or throws the refusal. */
+  private async reserveSlot(call: Call): Promise<LookupTicket | undefined> {
     const ip = call.principal.ip;
     let { decision, ticket } = await this.limiter.reserveLookup(ip);
     // Every slot held by lookups in flight (a busy IP, e.g. a shared NAT): hits settle within
@@ -131,22 +152,18 @@ export class RateLimitGuard implements CanActivate {
       await this.limiter.slotFreed(ip, Math.min(left, attempt * 10, SLOT_RETRY_MAX_MS));
       ({ decision, ticket } = await this.limiter.reserveLookup(ip));
     }
-    if (decision.outcome !== 'allowed') {
-      call.header('retry-after', decision.retryAfterSeconds);
-      throw decision.outcome === 'limited'
-        ? new AppError('RATE_LIMITED', 'Too many lookups of session keys in flight from this address; retry in a second.', {
-            retryAfter: decision.retryAfterSeconds,
-          })
-        : refusal(decision);
-    }
-    if (!isValidSessionKey(call.key)) {
-      // A malformed key is answered without a lookup, and counted as a miss like an unknown one.
-      if (ticket) await this.limiter.settleLookup(ticket, true);
-      throw new AppError('INVALID_SESSION_KEY');
-    }
-    if (ticket) lookupTickets.set(call.handle, ticket);
+    if (decision.outcome === 'allowed') return ticket;
+    call.header('retry-after', decision.retryAfterSeconds);
+    throw decision.outcome === 'limited'
+      ? new AppError('RATE_LIMITED', 'Too many lookups of session keys in flight from this address; retry in a second.', {
+          retryAfter: decision.retryAfterSeconds,
+        })
+      : refusal(decision);
   }
 }
+
+const ok = (ticket: LookupTicket | undefined) => ({ ticket });
+const refused = (error: unknown) => ({ error });
 
 /** Units of a batch: one edit per op (bounded like the body itself), one for anything else. */
 export const opsCount = (body: unknown) => {

@@ -63,8 +63,9 @@ describe('hostile clients, two instances', () => {
     const ip = freshIp();
     const { token } = await createUser();
     const known = (await a.request('POST', '/api/sessions', { token, body: { typeSlug: 'document' } })).body.key as string;
-    const answers = await Promise.all(Array.from({ length: 30 * PROBE_LIMIT }, (_, i) => lookup(i % 2 ? a : b, known, ip)));
-    expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+    const answers = await Promise.all(Array.from({ length: 10 * PROBE_LIMIT }, (_, i) => lookup(i % 2 ? a : b, known, ip)));
+    const answered = answers.map((r) => `${r.status} ${r.body?.code ?? ''}`.trim());
+    expect(answered.filter((a) => a !== '200')).toEqual([]);
   });
 
   it('a PUT that creates proves the key was free: it counts as a miss', async () => {
