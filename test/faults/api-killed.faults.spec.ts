@@ -25,7 +25,8 @@ describe('an API instance killed (SIGKILL) during editing', () => {
   let fleet: ApiFleet;
 
   beforeAll(async () => {
-    fleet = await ApiFleet.start('faults-kill');
+    // A long group-commit tick: the writers' edits share statements, so the kill cuts ticks of several writes.
+    fleet = await ApiFleet.start('faults-kill', { GROUP_COMMIT_MAX_WAIT_MS: '10' });
     await Promise.all([fleet.add(), fleet.add()]);
   });
   afterAll(async () => {

@@ -25,7 +25,13 @@ describe('PostgreSQL restarted mid-load', () => {
     port = await freePort();
     database = await startEmbeddedPostgres(dataDir, port, quiet);
     await applyMigrations(database.url);
-    app = await startTestApp({ ...isolatedRedis('faults-pg'), DATABASE_URL: database.url, DB_CONNECTION_TIMEOUT: '2000' });
+    // A long group-commit tick: the outage cuts ticks of several writes, each of which must fail alone with 503.
+    app = await startTestApp({
+      ...isolatedRedis('faults-pg'),
+      DATABASE_URL: database.url,
+      DB_CONNECTION_TIMEOUT: '2000',
+      GROUP_COMMIT_MAX_WAIT_MS: '10',
+    });
   }, 120_000);
   afterAll(async () => {
     await app?.close();
