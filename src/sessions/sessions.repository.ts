@@ -66,34 +66,42 @@ export class SessionsRepository {
    * their request was in flight is a refused token, not a 500.
    */
   async insertIfKeyFree(s: NewSession, maxBytes: number): Promise<InsertOutcome> {
-    const metadata = JSON.stringify({ created: s.createdAt.toISOString(), lastModified: s.createdAt.toISOString() });
-    const rows = await this.insertRows(s, metadata, maxBytes).catch((error: unknown) => {
+    const [outcome] = await this.insertAllIfKeysFree([s], maxBytes).catch((error: unknown) => {
       if (s.ownerId && foreignKeyViolation(error)?.includes('owner'))
         throw new AppError('INVALID_TOKEN', 'The account behind this token was deleted.');
       throw error;
     });
-    const { newBytes, ...row } = rows[0];
-    return { session: row.id ? row : null, storedBytes: Number(newBytes) };
+    return outcome;
   }
 
-  private insertRows(s: NewSession, metadata: string, maxBytes: number): Promise<Array<Session & { newBytes: bigint }>> {
-    return this.db.client.$queryRaw<Array<Session & { newBytes: bigint }>>`
+  /**
+   * `insertIfKeyFree` for many sessions in one statement (group commit), one outcome per
+   * session in order. Their keys must differ. A deleted owner fails the whole statement.
+   */
+  async insertAllIfKeysFree(sessions: NewSession[], maxBytes: number): Promise<InsertOutcome[]> {
+    const column = <T>(pick: (s: NewSession) => T) => sessions.map(pick);
+    const metadata = (s: NewSession) => JSON.stringify({ created: s.createdAt.toISOString(), lastModified: s.createdAt.toISOString() });
+    const rows = await this.db.client.$queryRaw<Array<Session & { newBytes: bigint; ord: bigint }>>`
       WITH v AS (
-        SELECT ${metadata}::jsonb AS metadata, ${JSON.stringify(s.state)}::jsonb AS state
+        SELECT * FROM unnest(
+          ${column((s) => s.key)}::text[], ${column((s) => s.typeSlug)}::text[], ${column((s) => s.title)}::text[],
+          ${column((s) => s.themeId)}::uuid[], ${column((s) => s.ownerId)}::uuid[], ${column((s) => s.visibility)}::text[],
+          ${column(metadata)}::jsonb[], ${column((s) => JSON.stringify(s.state))}::jsonb[], ${column((s) => s.createdAt)}::timestamptz[]
+        ) WITH ORDINALITY AS v(key, type_slug, title, theme_id, owner_id, visibility, metadata, state, at, ord)
       ), m AS (
-        SELECT v.metadata, v.state,
-               octet_length(${s.title})::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes
+        SELECT v.*, octet_length(v.title)::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes
         FROM v
       ), ins AS (
         INSERT INTO sessions (id, key, key_length, type_slug, title, theme_id, owner_id, visibility, metadata, state, stored_bytes,
                               created_at, updated_at)
-        SELECT gen_random_uuid(), ${s.key}, ${s.key.length}, ${s.typeSlug}, ${s.title}, ${s.themeId}::uuid, ${s.ownerId}::uuid,
-               ${s.visibility}::"Visibility", m.metadata, m.state, m.bytes, ${s.createdAt}, ${s.createdAt}
-        FROM m WHERE m.bytes <= ${maxBytes}
+        SELECT gen_random_uuid(), m.key, char_length(m.key), m.type_slug, m.title, m.theme_id, m.owner_id,
+               m.visibility::"Visibility", m.metadata, m.state, m.bytes, m.at, m.at
+        FROM m WHERE m.bytes <= ${maxBytes} ORDER BY m.key
         ON CONFLICT (key) DO NOTHING
         RETURNING ${COLUMNS}
       )
-      SELECT ins.*, m.bytes AS "newBytes" FROM m LEFT JOIN ins ON true`;
+      SELECT ins.*, m.bytes AS "newBytes", m.ord FROM m LEFT JOIN ins ON ins.key = m.key ORDER BY m.ord`;
+    return rows.map(({ newBytes, ord: _ord, ...row }) => ({ session: row.id ? row : null, storedBytes: Number(newBytes) }));
   }
 
   findByKey(key: string): Promise<Session | null> {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { actorOf, principalScope, type Principal } from '../auth/principal.js';
 import { ChangePublisher } from '../changes/change.publisher.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { AppError } from '../errors/app-error.js';
@@ -18,7 +19,7 @@ import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
 import { toSessionChange, toSessionView, type SessionView } from './session.view.js';
-import { SessionsRepository, type InsertOutcome, type SessionSave } from './sessions.repository.js';
+import { SessionsRepository, type InsertOutcome, type NewSession, type SessionSave } from './sessions.repository.js';
 
 /** Enough tries that escalating the key length makes a free key certain long before. */
 const MAX_KEY_ATTEMPTS = 32;
@@ -32,7 +33,10 @@ export interface Created {
 }
 
 @Injectable()
-export class SessionsService {
+export class SessionsService implements OnModuleDestroy {
+  /** Creates from every caller of this instance, inserted a tick at a time. */
+  private readonly inserts: GroupCommit<NewSession, InsertOutcome>;
+
   constructor(
     private readonly sessions: SessionsRepository,
     private readonly idempotency: IdempotencyRepository,
@@ -43,7 +47,25 @@ export class SessionsService {
     private readonly tx: TransactionHost,
     private readonly publisher: ChangePublisher,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.inserts = new GroupCommit({
+      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+      maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+      keyOf: (session) => session.key,
+      applyAll: (sessions) => this.sessions.insertAllIfKeysFree(sessions, this.budget.maxBytes),
+      applyOne: (session) => this.sessions.insertIfKeyFree(session, this.budget.maxBytes),
+    });
+  }
+
+  /** Inserts the creates still waiting for their tick before the process stops. */
+  onModuleDestroy(): Promise<void> {
+    return this.inserts.drain();
+  }
+
+  /** Outside a transaction the insert joins the instance's group commit; inside one it runs alone, as part of it. */
+  private insert(session: NewSession): Promise<InsertOutcome> {
+    return this.tx.active ? this.sessions.insertIfKeyFree(session, this.budget.maxBytes) : this.inserts.submit(session);
+  }
 
   async create(principal: Principal, body: CreateSessionBody, idempotencyKey?: string): Promise<Created> {
     await this.checkReferences(body.typeSlug, body.themeId);
@@ -74,7 +96,7 @@ export class SessionsService {
   async instantiate(principal: Principal, key: string, body: InstantiateSessionBody): Promise<Created> {
     await this.checkReferences(body.typeSlug, body.themeId);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const row = this.fitted(await this.sessions.insertIfKeyFree({ ...this.newSession(principal, body), key }, this.budget.maxBytes));
+      const row = this.fitted(await this.insert({ ...this.newSession(principal, body), key }));
       if (row) return this.createdNow(row);
       const existing = await this.sessions.findByKey(key);
       if (existing) return { session: toSessionView(this.readable(existing, principal)), created: false };
@@ -142,9 +164,7 @@ export class SessionsService {
   private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<Session> {
     const fields = { ...this.newSession(principal, body), visibility: body.visibility ?? 'link' };
     for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
-      const row = this.fitted(
-        await this.sessions.insertIfKeyFree({ ...fields, key: await this.keys.candidate(attempt) }, this.budget.maxBytes),
-      );
+      const row = this.fitted(await this.insert({ ...fields, key: await this.keys.candidate(attempt) }));
       if (row) return row;
       this.keyStats.collisionRetried();
     }

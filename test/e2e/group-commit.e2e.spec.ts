@@ -116,4 +116,27 @@ describe('group commit of block writes', () => {
     expect(changes.map((c) => c.seq)).toEqual(changes.map((_, i) => i + 1));
     expect(changes.filter((c) => c.kind === 'block.updated')).toHaveLength(2);
   });
+
+  it('inserts the creates of one tick together: each gets its own session, and a PUT of a key taken in the same tick opens it', async () => {
+    const key = `GC${Date.now().toString(36).toUpperCase()}`;
+    const put = () => api.request('PUT', `/api/sessions/${key}`, { body: { typeSlug: 'document' }, token: owner.token });
+    const answers = await Promise.all([
+      put(),
+      put(),
+      ...Array.from({ length: 30 }, (_, i) =>
+        api.request('POST', '/api/sessions', { body: { typeSlug: 'document', title: `t${i}` }, token: owner.token }),
+      ),
+    ]);
+    expect(
+      answers
+        .slice(0, 2)
+        .map((a) => a.status)
+        .sort(),
+    ).toEqual([200, 201]);
+    expect(answers[0].body.id).toBe(answers[1].body.id);
+    const created = answers.slice(2);
+    expect(created.map((a) => a.status)).toEqual(created.map(() => 201));
+    expect(new Set(created.map((a) => a.body.key)).size).toBe(30);
+    expect(created.map((a) => a.body.title)).toEqual(created.map((_, i) => `t${i}`));
+  });
 });
