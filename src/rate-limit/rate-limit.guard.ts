@@ -123,7 +123,7 @@ export class RateLimitGuard implements CanActivate {
       throw refusal(take.decision as Exclude<Decision, { outcome: 'allowed' }>, limit?.action);
     }
     if (slot?.ticket) lookupTickets.set(call.handle, slot.ticket);
-    if (take?.taken && limit?.countOnly !== undefined) (call.handle as { rateLimitTaken?: Taken | null }).rateLimitTaken = take.taken;
+    if (take?.taken && countsOnlyAnswers(call, limit)) (call.handle as { rateLimitTaken?: Taken | null }).rateLimitTaken = take.taken;
     return true;
   }
 
@@ -134,7 +134,7 @@ export class RateLimitGuard implements CanActivate {
   private decide(call: Call, limit: RateLimitMetadata): Promise<Take> {
     const caller = limit.perIp ? fromIp(call.principal) : call.principal;
     const cost = limit.cost?.(call.body) ?? 1;
-    const giveBackable = call.takesKey || (limit.countOnly !== undefined && call.transport === 'http');
+    const giveBackable = call.takesKey || countsOnlyAnswers(call, limit);
     if (giveBackable) return this.limiter.take(limit.action, caller, cost);
     return this.limiter.consume(limit.action, caller, cost).then((decision) => ({ decision, taken: null }));
   }
@@ -161,6 +161,9 @@ export class RateLimitGuard implements CanActivate {
       : refusal(decision);
   }
 }
+
+/** A `countOnly` route over HTTP: its units go back unless the answer has that status (GiveBackInterceptor). */
+const countsOnlyAnswers = (call: Call, limit?: RateLimitMetadata) => limit?.countOnly !== undefined && call.transport === 'http';
 
 const ok = (ticket: LookupTicket | undefined) => ({ ticket });
 const refused = (error: unknown) => ({ error });
