@@ -5,7 +5,9 @@ export const MAX_JSON_DEPTH = 32;
 /**
  * Rejects what JSON.parse accepts but PostgreSQL's jsonb or Tessera will not store: deep
  * nesting, NUL, lone surrogates, infinities, and the prototype-poisoning keys (`__proto__`,
- * `constructor.prototype`) that HTTP bodies are refused for by the JSON parser.
+ * `constructor.prototype`) that HTTP bodies are refused for by the JSON parser. A socket
+ * payload may also carry binary attachments, which JSON cannot: they are refused too, before
+ * their bytes are walked, rather than stored as `{type: "Buffer", data: [...]}`.
  */
 export function checkJsonShape(value: unknown): FieldError | null {
   const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
@@ -18,6 +20,10 @@ export function checkJsonShape(value: unknown): FieldError | null {
     }
     if (typeof v === 'number' && !Number.isFinite(v)) return { field: path || '(body)', message: 'numbers must be finite' };
     if (v === null || typeof v !== 'object') continue;
+    const prototype: unknown = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && prototype !== Object.prototype && prototype !== null) {
+      return { field: path || '(body)', message: 'must be JSON: binary data is not accepted' };
+    }
     if (depth > MAX_JSON_DEPTH) return { field: path || '(body)', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
     for (const [key, child] of Object.entries(v)) {
       if (key.includes('\u0000') || !key.isWellFormed()) {

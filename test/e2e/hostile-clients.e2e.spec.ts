@@ -124,6 +124,7 @@ describe('hostile clients, two instances', () => {
       { deep },
       JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>,
       { constructor: { prototype: { polluted: true } } },
+      { bytes: Buffer.from('binary attachment') },
     ];
     for (const content of hostile) {
       const answer = await ack(socket, 'block.create', { key, type: 'text', content });

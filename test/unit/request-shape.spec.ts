@@ -17,6 +17,13 @@ describe('JSON shape limits', () => {
     expect(checkJsonShape({ ['k\u0000']: 1 })?.message).toMatch(/NUL/);
     expect(checkJsonShape({ a: 'fine', n: 1, b: [true, null] })).toBeNull();
   });
+
+  it('refuses binary data (a socket attachment), wherever it is, without walking its bytes', () => {
+    expect(checkJsonShape({ a: [{ b: Buffer.alloc(4) }] })).toEqual({ field: 'a.0.b', message: expect.stringMatching(/binary/) });
+    expect(checkJsonShape(Buffer.alloc(1024 * 1024))).toEqual({ field: '(body)', message: expect.stringMatching(/binary/) });
+    expect(checkJsonShape({ a: new Uint8Array(2).buffer })?.message).toMatch(/binary/);
+    expect(checkJsonShape(Object.assign(Object.create(null) as object, { a: 1 }))).toBeNull();
+  });
 });
 
 describe('base version of a write', () => {
