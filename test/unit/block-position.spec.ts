@@ -21,9 +21,11 @@ describe('positionBetween', () => {
     );
   });
 
-  it('gives concurrent inserts at one spot distinct positions', () => {
+  it('gives concurrent inserts at one spot distinct positions, but for a rare tie', () => {
+    // 4 random base-62 digits: 1,000 draws tie about once in 30 runs (the unique index catches
+    // it and the insert draws again); more than 3 ties would mean the suffix is not random.
     const positions = Array.from({ length: 1000 }, () => positionBetween('a0', 'a1'));
-    expect(new Set(positions).size).toBe(1000);
+    expect(new Set(positions).size).toBeGreaterThanOrEqual(997);
   });
 
   it('keeps appended positions short', () => {
