@@ -13,6 +13,6 @@ export class WarmDocumentProcessor implements JobHandler<typeof JobName.WarmDocu
 
   async handle(job: Job<SessionJob>): Promise<{ seq: number | null }> {
     const document = await this.reader.load(job.data.sessionKey);
-    return { seq: document?.seq ?? null };
+    return { seq: document?.head.seq ?? null };
   }
 }
