@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import { CacheService, type CacheCodec } from '../cache/cache.service.js';
 import { sessionTag } from '../cache/cache.types.js';
 import { inTurns } from '../common/turns.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { canRead } from '../sessions/session-access.js';
 import type { SessionView } from '../sessions/session.view.js';
@@ -72,6 +73,7 @@ export class DocumentReader {
   constructor(
     private readonly documents: DocumentsRepository,
     private readonly cache: CacheService,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   /** The session (no blocks) if the caller may read it, else 404 as if unknown. */
@@ -114,6 +116,16 @@ export class DocumentReader {
       },
       DOCUMENT_CODEC,
     );
+  }
+
+  /**
+   * Loads the document into the cache, unless it is too large to be kept there (its JSON is
+   * longer than the bytes it counts toward its budget): then nothing is read. The seq loaded, or null.
+   */
+  async warm(key: string): Promise<number | null> {
+    const bytes = await this.documents.storedBytes(key);
+    if (bytes === null || bytes > this.config.CACHE_MAX_VALUE_BYTES) return null;
+    return (await this.load(key))?.head.seq ?? null;
   }
 
   /**

@@ -47,6 +47,14 @@ export class DocumentsRepository {
     return rows[0] ? toHead(rows[0]) : null;
   }
 
+  /** The bytes the session counts toward its budget (title, state, metadata, blocks' content), or null when unknown. */
+  async storedBytes(key: string): Promise<number | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{ bytes: bigint | number }>
+    >`SELECT stored_bytes AS bytes FROM sessions WHERE key = ${key}`;
+    return rows[0] ? Number(rows[0].bytes) : null;
+  }
+
   /**
    * Inside a transaction: holds the session's row lock (its writers wait) and lets blocks
    * share a position until commit, for rewrites that move many blocks at once.

@@ -315,7 +315,8 @@ describe('a session at the default 8 MiB budget (its own process, as deployed)',
       spawnTessera('api', { REDIS_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, RUN_WORKERS: 'true' }),
       spawnTessera('api', { REDIS_PREFIX: `${prefix}bystander:`, QUEUE_PREFIX: `${prefix}bystander:bull` }),
     ]);
-    await Promise.all([whenReady(server), whenReady(bystander)]);
+    // Two boots at once, while other suites run: more than one boot's time.
+    await Promise.all([whenReady(server, 60_000), whenReady(bystander, 60_000)]);
     owner = await createUser({ displayName: 'Owner' });
   }, 120_000);
   afterAll(async () => {
