@@ -1,5 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js';
 import type { Actor } from '../auth/principal.js';
+import { isoTime } from '../database/sql-json.js';
 
 /** A block as the API shows it. */
 export interface BlockView {
@@ -45,4 +46,16 @@ export const blockJson = (alias: string) =>
   Prisma.raw(
     `jsonb_build_object('id', ${alias}.id, 'type', ${alias}.type, 'content', ${alias}.content, 'position', ${alias}.position,
       'version', ${alias}.version, 'createdAt', ${alias}.created_at, 'updatedAt', ${alias}.updated_at, 'updatedBy', ${alias}.updated_by)`,
+  );
+
+/**
+ * A `blocks` row (aliased `alias`) as the API shows it, a json object in `BlockView`'s field
+ * order: PostgreSQL writes the reply's text, nothing parses and re-serializes it on the way.
+ * `sessionKey` is the SQL expression of the session's key.
+ */
+export const blockViewJson = (alias: string, sessionKey: string) =>
+  Prisma.raw(
+    `json_build_object('id', ${alias}.id, 'sessionKey', ${sessionKey}, 'type', ${alias}.type, 'content', ${alias}.content,
+      'position', ${alias}.position, 'version', ${alias}.version, 'createdAt', ${isoTime(`${alias}.created_at`)},
+      'updatedAt', ${isoTime(`${alias}.updated_at`)}, 'updatedBy', ${alias}.updated_by)`,
   );

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { jsonText, type JsonText } from '../common/json-text.js';
 import { opsCount, RateLimit, Admission } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
@@ -27,9 +28,14 @@ const IF_MATCH = { name: 'If-Match', required: false, description: 'The base ver
 export class BlocksController {
   constructor(private readonly blocks: BlocksService) {}
 
+  /** `{items, nextCursor: null}`: every block in position order, sent as the text the database wrote. */
   @Get()
-  list(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string) {
-    return this.blocks.list(principal, key);
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JsonText> {
+    return jsonText(reply, await this.blocks.list(principal, key));
   }
 
   @Post()

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { ChangesService, type ChangesPage } from '../changes/changes.service.js';
+import { ChangesService } from '../changes/changes.service.js';
 import { toPage, type Page, type PageQuery } from '../common/pagination.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
@@ -9,7 +9,7 @@ import type { Actor } from '../auth/principal.js';
 import { BlockWriter, writeContext, type WriteContext, type WriteResult } from './block-writer.js';
 import type { BlockView } from './block.view.js';
 import { BlocksRepository } from './blocks.repository.js';
-import { DocumentReader } from './document.reader.js';
+import { blocksBody, DocumentReader } from './document.reader.js';
 import type { BlockRevision } from '../generated/prisma/client.js';
 import type { BatchOp, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from './dto/block.dto.js';
 
@@ -32,9 +32,9 @@ export class BlocksService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async list(principal: Principal, key: string): Promise<{ items: BlockView[]; nextCursor: null }> {
-    const document = await this.reader.document(principal, key);
-    return { items: document.blocks, nextCursor: null };
+  /** The body of GET .../blocks, `{items, nextCursor: null}`, as JSON text in parts. */
+  async list(principal: Principal, key: string): Promise<string[]> {
+    return blocksBody(await this.reader.document(principal, key));
   }
 
   async create(principal: Principal, key: string, body: CreateBlockBody, origin?: string): Promise<BlockView> {
@@ -101,9 +101,10 @@ export class BlocksService {
     return toPage(rows, query.limit, revision, (r) => String(r.version));
   }
 
-  async changes(principal: Principal, key: string, since: number, limit: number): Promise<ChangesPage> {
-    const { id, view } = await this.reader.session(principal, key);
-    return this.changeLog.since({ id, key, seq: view.seq }, since, limit);
+  /** The body of GET .../changes, a ChangesPage, as JSON text. */
+  async changes(principal: Principal, key: string, since: number, limit: number): Promise<string> {
+    const { id, head } = await this.reader.session(principal, key);
+    return this.changeLog.sinceText({ id, key, seq: head.seq }, since, limit);
   }
 
   private apply(ctx: WriteContext, op: BatchOp): Promise<WriteResult> {

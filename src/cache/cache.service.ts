@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -28,17 +29,27 @@ const GENERATION_TTL_SECONDS = 2 * 24 * 3600;
 const STATS_KEY = 'cache:stats';
 const FLUSH_EVERY_MS = 1000;
 
+/**
+ * How a value is stored as text, and read back on a hit. Entries are kept as text beside
+ * their tag generations, so a value that already is text (a document PostgreSQL wrote as
+ * JSON) goes to Redis and back to the reply without being parsed or serialized here.
+ */
+export interface CacheCodec<T> {
+  encode(value: T): string;
+  /** May throw: the entry is then a miss. */
+  decode(text: string): T;
+  /** The length `encode` would give, when it is cheaper to tell: a value past the limit is then never encoded. */
+  length?(value: T): number;
+}
+
+/** Small values as JSON (the default). */
+export const JSON_CODEC: CacheCodec<unknown> = { encode: (value) => JSON.stringify(value), decode: (text) => JSON.parse(text) as unknown };
+
 export interface Loadable<T> extends CacheEntry {
   load: () => Promise<T | null>;
 }
 
-interface Envelope {
-  /** The tag generations read before the value was loaded. */
-  g: string[];
-  v: unknown;
-}
-
-type Read = { hit: true; value: unknown } | { hit: false; gens: string[] | null };
+type Read<T> = { hit: true; value: T } | { hit: false; gens: string[] | null };
 
 /**
  * Cache-aside over Redis. Invalidation bumps tag generations instead of deleting keys
@@ -46,6 +57,11 @@ type Read = { hit: true; value: unknown } | { hit: false; gens: string[] | null 
  * generations it saw *before* loading, so a value loaded before a write commits and
  * stored after that write invalidated is stamped with the old generation and never
  * served: the classic stale write-back cannot happen.
+ *
+ * An entry is one string: the generations it was stamped with, comma-separated, a newline,
+ * then the value's text (its codec's). A hit compares the first line and hands the rest to
+ * the codec. A value whose text passes CACHE_MAX_VALUE_BYTES is not stored: it is read
+ * from the database each time rather than pushed through Redis on every read.
  */
 @Injectable()
 export class CacheService implements OnModuleInit, OnModuleDestroy {
@@ -61,6 +77,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly redis: RedisService,
     metrics: Metrics,
+    @InjectConfig() private readonly config: AppConfig,
   ) {
     this.requests = metrics.counter({
       name: 'cache_requests_total',
@@ -79,28 +96,29 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     await this.flushCounters();
   }
 
-  async getOrSet<T>(entry: CacheEntry, load: () => Promise<T | null>): Promise<T | null> {
-    const [value] = await this.getOrSetMany<T>([{ ...entry, load }]);
+  /** The entry's value, or `load()`'s (stored for the next reader); `codec` turns it into the stored text and back. */
+  async getOrSet<T>(entry: CacheEntry, load: () => Promise<T | null>, codec = JSON_CODEC as CacheCodec<T>): Promise<T | null> {
+    const [value] = await this.getOrSetMany<T>([{ ...entry, load }], codec);
     return value;
   }
 
   /** All reads in one pipeline, every miss loaded (one loader per key per instance), all fills in one pipeline. */
-  async getOrSetMany<T>(entries: Loadable<T>[]): Promise<(T | null)[]> {
-    const reads = await this.readAll(entries);
+  async getOrSetMany<T>(entries: Loadable<T>[], codec = JSON_CODEC as CacheCodec<T>): Promise<(T | null)[]> {
+    const reads = await this.readAll(entries, codec);
     const fills: Array<{ entry: CacheEntry; gens: string[]; value: T }> = [];
     const values = await Promise.all(
       entries.map(async (entry, i) => {
         const read = reads[i];
         this.counters.count(entry.type, read.hit ? 'hits' : 'misses');
         this.requests.inc({ type: entry.type, result: read.hit ? 'hit' : 'miss' });
-        if (read.hit) return read.value as T;
+        if (read.hit) return read.value;
         if (!read.gens) return entry.load();
         const { value, leader } = await this.singleFlight(`${this.valueKey(entry)}|${read.gens.join(',')}`, entry.load);
         if (leader && value !== null) fills.push({ entry, gens: read.gens, value });
         return value;
       }),
     );
-    await this.fillAll(fills);
+    await this.fillAll(fills, codec);
     return values;
   }
 
@@ -125,8 +143,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     if (!results || results.some(([error]) => error)) this.counters.restore(counts);
   }
 
-  private async readAll(entries: CacheEntry[]): Promise<Read[]> {
-    const miss: Read = { hit: false, gens: null };
+  private async readAll<T>(entries: CacheEntry[], codec: CacheCodec<T>): Promise<Read<T>[]> {
+    const miss: Read<T> = { hit: false, gens: null };
     if (!this.connected() || entries.some((e) => e.tags?.some((t) => this.unconfirmed.has(t)))) return entries.map(() => miss);
     const pipeline = this.redis.client.pipeline();
     const seed = String(randomInt(1, 2 ** 47));
@@ -139,21 +157,23 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       const [error, reply] = results?.[i] ?? [new Error('redis unavailable'), null];
       if (error) return miss;
       const [raw, ...gens] = reply as [string | null, ...string[]];
-      const envelope = raw ? parseEnvelope(raw) : null;
-      if (envelope && envelope.g.length === gens.length && envelope.g.every((g, j) => g === gens[j]))
-        return { hit: true, value: envelope.v };
-      return { hit: false, gens };
+      const value = raw ? stampedValue(raw, gens.join(','), codec) : undefined;
+      return value === undefined ? { hit: false, gens } : { hit: true, value };
     });
   }
 
-  private async fillAll<T>(fills: Array<{ entry: CacheEntry; gens: string[]; value: T }>): Promise<void> {
+  private async fillAll<T>(fills: Array<{ entry: CacheEntry; gens: string[]; value: T }>, codec: CacheCodec<T>): Promise<void> {
     if (fills.length === 0 || !this.connected()) return;
     const pipeline = this.redis.client.pipeline();
+    let queued = 0;
     for (const { entry, gens, value } of fills) {
-      const envelope: Envelope = { g: gens, v: value };
-      pipeline.set(this.valueKey(entry), JSON.stringify(envelope), 'EX', CACHE_TTL_SECONDS[entry.type]);
+      if ((codec.length?.(value) ?? 0) > this.config.CACHE_MAX_VALUE_BYTES) continue;
+      const text = codec.encode(value);
+      if (exceeds(text, this.config.CACHE_MAX_VALUE_BYTES)) continue;
+      pipeline.set(this.valueKey(entry), `${gens.join(',')}\n${text}`, 'EX', CACHE_TTL_SECONDS[entry.type]);
+      queued++;
     }
-    await pipeline.exec().catch(() => undefined);
+    if (queued > 0) await pipeline.exec().catch(() => undefined);
   }
 
   /** Joins the load already running for `key`, or starts it (the leader stores what it loaded). */
@@ -187,14 +207,24 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** An entry this code did not write (or a corrupted one) is a miss, never an error. */
-function parseEnvelope(raw: string): Envelope | null {
+/**
+ * The value of an entry stamped with exactly `gens`, else undefined (a miss): stamped
+ * otherwise, written by other code, or corrupted. Never an error.
+ */
+function stampedValue<T>(raw: string, gens: string, codec: CacheCodec<T>): T | undefined {
+  const end = raw.indexOf('\n');
+  if (end !== gens.length || !raw.startsWith(gens)) return undefined;
   try {
-    const envelope = JSON.parse(raw) as Partial<Envelope>;
-    return Array.isArray(envelope.g) ? (envelope as Envelope) : null;
+    return codec.decode(raw.slice(end + 1));
   } catch {
-    return null;
+    return undefined;
   }
+}
+
+/** True when `text` takes more than `max` bytes as UTF-8; measures only when its length leaves it in doubt. */
+function exceeds(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  return text.length * 3 > max && Buffer.byteLength(text) > max;
 }
 
 interface CacheReadPipeline {

@@ -1,8 +1,45 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../database/transaction-host.js';
-import type { Change } from '../generated/prisma/client.js';
+import { isoTime } from '../database/sql-json.js';
+import { Prisma, type Change } from '../generated/prisma/client.js';
 
 export type LoggedChange = Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>;
+
+export interface PageText {
+  first: number | null;
+  last: number | null;
+  /** A JSON array of ChangeEvents. */
+  items: string;
+}
+
+/** The changes (aliased `c`) of a page: after `since`, at most `limit`, cut once their payloads pass `maxBytes`. */
+const page = (sessionId: string, since: number, limit: number, maxBytes: number) => Prisma.sql`(
+    SELECT seq, sum(bytes) OVER (ORDER BY seq) AS running, row_number() OVER (ORDER BY seq) AS n
+    FROM (SELECT seq, bytes FROM changes WHERE session_id = ${sessionId}::uuid AND seq > ${since} ORDER BY seq LIMIT ${limit}) p
+  ) w
+  JOIN changes c ON c.session_id = ${sessionId}::uuid AND c.seq = w.seq
+  WHERE w.n = 1 OR w.running <= ${maxBytes}`;
+
+/** A stored `BlockRecord` payload (jsonb, aliased `p`) as a BlockView, in its field order. */
+const payloadBlockJson = (p: string, sessionKey: string) => Prisma.sql`json_build_object(
+    'id', ${Prisma.raw(p)}->'id', 'sessionKey', ${sessionKey}::text, 'type', ${Prisma.raw(p)}->'type',
+    'content', ${Prisma.raw(p)}->'content', 'position', ${Prisma.raw(p)}->'position', 'version', ${Prisma.raw(p)}->'version',
+    'createdAt', ${Prisma.raw(isoTime(`(${p}->>'createdAt')::timestamptz`))},
+    'updatedAt', ${Prisma.raw(isoTime(`(${p}->>'updatedAt')::timestamptz`))}, 'updatedBy', ${Prisma.raw(p)}->'updatedBy')`;
+
+/** A stored `session.updated` payload as a SessionChange: its fields in the API's order, others left out. */
+const payloadSessionJson = (p: string) =>
+  Prisma.raw(`(SELECT json_object_agg(e.key, e.value ORDER BY o.n)
+    FROM jsonb_each(${p}) e
+    JOIN (VALUES ('version', 1), ('title', 2), ('state', 3), ('metadata', 4), ('visibility', 5), ('themeId', 6)) o(key, n) ON o.key = e.key)`);
+
+/** A `changes` row (aliased `alias`) as a ChangeEvent. */
+const changeEventJson = (alias: string, sessionKey: string) => {
+  const head = Prisma.raw(`'seq', ${alias}.seq, 'kind', ${alias}.kind, 'actor', ${alias}.actor, 'at', ${isoTime(`${alias}.at`)}`);
+  return Prisma.sql`CASE WHEN ${Prisma.raw(alias)}.kind = 'session.updated'
+    THEN json_build_object(${head}, 'session', ${payloadSessionJson(`${alias}.payload`)})
+    ELSE json_build_object(${head}, 'block', ${payloadBlockJson(`${alias}.payload`, sessionKey)}) END`;
+};
 
 @Injectable()
 export class ChangesRepository {
@@ -15,14 +52,20 @@ export class ChangesRepository {
    */
   async listAfter(sessionId: string, since: number, limit: number, maxBytes: number): Promise<LoggedChange[]> {
     return this.db.client.$queryRaw<LoggedChange[]>`
-      SELECT c.seq, c.kind, c.payload, c.actor, c.at
-      FROM (
-        SELECT seq, sum(bytes) OVER (ORDER BY seq) AS running, row_number() OVER (ORDER BY seq) AS n
-        FROM (SELECT seq, bytes FROM changes WHERE session_id = ${sessionId}::uuid AND seq > ${since} ORDER BY seq LIMIT ${limit}) p
-      ) w
-      JOIN changes c ON c.session_id = ${sessionId}::uuid AND c.seq = w.seq
-      WHERE w.n = 1 OR w.running <= ${maxBytes}
-      ORDER BY c.seq`;
+      SELECT c.seq, c.kind, c.payload, c.actor, c.at FROM ${page(sessionId, since, limit, maxBytes)} ORDER BY c.seq`;
+  }
+
+  /**
+   * The same page as a JSON array of change events as the API shows them (`ChangeEvent`),
+   * written by PostgreSQL, with the first and last seq it holds (null when empty).
+   */
+  async pageText(session: { id: string; key: string }, since: number, limit: number, maxBytes: number): Promise<PageText> {
+    const rows = await this.db.client.$queryRaw<Array<{ first: bigint | null; last: bigint | null; items: string }>>`
+      SELECT min(c.seq) AS first, max(c.seq) AS last,
+             COALESCE(json_agg(${changeEventJson('c', session.key)} ORDER BY c.seq), '[]'::json)::text AS items
+      FROM ${page(session.id, since, limit, maxBytes)}`;
+    const [row] = rows;
+    return { first: row.first === null ? null : Number(row.first), last: row.last === null ? null : Number(row.last), items: row.items };
   }
 
   /**

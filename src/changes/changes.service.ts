@@ -27,19 +27,38 @@ export class ChangesService {
   ) {}
 
   /** The changes after `since`; 410 when some of them are no longer kept (the client reloads instead). */
-  async since(session: { id: string; key: string; seq: number }, since: number, limit: number): Promise<ChangesPage> {
-    if (since > session.seq) {
-      throw new AppError('CHANGES_EXPIRED', `seq ${since} is ahead of this session (at ${session.seq}); reload the session.`);
-    }
-    if (since === session.seq) return { items: [], seq: session.seq };
+  async since(session: PageOf, since: number, limit: number): Promise<ChangesPage> {
+    if (caughtUp(session, since)) return { items: [], seq: session.seq };
     const rows = await this.changes.listAfter(session.id, since, limit, this.config.CHANGES_MAX_PAGE_BYTES);
-    if (rows.length === 0 || Number(rows[0].seq) !== since + 1) {
-      throw new AppError('CHANGES_EXPIRED', `Changes after seq ${since} are no longer kept; reload the session.`);
-    }
+    if (rows.length === 0 || Number(rows[0].seq) !== since + 1) throw expired(since);
     const items = rows.map((row) => toChangeEvent(row, session.key));
     return { items, seq: Math.max(session.seq, items[items.length - 1].seq) };
   }
+
+  /** The same page as the JSON text of a ChangesPage, written by PostgreSQL: for a reply, which sends it as it is. */
+  async sinceText(session: PageOf, since: number, limit: number): Promise<string> {
+    if (caughtUp(session, since)) return JSON.stringify({ items: [], seq: session.seq });
+    const page = await this.changes.pageText(session, since, limit, this.config.CHANGES_MAX_PAGE_BYTES);
+    if (page.first !== since + 1 || page.last === null) throw expired(since);
+    return `{"items" : ${page.items}, "seq" : ${Math.max(session.seq, page.last)}}`;
+  }
 }
+
+interface PageOf {
+  id: string;
+  key: string;
+  seq: number;
+}
+
+/** True when there is nothing after `since`; 410 when `since` is past the session's seq. */
+function caughtUp(session: PageOf, since: number): boolean {
+  if (since > session.seq) {
+    throw new AppError('CHANGES_EXPIRED', `seq ${since} is ahead of this session (at ${session.seq}); reload the session.`);
+  }
+  return since === session.seq;
+}
+
+const expired = (since: number) => new AppError('CHANGES_EXPIRED', `Changes after seq ${since} are no longer kept; reload the session.`);
 
 function toChangeEvent(row: Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>, sessionKey: string): ChangeEvent {
   const kind = row.kind as ChangeKind;

@@ -28,8 +28,8 @@ export class SessionRooms {
 
   async join(socket: CollabSocket, key: string, since: number | undefined): Promise<Joined> {
     const principal = socket.data.principal;
-    const { view } = await this.reader.session(principal, key);
-    const privileged = readsAlways(view, principal);
+    const { head } = await this.reader.session(principal, key);
+    const privileged = readsAlways(head, principal);
     if (!(await this.presence.join(key, socket.id, principal, { privileged }))) throw new AppError('ROOM_FULL');
     await socket.join(privileged ? [roomOf(key), ownersRoomOf(key)] : [roomOf(key)]);
     (socket.data.sessions ??= new Set()).add(key);
@@ -43,10 +43,10 @@ export class SessionRooms {
       throw error;
     }
     const presence = await this.presence.announce(key);
-    const session = { key, version: current.view.version, seq: current.view.seq };
+    const session = { key, version: current.head.version, seq: current.head.seq };
     if (since === undefined) return { session, presence };
     try {
-      const { items } = await this.changes.since({ id: current.id, key, seq: current.view.seq }, since, MISSED_LIMIT);
+      const { items } = await this.changes.since({ id: current.id, key, seq: current.head.seq }, since, MISSED_LIMIT);
       return { session, presence, missed: items };
     } catch (error) {
       if (error instanceof AppError && error.code === 'CHANGES_EXPIRED') return { session, presence, code: 'CHANGES_EXPIRED' };

@@ -73,6 +73,7 @@ export const envSchema = z
         .optional(),
     ),
     REDIS_PREFIX: z.string().min(1).max(64).default('tessera:'),
+    CACHE_MAX_VALUE_BYTES: int(0).default(1024 * 1024),
     QUEUE_PREFIX: z.string().min(1).max(64).default('tessera'),
 
     JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),

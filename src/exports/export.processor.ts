@@ -28,8 +28,8 @@ export class ExportProcessor implements JobHandler<typeof JobName.Export> {
 
   async handle(job: Job<ExportJob>): Promise<ExportResult> {
     const { sessionKey, principal, format, artifactId } = job.data;
-    const { id: sessionId } = requireJobSession(await this.reader.session(principal, sessionKey), job.data);
-    const document = await this.reader.document(principal, sessionKey);
+    requireJobSession(await this.reader.session(principal, sessionKey), job.data);
+    const { id: sessionId, document } = requireJobSession(await this.reader.values(principal, sessionKey), job.data);
     await job.updateProgress(25);
     const images = new Map<string, string>();
     if (format === 'html') {
@@ -41,7 +41,7 @@ export class ExportProcessor implements JobHandler<typeof JobName.Export> {
       }
     }
     const exportedAt = new Date();
-    const rendered = render(format, { document, exportedAt, images });
+    const rendered = await render(format, { document, exportedAt, images });
     await job.updateProgress(60);
     const artifact = await this.artifacts.store({
       id: artifactId,

@@ -1,4 +1,6 @@
 import type { DocumentView } from '../blocks/document.reader.js';
+import { inSlices } from '../common/json-text.js';
+import { inTurns } from '../common/turns.js';
 import type { ExportFormat } from '../queues/queue.names.js';
 import { shapeOf, type BlockShape } from './block-text.js';
 
@@ -15,55 +17,86 @@ export interface RenderInput {
   images: ReadonlyMap<string, string>;
 }
 
-export function render(format: ExportFormat, input: RenderInput): Rendered {
+/**
+ * Renders block by block, a few milliseconds at a time (`inTurns`): a session at its size
+ * budget is exported without holding the event loop of the process that runs the job,
+ * which may be serving requests too.
+ */
+export async function render(format: ExportFormat, input: RenderInput): Promise<Rendered> {
   switch (format) {
     case 'json':
-      return { body: Buffer.from(renderJson(input)), contentType: 'application/json; charset=utf-8', extension: 'json' };
+      return { body: await bytesOf(await renderJson(input)), contentType: 'application/json; charset=utf-8', extension: 'json' };
     case 'markdown':
-      return { body: Buffer.from(renderMarkdown(input)), contentType: 'text/markdown; charset=utf-8', extension: 'md' };
+      return { body: await bytesOf(await renderMarkdown(input)), contentType: 'text/markdown; charset=utf-8', extension: 'md' };
     case 'html':
-      return { body: Buffer.from(renderHtml(input)), contentType: 'text/html; charset=utf-8', extension: 'html' };
+      return { body: await bytesOf(await renderHtml(input)), contentType: 'text/html; charset=utf-8', extension: 'html' };
   }
 }
 
-/** Everything a client needs to rebuild the session: the session as the API shows it, and its blocks in order. */
-export function renderJson({ document, exportedAt }: RenderInput): string {
+/** The pieces of text, one after the other, as UTF-8, encoded a slice at a time. */
+async function bytesOf(pieces: readonly string[]): Promise<Buffer> {
+  const slices: Buffer[] = [];
+  for await (const slice of inSlices(pieces)) slices.push(slice);
+  return Buffer.concat(slices);
+}
+
+/** `items` with `separator` between them, as pieces (`items.join(separator)` without building the string). */
+function joined(items: readonly string[], separator: string): string[] {
+  const pieces: string[] = [];
+  for (const [i, item] of items.entries()) {
+    if (i > 0) pieces.push(separator);
+    pieces.push(item);
+  }
+  return pieces;
+}
+
+/** The pieces without the whitespace their text ends with (`trimEnd()` of the text). */
+function trimEnd(pieces: string[]): string[] {
+  while (pieces.length > 0) {
+    const last = pieces[pieces.length - 1].trimEnd();
+    if (last !== '') {
+      pieces[pieces.length - 1] = last;
+      break;
+    }
+    pieces.pop();
+  }
+  return pieces;
+}
+
+/**
+ * Everything a client needs to rebuild the session: the session as the API shows it, and its
+ * blocks in order. The text (in pieces) is `JSON.stringify(exported, null, 2)`'s, written one block at a time.
+ */
+export async function renderJson({ document, exportedAt }: RenderInput): Promise<string[]> {
   const { blocks, ...session } = document;
-  const exported = {
-    format: 'tessera.session',
-    version: 1,
-    exportedAt: exportedAt.toISOString(),
-    session,
-    blocks: blocks.map(({ id, type, content, position, version, createdAt, updatedAt, updatedBy }) => ({
-      id,
-      type,
-      content,
-      position,
-      version,
-      createdAt,
-      updatedAt,
-      updatedBy,
-    })),
-  };
-  return `${JSON.stringify(exported, null, 2)}\n`;
+  const head = JSON.stringify({ format: 'tessera.session', version: 1, exportedAt: exportedAt.toISOString(), session }, null, 2);
+  const items: string[] = [];
+  await inTurns(blocks, ({ id, type, content, position, version, createdAt, updatedAt, updatedBy }) => {
+    const json = JSON.stringify({ id, type, content, position, version, createdAt, updatedAt, updatedBy }, null, 2);
+    // Two levels in (the file's object, its array): JSON text has line breaks only between its tokens.
+    items.push(`    ${json.replace(/\n/g, '\n    ')}`);
+  });
+  const list = items.length === 0 ? ['[]'] : ['[\n', ...joined(items, ',\n'), '\n  ]'];
+  return [`${head.slice(0, -2)},\n  "blocks": `, ...list, '\n}\n'];
 }
 
 /** Characters that would turn text into Markdown structure or HTML. */
 const escapeMarkdown = (text: string) => text.replace(/([\\`*_[\]<>#|~])/g, '\\$1').replace(/\r?\n/g, '  \n');
 
-export function renderMarkdown({ document }: RenderInput): string {
+/** The Markdown text, in pieces. */
+export async function renderMarkdown({ document }: RenderInput): Promise<string[]> {
   const lines = [`# ${escapeMarkdown(document.title || document.key)}`, ''];
   let previous: BlockShape['kind'] | undefined;
   let number = 0;
-  for (const block of document.blocks) {
+  await inTurns(document.blocks, (block) => {
     const shape = shapeOf(block);
     const listy = shape.kind === 'bullet' || shape.kind === 'numbered' || shape.kind === 'check';
     if (previous && !(listy && previous === shape.kind)) lines.push('');
     number = shape.kind === 'numbered' ? (previous === 'numbered' ? number + 1 : 1) : 0;
     lines.push(markdownOf(shape, number));
     previous = shape.kind;
-  }
-  return `${lines.join('\n').trimEnd()}\n`;
+  });
+  return [...trimEnd(joined(lines, '\n')), '\n'];
 }
 
 function markdownOf(shape: BlockShape, number: number): string {
@@ -132,8 +165,8 @@ hr { border: 0; border-top: 1px solid var(--line); margin: 2rem 0; }
 footer { margin-top: 3rem; color: var(--muted); font-size: .8rem; border-top: 1px solid var(--line); padding-top: 1rem; }
 `;
 
-/** One self-contained page: inline styles, images as data: URIs, no scripts, every text escaped. */
-export function renderHtml({ document, exportedAt, images }: RenderInput): string {
+/** One self-contained page: inline styles, images as data: URIs, no scripts, every text escaped. In pieces. */
+export async function renderHtml({ document, exportedAt, images }: RenderInput): Promise<string[]> {
   const title = escapeHtml(document.title || document.key);
   const body: string[] = [];
   let list: { tag: 'ul' | 'ol'; kind: BlockShape['kind'] } | undefined;
@@ -141,7 +174,7 @@ export function renderHtml({ document, exportedAt, images }: RenderInput): strin
     if (list) body.push(`</${list.tag}>`);
     list = undefined;
   };
-  for (const block of document.blocks) {
+  await inTurns(document.blocks, (block) => {
     const shape = shapeOf(block);
     if (shape.kind === 'bullet' || shape.kind === 'numbered' || shape.kind === 'check') {
       if (list?.kind !== shape.kind) {
@@ -154,14 +187,15 @@ export function renderHtml({ document, exportedAt, images }: RenderInput): strin
           ? `<li${shape.checked ? ' class="done"' : ''}>${escapeHtml(shape.text)}</li>`
           : `<li>${escapeHtml(shape.text)}</li>`,
       );
-      continue;
+      return;
     }
     closeList();
     body.push(htmlOf(shape, images));
-  }
+  });
   closeList();
   const count = document.blocks.length;
-  return `<!doctype html>
+  return [
+    `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -177,13 +211,16 @@ export function renderHtml({ document, exportedAt, images }: RenderInput): strin
 <p>Session ${escapeHtml(document.key)} &middot; ${count} block${count === 1 ? '' : 's'} &middot; exported <time datetime="${exportedAt.toISOString()}">${exportedAt.toUTCString()}</time></p>
 </header>
 <article>
-${body.join('\n')}
+`,
+    ...joined(body, '\n'),
+    `
 </article>
 <footer>Exported from Tessera. Last edited ${escapeHtml(new Date(document.updatedAt).toUTCString())}.</footer>
 </main>
 </body>
 </html>
-`;
+`,
+  ];
 }
 
 function htmlOf(shape: BlockShape, images: ReadonlyMap<string, string>): string {

@@ -30,7 +30,7 @@ export class GeneratedBlocksWriter {
    */
   async checkWritable(principal: Principal, key: string, job: Partial<RequestedJob> = {}): Promise<SessionRef> {
     const ref = requireJobSession(await this.reader.session(principal, key), job);
-    if (!canWrite(ref.view, principal)) throw new AppError('READ_ONLY');
+    if (!canWrite(ref.head, principal)) throw new AppError('READ_ONLY');
     return ref;
   }
 

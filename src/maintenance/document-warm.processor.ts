@@ -4,7 +4,10 @@ import { DocumentReader } from '../blocks/document.reader.js';
 import { JobName, type SessionJob } from '../queues/queue.names.js';
 import type { JobHandler } from '../workers/job-handler.js';
 
-/** Loads an edited session back into the cache, so the next reader after a burst of edits hits it. */
+/**
+ * Loads an edited session back into the cache, so the next reader after a burst of edits
+ * hits it; a session too large for the cache is left alone (`seq: null`).
+ */
 @Injectable()
 export class WarmDocumentProcessor implements JobHandler<typeof JobName.WarmDocument> {
   readonly job = JobName.WarmDocument;
@@ -12,7 +15,6 @@ export class WarmDocumentProcessor implements JobHandler<typeof JobName.WarmDocu
   constructor(private readonly reader: DocumentReader) {}
 
   async handle(job: Job<SessionJob>): Promise<{ seq: number | null }> {
-    const document = await this.reader.load(job.data.sessionKey);
-    return { seq: document?.seq ?? null };
+    return { seq: await this.reader.warm(job.data.sessionKey) };
   }
 }

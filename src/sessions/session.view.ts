@@ -1,5 +1,6 @@
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
+import { isoTime } from '../database/sql-json.js';
 
 /** A session as the API shows it. */
 export interface SessionView {
@@ -61,29 +62,23 @@ export function toSessionChange(json: Record<string, unknown>): SessionChange {
   return change;
 }
 
-/** A `sessions` row (aliased `alias`) shaped as a SessionView, for reads in one statement. */
-export const sessionJson = (alias: string) =>
-  Prisma.raw(
-    `jsonb_build_object('key', ${alias}.key, 'typeSlug', ${alias}.type_slug, 'title', ${alias}.title, 'themeId', ${alias}.theme_id,
-      'ownerId', ${alias}.owner_id, 'visibility', ${alias}.visibility, 'version', ${alias}.version, 'seq', ${alias}.seq,
-      'metadata', ${alias}.metadata, 'state', ${alias}.state, 'createdAt', ${alias}.created_at, 'updatedAt', ${alias}.updated_at)`,
-  );
-
-/** The view stored by `sessionJson` (jsonb keeps no key order), in the API's field order and UTC form. */
-export function fromSessionJson(json: Record<string, unknown>): SessionView {
-  const v = json as unknown as SessionView;
-  return {
-    key: v.key,
-    typeSlug: v.typeSlug,
-    title: v.title,
-    themeId: v.themeId,
-    ownerId: v.ownerId,
-    visibility: v.visibility,
-    version: v.version,
-    seq: Number(v.seq),
-    metadata: v.metadata,
-    state: v.state,
-    createdAt: new Date(v.createdAt).toISOString(),
-    updatedAt: new Date(v.updatedAt).toISOString(),
-  };
+/**
+ * What access decisions and version checks read of a session: its owner, visibility,
+ * version and seq, never its title, state, metadata or blocks, whatever their size.
+ */
+export interface SessionHead {
+  key: string;
+  ownerId: string | null;
+  visibility: Visibility;
+  version: number;
+  seq: number;
 }
+
+/** A `sessions` row (aliased `alias`) as the API shows it, a json object in `SessionView`'s field order. */
+export const sessionViewJson = (alias: string) =>
+  Prisma.raw(
+    `json_build_object('key', ${alias}.key, 'typeSlug', ${alias}.type_slug, 'title', ${alias}.title, 'themeId', ${alias}.theme_id,
+      'ownerId', ${alias}.owner_id, 'visibility', ${alias}.visibility, 'version', ${alias}.version, 'seq', ${alias}.seq,
+      'metadata', ${alias}.metadata, 'state', ${alias}.state, 'createdAt', ${isoTime(`${alias}.created_at`)},
+      'updatedAt', ${isoTime(`${alias}.updated_at`)})`,
+  );

@@ -1,9 +1,11 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
-import type { DocumentView } from '../blocks/document.reader.js';
+import type { FastifyReply } from 'fastify';
+import { jsonText, type JsonText } from '../common/json-text.js';
+import { documentBody } from '../blocks/document.reader.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { CreateSnapshotBody, SnapshotIdParam } from './snapshots.dto.js';
 import { SnapshotsService, type SnapshotView } from './snapshots.service.js';
@@ -36,14 +38,15 @@ export class SnapshotsController {
     return this.snapshots.list(principal, key, query.limit, query.cursor);
   }
 
-  /** Versioned writes back to the snapshot, broadcast as changes; answers the restored session. */
+  /** Versioned writes back to the snapshot, broadcast as changes; answers the restored session with its blocks. */
   @Post(':id/restore')
   @HttpCode(200)
-  restore(
+  async restore(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
     @Param('id', { schema: SnapshotIdParam }) id: string,
-  ): Promise<DocumentView> {
-    return this.snapshots.restore(principal, key, id);
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JsonText> {
+    return jsonText(reply, documentBody(await this.snapshots.restore(principal, key, id)));
   }
 }

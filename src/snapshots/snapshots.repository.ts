@@ -8,11 +8,34 @@ import type { Plan } from '../generated/prisma/enums.js';
 /** How long snapshots are kept, by the plan of the session's owner (no owner: FREE). */
 export const SNAPSHOT_RETENTION_DAYS: Record<Plan, number> = { FREE: 7, PRO: 30, ENTERPRISE: 365 };
 
-export interface SnapshotBlock {
+/** A snapshot without what it holds (its blocks and state): what is shown and listed. */
+export type SnapshotRow = Omit<Snapshot, 'blocks' | 'state'>;
+
+/**
+ * One block a restore must write: in the snapshot or in the session now, not the same in
+ * both. `content` is the snapshot's and comes only when it must be written (a create or a
+ * rewrite), so unchanged content is never read out of the database.
+ */
+export interface RestoreBlock {
   id: string;
-  type: string;
-  content: Record<string, unknown>;
-  position: string;
+  /** The block now: null when the snapshot's block no longer exists (create it). */
+  version: number | null;
+  currentPosition: string | null;
+  /** The snapshot's block: null when the block was added since (delete it). */
+  type: string | null;
+  position: string | null;
+  content: Record<string, unknown> | null;
+  /** Its type or content differ from the snapshot's. */
+  rewrite: boolean;
+  /** About the bytes writing it adds to the session (negative: frees); only to order the writes. */
+  delta: number;
+}
+
+/** The session's own fields a restore writes back, when they differ from the snapshot's. */
+export interface RestoreFields {
+  title: string;
+  state: Record<string, unknown>;
+  delta: number;
 }
 
 const cutoff = (days: number) => new Date(Date.now() - days * 24 * 3600_000);
@@ -22,8 +45,8 @@ export class SnapshotsRepository {
   constructor(private readonly db: TransactionHost) {}
 
   /** One statement, so the blocks, title and state are those of exactly `seq`. */
-  async create(sessionId: string, input: { label: string | null; automatic: boolean; actor: Actor }): Promise<Snapshot> {
-    const rows = await this.db.client.$queryRaw<Snapshot[]>`
+  async create(sessionId: string, input: { label: string | null; automatic: boolean; actor: Actor }): Promise<SnapshotRow> {
+    const rows = await this.db.client.$queryRaw<SnapshotRow[]>`
       INSERT INTO snapshots (id, session_id, seq, label, automatic, title, state, blocks, created_by, created_at)
       SELECT gen_random_uuid(), s.id, s.seq, ${input.label}, ${input.automatic}, s.title, s.state,
              COALESCE((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'type', b.type, 'content', b.content, 'position', b.position)
@@ -31,13 +54,12 @@ export class SnapshotsRepository {
                        FROM blocks b WHERE b.session_id = s.id), '[]'::jsonb),
              ${JSON.stringify(input.actor)}::jsonb, now()
       FROM sessions s WHERE s.id = ${sessionId}::uuid
-      RETURNING id, session_id AS "sessionId", seq, label, automatic, title, state, blocks,
-                created_by AS "createdBy", created_at AS "createdAt"`;
+      RETURNING id, session_id AS "sessionId", seq, label, automatic, title, created_by AS "createdBy", created_at AS "createdAt"`;
     return rows[0];
   }
 
   /** Newest first, only those within the retention period. */
-  list(sessionId: string, retentionDays: number, limit: number, after?: ListCursor): Promise<Snapshot[]> {
+  list(sessionId: string, retentionDays: number, limit: number, after?: ListCursor): Promise<SnapshotRow[]> {
     return this.db.client.snapshot.findMany({
       where: {
         sessionId,
@@ -47,11 +69,51 @@ export class SnapshotsRepository {
       omit: { blocks: true, state: true },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: limit,
-    }) as Promise<Snapshot[]>;
+    });
   }
 
-  find(sessionId: string, id: string, retentionDays: number): Promise<Snapshot | null> {
-    return this.db.client.snapshot.findFirst({ where: { id, sessionId, createdAt: { gt: cutoff(retentionDays) } } });
+  /** The snapshot, if the session has it within the retention period; not what it holds. */
+  find(sessionId: string, id: string, retentionDays: number): Promise<SnapshotRow | null> {
+    return this.db.client.snapshot.findFirst({
+      where: { id, sessionId, createdAt: { gt: cutoff(retentionDays) } },
+      omit: { blocks: true, state: true },
+    });
+  }
+
+  /**
+   * What a restore of `snapshotId` must write to the session's blocks, compared in the
+   * database: deletes first (in the session's order), then the snapshot's blocks in its order.
+   */
+  restoreBlocks(sessionId: string, snapshotId: string): Promise<RestoreBlock[]> {
+    return this.db.client.$queryRaw<RestoreBlock[]>`
+      WITH target AS (
+        SELECT (e.block->>'id')::uuid AS id, e.block->>'type' AS type, e.block->'content' AS content,
+               e.block->>'position' AS position, e.ord
+        FROM snapshots sn CROSS JOIN LATERAL jsonb_array_elements(sn.blocks) WITH ORDINALITY AS e(block, ord)
+        WHERE sn.id = ${snapshotId}::uuid
+      ), current AS (
+        SELECT id, type, content, position, version FROM blocks WHERE session_id = ${sessionId}::uuid
+      ), pairs AS (
+        SELECT t.*, c.id AS current_id, c.version, c.position AS current_position, c.content AS current_content,
+               (c.type <> t.type OR c.content <> t.content) AS rewrite
+        FROM current c FULL JOIN target t ON t.id = c.id
+      )
+      SELECT COALESCE(id, current_id)::text AS id, version, current_position AS "currentPosition", type, position,
+             CASE WHEN current_id IS NULL OR rewrite THEN content END AS content, COALESCE(rewrite, false) AS rewrite,
+             (COALESCE(octet_length(content::text), 0) - COALESCE(octet_length(current_content::text), 0))::int AS delta
+      FROM pairs
+      WHERE current_id IS NULL OR id IS NULL OR rewrite OR position <> current_position
+      ORDER BY ord NULLS FIRST, current_position`;
+  }
+
+  /** The snapshot's title and state when either differs from the session's now, else null. */
+  async restoreFields(sessionId: string, snapshotId: string): Promise<RestoreFields | null> {
+    const rows = await this.db.client.$queryRaw<RestoreFields[]>`
+      SELECT sn.title, sn.state,
+             (octet_length(sn.title) + octet_length(sn.state::text) - octet_length(s.title) - octet_length(s.state::text))::int AS delta
+      FROM sessions s JOIN snapshots sn ON sn.id = ${snapshotId}::uuid
+      WHERE s.id = ${sessionId}::uuid AND (s.title IS DISTINCT FROM sn.title OR s.state <> sn.state)`;
+    return rows[0] ?? null;
   }
 
   async pruneSession(sessionId: string, retentionDays: number): Promise<number> {

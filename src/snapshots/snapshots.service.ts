@@ -1,16 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { isDeepStrictEqual } from 'node:util';
 import { AuthService } from '../auth/auth.service.js';
 import { actorOf, type Actor, type Principal } from '../auth/principal.js';
 import { BlockWriter, writeContext, type WriteContext } from '../blocks/block-writer.js';
-import { DocumentReader, type DocumentView, type SessionRef } from '../blocks/document.reader.js';
+import { DocumentReader, type DocumentText, type SessionRef } from '../blocks/document.reader.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
-import type { Snapshot } from '../generated/prisma/client.js';
 import { canWrite } from '../sessions/session-access.js';
 import { SessionsService } from '../sessions/sessions.service.js';
-import { SNAPSHOT_RETENTION_DAYS, SnapshotsRepository, type SnapshotBlock } from './snapshots.repository.js';
+import { SNAPSHOT_RETENTION_DAYS, SnapshotsRepository, type RestoreBlock, type SnapshotRow } from './snapshots.repository.js';
 
 export interface SnapshotView {
   id: string;
@@ -21,7 +19,7 @@ export interface SnapshotView {
   createdAt: string;
 }
 
-const view = (s: Snapshot): SnapshotView => ({
+const view = (s: SnapshotRow): SnapshotView => ({
   id: s.id,
   seq: Number(s.seq),
   label: s.label,
@@ -34,9 +32,6 @@ interface RestoreStep {
   delta: number;
   run: () => Promise<unknown>;
 }
-
-/** About the bytes a value counts toward the size budget: only to order a restore's writes (the database measures). */
-const bytesOf = (value: unknown) => Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value));
 
 const SYSTEM: Actor = { userId: null, displayName: 'Tessera' };
 
@@ -78,24 +73,23 @@ export class SnapshotsService {
   /**
    * Brings the session back to the snapshot with ordinary versioned writes in one
    * transaction (each a change collaborators receive); history is never rewritten. The
+   * database compares the snapshot with the session, so only what differs is read. The
    * writes that shrink the session go first, so a restore that ends within the size budget
-   * never passes it on the way.
+   * never passes it on the way. Answers the restored document as JSON text.
    */
-  async restore(principal: Principal, key: string, id: string): Promise<DocumentView> {
+  async restore(principal: Principal, key: string, id: string): Promise<DocumentText> {
     const ref = await this.writable(principal, key);
-    const snapshot = await this.snapshots.find(ref.id, id, await this.retentionDays(ref));
-    if (!snapshot) throw new AppError('SNAPSHOT_NOT_FOUND');
+    if (!(await this.snapshots.find(ref.id, id, await this.retentionDays(ref)))) throw new AppError('SNAPSHOT_NOT_FOUND');
     const ctx = writeContext(principal, key);
     await this.tx.run(async () => {
       // Blocks pass through each other's positions on the way back; uniqueness is checked at commit.
       const current = await this.reader.lockForRestore(key);
-      const steps = this.blockSteps(ctx, current.blocks, snapshot.blocks as unknown as SnapshotBlock[]);
-      const state = snapshot.state as Record<string, unknown>;
-      if (current.title !== snapshot.title || !isDeepStrictEqual(current.state, state)) {
-        steps.push({
-          delta: bytesOf(snapshot.title) + bytesOf(state) - bytesOf(current.title) - bytesOf(current.state),
-          run: () => this.sessions.save(principal, key, current.version, { title: snapshot.title, state }),
-        });
+      if (current.id !== ref.id) throw new AppError('SESSION_NOT_FOUND');
+      const steps = (await this.snapshots.restoreBlocks(current.id, id)).map((block) => this.blockStep(ctx, block));
+      const fields = await this.snapshots.restoreFields(current.id, id);
+      if (fields) {
+        const { title, state } = fields;
+        steps.push({ delta: fields.delta, run: () => this.sessions.save(principal, key, current.head.version, { title, state }) });
       }
       steps.sort((a, b) => a.delta - b.delta);
       for (const step of steps) await step.run();
@@ -103,35 +97,19 @@ export class SnapshotsService {
     return this.reader.document(principal, key);
   }
 
-  /** The writes that turn `current` into `target`, each with about how many bytes it adds. */
-  private blockSteps(ctx: WriteContext, current: DocumentView['blocks'], target: SnapshotBlock[]): RestoreStep[] {
-    const steps: RestoreStep[] = [];
-    const wanted = new Map(target.map((b) => [b.id, b]));
-    for (const block of current) {
-      if (!wanted.has(block.id))
-        steps.push({ delta: -bytesOf(block.content), run: () => this.writer.delete(ctx, block.id, block.version) });
-    }
-    const existing = new Map(current.map((b) => [b.id, b]));
-    for (const block of target) {
-      const now = existing.get(block.id);
-      if (!now) {
-        steps.push({ delta: bytesOf(block.content), run: () => this.writer.create(ctx, block) });
-        continue;
-      }
-      const rewrite = now.type !== block.type || !isDeepStrictEqual(now.content, block.content);
-      if (!rewrite && now.position === block.position) continue;
-      steps.push({
-        delta: rewrite ? bytesOf(block.content) - bytesOf(now.content) : 0,
-        run: async () => {
-          let version = now.version;
-          if (rewrite) {
-            version = (await this.writer.update(ctx, block.id, version, { type: block.type, content: block.content })).block.version;
-          }
-          if (now.position !== block.position) await this.writer.move(ctx, block.id, version, { position: block.position });
-        },
-      });
-    }
-    return steps;
+  /** The writes that bring one block back to the snapshot's, with about how many bytes they add. */
+  private blockStep(ctx: WriteContext, block: RestoreBlock): RestoreStep {
+    const { id, version, type, content, position } = block;
+    if (type === null || position === null) return { delta: block.delta, run: () => this.writer.delete(ctx, id, version!) };
+    if (version === null) return { delta: block.delta, run: () => this.writer.create(ctx, { id, type, content: content!, position }) };
+    return {
+      delta: block.delta,
+      run: async () => {
+        let at = version;
+        if (block.rewrite) at = (await this.writer.update(ctx, id, at, { type, content: content! })).block.version;
+        if (block.currentPosition !== position) await this.writer.move(ctx, id, at, { position });
+      },
+    };
   }
 
   private async take(ref: SessionRef, input: { label: string | null; automatic: boolean; actor: Actor }): Promise<SnapshotView> {
@@ -142,12 +120,12 @@ export class SnapshotsService {
 
   private async writable(principal: Principal, key: string): Promise<SessionRef> {
     const ref = await this.reader.session(principal, key);
-    if (!canWrite(ref.view, principal)) throw new AppError('READ_ONLY');
+    if (!canWrite(ref.head, principal)) throw new AppError('READ_ONLY');
     return ref;
   }
 
   private async retentionDays(ref: SessionRef): Promise<number> {
-    const owner = ref.view.ownerId ? await this.auth.profile(ref.view.ownerId) : null;
+    const owner = ref.head.ownerId ? await this.auth.profile(ref.head.ownerId) : null;
     return SNAPSHOT_RETENTION_DAYS[owner?.plan ?? 'FREE'];
   }
 }

@@ -3,7 +3,7 @@ import { TesseraClient, type ChangeEvent } from '../../src/client/tessera-client
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { ack, connect, until } from '../helpers/sockets.js';
-import { ensureBuilt, spawnTessera, whenReady, type TesseraProcess } from '../helpers/processes.js';
+import { ensureBuilt, probeHealth, spawnTessera, whenReady, type HealthTimes, type TesseraProcess } from '../helpers/processes.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { currentRun, ensureMigrated } from '../helpers/test-environment.js';
 
@@ -289,9 +289,11 @@ describe('size budgets and a change log of changes', () => {
 
 describe('a session at the default 8 MiB budget (its own process, as deployed)', () => {
   let server: TesseraProcess;
+  /** A second process on the same machine, database and Redis that serves nothing else: its health times are the machine's. */
+  let bystander: TesseraProcess;
   let owner: Awaited<ReturnType<typeof createUser>>;
 
-  /** Bodies are kept as bytes: parsing 8 MiB here would stall this process's own timing of /api/health. */
+  /** Bodies are kept as bytes: nothing here parses 8 MiB (health is timed by a process of its own, see probeHealth). */
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${server.url}${path}`, {
       method,
@@ -309,17 +311,21 @@ describe('a session at the default 8 MiB budget (its own process, as deployed)',
     ensureBuilt();
     await ensureMigrated();
     const prefix = `${currentRun().redisPrefix}budgets-default:`;
-    server = await spawnTessera('api', { REDIS_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, RUN_WORKERS: 'true' });
-    await whenReady(server);
+    [server, bystander] = await Promise.all([
+      spawnTessera('api', { REDIS_PREFIX: prefix, QUEUE_PREFIX: `${prefix}bull`, RUN_WORKERS: 'true' }),
+      spawnTessera('api', { REDIS_PREFIX: `${prefix}bystander:`, QUEUE_PREFIX: `${prefix}bystander:bull` }),
+    ]);
+    // Two boots at once, while other suites run: more than one boot's time.
+    await Promise.all([whenReady(server, 60_000), whenReady(bystander, 60_000)]);
     owner = await createUser({ displayName: 'Owner' });
   }, 120_000);
   afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
+    for (const process of [server, bystander]) process?.child.kill('SIGTERM');
+    await Promise.all([server?.exited, bystander?.exited]);
     await closeTestDb();
   });
 
-  it('fills close to SESSION_MAX_BYTES, and is then read, snapshot and exported while /api/health keeps answering', async () => {
+  it('fills close to SESSION_MAX_BYTES, and is then read, snapshot and exported while /api/health answers within 200 ms', async () => {
     const key = (await json('POST', '/api/sessions', { typeSlug: 'document' })).body.key;
     const ops = Array.from({ length: 14 }, () => ({ op: 'create', type: 'text', content: text(65_000) }));
     for (;;) {
@@ -340,42 +346,53 @@ describe('a session at the default 8 MiB budget (its own process, as deployed)',
     expect(full.stored).toBeGreaterThan(8 * 1024 * 1024 - 66_000);
     expect(full.stored).toBeLessThanOrEqual(8 * 1024 * 1024);
 
-    let reading = true;
-    const latencies: number[] = [];
-    const probe = (async () => {
-      while (reading) {
-        const started = performance.now();
-        const res = await call('GET', '/api/health');
-        latencies.push(performance.now() - started);
-        expect(res.status).toBe(200);
-        await new Promise((r) => setTimeout(r, 20));
+    // Every request at once, while processes of their own time /api/health of the server and
+    // of the bystander: the worst answer of each.
+    const round = async (): Promise<{ worst: number; machine: number }> => {
+      const [probe, reference] = await Promise.all([probeHealth(server.url), probeHealth(bystander.url)]);
+      let exported: { status: number; body: any } | undefined;
+      let health: HealthTimes;
+      let machine: HealthTimes;
+      try {
+        const [session, blocks, snapshot, started] = await Promise.all([
+          call('GET', `/api/sessions/${key}`),
+          call('GET', `/api/sessions/${key}/blocks`),
+          json('POST', `/api/sessions/${key}/snapshots`, {}),
+          json('POST', `/api/sessions/${key}/exports`, { format: 'json' }),
+        ]);
+        expect(session.status).toBe(200);
+        expect(session.bytes.length).toBeGreaterThan(full.stored);
+        expect(blocks.status).toBe(200);
+        expect(blocks.bytes.length).toBeGreaterThan(full.stored);
+        expect(snapshot.status).toBe(201);
+        expect(started.status).toBe(202);
+        for (const deadline = Date.now() + 60_000; ;) {
+          exported = await json('GET', `/api/jobs/${started.body.jobId}`);
+          if (['completed', 'failed'].includes(exported.body.state) || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        [health, machine] = await Promise.all([probe.stop(), reference.stop()]);
       }
-    })();
-    let exported: { status: number; body: any };
-    try {
-      const [session, blocks, snapshot, started] = await Promise.all([
-        call('GET', `/api/sessions/${key}`),
-        call('GET', `/api/sessions/${key}/blocks`),
-        json('POST', `/api/sessions/${key}/snapshots`, {}),
-        json('POST', `/api/sessions/${key}/exports`, { format: 'json' }),
-      ]);
-      expect(session.status).toBe(200);
-      expect(session.bytes.length).toBeGreaterThan(full.stored);
-      expect(blocks.status).toBe(200);
-      expect(snapshot.status).toBe(201);
-      expect(started.status).toBe(202);
-      for (const deadline = Date.now() + 60_000; ;) {
-        exported = await json('GET', `/api/jobs/${started.body.jobId}`);
-        if (['completed', 'failed'].includes(exported.body.state) || Date.now() > deadline) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } finally {
-      reading = false;
-      await probe;
-    }
-    expect(exported.body.state).toBe('completed');
-    // Health kept answering throughout (each probe asserts 200 above). How long it took is a
-    // benchmark figure on a shared machine, not an assertion here.
-    expect(latencies.length).toBeGreaterThan(3);
+      expect(exported?.body.state).toBe('completed');
+      expect(health.failures).toEqual([]);
+      expect(health.latencies.length).toBeGreaterThan(3);
+      return { worst: Math.max(...health.latencies), machine: Math.max(...machine.latencies) };
+    };
+
+    // Reading a session within its budget never stalls the process: every health answer within
+    // 200 ms. On this shared two-core machine other processes can hold the cores too, which
+    // delays any process's answer, this server's or one that serves nothing: the bystander's
+    // worst answer over the same seconds is that delay, and is the margin allowed on top of the
+    // 200 ms. A stall of the server's own comes back every round (the work is the same each
+    // time: a document this size is never cached), the machine's may not: up to three rounds.
+    const rounds: Array<{ worst: number; machine: number }> = [];
+    const kept = () => rounds.some((r) => r.worst < 200 + r.machine);
+    while (rounds.length < 3 && !kept()) rounds.push(await round());
+    console.log(
+      `/api/health while the 8 MiB session is read, snapshot and exported: worst answer ` +
+        rounds.map((r) => `${r.worst.toFixed(0)} ms (a process serving nothing meanwhile: ${r.machine.toFixed(0)} ms)`).join(', then '),
+    );
+    expect(kept()).toBe(true);
   }, 180_000);
 });

@@ -29,11 +29,14 @@ export async function freePort(): Promise<number> {
 /**
  * `node dist/main.js` (api) or `node dist/worker.js` (worker) as its own process on the
  * run's database and Redis: what Kubernetes runs, signals and exit code included.
+ * TEST_SERVER_NODE_ARGS adds options to its `node` (e.g. `--cpu-prof --cpu-prof-dir=prof`
+ * to profile the servers a suite starts).
  */
 export async function spawnTessera(role: 'api' | 'worker', env: Record<string, string>): Promise<TesseraProcess> {
   const run = currentRun();
   const port = await freePort();
-  const child = spawn(process.execPath, [role === 'api' ? 'dist/main.js' : 'dist/worker.js'], {
+  const nodeArgs = process.env.TEST_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, role === 'api' ? 'dist/main.js' : 'dist/worker.js'], {
     env: {
       ...process.env,
       NODE_ENV: 'test',
@@ -68,4 +71,38 @@ export async function whenReady(process: TesseraProcess, timeoutMs = 20_000): Pr
     if (Date.now() > deadline) throw new Error(`${process.url} was not ready in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+export interface HealthTimes {
+  /** Each /api/health answer's latency, in ms, in order. */
+  latencies: number[];
+  /** Answers other than 200, and requests that got none. */
+  failures: unknown[];
+}
+
+/**
+ * Polls `url`'s /api/health every `intervalMs` from a process of its own (test/helpers/health-probe.mjs),
+ * so the latencies are the server's even while this process handles megabyte bodies; `stop` returns them.
+ */
+export async function probeHealth(url: string, intervalMs = 20): Promise<{ stop: () => Promise<HealthTimes> }> {
+  const child = spawn(process.execPath, ['test/helpers/health-probe.mjs', url, String(intervalMs)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.startsWith('ready\n')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`the health probe exited with ${code} before it started`)));
+  });
+  return {
+    async stop() {
+      child.stdin.end();
+      await exited;
+      return JSON.parse(output.slice('ready\n'.length)) as HealthTimes;
+    },
+  };
 }
