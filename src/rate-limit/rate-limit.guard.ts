@@ -105,37 +105,42 @@ export class RateLimitGuard implements CanActivate {
       if (ticket) await this.limiter.settleLookup(ticket, true);
       throw new AppError('INVALID_SESSION_KEY');
     }
-    // The probe slot and the window decision are asked for at once: one round trip to Redis.
-    const [slot, take] = await Promise.all([
-      call.takesKey ? this.reserveSlot(call).then(ok, refused) : undefined,
-      limited ? this.decide(call, limit) : undefined,
-    ]);
-    if (take) limitHeaders((name, value) => call.header(name, value), take.decision);
-    const allowed = !take || take.decision.outcome === 'allowed';
-    if (slot && 'error' in slot) {
-      // Refused before the lookup: whatever the window took goes back.
-      if (allowed && take?.taken) void this.limiter.giveBack(take.taken).catch(() => undefined);
-      throw slot.error;
+    let ticket: LookupTicket | undefined;
+    let take: Take | undefined;
+    if (call.takesKey && limited) ({ ticket, take } = await this.admitBoth(call, limit));
+    else if (call.takesKey) ticket = await this.reserveSlot(call);
+    else if (limited) take = await this.decide(call, limit);
+    if (take) {
+      limitHeaders((name, value) => call.header(name, value), take.decision);
+      if (take.decision.outcome !== 'allowed') throw refusal(take.decision, limit?.action);
+      if (take.taken && countsOnlyAnswers(call, limit)) (call.handle as { rateLimitTaken?: Taken | null }).rateLimitTaken = take.taken;
     }
-    if (!allowed) {
-      // The lookup will not run: its key-probe slot goes back.
-      if (slot?.ticket) void this.limiter.settleLookup(slot.ticket, false).catch(() => undefined);
-      throw refusal(take.decision as Exclude<Decision, { outcome: 'allowed' }>, limit?.action);
-    }
-    if (slot?.ticket) lookupTickets.set(call.handle, slot.ticket);
-    if (take?.taken && countsOnlyAnswers(call, limit)) (call.handle as { rateLimitTaken?: Taken | null }).rateLimitTaken = take.taken;
+    if (ticket) lookupTickets.set(call.handle, ticket);
     return true;
   }
 
-  /**
-   * The action's windows: `take` (which remembers what it took) where the units may have to
-   * go back: a countOnly route, or a key route whose probe slot may be refused.
-   */
+  /** The probe slot and the window decision in one step (one round trip to Redis), waiting for a slot like `reserveSlot`. */
+  private async admitBoth(call: Call, limit: RateLimitMetadata): Promise<{ ticket?: LookupTicket; take: Take }> {
+    const caller = limit.perIp ? fromIp(call.principal) : call.principal;
+    const cost = limit.cost?.(call.body) ?? 1;
+    const admit = () => this.limiter.takeWithLookup(limit.action, caller, cost);
+    let admitted = await admit();
+    const deadline = performance.now() + this.config.KEY_PROBE_WAIT_MS;
+    for (let attempt = 1; admitted.probe.outcome === 'limited'; attempt++) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await this.limiter.slotFreed(call.principal.ip, Math.min(left, attempt * 10, SLOT_RETRY_MAX_MS));
+      admitted = await admit();
+    }
+    if (admitted.probe.outcome !== 'allowed') throw this.probeRefusal(call, admitted.probe);
+    return { ticket: admitted.ticket, take: admitted };
+  }
+
+  /** The action's windows: `take` (which remembers what it took) for a countOnly route, whose units may go back. */
   private decide(call: Call, limit: RateLimitMetadata): Promise<Take> {
     const caller = limit.perIp ? fromIp(call.principal) : call.principal;
     const cost = limit.cost?.(call.body) ?? 1;
-    const giveBackable = call.takesKey || countsOnlyAnswers(call, limit);
-    if (giveBackable) return this.limiter.take(limit.action, caller, cost);
+    if (countsOnlyAnswers(call, limit)) return this.limiter.take(limit.action, caller, cost);
     return this.limiter.consume(limit.action, caller, cost).then((decision) => ({ decision, taken: null }));
   }
 
@@ -153,8 +158,12 @@ export class RateLimitGuard implements CanActivate {
       ({ decision, ticket } = await this.limiter.reserveLookup(ip));
     }
     if (decision.outcome === 'allowed') return ticket;
+    throw this.probeRefusal(call, decision);
+  }
+
+  private probeRefusal(call: Call, decision: Exclude<Decision, { outcome: 'allowed' }>): AppError {
     call.header('retry-after', decision.retryAfterSeconds);
-    throw decision.outcome === 'limited'
+    return decision.outcome === 'limited'
       ? new AppError('RATE_LIMITED', 'Too many lookups of session keys in flight from this address; retry in a second.', {
           retryAfter: decision.retryAfterSeconds,
         })
@@ -164,9 +173,6 @@ export class RateLimitGuard implements CanActivate {
 
 /** A `countOnly` route over HTTP: its units go back unless the answer has that status (GiveBackInterceptor). */
 const countsOnlyAnswers = (call: Call, limit?: RateLimitMetadata) => limit?.countOnly !== undefined && call.transport === 'http';
-
-const ok = (ticket: LookupTicket | undefined) => ({ ticket });
-const refused = (error: unknown) => ({ error });
 
 /** Units of a batch: one edit per op (bounded like the body itself), one for anything else. */
 export const opsCount = (body: unknown) => {

@@ -12,7 +12,22 @@
  *       then a (limit, window ms) pair per window key
  * Returns { outcome (0 allowed, 1 limited, 2 blocked), limit, remaining, ms until a slot frees }.
  */
-export const CONSUME_SCRIPT = `
+export const CONSUME_SCRIPT = consumeScript(false);
+
+/**
+ * CONSUME and the key-probe RESERVE (below) in one step, for a limited route that names a
+ * key: the probe is checked first (blocked: 4, as many lookups in flight as misses left: 3,
+ * with nothing taken), then the windows; when both allow, the window entries and the
+ * pending slot are taken together. One round trip before the lookup instead of two.
+ * KEYS: 1-4 as CONSUME, 5 probe misses log, 6 probe pending, 7 probe block, 8.. windows
+ * ARGV: 1-7 as CONSUME (the nonce is also the pending slot's), 8 probe limit, 9 probe
+ *       window ms, 10 pending ttl ms, then a (limit, window ms) pair per window key
+ */
+export const CONSUME_WITH_PROBE_SCRIPT = consumeScript(true);
+
+function consumeScript(probe: boolean): string {
+  const [w, p] = probe ? [8, 11] : [5, 8];
+  return `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local action, identity, cost = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -21,12 +36,27 @@ local function refuse(kind, limit, retry)
   redis.call('ZINCRBY', KEYS[4], 1, identity)
   if redis.call('ZCARD', KEYS[4]) > 1000 then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, 0) end
   return { kind == 'blocked' and 2 or 1, limit, 0, retry }
+end${
+    probe
+      ? `
+local probeBlocked = redis.call('PTTL', KEYS[7])
+if probeBlocked > 0 then
+  redis.call('HINCRBY', KEYS[3], 'session-lookup:blocked', 1)
+  return { 4, 0, 0, probeBlocked }
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[9]))
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[10]))
+if redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[8]) then
+  redis.call('HINCRBY', KEYS[3], 'session-lookup:limited', 1)
+  return { 3, 0, 0, 1000 }
+end`
+      : ''
+  }
 local blocked = redis.call('PTTL', KEYS[1])
 if blocked > 0 then return refuse('blocked', 0, blocked) end
 local first = nil
-for i = 5, #KEYS do
-  local j = 8 + (i - 5) * 2
+for i = ${w}, #KEYS do
+  local j = ${p} + (i - ${w}) * 2
   local limit, window = tonumber(ARGV[j]), tonumber(ARGV[j + 1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   local count = redis.call('ZCARD', KEYS[i])
@@ -44,12 +74,20 @@ for i = 5, #KEYS do
   end
   if not first then first = { limit, limit - count - cost, reset } end
 end
-for i = 5, #KEYS do
+for i = ${w}, #KEYS do
   for c = 1, cost do redis.call('ZADD', KEYS[i], now, ARGV[7] .. ':' .. c) end
-  redis.call('PEXPIRE', KEYS[i], ARGV[9 + (i - 5) * 2])
-end
+  redis.call('PEXPIRE', KEYS[i], ARGV[${p + 1} + (i - ${w}) * 2])
+end${
+    probe
+      ? `
+redis.call('ZADD', KEYS[6], now, ARGV[7])
+redis.call('PEXPIRE', KEYS[6], ARGV[10])`
+      : ''
+  }
 redis.call('HINCRBY', KEYS[3], action .. ':allowed', 1)
+if not first then return { 0, 0, 0, 0 } end
 return { 0, first[1], first[2], first[3] }`;
+}
 
 /**
  * The key-probe guard, in two atomic steps around every lookup that names a session key.
@@ -83,23 +121,23 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return { 0, 0 }`;
 
 /**
- * SETTLE KEYS: 1 misses log, 2 pending, 3 block, 4 stats hash, 5 offenders
- *        ARGV: 1 nonce, 2 miss (1) or hit (0), 3 limit, 4 window ms, 5 block ms, 6 identity
+ * SETTLE (of a miss; a hit's slot goes back with a plain ZREM of the pending set)
+ *   KEYS: 1 misses log, 2 pending, 3 block, 4 stats hash, 5 offenders
+ *   ARGV: 1 nonce, 2 limit, 3 window ms, 4 block ms, 5 identity
  * Returns 1 when this miss blocked the IP.
  */
 export const PROBE_SETTLE_SCRIPT = `
 redis.call('ZREM', KEYS[2], ARGV[1])
-if ARGV[2] == '0' then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[4]))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   redis.call('HINCRBY', KEYS[4], 'session-lookup:limited', 1)
-  redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
   redis.call('DEL', KEYS[1])
-  redis.call('ZINCRBY', KEYS[5], 1, ARGV[6])
+  redis.call('ZINCRBY', KEYS[5], 1, ARGV[5])
   if redis.call('ZCARD', KEYS[5]) > 1000 then redis.call('ZREMRANGEBYRANK', KEYS[5], 0, 0) end
   return 1
 end

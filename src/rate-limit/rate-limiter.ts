@@ -8,7 +8,13 @@ import { RedisService } from '../redis/redis.service.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { LocalLimiter, type RawDecision, type WindowSpec } from './local-limiter.js';
 import { RATE_LIMITED_ACTIONS, resolvePolicies, type Policy, type RateLimitedAction, type Window } from './rate-limit.policies.js';
-import { CONSUME_SCRIPT, GIVE_BACK_SCRIPT, PROBE_RESERVE_SCRIPT, PROBE_SETTLE_SCRIPT } from './rate-limit.scripts.js';
+import {
+  CONSUME_SCRIPT,
+  CONSUME_WITH_PROBE_SCRIPT,
+  GIVE_BACK_SCRIPT,
+  PROBE_RESERVE_SCRIPT,
+  PROBE_SETTLE_SCRIPT,
+} from './rate-limit.scripts.js';
 
 export type Decision =
   | { outcome: 'allowed'; limit: number | null; remaining: number; resetSeconds: number }
@@ -31,6 +37,11 @@ export interface LookupTicket {
   nonce: string;
 }
 
+/** Members of the limiter's logs: unique across instances (a random prefix per process) and cheap to make. */
+const NONCE_PREFIX = randomBytes(6).toString('hex');
+let nonces = 0;
+const nextNonce = () => `${NONCE_PREFIX}${(nonces++).toString(36)}`;
+
 /** A slot whose lookup never settled (its instance died) frees itself after this long. */
 const PENDING_LOOKUP_MS = 30_000;
 
@@ -40,6 +51,7 @@ export const OFFENDERS_KEY = 'rl:offenders';
 
 interface Scripted {
   rlConsume(...args: Array<string | number>): Promise<RawDecision>;
+  rlConsumeWithProbe(...args: Array<string | number>): Promise<RawDecision>;
   rlGiveBack(...args: Array<string | number>): Promise<number>;
   rlProbeReserve(...args: Array<string | number>): Promise<[number, number]>;
   rlProbeSettle(...args: Array<string | number>): Promise<number>;
@@ -73,6 +85,9 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   private sweeper?: NodeJS.Timeout;
   /** Lookups of this instance waiting for a probe slot of their IP, first come first served. */
   private readonly slotWaiters = new Map<string, Array<() => void>>();
+  /** Slots of hits to give back, by IP, sent together once per event-loop turn. */
+  private hits = new Map<string, string[]>();
+  private hitsSent?: Promise<void>;
 
   private readonly decisions;
 
@@ -92,6 +107,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.client.defineCommand('rlConsume', { lua: CONSUME_SCRIPT });
+    this.client.defineCommand('rlConsumeWithProbe', { lua: CONSUME_WITH_PROBE_SCRIPT });
     this.client.defineCommand('rlGiveBack', { lua: GIVE_BACK_SCRIPT });
     this.client.defineCommand('rlProbeReserve', { numberOfKeys: 4, lua: PROBE_RESERVE_SCRIPT });
     this.client.defineCommand('rlProbeSettle', { numberOfKeys: 5, lua: PROBE_SETTLE_SCRIPT });
@@ -114,13 +130,87 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     const windows = this.windowsOf(action, identity, this.ownWindow(action, principal));
     if (windows.length === 0) return UNLIMITED;
     const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, windows };
-    const rules = {
+    const { value: raw, source } = await this.decide(action, identity, cost, keys, this.blockRules());
+    return this.count(action, toDecision(raw), source);
+  }
+
+  /**
+   * `take` and `reserveLookup` in one step, for a limited route that names a key: the probe
+   * is decided first (a refusal takes nothing from the windows), then the windows; the
+   * ticket and what was taken come back only when both allowed.
+   */
+  async takeWithLookup(
+    action: RateLimitedAction,
+    principal: Principal,
+    cost: number,
+  ): Promise<Take & { probe: Decision; ticket?: LookupTicket }> {
+    const identity = identityOf(principal);
+    const windows = principal.kind === 'admin' ? [] : this.windowsOf(action, identity, this.ownWindow(action, principal));
+    if (!this.enabled || windows.length === 0) {
+      const { decision: probe, ticket } = await this.reserveLookup(principal.ip);
+      return { decision: UNLIMITED, taken: null, probe, ticket };
+    }
+    const at = performance.now();
+    const probeKeys = this.probeKeys(principal.ip);
+    const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, windows };
+    const rules = this.blockRules();
+    const nonce = nextNonce();
+    const probeLimit = this.config.KEY_PROBE_LIMIT;
+    const probeWindowMs = this.config.KEY_PROBE_WINDOW_SECONDS * 1000;
+    const { value: raw, source } = await this.onRedis(
+      () =>
+        (this.client as unknown as Scripted).rlConsumeWithProbe(
+          7 + windows.length,
+          keys.block,
+          keys.offences,
+          STATS_KEY,
+          OFFENDERS_KEY,
+          probeKeys.misses,
+          probeKeys.pending,
+          probeKeys.block,
+          ...windows.map((w) => w.key),
+          action,
+          identity,
+          cost,
+          rules.blockAfter,
+          rules.offenceWindowMs,
+          rules.blockMs,
+          nonce,
+          probeLimit,
+          probeWindowMs,
+          PENDING_LOOKUP_MS,
+          ...windows.flatMap((w) => [w.limit, w.windowMs]),
+        ),
+      (): RawDecision => {
+        const [probed, retry] = this.local.reserveLookup(probeKeys, probeLimit, probeWindowMs, nonce, PENDING_LOOKUP_MS);
+        if (probed !== 0) return [probed + 2, 0, 0, retry];
+        const decided = this.local.consume(keys, cost, rules);
+        if (decided[0] !== 0) this.local.settleLookup(probeKeys, nonce, false, 0, 0, 0);
+        return decided;
+      },
+    );
+    const outcome = Number(raw[0]);
+    if (outcome >= 3) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(Number(raw[3]) / 1000));
+      const probe = this.count(
+        'key-probe',
+        { outcome: outcome === 4 ? 'blocked' : 'limited', limit: probeLimit, retryAfterSeconds },
+        source,
+      );
+      return { decision: UNLIMITED, taken: null, probe };
+    }
+    const probe = this.count('key-probe', UNLIMITED, source);
+    const decision = this.count(action, toDecision(raw), source);
+    if (decision.outcome !== 'allowed') return { decision, taken: null, probe };
+    return { decision, taken: { action, windows, cost, at }, probe, ticket: { ip: principal.ip, nonce } };
+  }
+
+  private blockRules() {
+    return {
       blockAfter: this.config.RATE_LIMIT_BLOCK_AFTER,
       offenceWindowMs: this.config.RATE_LIMIT_BLOCK_WINDOW_SECONDS * 1000,
       blockMs: this.config.RATE_LIMIT_BLOCK_SECONDS * 1000,
     };
-    const { value: raw, source } = await this.decide(action, identity, cost, keys, rules);
-    return this.count(action, toDecision(raw), source);
   }
 
   /** One window decision: the consume script on Redis, or the same logs in memory while it is away. */
@@ -147,7 +237,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
           rules.blockAfter,
           rules.offenceWindowMs,
           rules.blockMs,
-          randomBytes(8).toString('hex'),
+          nextNonce(),
           ...windows.flatMap((w) => [w.limit, w.windowMs]),
         ),
       () => this.local.consume(keys, cost, rules),
@@ -162,7 +252,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   async reserveLookup(ip: string): Promise<{ decision: Decision; ticket?: LookupTicket }> {
     if (!this.enabled) return { decision: UNLIMITED };
     const keys = this.probeKeys(ip);
-    const nonce = randomBytes(8).toString('hex');
+    const nonce = nextNonce();
     const { value: raw, source } = await this.onRedis(
       () =>
         (this.client as unknown as Scripted).rlProbeReserve(
@@ -216,16 +306,53 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     next?.();
   }
 
-  /** After the lookup: a hit gives the slot back, a miss is counted (and may block the IP). */
+  /**
+   * After the lookup: a hit gives the slot back, a miss is counted (and may block the IP).
+   * The hits of one event-loop turn go back together, one command per IP.
+   */
   async settleLookup(ticket: LookupTicket, miss: boolean): Promise<void> {
+    if (!miss) return this.giveSlotBack(ticket);
     try {
-      await this.settle(ticket, miss);
+      await this.settleMiss(ticket);
     } finally {
       this.wakeOne(ticket.ip);
     }
   }
 
-  private async settle(ticket: LookupTicket, miss: boolean): Promise<void> {
+  private giveSlotBack(ticket: LookupTicket): Promise<void> {
+    const nonces = this.hits.get(ticket.ip) ?? [];
+    nonces.push(ticket.nonce);
+    this.hits.set(ticket.ip, nonces);
+    this.hitsSent ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.sendHits());
+    return this.hitsSent;
+  }
+
+  private async sendHits(): Promise<void> {
+    const hits = this.hits;
+    this.hits = new Map();
+    this.hitsSent = undefined;
+    await Promise.all(
+      [...hits].map(async ([ip, nonces]) => {
+        const keys = this.probeKeys(ip);
+        try {
+          await this.onRedis(
+            () => this.client.zrem(keys.pending, ...nonces),
+            () => {
+              for (const nonce of nonces) this.local.settleLookup(keys, nonce, false, 0, 0, 0);
+              return nonces.length;
+            },
+            false,
+          );
+        } catch {
+          // An unsettled slot frees itself after PENDING_LOOKUP_MS.
+        } finally {
+          for (const _ of nonces) this.wakeOne(ip);
+        }
+      }),
+    );
+  }
+
+  private async settleMiss(ticket: LookupTicket): Promise<void> {
     const keys = this.probeKeys(ticket.ip);
     const blockMs = this.config.KEY_PROBE_BLOCK_SECONDS * 1000;
     const windowMs = this.config.KEY_PROBE_WINDOW_SECONDS * 1000;
@@ -238,13 +365,12 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
           STATS_KEY,
           OFFENDERS_KEY,
           ticket.nonce,
-          miss ? 1 : 0,
           this.config.KEY_PROBE_LIMIT,
           windowMs,
           blockMs,
           `ip:${ticket.ip}`,
         ),
-      () => Number(this.local.settleLookup(keys, ticket.nonce, miss, this.config.KEY_PROBE_LIMIT, windowMs, blockMs)),
+      () => Number(this.local.settleLookup(keys, ticket.nonce, true, this.config.KEY_PROBE_LIMIT, windowMs, blockMs)),
       false,
     );
   }
