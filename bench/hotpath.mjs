@@ -23,8 +23,8 @@ const redisPort = Number(process.env.BENCH_REDIS_PORT ?? 6391);
 
 async function ownRedis() {
   const child = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const redis = new Redis({ port: redisPort, lazyConnect: true, retryStrategy: () => 100 });
   for (let i = 0; i < 50; i++) {
+    const redis = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     if (
       await redis.connect().then(
         () => true,
@@ -32,6 +32,7 @@ async function ownRedis() {
       )
     )
       return { redis, stop: () => (redis.disconnect(), child.kill()) };
+    redis.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   child.kill();
