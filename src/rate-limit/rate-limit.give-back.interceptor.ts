@@ -2,11 +2,8 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
-import type { RateLimitMetadata } from './rate-limit.guard.js';
+import { RATE_LIMIT, type RateLimitMetadata } from './rate-limit.metadata.js';
 import { RateLimiter } from './rate-limiter.js';
-
-/** The metadata key of `@RateLimit`. */
-export const RATE_LIMIT = 'tessera:rate-limit';
 
 /**
  * For routes limited with `countOnly`: once the answer is known, gives the units back

@@ -15,33 +15,13 @@ import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { isValidSessionKey } from '../sessions/session-key.js';
 import { KeyProbeInterceptor, lookupTickets } from './key-probe.interceptor.js';
-import { GiveBackInterceptor, RATE_LIMIT } from './rate-limit.give-back.interceptor.js';
+import { GiveBackInterceptor } from './rate-limit.give-back.interceptor.js';
+import { RATE_LIMIT, type RateLimitMetadata, type RateLimitOptions } from './rate-limit.metadata.js';
 import type { RateLimitedAction } from './rate-limit.policies.js';
 import { RateLimiter, refusal, type Decision, type LookupTicket, type Take, type Taken } from './rate-limiter.js';
 
 /** The longest a lookup waits between two tries for a probe slot that other instances hold. */
 const SLOT_RETRY_MAX_MS = 100;
-
-export interface RateLimitOptions {
-  /** How many units the request takes from the window (a batch of n ops: n edits). */
-  cost?: (body: unknown) => number;
-  /**
-   * Counts only requests answered with this status (201: something was created); any other
-   * answer, errors included, gives its units back. HTTP routes only.
-   */
-  countOnly?: number;
-  /** The window is the IP's, even for a caller with a token (registration). */
-  perIp?: boolean;
-}
-
-export type RateLimitMetadata = { action: RateLimitedAction } & RateLimitOptions;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** What the rate-limit guard took for a `countOnly` route, until the answer is known. */
-    rateLimitTaken?: Taken | null;
-  }
-}
 
 /** Limits the route or socket event by `action` and the caller's plan. */
 export const RateLimit = (action: RateLimitedAction, options: RateLimitOptions = {}) =>
