@@ -84,7 +84,8 @@ describe('group commit of block writes', () => {
       expect(lost[0].body.code).toBe('VERSION_CONFLICT');
       expect(lost[0].body.current).toEqual(won[0].body);
       expect(stale.status).toBe(409);
-      expect(stale.body.current.version).toBe(b.version + 1);
+      // Decided before or after the winner of its block committed: either is the truth at that moment.
+      expect([b.version, b.version + 1]).toContain(stale.body.current.version);
     }
 
     for (const key of sessions) {
