@@ -124,44 +124,12 @@ export class BlocksRepository {
   /**
    * An update or a move: changes what `change` names and bumps the version, if it is still
    * `version` and the new content fits the session's budget. The block's row is locked
-   * (after the session's) before its old size is read, so the delta is exact.
+   * (after the session's) before its old size is read, so the delta is exact. It is the
+   * statement of `updateMany` with one write: one statement to keep.
    */
   async update(write: BlockUpdate, limits: UpdateLimits): Promise<Written | null> {
-    const { access, id, version, change, kind, meta } = write;
-    const actor = JSON.stringify(meta.actor);
-    const content = change.content === undefined ? null : JSON.stringify(change.content);
-    const rows = await this.db.client.$queryRaw<Written[]>`
-      WITH s AS (
-        SELECT s.id, s.stored_bytes, s.visibility FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
-      ), old AS (
-        SELECT blocks.id, ${jsonBytes(Prisma.sql`blocks.content`)} AS bytes
-        FROM blocks, s WHERE blocks.id = ${id}::uuid AND blocks.session_id = s.id FOR UPDATE OF blocks
-      ), d AS (
-        SELECT old.id, COALESCE(${jsonBytes(Prisma.sql`${content}::jsonb`)}, old.bytes) - old.bytes AS delta FROM old
-      ), b AS (
-        UPDATE blocks SET type = COALESCE(${change.type ?? null}::varchar, blocks.type),
-                          content = COALESCE(${content}::jsonb, blocks.content),
-                          position = COALESCE(${change.position ?? null}::text, blocks.position),
-                          version = blocks.version + 1, updated_at = ${meta.at}, updated_by = ${actor}::jsonb
-        FROM s, d WHERE blocks.id = d.id AND blocks.version = ${version}
-          AND ${fitsBudget(Prisma.sql`s.stored_bytes`, Prisma.sql`d.delta`, limits.maxBytes)}
-        RETURNING blocks.*, d.delta
-      ), n AS (
-        UPDATE sessions SET seq = sessions.seq + 1, stored_bytes = sessions.stored_bytes + b.delta, updated_at = ${meta.at}
-        FROM b WHERE sessions.id = b.session_id
-        RETURNING sessions.id, sessions.seq
-      ), rev AS (
-        INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
-        SELECT id, version, type, content, updated_at, updated_by FROM b
-      ), pruned AS (
-        DELETE FROM block_revisions r USING b
-        WHERE b.version % ${HISTORY_PRUNE_EVERY} = 0 AND r.block_id = b.id AND r.version < b.version - ${limits.historyKeep}
-      ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
-        SELECT n.id, n.seq, ${kind}, ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM n, b
-      )
-      SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility FROM n, b, s`;
-    return this.first(rows);
+    const [written] = await this.updateMany([write], limits);
+    return written ?? null;
   }
 
   /**
