@@ -13,10 +13,11 @@ import { CollaborationModule } from './collaboration/collaboration.module.js';
 import { isOperationalRoute } from './common/operational-routes.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { EventsModule } from './events/events.module.js';
 import { ExportsModule } from './exports/exports.module.js';
 import { GenerationModule } from './generation/generation.module.js';
 import { HealthModule } from './health/health.module.js';
-import { MaintenanceModule } from './maintenance/maintenance.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { QueuesModule } from './queues/queues.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
@@ -63,23 +64,27 @@ export class AppModule {
           },
         }),
         EventEmitterModule.forRoot(),
+        // The kernel: global infrastructure every feature may inject.
         MetricsModule,
         DatabaseModule,
         RedisModule,
+        EventsModule,
+        // Shared modules, imported by the features that use them.
         CacheModule,
         RateLimitModule,
-        ChangesModule,
         HealthModule,
+        QueuesModule,
         AuthModule,
+        // Features: each owns its routes, events and jobs.
         ThemesModule,
         SessionsModule,
+        ChangesModule,
         BlocksModule,
         SnapshotsModule,
-        QueuesModule,
+        JobsModule,
         ArtifactsModule,
         ExportsModule,
         GenerationModule,
-        MaintenanceModule,
         role === 'api' ? CollaborationModule : BroadcastModule,
         AdminModule,
         ...(runWorkers ? [WorkersModule.forRoot(config)] : []),

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { JobName } from '../queues/queue.names.js';
 import { SessionRetention } from '../sessions/session-retention.js';
-import type { JobHandler } from '../workers/job-handler.js';
+import { JobProcessor, type JobHandler } from '../queues/job-handler.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from './artifact.storage.js';
 import { ArtifactsRepository } from './artifacts.repository.js';
 import { CleanupStatsService, type CleanupRun } from './cleanup-stats.service.js';
@@ -18,6 +18,7 @@ const BATCH = 500;
  * between is never served.
  */
 @Injectable()
+@JobProcessor()
 export class ArtifactCleanupProcessor implements JobHandler<typeof JobName.CleanupArtifacts> {
   readonly job = JobName.CleanupArtifacts;
   readonly schedule: { everyMs: number } | null;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
-import { BlocksModule } from '../blocks/blocks.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { ArtifactCleanupProcessor } from './artifact-cleanup.processor.js';
@@ -12,7 +13,7 @@ import { CleanupStatsService } from './cleanup-stats.service.js';
 import { LocalArtifactStorage } from './local-artifact.storage.js';
 
 @Module({
-  imports: [BlocksModule, SessionsModule],
+  imports: [QueuesModule, RateLimitModule, SessionsModule],
   controllers: [ArtifactsController, CleanupController],
   providers: [
     { provide: ARTIFACT_STORAGE, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new LocalArtifactStorage(config.ARTIFACTS_DIR) },
@@ -21,6 +22,6 @@ import { LocalArtifactStorage } from './local-artifact.storage.js';
     CleanupStatsService,
     ArtifactCleanupProcessor,
   ],
-  exports: [ArtifactsService, ArtifactCleanupProcessor],
+  exports: [ArtifactsService],
 })
 export class ArtifactsModule {}

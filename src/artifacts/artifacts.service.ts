@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gzip } from 'node:zlib';
 import type { Principal } from '../auth/principal.js';
-import { DocumentReader } from '../blocks/document.reader.js';
+import { DocumentReader } from '../sessions/document.reader.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import type { Artifact } from '../generated/prisma/client.js';

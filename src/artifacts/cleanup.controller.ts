@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { RequireAdmin } from '../auth/principal.js';
-import { JobsService } from '../queues/jobs.service.js';
+import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import { CleanupStatsService, type CleanupStats } from './cleanup-stats.service.js';
 
@@ -12,7 +12,7 @@ import { CleanupStatsService, type CleanupStats } from './cleanup-stats.service.
 export class CleanupController {
   constructor(
     private readonly stats: CleanupStatsService,
-    private readonly jobs: JobsService,
+    private readonly jobs: JobQueue,
   ) {}
 
   /** How much the artifact store holds, how much is due for deletion, and what the last cleanup did. */

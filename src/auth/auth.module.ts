@@ -2,7 +2,9 @@ import { createPrivateKey, createPublicKey, createSecretKey } from 'node:crypto'
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
+import { CacheModule } from '../cache/cache.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { AuthController } from './auth.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
@@ -14,6 +16,8 @@ import { UsersRepository } from './users.repository.js';
 
 @Module({
   imports: [
+    CacheModule,
+    RateLimitModule,
     // Keys are parsed into KeyObjects once: given strings, jsonwebtoken re-parses them on
     // every call (a failed PEM parse first, for a shared secret), a sixth of a request's CPU.
     JwtModule.registerAsync({

@@ -1,18 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { ChangePublisher } from '../changes/change.publisher.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import { refusal, type Decision } from '../rate-limit/rate-limiter.js';
 import type { Plan } from '../generated/prisma/enums.js';
 import type { User } from '../generated/prisma/client.js';
 import { LoginAttempts } from './login-attempts.js';
-import { SESSION_DELETED, type SessionDeletedEvent } from '../sessions/session.events.js';
 import { actorOf, type Principal } from './principal.js';
 import { PasswordHasher } from './password-hasher.js';
 import { TokenService } from './token.service.js';
 import { UserProfileCache, type UserProfile } from './user-profile.cache.js';
-import { USER_DELETED, type UserDeletedEvent } from './user.events.js';
 import { UsersRepository } from './users.repository.js';
+import { EventBus } from '../events/event-bus.js';
 
 export interface AuthResult {
   user: UserProfile;
@@ -35,7 +33,7 @@ export class AuthService {
     private readonly profiles: UserProfileCache,
     private readonly attempts: LoginAttempts,
     private readonly tx: TransactionHost,
-    private readonly publisher: ChangePublisher,
+    private readonly events: EventBus,
   ) {}
 
   async register(input: { email: string; password: string; displayName?: string }): Promise<AuthResult> {
@@ -106,8 +104,8 @@ export class AuthService {
     } finally {
       const at = new Date().toISOString();
       const actor = actorOf(by);
-      for (const key of sessionKeys) await this.publisher.emit(SESSION_DELETED, { key, actor, at } satisfies SessionDeletedEvent);
-      await this.publisher.emit(USER_DELETED, { userId, at } satisfies UserDeletedEvent);
+      for (const key of sessionKeys) await this.events.emit('session.deleted', { key, actor, at });
+      await this.events.emit('user.deleted', { userId, at });
     }
   }
 

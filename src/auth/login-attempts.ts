@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
 import { fromIp } from '../rate-limit/rate-limit.guard.js';
-import { RATE_LIMITS_RESET, type RateLimitsResetEvent } from '../rate-limit/rate-limit.events.js';
 import { RateLimiter, type Decision, type Taken } from '../rate-limit/rate-limiter.js';
 import type { Principal } from './principal.js';
 import { UsersRepository } from './users.repository.js';
+import { OnAppEvent, type RateLimitsResetEvent } from '../events/app-events.js';
 
 /**
  * The window of failed logins naming one account, keyed by its normalised email whether or
@@ -65,7 +64,7 @@ export class LoginAttempts {
   }
 
   /** An operator's reset of a user clears the failed logins naming their account too. */
-  @OnEvent(RATE_LIMITS_RESET)
+  @OnAppEvent('rate-limits.reset')
   async onReset(event: RateLimitsResetEvent): Promise<void> {
     const user = await this.users.findById(event.userId);
     if (user) await this.limiter.reset(accountIdentity(user.email));

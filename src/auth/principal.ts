@@ -2,6 +2,7 @@ import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestj
 import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import type { Plan } from '../generated/prisma/enums.js';
+import type { Actor } from '../contract/actor.js';
 
 /** Who is calling: a user (by token), an operator (admin token) or an anonymous client (by IP). */
 export type Principal =
@@ -30,12 +31,6 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
   if (!request.principal) throw new Error('AuthGuard did not run for this route');
   return request.principal;
 });
-
-/** Who made a change, as collaborators are told. */
-export interface Actor {
-  userId: string | null;
-  displayName: string;
-}
 
 export function actorOf(principal: Principal): Actor {
   switch (principal.kind) {

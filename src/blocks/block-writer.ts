@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { actorOf, type Principal } from '../auth/principal.js';
-import { ChangePublisher } from '../changes/change.publisher.js';
-import type { ChangeKind } from '../changes/change.event.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { GroupCommit } from '../database/group-commit.js';
@@ -13,7 +11,7 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { canRead, canWrite } from '../sessions/session-access.js';
 import { sessionTooLarge } from '../sessions/session-budget.js';
 import { positionBetween } from './block-position.js';
-import { toBlockView, type BlockView } from './block.view.js';
+import { toBlockView } from '../sessions/block.view.js';
 import {
   BlocksRepository,
   type BlockChange,
@@ -24,6 +22,9 @@ import {
   type Written,
 } from './blocks.repository.js';
 import { mergeFields } from './field-merge.js';
+import type { BlockView } from '../contract/block.js';
+import type { ChangeKind } from '../contract/change.js';
+import { EventBus } from '../events/event-bus.js';
 
 /** Who is writing, in which session, and when. */
 export interface WriteContext {
@@ -81,7 +82,7 @@ export class BlockWriter implements OnModuleDestroy {
 
   constructor(
     private readonly blocks: BlocksRepository,
-    private readonly publisher: ChangePublisher,
+    private readonly events: EventBus,
     private readonly tx: TransactionHost,
     @InjectConfig() private readonly config: AppConfig,
     metrics: Metrics,
@@ -221,7 +222,7 @@ export class BlockWriter implements OnModuleDestroy {
 
   private async announce(ctx: WriteContext, kind: ChangeKind, written: Written): Promise<WriteResult> {
     const block = toBlockView(written.block, ctx.access.key);
-    await this.publisher.committed({
+    await this.events.afterCommit('change.committed', {
       sessionKey: ctx.access.key,
       sessionId: written.sessionId,
       visibility: written.visibility,
@@ -257,7 +258,7 @@ export class BlockWriter implements OnModuleDestroy {
 
   private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, stored: StoredBlock): Promise<never> {
     const current = stored.block;
-    await this.publisher.conflict({
+    await this.events.emit('block.conflict', {
       sessionKey: ctx.access.key,
       visibility: stored.visibility,
       blockId: id,

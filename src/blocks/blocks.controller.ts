@@ -7,8 +7,8 @@ import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { versionFrom } from '../sessions/version-precondition.js';
-import type { BlockView } from './block.view.js';
 import { BlocksService } from './blocks.service.js';
+import type { BlockView } from '../contract/block.js';
 import {
   BatchBody,
   BlockIdParam,

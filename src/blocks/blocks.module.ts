@@ -3,13 +3,13 @@ import { BlockWriter } from './block-writer.js';
 import { BlocksController } from './blocks.controller.js';
 import { BlocksRepository } from './blocks.repository.js';
 import { BlocksService } from './blocks.service.js';
-import { DocumentReader } from './document.reader.js';
-import { DocumentsController } from './documents.controller.js';
-import { DocumentsRepository } from './documents.repository.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
 
 @Module({
-  controllers: [BlocksController, DocumentsController],
-  providers: [BlockWriter, BlocksRepository, BlocksService, DocumentReader, DocumentsRepository],
-  exports: [BlockWriter, BlocksService, DocumentReader],
+  imports: [RateLimitModule, SessionsModule],
+  controllers: [BlocksController],
+  providers: [BlockWriter, BlocksRepository, BlocksService],
+  exports: [BlocksService],
 })
 export class BlocksModule {}

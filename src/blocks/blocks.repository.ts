@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { Actor } from '../auth/principal.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { Prisma, type BlockRevision } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { fitsBudget, jsonBytes } from '../sessions/session-budget.js';
-import { blockJson, type BlockRecord } from './block.view.js';
+import { blockJson, type BlockRecord } from '../sessions/block.view.js';
+import type { Actor } from '../contract/actor.js';
 
 /** Who writes and where: the session key and what the writer may do there. */
 export interface WriteAccess {

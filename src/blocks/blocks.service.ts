@@ -1,17 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { ChangesService } from '../changes/changes.service.js';
 import { toPage, type Page, type PageQuery } from '../common/pagination.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
-import type { Actor } from '../auth/principal.js';
 import { BlockWriter, writeContext, type WriteContext, type WriteResult } from './block-writer.js';
-import type { BlockView } from './block.view.js';
 import { BlocksRepository } from './blocks.repository.js';
-import { blocksBody, DocumentReader } from './document.reader.js';
+import { blocksBody, DocumentReader } from '../sessions/document.reader.js';
 import type { BlockRevision } from '../generated/prisma/client.js';
 import type { BatchOp, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from './dto/block.dto.js';
+import type { Actor } from '../contract/actor.js';
+import type { BlockView } from '../contract/block.js';
+
+/** A batch op as callers send it, or as the server's own rewrites make it (with a block's exact position). */
+export type BlockOp =
+  BatchOp | (Extract<BatchOp, { op: 'create' }> & { position?: string }) | (Extract<BatchOp, { op: 'move' }> & { position?: string });
 
 export interface Revision {
   version: number;
@@ -27,7 +30,6 @@ export class BlocksService {
     private readonly writer: BlockWriter,
     private readonly reader: DocumentReader,
     private readonly blocks: BlocksRepository,
-    private readonly changeLog: ChangesService,
     private readonly tx: TransactionHost,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -63,7 +65,7 @@ export class BlocksService {
   }
 
   /** Every op in one transaction, or none: a refused op rolls back the others and names itself (`opIndex`). */
-  async batch(principal: Principal, key: string, ops: BatchOp[]): Promise<{ items: WriteResult['block'][]; seq: number }> {
+  async batch(principal: Principal, key: string, ops: BlockOp[]): Promise<{ items: WriteResult['block'][]; seq: number }> {
     const ctx = writeContext(principal, key);
     const results = await this.tx.run(async () => {
       const applied: WriteResult[] = [];
@@ -78,6 +80,15 @@ export class BlocksService {
       return applied;
     });
     return { items: results.map((r) => r.block), seq: results[results.length - 1].seq };
+  }
+
+  /**
+   * Ops of the server's own rewrites (a restore), applied in order inside the caller's
+   * transaction: they may name a block's id and exact position, which callers' ops may not.
+   */
+  async rewrite(principal: Principal, key: string, ops: BlockOp[]): Promise<void> {
+    const ctx = writeContext(principal, key);
+    for (const op of ops) await this.apply(ctx, op);
   }
 
   async history(principal: Principal, key: string, id: string, query: PageQuery): Promise<Page<Revision>> {
@@ -101,13 +112,7 @@ export class BlocksService {
     return toPage(rows, query.limit, revision, (r) => String(r.version));
   }
 
-  /** The body of GET .../changes, a ChangesPage, as JSON text. */
-  async changes(principal: Principal, key: string, since: number, limit: number): Promise<string> {
-    const { id, head } = await this.reader.session(principal, key);
-    return this.changeLog.sinceText({ id, key, seq: head.seq }, since, limit);
-  }
-
-  private apply(ctx: WriteContext, op: BatchOp): Promise<WriteResult> {
+  private apply(ctx: WriteContext, op: BlockOp): Promise<WriteResult> {
     switch (op.op) {
       case 'create':
         return this.writer.create(ctx, op);

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
-import { APP_CLOSING, LifecycleState } from '../health/lifecycle.state.js';
+import { EventBus } from '../events/event-bus.js';
+import { LifecycleState } from '../health/lifecycle.state.js';
 
 /**
  * The SIGTERM sequence: readiness fails at once; the instance keeps serving for `delayMs`
@@ -14,7 +14,7 @@ export async function drainAndClose(app: INestApplication, delayMs: number, time
   await new Promise((resolve) => setTimeout(resolve, delayMs));
   let timer: NodeJS.Timeout | undefined;
   const closing = (async () => {
-    await app.get(EventEmitter2).emitAsync(APP_CLOSING);
+    await app.get(EventBus).emit('app.closing', undefined);
     await app.close();
     return true;
   })();

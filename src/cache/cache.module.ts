@@ -1,13 +1,9 @@
-import { Global, Module } from '@nestjs/common';
-import { CacheInvalidationListener } from './cache-invalidation.listener.js';
+import { Module } from '@nestjs/common';
 import { CacheStatsService } from './cache-stats.service.js';
-import { CacheController } from './cache.controller.js';
 import { CacheService } from './cache.service.js';
 
-@Global()
 @Module({
-  controllers: [CacheController],
-  providers: [CacheInvalidationListener, CacheService, CacheStatsService],
-  exports: [CacheService],
+  providers: [CacheService, CacheStatsService],
+  exports: [CacheService, CacheStatsService],
 })
 export class CacheModule {}

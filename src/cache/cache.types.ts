@@ -19,6 +19,3 @@ export interface CacheEntry {
   /** Invalidating any of these tags makes the entry a miss. */
   tags?: readonly string[];
 }
-
-/** The tag every cached view of one session carries. */
-export const sessionTag = (sessionKey: string) => `session:${sessionKey}`;

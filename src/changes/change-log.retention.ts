@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
-import { CHANGE_COMMITTED, type CommittedChange } from './change.event.js';
 import { ChangesRepository } from './changes.repository.js';
+import { OnAppEvent, type CommittedChange } from '../events/app-events.js';
 
 /** A session's log is trimmed after every this many of its changes. */
 const PRUNE_EVERY = 64;
@@ -21,7 +20,7 @@ export class ChangeLogRetention {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  @OnEvent(CHANGE_COMMITTED)
+  @OnAppEvent('change.committed')
   onCommitted(event: CommittedChange): void {
     if (event.change.seq % PRUNE_EVERY !== 0) return;
     this.prune(event.sessionId, event.change.seq).catch((error: Error) => {

@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
-import type { Actor } from '../auth/principal.js';
-import { toBlockView, type BlockRecord } from '../blocks/block.view.js';
+import { toBlockView, type BlockRecord } from '../sessions/block.view.js';
 import { AppError } from '../errors/app-error.js';
 import type { Change } from '../generated/prisma/client.js';
 import { toSessionChange } from '../sessions/session.view.js';
-import type { ChangeEvent, ChangeKind } from './change.event.js';
+import { DocumentReader } from '../sessions/document.reader.js';
 import { ChangesRepository } from './changes.repository.js';
+import type { Actor } from '../contract/actor.js';
+import type { ChangeEvent, ChangeKind } from '../contract/change.js';
 
 /**
  * A page of the change log. It ends at `limit` items or at CHANGES_MAX_PAGE_BYTES of
@@ -23,6 +25,7 @@ export interface ChangesPage {
 export class ChangesService {
   constructor(
     private readonly changes: ChangesRepository,
+    private readonly reader: DocumentReader,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -33,6 +36,12 @@ export class ChangesService {
     if (rows.length === 0 || Number(rows[0].seq) !== since + 1) throw expired(since);
     const items = rows.map((row) => toChangeEvent(row, session.key));
     return { items, seq: Math.max(session.seq, items[items.length - 1].seq) };
+  }
+
+  /** The body of GET .../changes for a caller who may read the session, a ChangesPage as JSON text. */
+  async pageFor(principal: Principal, key: string, since: number, limit: number): Promise<string> {
+    const { id, head } = await this.reader.session(principal, key);
+    return this.sinceText({ id, key, seq: head.seq }, since, limit);
   }
 
   /** The same page as the JSON text of a ChangesPage, written by PostgreSQL: for a reply, which sends it as it is. */

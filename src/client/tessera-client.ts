@@ -1,7 +1,7 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import type { BlockView } from '../blocks/block.view.js';
-import type { ChangeEvent } from '../changes/change.event.js';
-import type { Member } from '../collaboration/presence.service.js';
+import type { BlockView } from '../contract/block.js';
+import type { ChangeEvent } from '../contract/change.js';
+import type { Member } from '../contract/presence.js';
 
 /** The protocol this client speaks (see the server's collab.protocol). */
 export const CLIENT_PROTOCOL = 1;

@@ -1,12 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
 import type { Principal } from '../auth/principal.js';
-import { BLOCK_CONFLICT, CHANGE_COMMITTED, type BlockConflictEvent, type CommittedChange } from '../changes/change.event.js';
 import { canRead } from '../sessions/session-access.js';
-import { SESSION_DELETED, type SessionDeletedEvent } from '../sessions/session.events.js';
 import { ownersRoomOf, readersRoomOf, roomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 import { PresenceService } from './presence.service.js';
+import { OnAppEvent, type BlockConflictEvent, type CommittedChange, type SessionDeletedEvent } from '../events/app-events.js';
 
 /**
  * Every committed change, whether made over HTTP or a socket, goes to the session's room on
@@ -22,7 +20,7 @@ export class ChangeBroadcaster {
     private readonly presence: PresenceService,
   ) {}
 
-  @OnEvent(CHANGE_COMMITTED)
+  @OnAppEvent('change.committed')
   async onChange(event: CommittedChange): Promise<void> {
     if (!this.server.started) return;
     // The change that lowered visibility still goes to the audience it had; every later one only to who may read it.
@@ -35,7 +33,7 @@ export class ChangeBroadcaster {
   }
 
   /** To everyone but the socket whose write was refused (it has the refusal in its ack). */
-  @OnEvent(BLOCK_CONFLICT)
+  @OnAppEvent('block.conflict')
   onConflict(event: BlockConflictEvent): void {
     if (!this.server.started) return;
     const room = this.server.namespace.to(readersRoomOf(event.sessionKey, event.visibility));
@@ -43,7 +41,7 @@ export class ChangeBroadcaster {
     (event.origin ? room.except(event.origin) : room).emit('block.conflict', { blockId, attemptedVersion, current, actor });
   }
 
-  @OnEvent(SESSION_DELETED)
+  @OnAppEvent('session.deleted')
   async onDeleted(event: SessionDeletedEvent): Promise<void> {
     if (!this.server.started) return;
     const room = roomOf(event.key);

@@ -1,5 +1,4 @@
 import { Logger, UseFilters, UseGuards, UseInterceptors, type OnModuleDestroy } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
 import {
   ConnectedSocket,
   MessageBody,
@@ -10,9 +9,8 @@ import {
 } from '@nestjs/websockets';
 import type { Namespace } from 'socket.io';
 import { BlocksService } from '../blocks/blocks.service.js';
-import { DocumentReader } from '../blocks/document.reader.js';
+import { DocumentReader } from '../sessions/document.reader.js';
 import { AppError } from '../errors/app-error.js';
-import { APP_CLOSING } from '../health/lifecycle.state.js';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CollabHandshake, type CollabSocket } from './collab.handshake.js';
 import {
@@ -36,6 +34,7 @@ import { errorAck, SocketAckFilter, SocketAckInterceptor, SocketEventsInFlight, 
 import { SocketBackpressure } from './socket-backpressure.js';
 import { SocketMetrics } from './socket.metrics.js';
 import { versionFrom } from '../sessions/version-precondition.js';
+import { OnAppEvent } from '../events/app-events.js';
 
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
 /** How long a drain waits for events being handled before it closes the sockets. */
@@ -92,7 +91,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   }
 
   /** Shutdown: every socket here is told to reconnect elsewhere, then closed once its in-flight events are answered. */
-  @OnEvent(APP_CLOSING)
+  @OnAppEvent('app.closing')
   async drain(): Promise<void> {
     if (!this.server.started) return;
     const local = this.server.namespace.local;

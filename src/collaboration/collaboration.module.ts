@@ -1,7 +1,10 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { BlocksModule } from '../blocks/blocks.module.js';
+import { ChangesModule } from '../changes/changes.module.js';
 import { HealthModule } from '../health/health.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
 import { CollabHandshake } from './collab.handshake.js';
 import { CollaborationGateway } from './collaboration.gateway.js';
 import { RealtimeModule } from './realtime.module.js';
@@ -13,7 +16,7 @@ import { WsStatsController } from './ws-stats.controller.js';
 import { WsStatsService } from './ws-stats.service.js';
 
 @Module({
-  imports: [AuthModule, BlocksModule, HealthModule, RealtimeModule],
+  imports: [AuthModule, BlocksModule, ChangesModule, HealthModule, RateLimitModule, RealtimeModule, SessionsModule],
   controllers: [WsStatsController],
   providers: [
     CollabHandshake,

@@ -5,6 +5,7 @@ import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RedisService } from '../redis/redis.service.js';
 import { roomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
+import type { Member } from '../contract/presence.js';
 
 /** One entry per socket; a member is a user (all their sockets) or an anonymous socket. */
 interface SocketPresence {
@@ -19,16 +20,6 @@ interface SocketPresence {
   selection?: unknown;
   status: string;
   seen: number;
-}
-
-export interface Member {
-  userId: string | null;
-  displayName: string;
-  color: string;
-  cursor?: { blockId: string; offset: number };
-  selection?: unknown;
-  status: string;
-  socketCount: number;
 }
 
 /** An entry not refreshed for this long belongs to a dead instance or socket. */

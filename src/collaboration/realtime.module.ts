@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { ChangeBroadcaster } from './change-broadcaster.js';
 import { CollabServer } from './collab.server.js';
 import { JobBroadcaster } from './job-broadcaster.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
+import { SweepPresenceProcessor } from './presence.processor.js';
 import { PresenceService } from './presence.service.js';
 import { UserRevocationListener } from './user-revocation.listener.js';
 
@@ -11,7 +13,8 @@ import { UserRevocationListener } from './user-revocation.listener.js';
  * The API attaches it to its gateway; a worker process to a broadcast-only server.
  */
 @Module({
-  providers: [ChangeBroadcaster, CollabServer, JobBroadcaster, PresenceService, UserRevocationListener],
+  imports: [SessionsModule],
+  providers: [ChangeBroadcaster, CollabServer, JobBroadcaster, PresenceService, SweepPresenceProcessor, UserRevocationListener],
   exports: [CollabServer, PresenceService],
 })
 export class RealtimeModule {}

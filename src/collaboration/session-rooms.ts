@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { DocumentReader } from '../blocks/document.reader.js';
+import { DocumentReader } from '../sessions/document.reader.js';
 import { ChangesService, type ChangesPage } from '../changes/changes.service.js';
 import { AppError } from '../errors/app-error.js';
 import { readsAlways } from '../sessions/session-access.js';
 import type { CollabSocket } from './collab.handshake.js';
 import { ownersRoomOf, roomOf } from './collab.protocol.js';
-import { PresenceService, type Member } from './presence.service.js';
+import { PresenceService } from './presence.service.js';
+import type { Member } from '../contract/presence.js';
 
 /** At most this many missed changes in a join's ack; a client further behind reads /changes (or reloads). */
 const MISSED_LIMIT = 1000;

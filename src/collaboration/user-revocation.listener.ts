@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
 import type { Principal } from '../auth/principal.js';
-import { USER_DELETED, type UserDeletedEvent } from '../auth/user.events.js';
 import { CollabServer } from './collab.server.js';
+import { OnAppEvent, type UserDeletedEvent } from '../events/app-events.js';
 
 /** A handshake that identified the user just before the delete may complete just after the first sweep. */
 const LATE_HANDSHAKE_SWEEP_MS = 2000;
@@ -18,7 +17,7 @@ export class UserRevocationListener {
 
   constructor(private readonly server: CollabServer) {}
 
-  @OnEvent(USER_DELETED)
+  @OnAppEvent('user.deleted')
   async onDeleted(event: UserDeletedEvent): Promise<void> {
     if (!this.server.started) return;
     await this.disconnect(event.userId);

@@ -1,4 +1,4 @@
-import type { BlockView } from '../blocks/block.view.js';
+import type { BlockView } from '../contract/block.js';
 
 /**
  * How renderers read a block's content. Blocks are typed freely by the editor; these are

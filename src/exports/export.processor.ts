@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { ArtifactsService } from '../artifacts/artifacts.service.js';
-import { DocumentReader } from '../blocks/document.reader.js';
+import { DocumentReader } from '../sessions/document.reader.js';
 import { requireJobSession } from '../queues/job-session.js';
 import { JobName, type ExportJob } from '../queues/queue.names.js';
-import type { JobHandler } from '../workers/job-handler.js';
+import { JobProcessor, type JobHandler } from '../queues/job-handler.js';
 import { shapeOf } from './block-text.js';
 import { render } from './renderers.js';
 
@@ -18,6 +18,7 @@ export interface ExportResult {
 
 /** Renders a session as the requester may read it now, and stores the file as an artifact. */
 @Injectable()
+@JobProcessor()
 export class ExportProcessor implements JobHandler<typeof JobName.Export> {
   readonly job = JobName.Export;
 

@@ -1,14 +1,15 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module.js';
-import { BlocksModule } from '../blocks/blocks.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
 import { ExportProcessor } from './export.processor.js';
 import { ExportsController } from './exports.controller.js';
 import { ExportsService } from './exports.service.js';
 
 @Module({
-  imports: [BlocksModule, ArtifactsModule],
+  imports: [ArtifactsModule, QueuesModule, RateLimitModule, SessionsModule],
   controllers: [ExportsController],
   providers: [ExportsService, ExportProcessor],
-  exports: [ExportProcessor],
 })
 export class ExportsModule {}

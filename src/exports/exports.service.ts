@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { DocumentReader } from '../blocks/document.reader.js';
-import { JobsService } from '../queues/jobs.service.js';
+import { DocumentReader } from '../sessions/document.reader.js';
+import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import type { ExportBody } from './dto.js';
 
@@ -10,7 +10,7 @@ import type { ExportBody } from './dto.js';
 export class ExportsService {
   constructor(
     private readonly reader: DocumentReader,
-    private readonly jobs: JobsService,
+    private readonly jobs: JobQueue,
   ) {}
 
   /** Anyone who can read the session may export it. */

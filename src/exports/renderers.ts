@@ -1,4 +1,4 @@
-import type { DocumentView } from '../blocks/document.reader.js';
+import type { DocumentView } from '../sessions/document.reader.js';
 import { inSlices } from '../common/json-text.js';
 import { inTurns } from '../common/turns.js';
 import type { ExportFormat } from '../queues/queue.names.js';

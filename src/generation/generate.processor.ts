@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { JobName, type GenerateJob } from '../queues/queue.names.js';
-import type { JobHandler, JobRun } from '../workers/job-handler.js';
+import { JobProcessor, type JobHandler, type JobRun } from '../queues/job-handler.js';
 import { GeneratedBlocksWriter } from './generated-blocks.writer.js';
 import { TEXT_PROVIDER, type TextProvider } from './providers/text-provider.js';
 
@@ -15,6 +15,7 @@ export interface GenerateResult {
 
 /** A prompt into blocks (or an outline), written after an automatic snapshot. */
 @Injectable()
+@JobProcessor()
 export class GenerateProcessor implements JobHandler<typeof JobName.Generate> {
   readonly job = JobName.Generate;
 

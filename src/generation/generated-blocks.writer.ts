@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
 import { BlocksService } from '../blocks/blocks.service.js';
-import { DocumentReader, type SessionRef } from '../blocks/document.reader.js';
+import { DocumentReader, type SessionRef } from '../sessions/document.reader.js';
 import { derivedUuid } from '../common/ids.js';
 import { requireJobSession } from '../queues/job-session.js';
 import type { RequestedJob } from '../queues/queue.names.js';

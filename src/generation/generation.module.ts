@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module.js';
 import { BlocksModule } from '../blocks/blocks.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { SnapshotsModule } from '../snapshots/snapshots.module.js';
 import { GenerateProcessor } from './generate.processor.js';
@@ -42,9 +45,8 @@ const providers = [
 ];
 
 @Module({
-  imports: [ArtifactsModule, BlocksModule, SnapshotsModule],
+  imports: [ArtifactsModule, BlocksModule, QueuesModule, RateLimitModule, SessionsModule, SnapshotsModule],
   controllers: [GenerationController],
   providers: [...providers, GeneratedBlocksWriter, GenerationService, GenerateProcessor, ThinkProcessor, ImageProcessor],
-  exports: [GenerateProcessor, ThinkProcessor, ImageProcessor],
 })
 export class GenerationModule {}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { JobsService } from '../queues/jobs.service.js';
+import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import type { GenerateBody, ImageBody, ThinkBody } from './dto.js';
 import { GeneratedBlocksWriter } from './generated-blocks.writer.js';
@@ -11,7 +11,7 @@ import { GeneratedBlocksWriter } from './generated-blocks.writer.js';
 export class GenerationService {
   constructor(
     private readonly writer: GeneratedBlocksWriter,
-    private readonly jobs: JobsService,
+    private readonly jobs: JobQueue,
   ) {}
 
   async generate(principal: Principal, key: string, body: GenerateBody, idempotencyKey?: string): Promise<{ jobId: string }> {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { ArtifactsService } from '../artifacts/artifacts.service.js';
 import { JobName, type ImageJob } from '../queues/queue.names.js';
-import type { JobHandler, JobRun } from '../workers/job-handler.js';
+import { JobProcessor, type JobHandler, type JobRun } from '../queues/job-handler.js';
 import { GeneratedBlocksWriter } from './generated-blocks.writer.js';
 import { oneLine } from './providers/prompt-words.js';
 import { IMAGE_PROVIDER, type ImageProvider } from './providers/text-provider.js';
@@ -16,6 +16,7 @@ export interface ImageResult {
 
 /** A prompt into an image: stored as an artifact, shown by an `image` block at the end of the session. */
 @Injectable()
+@JobProcessor()
 export class ImageProcessor implements JobHandler<typeof JobName.Image> {
   readonly job = JobName.Image;
 

@@ -4,7 +4,7 @@ import { derivedUuid } from '../common/ids.js';
 import { priorityOf } from '../queues/queue.options.js';
 import { JobName, type GenerateJob, type ThinkJob } from '../queues/queue.names.js';
 import { QueueRegistry } from '../queues/queue.registry.js';
-import type { JobHandler, JobRun } from '../workers/job-handler.js';
+import { JobProcessor, type JobHandler, type JobRun } from '../queues/job-handler.js';
 import type { GenerateResult } from './generate.processor.js';
 import { GeneratedBlocksWriter } from './generated-blocks.writer.js';
 import { TEXT_PROVIDER, type TextProvider } from './providers/text-provider.js';
@@ -24,6 +24,7 @@ export interface ThinkResult {
  * planning step re-finds its children and headings instead of adding new ones.
  */
 @Injectable()
+@JobProcessor()
 export class ThinkProcessor implements JobHandler<typeof JobName.Think> {
   readonly job = JobName.Think;
 

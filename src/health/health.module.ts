@@ -1,11 +1,10 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { HealthController } from './health.controller.js';
 import { HealthRepository } from './health.repository.js';
 import { HealthIndicators } from './health.indicators.js';
 import { HealthService } from './health.service.js';
 import { LifecycleState } from './lifecycle.state.js';
 
-@Global()
 @Module({
   controllers: [HealthController],
   providers: [HealthRepository, HealthService, HealthIndicators, LifecycleState],

@@ -1,9 +1,8 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
-import { BlocksModule } from '../blocks/blocks.module.js';
+import { HealthModule } from '../health/health.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { JobsController } from './jobs.controller.js';
-import { JobsService } from './jobs.service.js';
+import { JobQueue } from './job-queue.js';
 import { QUEUE_NAMES } from './queue.names.js';
 import { defaultJobOptions, queueConnection } from './queue.options.js';
 import { QueueHealth } from './queue.health.js';
@@ -16,7 +15,6 @@ import { QueueStatsService } from './queue-stats.service.js';
  * The producer side of the queues: every process can enqueue and look jobs up. Workers
  * are a separate module (`WorkersModule`), loaded by `dist/worker.js` or RUN_WORKERS.
  */
-@Global()
 @Module({
   imports: [
     BullModule.forRootAsync({
@@ -28,10 +26,10 @@ import { QueueStatsService } from './queue-stats.service.js';
       }),
     }),
     BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
-    BlocksModule,
+    HealthModule,
   ],
-  controllers: [JobsController, QueueStatsController],
-  providers: [QueueRegistry, JobsService, QueueStatsService, QueueHealth, QueueMetrics],
-  exports: [QueueRegistry, JobsService, QueueStatsService],
+  controllers: [QueueStatsController],
+  providers: [JobQueue, QueueRegistry, QueueStatsService, QueueHealth, QueueMetrics],
+  exports: [JobQueue, QueueRegistry, QueueStatsService],
 })
 export class QueuesModule {}

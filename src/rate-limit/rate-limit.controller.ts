@@ -1,12 +1,11 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ipIdentity, normaliseIp, RequireAdmin } from '../auth/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RateLimitStatsService, type RateLimitStats } from './rate-limit-stats.service.js';
-import { RATE_LIMITS_RESET, type RateLimitsResetEvent } from './rate-limit.events.js';
 import { RateLimiter } from './rate-limiter.js';
+import { EventBus } from '../events/event-bus.js';
 
 const ResetBody = z
   .union([
@@ -24,7 +23,7 @@ export class RateLimitController {
   constructor(
     private readonly limiter: RateLimiter,
     private readonly statsService: RateLimitStatsService,
-    private readonly events: EventEmitter2,
+    private readonly events: EventBus,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -41,7 +40,7 @@ export class RateLimitController {
     const identity =
       'userId' in body ? `user:${body.userId}` : `ip:${ipIdentity(normaliseIp(body.ip), this.config.RATE_LIMIT_IPV6_PREFIX)}`;
     await this.limiter.reset(identity);
-    if ('userId' in body) await this.events.emitAsync(RATE_LIMITS_RESET, { userId: body.userId } satisfies RateLimitsResetEvent);
+    if ('userId' in body) await this.events.emit('rate-limits.reset', { userId: body.userId });
     return { reset: identity };
   }
 }

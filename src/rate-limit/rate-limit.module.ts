@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { KeyProbeInterceptor } from './key-probe.interceptor.js';
 import { RateLimitStatsService } from './rate-limit-stats.service.js';
 import { RateLimitController } from './rate-limit.controller.js';
@@ -6,7 +6,6 @@ import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /** Global so feature controllers can use the guard and interceptor without importing each other. */
-@Global()
 @Module({
   controllers: [RateLimitController],
   providers: [KeyProbeInterceptor, RateLimiter, RateLimitGuard, RateLimitStatsService],

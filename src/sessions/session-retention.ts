@@ -1,10 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Actor } from '../auth/principal.js';
-import { ChangePublisher } from '../changes/change.publisher.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
-import { SESSION_DELETED, type SessionDeletedEvent } from './session.events.js';
 import { SessionsRepository } from './sessions.repository.js';
+import type { Actor } from '../contract/actor.js';
+import { EventBus } from '../events/event-bus.js';
 
 const BATCH = 500;
 const RETENTION: Actor = { userId: null, displayName: 'Retention' };
@@ -26,7 +25,7 @@ export class SessionRetention {
   constructor(
     private readonly sessions: SessionsRepository,
     private readonly idempotency: IdempotencyRepository,
-    private readonly publisher: ChangePublisher,
+    private readonly events: EventBus,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -36,7 +35,7 @@ export class SessionRetention {
     for (;;) {
       const keys = await this.sessions.deleteAbandoned(cutoff, BATCH);
       const at = new Date().toISOString();
-      for (const key of keys) await this.publisher.emit(SESSION_DELETED, { key, actor: RETENTION, at } satisfies SessionDeletedEvent);
+      for (const key of keys) await this.events.emit('session.deleted', { key, actor: RETENTION, at });
       sessionsDeleted += keys.length;
       if (keys.length < BATCH) break;
     }

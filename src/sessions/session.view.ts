@@ -1,23 +1,7 @@
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { isoTime } from '../database/sql-json.js';
-
-/** A session as the API shows it. */
-export interface SessionView {
-  key: string;
-  typeSlug: string;
-  title: string;
-  themeId: string | null;
-  ownerId: string | null;
-  visibility: Visibility;
-  version: number;
-  seq: number;
-  metadata: Record<string, unknown>;
-  state: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-  blocks?: unknown[];
-}
+import type { SessionChange, SessionView } from '../contract/session.js';
 
 export function toSessionView(row: Session): SessionView {
   return {
@@ -34,20 +18,6 @@ export function toSessionView(row: Session): SessionView {
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
-}
-
-/**
- * What a `session.updated` change carries: the new version and the fields the save wrote
- * (`metadata`: the keys it merged, with the new `lastModified`). Never the blocks, never a
- * copy of the whole session, so the change log grows by what changed.
- */
-export interface SessionChange {
-  version: number;
-  title?: string;
-  state?: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
-  visibility?: Visibility;
-  themeId?: string | null;
 }
 
 /** The fields of a SessionChange, in the API's order, from a save or a log row (jsonb keeps no key order); other fields are left out. */

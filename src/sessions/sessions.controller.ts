@@ -6,17 +6,22 @@ import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { SessionKeyPipe } from './session-key.pipe.js';
-import type { SessionView } from './session.view.js';
 import { SessionsService } from './sessions.service.js';
 import { IdempotencyKey } from '../common/idempotency-key.js';
+import { jsonText, type JsonText } from '../common/json-text.js';
+import { DocumentReader, documentBody } from './document.reader.js';
 import { versionFrom } from './version-precondition.js';
+import type { SessionView } from '../contract/session.js';
 
 @ApiTags('sessions')
 @ApiBearerAuth()
 @Admission()
 @Controller('api/sessions')
 export class SessionsController {
-  constructor(private readonly sessions: SessionsService) {}
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly reader: DocumentReader,
+  ) {}
 
   @Post()
   @RateLimit('session-creates', { countOnly: 201 })
@@ -54,6 +59,18 @@ export class SessionsController {
     const { session, created } = await this.sessions.instantiate(principal, key, body);
     void reply.status(created ? 201 : 200);
     return session;
+  }
+
+  /** The session with its blocks, sent as the JSON text the database wrote (and the cache kept), never re-serialized. */
+  @Get(':key')
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JsonText> {
+    const document = await this.reader.document(principal, key);
+    void reply.header('etag', `"${document.head.version}"`);
+    return jsonText(reply, documentBody(document));
   }
 
   @Patch(':key')

@@ -1,5 +1,13 @@
 import { Module } from '@nestjs/common';
+import { CacheModule } from '../cache/cache.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { ThemesModule } from '../themes/themes.module.js';
+import { DocumentWarmListener } from './document-warm.listener.js';
+import { WarmDocumentProcessor } from './document-warm.processor.js';
+import { DocumentReader } from './document.reader.js';
+import { DocumentsRepository } from './documents.repository.js';
+import { SessionCacheListener } from './session-cache.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
@@ -11,9 +19,14 @@ import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
 
 @Module({
-  imports: [ThemesModule],
+  imports: [CacheModule, QueuesModule, RateLimitModule, ThemesModule],
   controllers: [SessionsController],
   providers: [
+    DocumentReader,
+    DocumentsRepository,
+    DocumentWarmListener,
+    SessionCacheListener,
+    WarmDocumentProcessor,
     IdempotencyRepository,
     SessionKeyGenerator,
     SessionKeyStats,
@@ -23,6 +36,6 @@ import { SessionsService } from './sessions.service.js';
     SessionsRepository,
     SessionsService,
   ],
-  exports: [SessionsService, SessionKeyStats, SessionRetention],
+  exports: [DocumentReader, SessionsService, SessionKeyStats, SessionRetention],
 })
 export class SessionsModule {}

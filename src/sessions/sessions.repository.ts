@@ -5,9 +5,9 @@ import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
-import type { Actor } from '../auth/principal.js';
 import { fitsBudget, jsonBytes, type SessionBudget } from './session-budget.js';
-import type { SessionChange } from './session.view.js';
+import type { Actor } from '../contract/actor.js';
+import type { SessionChange } from '../contract/session.js';
 
 /** Every column, aliased to the model's field names, for raw statements that RETURNING a session. */
 const columns = (t: string) =>

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { actorOf, principalScope, type Principal } from '../auth/principal.js';
-import { ChangePublisher } from '../changes/change.publisher.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { TransactionHost } from '../database/transaction-host.js';
@@ -14,12 +13,13 @@ import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, Save
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { canChangeVisibility, canDelete, canRead, canWrite } from './session-access.js';
 import { metadataTooLarge, sessionTooLarge, type SessionBudget } from './session-budget.js';
-import { SESSION_DELETED, type SessionDeletedEvent } from './session.events.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
-import { toSessionChange, toSessionView, type SessionView } from './session.view.js';
+import { toSessionChange, toSessionView } from './session.view.js';
 import { SessionsRepository, type InsertOutcome, type NewSession, type SessionSave } from './sessions.repository.js';
+import type { SessionView } from '../contract/session.js';
+import { EventBus } from '../events/event-bus.js';
 
 /** Enough tries that escalating the key length makes a free key certain long before. */
 const MAX_KEY_ATTEMPTS = 32;
@@ -45,7 +45,7 @@ export class SessionsService implements OnModuleDestroy {
     private readonly types: SessionTypesRegistry,
     private readonly themes: ThemesService,
     private readonly tx: TransactionHost,
-    private readonly publisher: ChangePublisher,
+    private readonly events: EventBus,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.inserts = new GroupCommit({
@@ -131,7 +131,7 @@ export class SessionsService implements OnModuleDestroy {
     }
     const { saved } = outcome;
     const view = toSessionView(saved);
-    await this.publisher.committed({
+    await this.events.afterCommit('change.committed', {
       sessionKey: key,
       sessionId: saved.id,
       visibility: saved.visibility,
@@ -146,11 +146,11 @@ export class SessionsService implements OnModuleDestroy {
     const session = this.readable(await this.sessions.findByKey(key), principal);
     if (!canDelete(session, principal)) throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may delete it.');
     if (!(await this.sessions.delete(session.id))) throw new AppError('SESSION_NOT_FOUND');
-    await this.publisher.emit(SESSION_DELETED, {
+    await this.events.emit('session.deleted', {
       key,
       actor: actorOf(principal),
       at: new Date().toISOString(),
-    } satisfies SessionDeletedEvent);
+    });
   }
 
   async list(principal: Principal, query: ListSessionsQuery): Promise<Page<SessionView>> {

@@ -5,7 +5,7 @@ import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import type { FastifyReply } from 'fastify';
 import { jsonText, type JsonText } from '../common/json-text.js';
-import { documentBody } from '../blocks/document.reader.js';
+import { documentBody } from '../sessions/document.reader.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { CreateSnapshotBody, SnapshotIdParam } from './snapshots.dto.js';
 import { SnapshotsService, type SnapshotView } from './snapshots.service.js';

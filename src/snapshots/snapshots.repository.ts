@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { Actor } from '../auth/principal.js';
 import { olderThan, type ListCursor } from '../common/pagination.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import type { Snapshot } from '../generated/prisma/client.js';
 import type { Plan } from '../generated/prisma/enums.js';
+import type { Actor } from '../contract/actor.js';
 
 /** How long snapshots are kept, by the plan of the session's owner (no owner: FREE). */
 export const SNAPSHOT_RETENTION_DAYS: Record<Plan, number> = { FREE: 7, PRO: 30, ENTERPRISE: 365 };

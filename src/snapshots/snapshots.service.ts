@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { AuthService } from '../auth/auth.service.js';
-import { actorOf, type Actor, type Principal } from '../auth/principal.js';
-import { BlockWriter, writeContext, type WriteContext } from '../blocks/block-writer.js';
-import { DocumentReader, type DocumentText, type SessionRef } from '../blocks/document.reader.js';
+import { actorOf, type Principal } from '../auth/principal.js';
+import { BlocksService, type BlockOp } from '../blocks/blocks.service.js';
+import { DocumentReader, type DocumentText, type SessionRef } from '../sessions/document.reader.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import { canWrite } from '../sessions/session-access.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { SNAPSHOT_RETENTION_DAYS, SnapshotsRepository, type RestoreBlock, type SnapshotRow } from './snapshots.repository.js';
+import type { Actor } from '../contract/actor.js';
 
 export interface SnapshotView {
   id: string;
@@ -30,7 +31,21 @@ const view = (s: SnapshotRow): SnapshotView => ({
 
 interface RestoreStep {
   delta: number;
-  run: () => Promise<unknown>;
+  ops: BlockOp[];
+  /** The session's own fields (title, state), saved between the block ops in `delta` order. */
+  fields?: { title: string; state: Record<string, unknown> };
+}
+
+/** The ops that bring one block back to the snapshot's, with about how many bytes they add. An update takes the version one up, so the move after it names that. */
+function blockStep(block: RestoreBlock): RestoreStep {
+  const { id, version, type, content, position } = block;
+  if (type === null || position === null) return { delta: block.delta, ops: [{ op: 'delete', id, version: version! }] };
+  if (version === null) return { delta: block.delta, ops: [{ op: 'create', id, type, content: content!, position }] };
+  const ops: BlockOp[] = [];
+  let at = version;
+  if (block.rewrite) ops.push({ op: 'update', id, version: at++, type, content: content! });
+  if (block.currentPosition !== position) ops.push({ op: 'move', id, version: at, position });
+  return { delta: block.delta, ops };
 }
 
 const SYSTEM: Actor = { userId: null, displayName: 'Tessera' };
@@ -40,7 +55,7 @@ export class SnapshotsService {
   constructor(
     private readonly snapshots: SnapshotsRepository,
     private readonly reader: DocumentReader,
-    private readonly writer: BlockWriter,
+    private readonly blocks: BlocksService,
     private readonly sessions: SessionsService,
     private readonly auth: AuthService,
     private readonly tx: TransactionHost,
@@ -80,36 +95,20 @@ export class SnapshotsService {
   async restore(principal: Principal, key: string, id: string): Promise<DocumentText> {
     const ref = await this.writable(principal, key);
     if (!(await this.snapshots.find(ref.id, id, await this.retentionDays(ref)))) throw new AppError('SNAPSHOT_NOT_FOUND');
-    const ctx = writeContext(principal, key);
     await this.tx.run(async () => {
       // Blocks pass through each other's positions on the way back; uniqueness is checked at commit.
       const current = await this.reader.lockForRestore(key);
       if (current.id !== ref.id) throw new AppError('SESSION_NOT_FOUND');
-      const steps = (await this.snapshots.restoreBlocks(current.id, id)).map((block) => this.blockStep(ctx, block));
+      const steps: RestoreStep[] = (await this.snapshots.restoreBlocks(current.id, id)).map(blockStep);
       const fields = await this.snapshots.restoreFields(current.id, id);
-      if (fields) {
-        const { title, state } = fields;
-        steps.push({ delta: fields.delta, run: () => this.sessions.save(principal, key, current.head.version, { title, state }) });
-      }
+      if (fields) steps.push({ delta: fields.delta, ops: [], fields: { title: fields.title, state: fields.state } });
       steps.sort((a, b) => a.delta - b.delta);
-      for (const step of steps) await step.run();
+      for (const step of steps) {
+        if (step.fields) await this.sessions.save(principal, key, current.head.version, step.fields);
+        else await this.blocks.rewrite(principal, key, step.ops);
+      }
     });
     return this.reader.document(principal, key);
-  }
-
-  /** The writes that bring one block back to the snapshot's, with about how many bytes they add. */
-  private blockStep(ctx: WriteContext, block: RestoreBlock): RestoreStep {
-    const { id, version, type, content, position } = block;
-    if (type === null || position === null) return { delta: block.delta, run: () => this.writer.delete(ctx, id, version!) };
-    if (version === null) return { delta: block.delta, run: () => this.writer.create(ctx, { id, type, content: content!, position }) };
-    return {
-      delta: block.delta,
-      run: async () => {
-        let at = version;
-        if (block.rewrite) at = (await this.writer.update(ctx, id, at, { type, content: content! })).block.version;
-        if (block.currentPosition !== position) await this.writer.move(ctx, id, at, { position });
-      },
-    };
   }
 
   private async take(ref: SessionRef, input: { label: string | null; automatic: boolean; actor: Actor }): Promise<SnapshotView> {

@@ -1,11 +1,12 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { encodeJobError } from '../queues/job-error.js';
 import { JobName, QUEUE_OF, type QueueName } from '../queues/queue.names.js';
 import { jobFailureOf } from './job-failure.js';
-import { JOB_HANDLERS, type JobHandler } from './job-handler.js';
+import { JobProcessor, type JobHandler } from '../queues/job-handler.js';
 
 /** The abort reason of a job stopped because its worker is shutting down. */
 class HandedBack extends Error {
@@ -15,20 +16,25 @@ class HandedBack extends Error {
 }
 
 /**
- * Routes each job to its handler under the job timeout. Built from the handler list and
- * refused at start if a job name has no handler, two handlers, or one on the wrong queue.
+ * Routes each job to its handler under the job timeout. Built from every provider marked
+ * `@JobProcessor()` and refused at start if a job name has no handler, two handlers, or one
+ * for a job nobody declared.
  */
 @Injectable()
-export class JobDispatcher {
+export class JobDispatcher implements OnModuleInit {
   private readonly logger = new Logger(JobDispatcher.name);
-  private readonly byName: ReadonlyMap<string, JobHandler>;
+  private byName: ReadonlyMap<string, JobHandler> = new Map();
   /** The jobs running now, by the controller that stops them. */
   private readonly running = new Set<AbortController>();
 
   constructor(
-    @Inject(JOB_HANDLERS) handlers: JobHandler[],
+    private readonly discovery: DiscoveryService,
     @InjectConfig() private readonly config: AppConfig,
-  ) {
+  ) {}
+
+  /** Every provider is built before any module initialises, so all handlers are found here. */
+  onModuleInit(): void {
+    const handlers = this.discovery.getProviders({ metadataKey: JobProcessor.KEY }).map((wrapper) => wrapper.instance as JobHandler);
     this.byName = checkHandlers(handlers);
   }
 

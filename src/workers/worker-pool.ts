@@ -1,10 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import type { Job } from 'bullmq';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
-import { APP_CLOSING } from '../health/lifecycle.state.js';
 import { decodeJobError, type JobError } from '../queues/job-error.js';
-import { JOB_UPDATED, type JobUpdatedEvent } from '../queues/job.events.js';
 import { publicState, toJobView, type JobState } from '../queues/job.view.js';
 import { QUEUE_OF, type JobName, type RequestedJob } from '../queues/queue.names.js';
 import { QueueRegistry, reportErrors } from '../queues/queue.registry.js';
@@ -13,6 +10,8 @@ import { RedisService } from '../redis/redis.service.js';
 import { JobDispatcher } from './job.dispatcher.js';
 import { JobMetrics } from './job.metrics.js';
 import type { QueueWorker } from './queue.worker.js';
+import { OnAppEvent, type JobUpdatedEvent } from '../events/app-events.js';
+import { EventBus } from '../events/event-bus.js';
 
 /** Time a hand-back takes (moving jobs back, closing connections) before the shutdown budget ends. */
 const HAND_BACK_MARGIN_MS = 2000;
@@ -33,7 +32,7 @@ export class WorkerPool implements OnApplicationBootstrap {
     @Inject(QUEUE_WORKERS) private readonly workers: QueueWorker[],
     private readonly dispatcher: JobDispatcher,
     private readonly queues: QueueRegistry,
-    private readonly events: EventEmitter2,
+    private readonly events: EventBus,
     private readonly redis: RedisService,
     private readonly metrics: JobMetrics,
     @InjectConfig() private readonly config: AppConfig,
@@ -60,7 +59,7 @@ export class WorkerPool implements OnApplicationBootstrap {
    * Active jobs finish; those still running HAND_BACK_MARGIN_MS before SHUTDOWN_TIMEOUT_MS
    * ends go back to their queue, so the process exits in time and nothing waits for a lock to lapse.
    */
-  @OnEvent(APP_CLOSING)
+  @OnAppEvent('app.closing')
   async close(): Promise<void> {
     const timer = setTimeout(
       () => {
@@ -104,7 +103,7 @@ export class WorkerPool implements OnApplicationBootstrap {
       sessionKey: data.sessionKey,
       payload: { jobId: id, queue, name, state, progress, ...(result !== undefined && { result }), ...(error && { error }) },
     };
-    this.events.emit(JOB_UPDATED, event);
+    void this.events.emit('job.updated', event);
   }
 
   /** A failed attempt is `delayed` while retries remain, `failed` after the last. */

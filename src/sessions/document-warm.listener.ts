@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
-import { CHANGE_COMMITTED, type CommittedChange } from '../changes/change.event.js';
-import { JobsService } from '../queues/jobs.service.js';
+import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
+import { OnAppEvent, type CommittedChange } from '../events/app-events.js';
 
 /** Edits within this window after the first share one warming. */
 const WARM_DELAY_MS = 500;
@@ -18,9 +17,9 @@ export class DocumentWarmListener {
   /** When this instance last queued a warming per session: a burst of edits costs Redis one add per window, not one per edit. */
   private readonly queuedAt = new Map<string, number>();
 
-  constructor(private readonly jobs: JobsService) {}
+  constructor(private readonly jobs: JobQueue) {}
 
-  @OnEvent(CHANGE_COMMITTED)
+  @OnAppEvent('change.committed')
   onCommitted(event: CommittedChange): void {
     const now = Date.now();
     if (now - (this.queuedAt.get(event.sessionId) ?? 0) < WARM_DELAY_MS) return;

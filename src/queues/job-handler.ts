@@ -1,5 +1,6 @@
+import { DiscoveryService } from '@nestjs/core';
 import type { Job } from 'bullmq';
-import type { JobName, JobPayloads } from '../queues/queue.names.js';
+import type { JobName, JobPayloads } from './queue.names.js';
 
 export interface JobRun {
   /** Aborted when the job times out (JOB_TIMEOUT_SECONDS) or the worker cancels it; pass it on to I/O. */
@@ -18,5 +19,8 @@ export interface JobHandler<N extends JobName = JobName> {
   handle(job: Job<JobPayloads[N]>, run: JobRun): Promise<unknown>;
 }
 
-/** Multi-provider token: every handler module adds its handlers here. */
-export const JOB_HANDLERS = Symbol('JOB_HANDLERS');
+/**
+ * Marks a provider as a job's handler. A feature declares its handlers beside its code and
+ * lists them in its own module; the workers find every marked provider when they start.
+ */
+export const JobProcessor = DiscoveryService.createDecorator<void>();

@@ -1,19 +1,7 @@
 import { Prisma } from '../generated/prisma/client.js';
-import type { Actor } from '../auth/principal.js';
 import { isoTime } from '../database/sql-json.js';
-
-/** A block as the API shows it. */
-export interface BlockView {
-  id: string;
-  sessionKey: string;
-  type: string;
-  content: Record<string, unknown>;
-  position: string;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  updatedBy: Actor;
-}
+import type { Actor } from '../contract/actor.js';
+import type { BlockView } from '../contract/block.js';
 
 /** A stored block, from a Prisma row (Date timestamps) or from `BLOCK_JSON` (ISO strings). */
 export interface BlockRecord {

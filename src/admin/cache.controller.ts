@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { RequireAdmin } from '../auth/principal.js';
-import { CacheStatsService, type CacheStats } from './cache-stats.service.js';
+import { CacheStatsService, type CacheStats } from '../cache/cache-stats.service.js';
 
 @ApiTags('admin')
 @ApiBearerAuth()

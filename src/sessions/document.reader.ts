@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
 import { CacheService, type CacheCodec } from '../cache/cache.service.js';
-import { sessionTag } from '../cache/cache.types.js';
 import { inTurns } from '../common/turns.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
-import { canRead } from '../sessions/session-access.js';
-import type { SessionView } from '../sessions/session.view.js';
-import type { BlockView } from './block.view.js';
+import { canRead } from './session-access.js';
 import { DocumentsRepository, type StoredHead } from './documents.repository.js';
+import type { BlockView } from '../contract/block.js';
+import type { SessionView } from '../contract/session.js';
+import { sessionTag } from './session-cache.js';
 
 /** A session's id and what access and version checks read of it. */
 export type SessionRef = StoredHead;

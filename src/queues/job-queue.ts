@@ -1,13 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Job, JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import { principalScope, type Principal } from '../auth/principal.js';
-import { DocumentReader } from '../blocks/document.reader.js';
 import { derivedUuid } from '../common/ids.js';
 import { AppError } from '../errors/app-error.js';
-import { isJobOf } from './job-session.js';
-import { publicState, toJobView, type JobView } from './job.view.js';
-import { QUEUE_OF, type JobName, type JobPayloads, type QueueName, type RequestedJob, type RequestedJobName } from './queue.names.js';
+import { QUEUE_OF, type JobName, type JobPayloads, type RequestedJob, type RequestedJobName } from './queue.names.js';
 import { priorityOf } from './queue.options.js';
 import { QueueRegistry } from './queue.registry.js';
 
@@ -24,12 +21,10 @@ export interface JobRequest {
 /** How long a queue operation may take before the request answers 503 instead of hanging on Redis. */
 const QUEUE_DEADLINE_MS = 5000;
 
+/** Where features queue jobs: the ones callers ask for (bound to a session) and Tessera's own upkeep. */
 @Injectable()
-export class JobsService {
-  constructor(
-    private readonly queues: QueueRegistry,
-    private readonly reader: DocumentReader,
-  ) {}
+export class JobQueue {
+  constructor(private readonly queues: QueueRegistry) {}
 
   /**
    * Queues a job for the caller, prioritised by plan. With an Idempotency-Key the job id
@@ -64,39 +59,6 @@ export class JobsService {
   ): Promise<string> {
     const job = await withDeadline(this.queues.get(QUEUE_OF[name]).add(name, data, { jobId: randomUUID(), ...options }));
     return job.id!;
-  }
-
-  /**
-   * A job the caller may see: one of a session they can read that still exists, the same session
-   * and not a later one under its key (operators see all). Unknown and hidden look alike.
-   */
-  async find(principal: Principal, id: string): Promise<JobView> {
-    const found = await withDeadline(this.lookup(id));
-    if (!found) throw new AppError('JOB_NOT_FOUND');
-    const { queue } = found;
-    let { job } = found;
-    const data = job.data as Partial<RequestedJob>;
-    if (principal.kind !== 'admin') {
-      if (!data.sessionKey || !data.sessionId || !data.principal) throw new AppError('JOB_NOT_FOUND');
-      const session = await this.reader.session(principal, data.sessionKey).catch((error: unknown) => {
-        throw error instanceof AppError && error.code === 'SESSION_NOT_FOUND' ? new AppError('JOB_NOT_FOUND') : error;
-      });
-      if (!isJobOf(session, data)) throw new AppError('JOB_NOT_FOUND');
-    }
-    const state = publicState(await withDeadline(job.getState()));
-    if (!state) throw new AppError('JOB_NOT_FOUND');
-    // The job finished between the two reads: read it again, so its result or error comes with the state.
-    if ((state === 'completed' || state === 'failed') && !job.finishedOn)
-      job = (await withDeadline(this.queues.get(queue).getJob(id))) ?? job;
-    return toJobView(job, queue, state);
-  }
-
-  private async lookup(id: string): Promise<{ job: Job; queue: QueueName } | null> {
-    const found = await Promise.all(
-      this.queues.all().map(async ([name, queue]: [QueueName, Queue]) => ({ queue: name, job: await queue.getJob(id) })),
-    );
-    const hit = found.find((f) => f.job);
-    return hit?.job ? { job: hit.job, queue: hit.queue } : null;
   }
 }
 

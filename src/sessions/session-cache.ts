@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
-import { CHANGE_COMMITTED, type CommittedChange } from '../changes/change.event.js';
-import { SESSION_DELETED, type SessionDeletedEvent } from '../sessions/session.events.js';
-import { CacheService } from './cache.service.js';
-import { sessionTag } from './cache.types.js';
+import { CacheService } from '../cache/cache.service.js';
+import { OnAppEvent, type CommittedChange, type SessionDeletedEvent } from '../events/app-events.js';
+
+/** The tag every cached view of one session carries. */
+export const sessionTag = (sessionKey: string) => `session:${sessionKey}`;
 
 /**
  * Forgets a session's cached views when it changes. Runs before the write is
@@ -11,17 +11,17 @@ import { sessionTag } from './cache.types.js';
  * session and keeps retrying until it can.
  */
 @Injectable()
-export class CacheInvalidationListener {
-  private readonly logger = new Logger(CacheInvalidationListener.name);
+export class SessionCacheListener {
+  private readonly logger = new Logger(SessionCacheListener.name);
 
   constructor(private readonly cache: CacheService) {}
 
-  @OnEvent(CHANGE_COMMITTED)
+  @OnAppEvent('change.committed')
   async onChange(event: CommittedChange): Promise<void> {
     await this.forget(event.sessionKey);
   }
 
-  @OnEvent(SESSION_DELETED)
+  @OnAppEvent('session.deleted')
   async onDeleted(event: SessionDeletedEvent): Promise<void> {
     await this.forget(event.key);
   }

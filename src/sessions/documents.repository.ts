@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../database/transaction-host.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
-import { sessionViewJson, type SessionHead } from '../sessions/session.view.js';
+import { sessionViewJson, type SessionHead } from './session.view.js';
 import { blockViewJson } from './block.view.js';
 
 export interface StoredHead {

@@ -1,0 +1,29 @@
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { jsonText, type JsonText } from '../common/json-text.js';
+import { Admission } from '../rate-limit/rate-limit.guard.js';
+import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
+import { ChangesQuery } from './changes.dto.js';
+import { ChangesService } from './changes.service.js';
+
+/** A session's change log, for a client catching up after a disconnect. */
+@ApiTags('sessions')
+@ApiBearerAuth()
+@Admission()
+@Controller('api/sessions/:key/changes')
+export class ChangesController {
+  constructor(private readonly changes: ChangesService) {}
+
+  /** Every change after `since`, in seq order (a ChangesPage); 410 CHANGES_EXPIRED when the log no longer reaches back that far. */
+  @Get()
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key', SessionKeyPipe) key: string,
+    @Query({ schema: ChangesQuery }) query: ChangesQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JsonText> {
+    return jsonText(reply, [await this.changes.pageFor(principal, key, query.since, query.limit)]);
+  }
+}

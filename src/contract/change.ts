@@ -1,0 +1,16 @@
+import type { Actor } from './actor.js';
+import type { BlockView } from './block.js';
+import type { SessionChange } from './session.js';
+
+export type ChangeKind = 'block.created' | 'block.updated' | 'block.moved' | 'block.deleted' | 'session.updated';
+
+/** One entry of a session's change log: `seq` is gap-free per session. */
+export interface ChangeEvent {
+  seq: number;
+  kind: ChangeKind;
+  block?: BlockView;
+  /** `session.updated`: only the fields that changed, never the blocks. */
+  session?: SessionChange;
+  actor: Actor;
+  at: string;
+}
