@@ -4,13 +4,13 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gzip } from 'node:zlib';
 import type { Principal } from '../auth/principal.js';
-import { DocumentReader } from '../sessions/document.reader.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import type { Artifact } from '../generated/prisma/client.js';
 import { ARTIFACT_STORAGE, ArtifactMissingError, type ArtifactStorage } from './artifact.storage.js';
 import { ArtifactsRepository } from './artifacts.repository.js';
 import { UrlSigner } from './signed-url.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 const gzipAsync = promisify(gzip);
 const INLINE_IMAGE_MAX_BYTES = 2 * 1024 * 1024;
@@ -54,7 +54,7 @@ export class ArtifactsService {
 
   constructor(
     private readonly artifacts: ArtifactsRepository,
-    private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
     @InjectConfig() private readonly config: AppConfig,
   ) {
@@ -136,7 +136,7 @@ export class ArtifactsService {
   private async visible(principal: Principal, id: string): Promise<Artifact> {
     const artifact = await this.artifacts.find(id);
     if (!artifact?.sessionId) throw new AppError('ARTIFACT_NOT_FOUND');
-    const session = await this.reader.session(principal, artifact.sessionKey).catch((error: unknown) => {
+    const session = await this.access.require(principal, artifact.sessionKey, 'read').catch((error: unknown) => {
       if (error instanceof AppError && error.code === 'SESSION_NOT_FOUND') return null;
       throw error;
     });

@@ -8,7 +8,7 @@ import { uniqueViolation } from '../database/sql-errors.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import type { Visibility } from '../generated/prisma/enums.js';
-import { canRead, canWrite } from '../sessions/session-access.js';
+import { checkAccess } from '../sessions/session-access.js';
 import { sessionTooLarge } from '../sessions/session-budget.js';
 import { positionBetween } from './block-position.js';
 import { toBlockView } from '../sessions/block.view.js';
@@ -134,7 +134,7 @@ export class BlockWriter implements OnModuleDestroy {
         continue; // two inserts drew the same position: draw again
       }
       const target = await this.blocks.target(ctx.access.key, null, input.content);
-      this.checkAccess(ctx, target);
+      checkAccess(target, ctx.principal, 'write');
       if (target && target.blockCount >= this.config.SESSION_MAX_BLOCKS) {
         throw new AppError('BLOCK_LIMIT_REACHED', `A session holds at most ${this.config.SESSION_MAX_BLOCKS} blocks.`);
       }
@@ -251,7 +251,7 @@ export class BlockWriter implements OnModuleDestroy {
   }
 
   private currentOf(ctx: WriteContext, target: WriteTarget | null): StoredBlock {
-    this.checkAccess(ctx, target);
+    checkAccess(target, ctx.principal, 'write');
     if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
     return { block: toBlockView(target.block, ctx.access.key), visibility: target.visibility };
   }
@@ -270,15 +270,10 @@ export class BlockWriter implements OnModuleDestroy {
     throw new AppError('VERSION_CONFLICT', `The block is at version ${current.version}, not ${attemptedVersion}.`, { current });
   }
 
-  private checkAccess(ctx: WriteContext, target: { ownerId: string | null; visibility: Visibility } | null): void {
-    if (!target || !canRead(target, ctx.principal)) throw new AppError('SESSION_NOT_FOUND');
-    if (!canWrite(target, ctx.principal)) throw new AppError('READ_ONLY');
-  }
-
   private async positionAt(ctx: WriteContext, anchor: Anchor, movingId: string | null): Promise<string> {
     const around = await this.blocks.neighbours(ctx.access.key, anchor, movingId);
     if (around) return positionBetween(around.before, around.after);
-    this.checkAccess(ctx, await this.blocks.target(ctx.access.key, null));
+    checkAccess(await this.blocks.target(ctx.access.key, null), ctx.principal, 'write');
     throw new AppError('INVALID_ANCHOR');
   }
 

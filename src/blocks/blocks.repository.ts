@@ -5,6 +5,7 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { fitsBudget, jsonBytes } from '../sessions/session-budget.js';
 import { blockJson, type BlockRecord } from '../sessions/block.view.js';
 import type { Actor } from '../contract/actor.js';
+import { accessSql } from '../sessions/session-access.js';
 
 /** Who writes and where: the session key and what the writer may do there. */
 export interface WriteAccess {
@@ -80,7 +81,7 @@ const HISTORY_PRUNE_EVERY = 16;
 /** The change's row: its payload and the payload's bytes (for byte-bounded pages). */
 const logged = (payload: Prisma.Sql) => Prisma.sql`${payload}, octet_length((${payload})::text)`;
 
-const writable = (a: WriteAccess) => Prisma.sql`(s.visibility = 'link' OR s.owner_id = ${a.userId}::uuid OR ${a.admin})`;
+const writable = (a: WriteAccess) => accessSql('write', { userId: Prisma.sql`${a.userId}::uuid`, admin: Prisma.sql`${a.admin}` });
 
 /**
  * Every write is one statement: lock the session row (so a session's seq is handed out
@@ -157,7 +158,7 @@ export class BlocksRepository {
         WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
       ), ws AS (
         SELECT w.*, s.id AS session_id, s.stored_bytes FROM w JOIN s ON s.key = w.key
-        WHERE s.visibility = 'link' OR s.owner_id = w.user_id OR w.admin
+        WHERE ${accessSql('write', { userId: Prisma.sql`w.user_id`, admin: Prisma.sql`w.admin` })}
       ), old AS (
         SELECT blocks.id, ${jsonBytes(Prisma.sql`blocks.content`)} AS bytes
         FROM blocks JOIN ws ON blocks.id = ws.id AND blocks.session_id = ws.session_id

@@ -11,6 +11,7 @@ import type { BlockRevision } from '../generated/prisma/client.js';
 import type { BatchOp, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from './dto/block.dto.js';
 import type { Actor } from '../contract/actor.js';
 import type { BlockView } from '../contract/block.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 /** A batch op as callers send it, or as the server's own rewrites make it (with a block's exact position). */
 export type BlockOp =
@@ -29,6 +30,7 @@ export class BlocksService {
   constructor(
     private readonly writer: BlockWriter,
     private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     private readonly blocks: BlocksRepository,
     private readonly tx: TransactionHost,
     @InjectConfig() private readonly config: AppConfig,
@@ -92,7 +94,7 @@ export class BlocksService {
   }
 
   async history(principal: Principal, key: string, id: string, query: PageQuery): Promise<Page<Revision>> {
-    await this.reader.session(principal, key);
+    await this.access.require(principal, key, 'read');
     const target = await this.blocks.target(key, id);
     if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
     let below = target.block.version;

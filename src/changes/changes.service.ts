@@ -5,10 +5,10 @@ import { toBlockView, type BlockRecord } from '../sessions/block.view.js';
 import { AppError } from '../errors/app-error.js';
 import type { Change } from '../generated/prisma/client.js';
 import { toSessionChange } from '../sessions/session.view.js';
-import { DocumentReader } from '../sessions/document.reader.js';
 import { ChangesRepository } from './changes.repository.js';
 import type { Actor } from '../contract/actor.js';
 import type { ChangeEvent, ChangeKind } from '../contract/change.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 /**
  * A page of the change log. It ends at `limit` items or at CHANGES_MAX_PAGE_BYTES of
@@ -25,7 +25,7 @@ export interface ChangesPage {
 export class ChangesService {
   constructor(
     private readonly changes: ChangesRepository,
-    private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -40,7 +40,7 @@ export class ChangesService {
 
   /** The body of GET .../changes for a caller who may read the session, a ChangesPage as JSON text. */
   async pageFor(principal: Principal, key: string, since: number, limit: number): Promise<string> {
-    const { id, head } = await this.reader.session(principal, key);
+    const { id, head } = await this.access.require(principal, key, 'read');
     return this.sinceText({ id, key, seq: head.seq }, since, limit);
   }
 

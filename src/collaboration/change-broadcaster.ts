@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { canRead } from '../sessions/session-access.js';
+import { may } from '../sessions/session-access.js';
 import { ownersRoomOf, readersRoomOf, roomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 import { PresenceService } from './presence.service.js';
@@ -55,7 +55,7 @@ export class ChangeBroadcaster {
     try {
       const sockets = await this.server.namespace.in(room).fetchSockets();
       for (const socket of sockets) {
-        if (canRead(session, (socket.data as { principal: Principal }).principal)) continue;
+        if (may(session, (socket.data as { principal: Principal }).principal, 'read')) continue;
         socket.emit('session.revoked', { key, reason: 'access' });
         socket.leave(room);
         socket.leave(ownersRoomOf(key));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BlockIdParam, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from '../blocks/dto/block.dto.js';
 import type { Visibility } from '../generated/prisma/enums.js';
+import { SESSION_KEY_PATTERN } from '../common/session-key-format.js';
 
 /** The socket protocol this server speaks; a handshake asking for another is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -33,7 +34,7 @@ export const ownersRoomOf = (sessionKey: string) => `s:${sessionKey}:o`;
 export const readersRoomOf = (sessionKey: string, visibility: Visibility) =>
   visibility === 'private' ? ownersRoomOf(sessionKey) : roomOf(sessionKey);
 
-const sessionKey = z.string().regex(/^[A-Z0-9]{3,12}$/, 'must be a session key');
+const sessionKey = z.string().regex(SESSION_KEY_PATTERN, 'must be a session key');
 const version = z.number().int().min(1).max(2_147_483_647);
 const target = { key: sessionKey, id: BlockIdParam };
 

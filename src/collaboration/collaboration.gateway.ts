@@ -9,7 +9,6 @@ import {
 } from '@nestjs/websockets';
 import type { Namespace } from 'socket.io';
 import { BlocksService } from '../blocks/blocks.service.js';
-import { DocumentReader } from '../sessions/document.reader.js';
 import { AppError } from '../errors/app-error.js';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CollabHandshake, type CollabSocket } from './collab.handshake.js';
@@ -35,6 +34,7 @@ import { SocketBackpressure } from './socket-backpressure.js';
 import { SocketMetrics } from './socket.metrics.js';
 import { versionFrom } from '../sessions/version-precondition.js';
 import { OnAppEvent } from '../events/app-events.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
 /** How long a drain waits for events being handled before it closes the sockets. */
@@ -60,7 +60,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   constructor(
     private readonly handshake: CollabHandshake,
     private readonly blocks: BlocksService,
-    private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     private readonly rooms: SessionRooms,
     private readonly server: CollabServer,
     private readonly presence: PresenceService,
@@ -127,7 +127,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   async updatePresence(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: PresencePayload }) payload: PresencePayload) {
     const { key, ...change } = payload;
     if (!socket.rooms.has(roomOf(key))) throw new AppError('VALIDATION_FAILED', 'Join the session before updating presence in it.');
-    await this.reader.session(socket.data.principal, key);
+    await this.access.require(socket.data.principal, key, 'read');
     this.throttle.schedule(socket.id, key, () => this.flushPresence(socket, key, change));
     return {};
   }

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { DocumentReader } from '../sessions/document.reader.js';
 import { ChangesService, type ChangesPage } from '../changes/changes.service.js';
 import { AppError } from '../errors/app-error.js';
-import { readsAlways } from '../sessions/session-access.js';
+import { may } from '../sessions/session-access.js';
 import type { CollabSocket } from './collab.handshake.js';
 import { ownersRoomOf, roomOf } from './collab.protocol.js';
 import { PresenceService } from './presence.service.js';
 import type { Member } from '../contract/presence.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 /** At most this many missed changes in a join's ack; a client further behind reads /changes (or reloads). */
 const MISSED_LIMIT = 1000;
@@ -22,15 +22,15 @@ export interface Joined {
 @Injectable()
 export class SessionRooms {
   constructor(
-    private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     private readonly changes: ChangesService,
     private readonly presence: PresenceService,
   ) {}
 
   async join(socket: CollabSocket, key: string, since: number | undefined): Promise<Joined> {
     const principal = socket.data.principal;
-    const { head } = await this.reader.session(principal, key);
-    const privileged = readsAlways(head, principal);
+    const { head } = await this.access.require(principal, key, 'read');
+    const privileged = may(head, principal, 'own');
     if (!(await this.presence.join(key, socket.id, principal, { privileged }))) throw new AppError('ROOM_FULL');
     await socket.join(privileged ? [roomOf(key), ownersRoomOf(key)] : [roomOf(key)]);
     (socket.data.sessions ??= new Set()).add(key);
@@ -38,7 +38,7 @@ export class SessionRooms {
     // committed after the first check looked for this socket before it was there, and missed it.
     let current;
     try {
-      current = await this.reader.sessionNow(principal, key);
+      current = await this.access.require(principal, key, 'read', { fresh: true });
     } catch (error) {
       await this.leave(socket, key);
       throw error;

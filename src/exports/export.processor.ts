@@ -7,6 +7,7 @@ import { JobName, type ExportJob } from '../queues/queue.names.js';
 import { JobProcessor, type JobHandler } from '../queues/job-handler.js';
 import { shapeOf } from './block-text.js';
 import { render } from './renderers.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 export interface ExportResult {
   artifactId: string;
@@ -24,12 +25,13 @@ export class ExportProcessor implements JobHandler<typeof JobName.Export> {
 
   constructor(
     private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     private readonly artifacts: ArtifactsService,
   ) {}
 
   async handle(job: Job<ExportJob>): Promise<ExportResult> {
     const { sessionKey, principal, format, artifactId } = job.data;
-    requireJobSession(await this.reader.session(principal, sessionKey), job.data);
+    requireJobSession(await this.access.require(principal, sessionKey, 'read'), job.data);
     const { id: sessionId, document } = requireJobSession(await this.reader.values(principal, sessionKey), job.data);
     await job.updateProgress(25);
     const images = new Map<string, string>();

@@ -1,21 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
-import { DocumentReader } from '../sessions/document.reader.js';
 import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import type { ExportBody } from './dto.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 @Injectable()
 export class ExportsService {
   constructor(
-    private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     private readonly jobs: JobQueue,
   ) {}
 
   /** Anyone who can read the session may export it. */
   async request(principal: Principal, key: string, body: ExportBody, idempotencyKey?: string): Promise<{ jobId: string }> {
-    const { id: sessionId } = await this.reader.session(principal, key);
+    const { id: sessionId } = await this.access.require(principal, key, 'read');
     return this.jobs.submit(
       JobName.Export,
       { principal, sessionKey: key, sessionId, body, idempotencyKey },

@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal.js';
 import { BlocksService } from '../blocks/blocks.service.js';
-import { DocumentReader, type SessionRef } from '../sessions/document.reader.js';
+import type { SessionRef } from '../sessions/document.reader.js';
 import { derivedUuid } from '../common/ids.js';
 import { requireJobSession } from '../queues/job-session.js';
 import type { RequestedJob } from '../queues/queue.names.js';
 import { AppError } from '../errors/app-error.js';
-import { canWrite } from '../sessions/session-access.js';
 import { SnapshotsService } from '../snapshots/snapshots.service.js';
 import type { GeneratedBlock } from './providers/text-provider.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 /**
  * Writes a job's output through the normal versioned block path (so it is broadcast, counted
@@ -21,7 +21,7 @@ export class GeneratedBlocksWriter {
   constructor(
     private readonly blocks: BlocksService,
     private readonly snapshots: SnapshotsService,
-    private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
   ) {}
 
   /**
@@ -29,9 +29,7 @@ export class GeneratedBlocksWriter {
    * and, for a job, the key must still name the job's own session.
    */
   async checkWritable(principal: Principal, key: string, job: Partial<RequestedJob> = {}): Promise<SessionRef> {
-    const ref = requireJobSession(await this.reader.session(principal, key), job);
-    if (!canWrite(ref.head, principal)) throw new AppError('READ_ONLY');
-    return ref;
+    return requireJobSession(await this.access.require(principal, key, 'write'), job);
   }
 
   idsFor(seed: string, count: number): string[] {

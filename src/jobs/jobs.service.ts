@@ -1,20 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import type { Principal } from '../auth/principal.js';
-import { DocumentReader } from '../sessions/document.reader.js';
 import { AppError } from '../errors/app-error.js';
 import { withDeadline } from '../queues/job-queue.js';
 import { isJobOf } from '../queues/job-session.js';
 import { publicState, toJobView, type JobView } from '../queues/job.view.js';
 import type { QueueName, RequestedJob } from '../queues/queue.names.js';
 import { QueueRegistry } from '../queues/queue.registry.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 /** What a caller may know of a job: its state, progress and result, if it belongs to a session they can read. */
 @Injectable()
 export class JobsService {
   constructor(
     private readonly queues: QueueRegistry,
-    private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
   ) {}
 
   /**
@@ -29,7 +29,7 @@ export class JobsService {
     const data = job.data as Partial<RequestedJob>;
     if (principal.kind !== 'admin') {
       if (!data.sessionKey || !data.sessionId || !data.principal) throw new AppError('JOB_NOT_FOUND');
-      const session = await this.reader.session(principal, data.sessionKey).catch((error: unknown) => {
+      const session = await this.access.require(principal, data.sessionKey, 'read').catch((error: unknown) => {
         throw error instanceof AppError && error.code === 'SESSION_NOT_FOUND' ? new AppError('JOB_NOT_FOUND') : error;
       });
       if (!isJobOf(session, data)) throw new AppError('JOB_NOT_FOUND');

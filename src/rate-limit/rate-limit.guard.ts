@@ -13,12 +13,12 @@ import type { Principal } from '../auth/principal.js';
 import { callOf, type Call } from '../common/call-context.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
-import { isValidSessionKey } from '../sessions/session-key.js';
 import { KeyProbeInterceptor, lookupTickets } from './key-probe.interceptor.js';
 import { GiveBackInterceptor } from './rate-limit.give-back.interceptor.js';
 import { RATE_LIMIT, type RateLimitMetadata, type RateLimitOptions } from './rate-limit.metadata.js';
 import type { RateLimitedAction } from './rate-limit.policies.js';
 import { RateLimiter, refusal, type Decision, type LookupTicket, type Take, type Taken } from './rate-limiter.js';
+import { isValidSessionKey } from '../common/session-key-format.js';
 
 /** The longest a lookup waits between two tries for a probe slot that other instances hold. */
 const SLOT_RETRY_MAX_MS = 100;

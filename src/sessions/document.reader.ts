@@ -4,7 +4,7 @@ import { CacheService, type CacheCodec } from '../cache/cache.service.js';
 import { inTurns } from '../common/turns.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
-import { canRead } from './session-access.js';
+import { checkAccess } from './session-access.js';
 import { DocumentsRepository, type StoredHead } from './documents.repository.js';
 import type { BlockView } from '../contract/block.js';
 import type { SessionView } from '../contract/session.js';
@@ -76,19 +76,6 @@ export class DocumentReader {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** The session (no blocks) if the caller may read it, else 404 as if unknown. */
-  async session(principal: Principal, key: string): Promise<SessionRef> {
-    return readable(await this.find(key), principal);
-  }
-
-  /**
-   * The session as the database holds it now, bypassing the cache, if the caller may read
-   * it: for a decision that must not act on an entry filled before a concurrent commit.
-   */
-  async sessionNow(principal: Principal, key: string): Promise<SessionRef> {
-    return readable(await this.documents.head(key), principal);
-  }
-
   /** The session whoever asks: for the server's own work (jobs), never for a caller. */
   find(key: string): Promise<SessionRef | null> {
     return this.cache.getOrSet({ type: 'session', key, tags: [sessionTag(key)] }, () => this.documents.head(key));
@@ -151,6 +138,6 @@ export class DocumentReader {
 
 /** The session if the caller may read it; otherwise 404, as if unknown. */
 function readable<T extends StoredHead>(ref: T | null, principal: Principal): T {
-  if (!ref || !canRead(ref.head, principal)) throw new AppError('SESSION_NOT_FOUND');
-  return ref;
+  checkAccess(ref?.head ?? null, principal, 'read');
+  return ref!;
 }

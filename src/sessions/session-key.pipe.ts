@@ -1,6 +1,6 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
 import { AppError } from '../errors/app-error.js';
-import { isValidSessionKey } from './session-key.js';
+import { isValidSessionKey } from '../common/session-key-format.js';
 
 /** Rejects a malformed key before anything touches the database. */
 @Injectable()

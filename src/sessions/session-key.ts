@@ -2,12 +2,6 @@ import { randomInt } from 'node:crypto';
 
 export const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 export const MAX_KEY_LENGTH = 12;
-const KEY_PATTERN = /^[A-Z0-9]{3,12}$/;
-
-export function isValidSessionKey(value: unknown): value is string {
-  return typeof value === 'string' && KEY_PATTERN.test(value);
-}
-
 /** How many distinct keys of this length exist (36^length). */
 export function keySpace(length: number): number {
   return KEY_ALPHABET.length ** length;

@@ -7,6 +7,7 @@ import { DocumentWarmListener } from './document-warm.listener.js';
 import { WarmDocumentProcessor } from './document-warm.processor.js';
 import { DocumentReader } from './document.reader.js';
 import { DocumentsRepository } from './documents.repository.js';
+import { SessionAccess } from './session-access.service.js';
 import { SessionCacheListener } from './session-cache.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
@@ -25,6 +26,7 @@ import { SessionsService } from './sessions.service.js';
     DocumentReader,
     DocumentsRepository,
     DocumentWarmListener,
+    SessionAccess,
     SessionCacheListener,
     WarmDocumentProcessor,
     IdempotencyRepository,
@@ -36,6 +38,6 @@ import { SessionsService } from './sessions.service.js';
     SessionsRepository,
     SessionsService,
   ],
-  exports: [DocumentReader, SessionsService, SessionKeyStats, SessionRetention],
+  exports: [DocumentReader, SessionAccess, SessionsService, SessionKeyStats, SessionRetention],
 })
 export class SessionsModule {}

@@ -11,7 +11,7 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { ThemesService } from '../themes/themes.service.js';
 import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
-import { canChangeVisibility, canDelete, canRead, canWrite } from './session-access.js';
+import { checkAccess } from './session-access.js';
 import { metadataTooLarge, sessionTooLarge, type SessionBudget } from './session-budget.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
@@ -99,18 +99,15 @@ export class SessionsService implements OnModuleDestroy {
       const row = this.fitted(await this.insert({ ...this.newSession(principal, body), key }));
       if (row) return this.createdNow(row);
       const existing = await this.sessions.findByKey(key);
-      if (existing) return { session: toSessionView(this.readable(existing, principal)), created: false };
+      if (existing) return { session: toSessionView(checkAccess(existing, principal, 'read')), created: false };
       // Deleted between our insert and our read: the key is free again, try again.
     }
     throw new AppError('SERVICE_UNAVAILABLE', 'This key is being created and deleted concurrently; retry.');
   }
 
   async save(principal: Principal, key: string, version: number, body: SaveSessionBody): Promise<SessionView> {
-    const current = this.readable(await this.sessions.findByKey(key), principal);
-    if (!canWrite(current, principal)) throw new AppError('READ_ONLY');
-    if (body.visibility !== undefined && body.visibility !== current.visibility && !canChangeVisibility(current, principal)) {
-      throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may change its visibility.');
-    }
+    const current = checkAccess(await this.sessions.findByKey(key), principal, 'write');
+    if (body.visibility !== undefined && body.visibility !== current.visibility) checkAccess(current, principal, 'own');
     await this.checkTheme(body.themeId);
     const at = new Date();
     const actor = actorOf(principal);
@@ -124,7 +121,7 @@ export class SessionsService implements OnModuleDestroy {
         if (miss.metadataBytes > this.budget.maxMetadataBytes) throw metadataTooLarge(miss.metadataBytes, this.budget.maxMetadataBytes);
         throw sessionTooLarge(miss.storedBytes, miss.delta, this.budget.maxBytes);
       }
-      const latest = this.readable(await this.sessions.findById(current.id), principal);
+      const latest = checkAccess(await this.sessions.findById(current.id), principal, 'read');
       throw new AppError('VERSION_CONFLICT', `The session is at version ${latest.version}, not ${version}.`, {
         current: toSessionView(latest),
       });
@@ -143,8 +140,7 @@ export class SessionsService implements OnModuleDestroy {
   }
 
   async delete(principal: Principal, key: string): Promise<void> {
-    const session = this.readable(await this.sessions.findByKey(key), principal);
-    if (!canDelete(session, principal)) throw new AppError('NOT_SESSION_OWNER', 'Only the owner of the session may delete it.');
+    const session = checkAccess(await this.sessions.findByKey(key), principal, 'delete');
     if (!(await this.sessions.delete(session.id))) throw new AppError('SESSION_NOT_FOUND');
     await this.events.emit('session.deleted', {
       key,
@@ -205,11 +201,6 @@ export class SessionsService implements OnModuleDestroy {
     const row = binding && (await this.sessions.findById(binding.sessionId));
     if (!row) throw new AppError('SESSION_NOT_FOUND', 'The session created with this Idempotency-Key was deleted.');
     return toSessionView(row);
-  }
-
-  private readable(row: Session | null, principal: Principal): Session {
-    if (!row || !canRead(row, principal)) throw new AppError('SESSION_NOT_FOUND');
-    return row;
   }
 
   private async checkReferences(typeSlug: string, themeId: string | null | undefined): Promise<void> {

@@ -6,10 +6,10 @@ import { DocumentReader, type DocumentText, type SessionRef } from '../sessions/
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
-import { canWrite } from '../sessions/session-access.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { SNAPSHOT_RETENTION_DAYS, SnapshotsRepository, type RestoreBlock, type SnapshotRow } from './snapshots.repository.js';
 import type { Actor } from '../contract/actor.js';
+import { SessionAccess } from '../sessions/session-access.service.js';
 
 export interface SnapshotView {
   id: string;
@@ -55,6 +55,7 @@ export class SnapshotsService {
   constructor(
     private readonly snapshots: SnapshotsRepository,
     private readonly reader: DocumentReader,
+    private readonly access: SessionAccess,
     private readonly blocks: BlocksService,
     private readonly sessions: SessionsService,
     private readonly auth: AuthService,
@@ -62,7 +63,7 @@ export class SnapshotsService {
   ) {}
 
   async create(principal: Principal, key: string, label: string | undefined): Promise<SnapshotView> {
-    const ref = await this.writable(principal, key);
+    const ref = await this.access.require(principal, key, 'write');
     return this.take(ref, { label: label ?? null, automatic: false, actor: actorOf(principal) });
   }
 
@@ -79,7 +80,7 @@ export class SnapshotsService {
   }
 
   async list(principal: Principal, key: string, limit: number, cursor?: string): Promise<Page<SnapshotView>> {
-    const ref = await this.reader.session(principal, key);
+    const ref = await this.access.require(principal, key, 'read');
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const rows = await this.snapshots.list(ref.id, await this.retentionDays(ref), limit + 1, after);
     return toPage(rows, limit, view, encodeCursor);
@@ -93,7 +94,7 @@ export class SnapshotsService {
    * never passes it on the way. Answers the restored document as JSON text.
    */
   async restore(principal: Principal, key: string, id: string): Promise<DocumentText> {
-    const ref = await this.writable(principal, key);
+    const ref = await this.access.require(principal, key, 'write');
     if (!(await this.snapshots.find(ref.id, id, await this.retentionDays(ref)))) throw new AppError('SNAPSHOT_NOT_FOUND');
     await this.tx.run(async () => {
       // Blocks pass through each other's positions on the way back; uniqueness is checked at commit.
@@ -115,12 +116,6 @@ export class SnapshotsService {
     const snapshot = await this.snapshots.create(ref.id, input);
     await this.snapshots.pruneSession(ref.id, await this.retentionDays(ref));
     return view(snapshot);
-  }
-
-  private async writable(principal: Principal, key: string): Promise<SessionRef> {
-    const ref = await this.reader.session(principal, key);
-    if (!canWrite(ref.head, principal)) throw new AppError('READ_ONLY');
-    return ref;
   }
 
   private async retentionDays(ref: SessionRef): Promise<number> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { chooseKeyLength, generateSessionKey, isValidSessionKey, KEY_ALPHABET, keySpace } from '../../src/sessions/session-key.js';
+import { chooseKeyLength, generateSessionKey, KEY_ALPHABET, keySpace } from '../../src/sessions/session-key.js';
+import { isValidSessionKey } from '../../src/common/session-key-format.js';
 
 describe('session keys', () => {
   it('are drawn from [A-Z0-9] at the requested length', () => {
