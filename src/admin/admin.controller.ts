@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuthService } from '../auth/auth.service.js';
 import { ChangePlanBody } from '../auth/dto/auth.dto.js';
-import { CurrentPrincipal, RequireAdmin, type Principal } from '../auth/principal.js';
+import { CurrentPrincipal, RequireAdmin, type Principal } from '../common/principal.js';
 import type { UserProfile } from '../auth/user-profile.cache.js';
 import { SessionKeyStats, type SessionStats } from '../sessions/session-key.stats.js';
 

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { RequireAdmin } from '../auth/principal.js';
+import { RequireAdmin } from '../common/principal.js';
 import { CacheStatsService, type CacheStats } from '../cache/cache-stats.service.js';
 
 @ApiTags('admin')

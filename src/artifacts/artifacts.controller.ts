@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import { UuidParam } from '../common/ids.js';
-import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { ArtifactsService, type ArtifactView } from './artifacts.service.js';
 
 @ApiTags('artifacts')

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gzip } from 'node:zlib';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import type { Artifact } from '../generated/prisma/client.js';

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { RequireAdmin } from '../auth/principal.js';
+import { RequireAdmin } from '../common/principal.js';
 import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import { CleanupStatsService, type CleanupStats } from './cleanup-stats.service.js';

@@ -5,7 +5,7 @@ import { AppError } from '../errors/app-error.js';
 import { RateLimit, RateLimitGuard, sendLimitHeaders } from '../rate-limit/rate-limit.guard.js';
 import { AuthService, type AuthResult } from './auth.service.js';
 import { LoginBody, RegisterBody } from './dto/auth.dto.js';
-import { CurrentPrincipal, RequireUser, type Principal } from './principal.js';
+import { CurrentPrincipal, RequireUser, type Principal } from '../common/principal.js';
 import type { UserProfile } from './user-profile.cache.js';
 
 @ApiTags('auth')

@@ -4,8 +4,8 @@ import type { FastifyRequest } from 'fastify';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { AuthService } from './auth.service.js';
-import { bearerToken, SharedSecret } from './bearer.js';
-import { ACCESS_REQUIREMENT, clientIp, ipIdentity, type AccessRequirement, type Principal } from './principal.js';
+import { bearerToken, SharedSecret } from '../common/bearer.js';
+import { ACCESS_REQUIREMENT, clientIp, ipIdentity, type AccessRequirement, type Principal } from '../common/principal.js';
 import { TokenService } from './token.service.js';
 
 /**

@@ -5,7 +5,7 @@ import { refusal, type Decision } from '../rate-limit/rate-limiter.js';
 import type { Plan } from '../generated/prisma/enums.js';
 import type { User } from '../generated/prisma/client.js';
 import { LoginAttempts } from './login-attempts.js';
-import { actorOf, type Principal } from './principal.js';
+import { actorOf, type Principal } from '../common/principal.js';
 import { PasswordHasher } from './password-hasher.js';
 import { TokenService } from './token.service.js';
 import { UserProfileCache, type UserProfile } from './user-profile.cache.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { fromIp } from '../rate-limit/rate-limit.guard.js';
 import { RateLimiter, type Decision, type Taken } from '../rate-limit/rate-limiter.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../common/principal.js';
 import { UsersRepository } from './users.repository.js';
 import { OnAppEvent, type RateLimitsResetEvent } from '../events/app-events.js';
 

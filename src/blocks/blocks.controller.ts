@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { jsonText, type JsonText } from '../common/json-text.js';
 import { opsCount, RateLimit, Admission } from '../rate-limit/rate-limit.guard.js';
-import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { versionFrom } from '../sessions/version-precondition.js';

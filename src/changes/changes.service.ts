@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { toBlockView, type BlockRecord } from '../sessions/block.view.js';
 import { AppError } from '../errors/app-error.js';

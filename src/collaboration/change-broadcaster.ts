@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { may } from '../sessions/session-access.js';
 import { ownersRoomOf, readersRoomOf, roomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { Injectable } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import { AuthGuard } from '../auth/auth.guard.js';
-import { normaliseIp, type Principal } from '../auth/principal.js';
+import { normaliseIp, type Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';

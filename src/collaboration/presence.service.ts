@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, type Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RedisService } from '../redis/redis.service.js';
 import { roomOf } from './collab.protocol.js';

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { CollabServer } from './collab.server.js';
 import { OnAppEvent, type UserDeletedEvent } from '../events/app-events.js';
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { BlocksService } from '../blocks/blocks.service.js';
 import type { SessionRef } from '../sessions/document.reader.js';
 import { derivedUuid } from '../common/ids.js';

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { IdempotencyKey } from '../common/idempotency-key.js';
 import { ApiIdempotentJob } from '../queues/job-request.js';
 import { RateLimit, Admission } from '../rate-limit/rate-limit.guard.js';

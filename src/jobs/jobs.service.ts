@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { AppError } from '../errors/app-error.js';
 import { withDeadline } from '../queues/job-queue.js';
 import { isJobOf } from '../queues/job-session.js';

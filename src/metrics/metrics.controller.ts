@@ -1,8 +1,8 @@
 import { Controller, Get, Header, Headers, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { bearerToken, SharedSecret } from '../auth/bearer.js';
-import { OwnAuthorization } from '../auth/principal.js';
+import { bearerToken, SharedSecret } from '../common/bearer.js';
+import { OwnAuthorization } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { Metrics } from './metrics.service.js';

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { JobsOptions } from 'bullmq';
-import { principalScope, type Principal } from '../auth/principal.js';
+import { principalScope, type Principal } from '../common/principal.js';
 import { derivedUuid } from '../common/ids.js';
 import { AppError } from '../errors/app-error.js';
 import { QUEUE_OF, type JobName, type JobPayloads, type RequestedJob, type RequestedJobName } from './queue.names.js';

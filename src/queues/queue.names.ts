@@ -1,4 +1,4 @@
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 
 /** The five queues (README, Background jobs); BullMQ keys carry QUEUE_PREFIX, so environments never share them. */
 export const QUEUE_NAMES = ['ai-generation', 'thinking', 'image-generation', 'export', 'collaboration'] as const;

@@ -1,5 +1,5 @@
 import type { ConnectionOptions, DefaultJobOptions, WorkerOptions } from 'bullmq';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import type { AppConfig } from '../config/app-config.js';
 import { DEFAULT_REDIS_URL } from '../redis/local-redis-server.js';
 import { queueLimit } from './queue.limits.js';

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ipIdentity, normaliseIp, RequireAdmin } from '../auth/principal.js';
+import { ipIdentity, normaliseIp, RequireAdmin } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RateLimitStatsService, type RateLimitStats } from './rate-limit-stats.service.js';
 import { RateLimiter } from './rate-limiter.js';

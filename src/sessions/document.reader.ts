@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { CacheService, type CacheCodec } from '../cache/cache.service.js';
 import { inTurns } from '../common/turns.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';

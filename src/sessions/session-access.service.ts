@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import { DocumentReader, type SessionRef } from './document.reader.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { checkAccess, type SessionAction } from './session-access.js';

@@ -1,4 +1,4 @@
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../common/principal.js';
 import type { Visibility } from '../contract/session.js';
 import { AppError } from '../errors/app-error.js';
 import { Prisma } from '../generated/prisma/client.js';

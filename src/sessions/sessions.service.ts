@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { actorOf, principalScope, type Principal } from '../auth/principal.js';
+import { actorOf, principalScope, type Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { TransactionHost } from '../database/transaction-host.js';

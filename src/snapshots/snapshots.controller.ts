@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
-import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { PageQuery } from '../common/pagination.js';
 import type { FastifyReply } from 'fastify';
 import { jsonText, type JsonText } from '../common/json-text.js';

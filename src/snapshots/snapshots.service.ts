@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AuthService } from '../auth/auth.service.js';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { actorOf, type Principal } from '../common/principal.js';
 import { BlocksService, type BlockOp } from '../blocks/blocks.service.js';
 import { DocumentReader, type DocumentText, type SessionRef } from '../sessions/document.reader.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { RequireAdmin } from '../auth/principal.js';
+import { RequireAdmin } from '../common/principal.js';
 import { PageQuery, type Page } from '../common/pagination.js';
 import { CreateThemeBody, ThemeIdParam } from './themes.dto.js';
 import { ThemesService, type ThemeView } from './themes.service.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ipIdentity } from '../../src/auth/principal.js';
+import { ipIdentity } from '../../src/common/principal.js';
 
 describe('ipIdentity', () => {
   it('keeps IPv4 addresses as they are', () => {
