@@ -28,7 +28,7 @@ export interface ArtifactInput {
   jobId: string | null;
 }
 
-/** An artifact as the API shows it (README, Artifacts). */
+/** An artifact as the API shows it (docs/api.md, Artifacts). */
 export interface ArtifactView {
   id: string;
   sessionKey: string;

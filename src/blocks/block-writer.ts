@@ -71,9 +71,9 @@ export function writeContext(principal: Principal, key: string, origin?: string)
 }
 
 /**
- * One block write, with the rules every path shares (HTTP, batch, restore, jobs, and
- * sockets later): conditional statement, then on a miss the precise reason. Each
- * success is announced once its transaction commits.
+ * One block write, with the rules every path shares (HTTP, sockets, batches, restores,
+ * jobs), behind BlocksService: conditional statement, then on a miss the precise reason.
+ * Each success is announced once its transaction commits.
  */
 @Injectable()
 export class BlockWriter implements OnModuleDestroy {

@@ -4,7 +4,7 @@ import type { QueueName } from './queue.names.js';
 
 export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
 
-/** A job as the API shows it (README, Background jobs). */
+/** A job as the API shows it (docs/api.md, Background jobs). */
 export interface JobView {
   id: string;
   queue: QueueName;

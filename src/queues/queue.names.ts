@@ -1,6 +1,6 @@
 import type { Principal } from '../common/principal.js';
 
-/** The five queues (README, Background jobs); BullMQ keys carry QUEUE_PREFIX, so environments never share them. */
+/** The five queues (docs/api.md, Background jobs); BullMQ keys carry QUEUE_PREFIX, so environments never share them. */
 export const QUEUE_NAMES = ['ai-generation', 'thinking', 'image-generation', 'export', 'collaboration'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 

@@ -25,7 +25,7 @@ const per15Minutes = (limit: number): Window => ({ limit, windowSeconds: 900 });
 const perIpOnly = (window: Window): Policy => ({ anonymous: window, FREE: window, PRO: window, ENTERPRISE: window, global: null });
 
 /**
- * The documented limits (README, Rate limits), per user (per IP when anonymous), plus a cluster-wide cap per action that
+ * The documented limits (docs/api.md, Rate limits), per user (per IP when anonymous), plus a cluster-wide cap per action that
  * protects the providers behind it. Operators override any of it with RATE_LIMIT_POLICIES.
  */
 export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
