@@ -40,12 +40,12 @@ export class BlocksController {
 
   @Post()
   @RateLimit('block-edits')
-  create(
+  async create(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
     @Body({ schema: CreateBlockBody }) body: CreateBlockBody,
   ): Promise<BlockView> {
-    return this.blocks.create(principal, key, body);
+    return (await this.blocks.create(principal, key, body)).block;
   }
 
   /** All ops in one transaction, or none (409 with `opIndex`). */
@@ -68,7 +68,7 @@ export class BlocksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<BlockView> {
-    const block = await this.blocks.update(principal, key, id, versionFrom(body.version, ifMatch), body, query.merge === 'fields');
+    const { block } = await this.blocks.update(principal, key, id, versionFrom(body.version, ifMatch), body, query.merge === 'fields');
     void reply.header('etag', `"${block.version}"`);
     return block;
   }
@@ -85,7 +85,7 @@ export class BlocksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<BlockView> {
-    const block = await this.blocks.move(principal, key, id, versionFrom(body.version, ifMatch), body);
+    const { block } = await this.blocks.move(principal, key, id, versionFrom(body.version, ifMatch), body);
     void reply.header('etag', `"${block.version}"`);
     return block;
   }

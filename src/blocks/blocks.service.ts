@@ -10,7 +10,6 @@ import { blocksBody, DocumentReader } from '../sessions/document.reader.js';
 import type { BlockRevision } from '../generated/prisma/client.js';
 import type { BatchOp, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from './dto/block.dto.js';
 import type { Actor } from '../contract/actor.js';
-import type { BlockView } from '../contract/block.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 
 /** A batch op as callers send it, or as the server's own rewrites make it (with a block's exact position). */
@@ -41,11 +40,12 @@ export class BlocksService {
     return blocksBody(await this.reader.document(principal, key));
   }
 
-  async create(principal: Principal, key: string, body: CreateBlockBody, origin?: string): Promise<BlockView> {
-    return (await this.writer.create(writeContext(principal, key, origin), body)).block;
+  /** Each single write answers the block and the `seq` its change took (a socket's ack carries both). */
+  create(principal: Principal, key: string, body: CreateBlockBody, origin?: string): Promise<WriteResult> {
+    return this.writer.create(writeContext(principal, key, origin), body);
   }
 
-  async update(
+  update(
     principal: Principal,
     key: string,
     id: string,
@@ -53,17 +53,17 @@ export class BlocksService {
     body: UpdateBlockBody,
     merge: boolean,
     origin?: string,
-  ): Promise<BlockView> {
+  ): Promise<WriteResult> {
     const { type, content } = body;
-    return (await this.writer.update(writeContext(principal, key, origin), id, version, { type, content }, merge)).block;
+    return this.writer.update(writeContext(principal, key, origin), id, version, { type, content }, merge);
   }
 
-  async move(principal: Principal, key: string, id: string, version: number, body: MoveBlockBody, origin?: string): Promise<BlockView> {
-    return (await this.writer.move(writeContext(principal, key, origin), id, version, body)).block;
+  move(principal: Principal, key: string, id: string, version: number, body: MoveBlockBody, origin?: string): Promise<WriteResult> {
+    return this.writer.move(writeContext(principal, key, origin), id, version, body);
   }
 
-  async delete(principal: Principal, key: string, id: string, version: number, origin?: string): Promise<void> {
-    await this.writer.delete(writeContext(principal, key, origin), id, version);
+  delete(principal: Principal, key: string, id: string, version: number, origin?: string): Promise<WriteResult> {
+    return this.writer.delete(writeContext(principal, key, origin), id, version);
   }
 
   /** Every op in one transaction, or none: a refused op rolls back the others and names itself (`opIndex`). */

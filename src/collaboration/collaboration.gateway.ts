@@ -136,7 +136,8 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   @RateLimit('block-edits')
   async create(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: CreateBlockEvent }) payload: CreateBlockEvent) {
     const { key, ...body } = payload;
-    return { block: await this.blocks.create(socket.data.principal, key, body, socket.id) };
+    const { block, seq } = await this.blocks.create(socket.data.principal, key, body, socket.id);
+    return { block, seq };
   }
 
   @SubscribeMessage(CLIENT_EVENTS.update)
@@ -144,7 +145,8 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   async update(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: UpdateBlockEvent }) payload: UpdateBlockEvent) {
     const { key, id, merge, ...body } = payload;
     const version = versionFrom(body.version, undefined);
-    return { block: await this.blocks.update(socket.data.principal, key, id, version, body, merge === 'fields', socket.id) };
+    const { block, seq } = await this.blocks.update(socket.data.principal, key, id, version, body, merge === 'fields', socket.id);
+    return { block, seq };
   }
 
   @SubscribeMessage(CLIENT_EVENTS.move)
@@ -152,14 +154,15 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   async move(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: MoveBlockEvent }) payload: MoveBlockEvent) {
     const { key, id, ...body } = payload;
     const version = versionFrom(body.version, undefined);
-    return { block: await this.blocks.move(socket.data.principal, key, id, version, body, socket.id) };
+    const { block, seq } = await this.blocks.move(socket.data.principal, key, id, version, body, socket.id);
+    return { block, seq };
   }
 
   @SubscribeMessage(CLIENT_EVENTS.delete)
   @RateLimit('block-edits')
   async remove(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: DeleteBlockEvent }) payload: DeleteBlockEvent) {
-    await this.blocks.delete(socket.data.principal, payload.key, payload.id, payload.version, socket.id);
-    return { deleted: payload.id };
+    const { seq } = await this.blocks.delete(socket.data.principal, payload.key, payload.id, payload.version, socket.id);
+    return { deleted: payload.id, seq };
   }
 
   /** Keeps this instance's members alive in Redis; an instance that dies stops, and its entries go stale. */

@@ -20,6 +20,8 @@ interface SocketPresence {
   selection?: unknown;
   status: string;
   seen: number;
+  /** Given by the join script: the same for all of a member's sockets, distinct within the session while the palette lasts. */
+  color?: string;
 }
 
 /** An entry not refreshed for this long belongs to a dead instance or socket. */
@@ -30,17 +32,22 @@ const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4
  * Joins atomically under the seat caps: counts the distinct fresh members holding a seat
  * (everyone but the privileged: the owner and operators), in all and from this socket's IP,
  * and adds this socket unless it is privileged or already a member, or either cap is reached.
+ * The socket gets its member's colour: the one its other sockets have, else the member's
+ * preferred colour or the next one in the palette nobody present has (the preferred one
+ * when all are taken), so colours differ within a session while the palette lasts.
  * KEYS: 1 presence hash; ARGV: socket id, member id, entry, now ms, stale ms, max members,
- * key ttl ms, ip, privileged (1/0), max seats per IP. Returns 1 joined, 0 full.
+ * key ttl ms, ip, privileged (1/0), max seats per IP, preferred colour index (0-based),
+ * palette (comma-separated). Returns 1 joined, 0 full.
  */
 const JOIN_SCRIPT = `
 local entries = redis.call('HGETALL', KEYS[1])
-local members, fromIp, present = {}, {}, false
+local members, fromIp, taken, present, own = {}, {}, {}, false, nil
 local count, ipCount = 0, 0
 for i = 1, #entries, 2 do
   local e = cjson.decode(entries[i + 1])
   if tonumber(e.seen) >= tonumber(ARGV[4]) - tonumber(ARGV[5]) then
-    if e.memberId == ARGV[2] then present = true end
+    if e.memberId == ARGV[2] then present = true; own = own or e.color
+    elseif e.color then taken[e.color] = true end
     if e.privileged ~= true then
       if not members[e.memberId] then members[e.memberId] = true; count = count + 1 end
       if e.ip == ARGV[8] and not fromIp[e.memberId] then fromIp[e.memberId] = true; ipCount = ipCount + 1 end
@@ -50,7 +57,20 @@ for i = 1, #entries, 2 do
   end
 end
 if ARGV[9] ~= '1' and not present and (count >= tonumber(ARGV[6]) or ipCount >= tonumber(ARGV[10])) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+local palette = {}
+for color in string.gmatch(ARGV[12], '[^,]+') do palette[#palette + 1] = color end
+local preferred = tonumber(ARGV[11])
+local color = own
+if not color then
+  color = palette[preferred + 1]
+  for step = 0, #palette - 1 do
+    local candidate = palette[((preferred + step) % #palette) + 1]
+    if not taken[candidate] then color = candidate; break end
+  end
+end
+local entry = cjson.decode(ARGV[3])
+entry.color = color
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 1`;
 
@@ -116,6 +136,8 @@ export class PresenceService implements OnModuleInit {
       entry.ip,
       seat.privileged ? 1 : 0,
       this.config.SESSION_MAX_SEATS_PER_IP,
+      preferredColor(entry.memberId),
+      PALETTE.join(','),
     );
     return joined === 1;
   }
@@ -204,7 +226,7 @@ export class PresenceService implements OnModuleInit {
         byMember.set(e.memberId, {
           userId: e.userId,
           displayName: e.displayName,
-          color: colorOf(e.memberId),
+          color: e.color ?? PALETTE[preferredColor(e.memberId)],
           ...(e.cursor && { cursor: e.cursor }),
           ...(e.selection !== undefined && { selection: e.selection }),
           status: e.status,
@@ -222,7 +244,7 @@ export class PresenceService implements OnModuleInit {
 
 const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
-/** A stable colour per member, the same on every instance and every reconnect. */
-function colorOf(memberId: string): string {
-  return PALETTE[createHash('sha1').update(memberId).digest()[0] % PALETTE.length];
+/** Where in the palette a member's colour is looked for first: the same on every instance and every reconnect. */
+function preferredColor(memberId: string): number {
+  return createHash('sha1').update(memberId).digest()[0] % PALETTE.length;
 }
