@@ -50,7 +50,7 @@ export interface SessionChange {
   themeId?: string | null;
 }
 
-/** The fields of a SessionChange, in the API's order, from a save or a log row (jsonb keeps no key order); other fields are left out. */
+/** The fields of a SessionChange, in the API's order, from a save or a log row; other fields are left out. */
 export function toSessionChange(json: Record<string, unknown>): SessionChange {
   const v = json as unknown as SessionChange;
   const change: SessionChange = { version: v.version };
