@@ -41,7 +41,9 @@ describe('key order of state, metadata and block content on every read path', ()
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    api = await startTestApp({ ...isolatedRedis('json-fidelity'), RUN_WORKERS: 'true' });
+    // Workers for exports and generation; not the artifact cleanup, which would run at once on
+    // this prefix and delete other suites' artifacts that are due.
+    api = await startTestApp({ ...isolatedRedis('json-fidelity'), RUN_WORKERS: 'true', ENABLE_ARTIFACT_CLEANUP: 'false' });
     owner = await createUser({ displayName: 'Ada' });
   });
   afterAll(async () => {
