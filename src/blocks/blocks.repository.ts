@@ -98,7 +98,7 @@ export class BlocksRepository {
     const actor = JSON.stringify(meta.actor);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH c AS (
-        SELECT ${JSON.stringify(block.content)}::jsonb AS content
+        SELECT ${JSON.stringify(block.content)}::json AS content
       ), s AS (
         UPDATE sessions s SET seq = s.seq + 1, block_count = s.block_count + 1,
                               stored_bytes = s.stored_bytes + ${jsonBytes(Prisma.sql`c.content`)}, updated_at = ${meta.at}
@@ -149,7 +149,7 @@ export class BlocksRepository {
         SELECT * FROM unnest(
           ${column((w) => w.access.key)}::text[], ${column((w) => w.access.userId)}::uuid[], ${column((w) => w.access.admin)}::boolean[],
           ${column((w) => w.id)}::uuid[], ${column((w) => w.version)}::int[], ${column((w) => w.change.type ?? null)}::varchar[],
-          ${column((w) => (w.change.content === undefined ? null : JSON.stringify(w.change.content)))}::jsonb[],
+          ${column((w) => (w.change.content === undefined ? null : JSON.stringify(w.change.content)))}::json[],
           ${column((w) => w.change.position ?? null)}::text[], ${column((w) => w.kind)}::varchar[],
           ${column((w) => JSON.stringify(w.meta.actor))}::jsonb[], ${column((w) => w.meta.at)}::timestamptz[]
         ) WITH ORDINALITY AS w(key, user_id, admin, id, version, type, content, position, kind, actor, at, ord)
@@ -226,7 +226,7 @@ export class BlocksRepository {
     const proposed = content === undefined ? null : JSON.stringify(content);
     const rows = await this.db.client.$queryRaw<WriteTarget[]>`
       SELECT s.id AS "sessionId", s.owner_id AS "ownerId", s.visibility, s.block_count AS "blockCount",
-             s.stored_bytes AS "storedBytes", ${jsonBytes(Prisma.sql`${proposed}::jsonb`)} AS "contentBytes",
+             s.stored_bytes AS "storedBytes", ${jsonBytes(Prisma.sql`${proposed}::json`)} AS "contentBytes",
              CASE WHEN b.id IS NULL THEN NULL ELSE ${blockJson('b')} END AS block,
              ${jsonBytes(Prisma.sql`b.content`)} AS "blockBytes"
       FROM sessions s LEFT JOIN blocks b ON b.session_id = s.id AND b.id = ${id}::uuid

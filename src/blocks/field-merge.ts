@@ -34,10 +34,16 @@ export function mergeFields(
   const conflicting = [...touched].filter((field) => theirs.has(field));
   if (conflicting.length > 0) return { ok: false, conflicting };
   const mine = new Set([...touched].filter((f) => f.startsWith('content.')).map((f) => f.slice('content.'.length)));
-  // Built from entries, never by assignment, so a key like "__proto__" stays plain data.
+  const written = new Map(Object.entries(write.content ?? {}));
+  // Built from entries, never by assignment, so a key like "__proto__" stays plain data. Keys
+  // keep their place in `current` (taking the write's value, or going if it removed them); the
+  // keys the write added follow in its order.
   const content = Object.fromEntries([
-    ...Object.entries(current.content).filter(([key]) => !mine.has(key)),
-    ...Object.entries(write.content ?? {}).filter(([key]) => mine.has(key)),
+    ...Object.entries(current.content).flatMap(([key, value]): Array<[string, unknown]> => {
+      if (!mine.has(key)) return [[key, value]];
+      return written.has(key) ? [[key, written.get(key)]] : [];
+    }),
+    ...[...written].filter(([key]) => mine.has(key) && !Object.hasOwn(current.content, key)),
   ]);
   return { ok: true, merged: { type: touched.has('type') && write.type !== undefined ? write.type : current.type, content } };
 }

@@ -20,7 +20,7 @@ const page = (sessionId: string, since: number, limit: number, maxBytes: number)
   JOIN changes c ON c.session_id = ${sessionId}::uuid AND c.seq = w.seq
   WHERE w.n = 1 OR w.running <= ${maxBytes}`;
 
-/** A stored `BlockRecord` payload (jsonb, aliased `p`) as a BlockView, in its field order. */
+/** A stored `BlockRecord` payload (json, aliased `p`) as a BlockView, in its field order; the content as written. */
 const payloadBlockJson = (p: string, sessionKey: string) => Prisma.sql`json_build_object(
     'id', ${Prisma.raw(p)}->'id', 'sessionKey', ${sessionKey}::text, 'type', ${Prisma.raw(p)}->'type',
     'content', ${Prisma.raw(p)}->'content', 'position', ${Prisma.raw(p)}->'position', 'version', ${Prisma.raw(p)}->'version',
@@ -30,7 +30,7 @@ const payloadBlockJson = (p: string, sessionKey: string) => Prisma.sql`json_buil
 /** A stored `session.updated` payload as a SessionChange: its fields in the API's order, others left out. */
 const payloadSessionJson = (p: string) =>
   Prisma.raw(`(SELECT json_object_agg(e.key, e.value ORDER BY o.n)
-    FROM jsonb_each(${p}) e
+    FROM json_each(${p}) e
     JOIN (VALUES ('version', 1), ('title', 2), ('state', 3), ('metadata', 4), ('visibility', 5), ('themeId', 6)) o(key, n) ON o.key = e.key)`);
 
 /** A `changes` row (aliased `alias`) as a ChangeEvent. */

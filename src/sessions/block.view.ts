@@ -29,10 +29,13 @@ export function toBlockView(record: BlockRecord, sessionKey: string): BlockView 
   };
 }
 
-/** A `blocks` row (aliased `alias`) as a `BlockRecord` JSON object, for RETURNING and the change log. */
+/**
+ * A `blocks` row (aliased `alias`) as a `BlockRecord` JSON object, for RETURNING and the change
+ * log: a json object, so the content goes in as written, key order included.
+ */
 export const blockJson = (alias: string) =>
   Prisma.raw(
-    `jsonb_build_object('id', ${alias}.id, 'type', ${alias}.type, 'content', ${alias}.content, 'position', ${alias}.position,
+    `json_build_object('id', ${alias}.id, 'type', ${alias}.type, 'content', ${alias}.content, 'position', ${alias}.position,
       'version', ${alias}.version, 'createdAt', ${alias}.created_at, 'updatedAt', ${alias}.updated_at, 'updatedBy', ${alias}.updated_by)`,
   );
 

@@ -2,10 +2,10 @@ import { Prisma } from '../generated/prisma/client.js';
 import { AppError } from '../errors/app-error.js';
 
 /**
- * One measure of size for every budget: the bytes of a JSON value's text as PostgreSQL
- * prints it (`octet_length(value::text)`), and the bytes of the title. A session's
- * `stored_bytes` is its title, state, metadata and every block's content, measured so,
- * and each write adds its delta to it in the statement that writes.
+ * One measure of size for every budget: the bytes of a JSON value's text as stored
+ * (`octet_length(value::text)`; a json value's text is the text written), and the bytes
+ * of the title. A session's `stored_bytes` is its title, state, metadata and every block's
+ * content, measured so, and each write adds its delta to it in the statement that writes.
  */
 export const jsonBytes = (value: Prisma.Sql) => Prisma.sql`octet_length((${value})::text)::bigint`;
 

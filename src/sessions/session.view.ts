@@ -20,7 +20,7 @@ export function toSessionView(row: Session): SessionView {
   };
 }
 
-/** The fields of a SessionChange, in the API's order, from a save or a log row (jsonb keeps no key order); other fields are left out. */
+/** The fields of a SessionChange, in the API's order, from a save or a log row; other fields are left out. */
 export function toSessionChange(json: Record<string, unknown>): SessionChange {
   const v = json as unknown as SessionChange;
   const change: SessionChange = { version: v.version };

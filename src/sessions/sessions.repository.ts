@@ -19,6 +19,17 @@ const columns = (t: string) =>
 const COLUMNS = columns('');
 const SAVED_COLUMNS = columns('sessions.');
 
+/**
+ * `target` with `addition`'s keys merged in (jsonb's `||`, keeping order): a key `target` has
+ * keeps its place and takes `addition`'s value, the others follow in `addition`'s order. The
+ * object is written from the entries' own text, so no value is printed anew.
+ */
+const mergedJson = (target: Prisma.Sql, addition: Prisma.Sql) => Prisma.sql`(
+  SELECT COALESCE('{' || string_agg(to_json(COALESCE(t.key, a.key))::text || ':' || COALESCE(a.value, t.value)::text, ','
+                                    ORDER BY t.n IS NULL, COALESCE(t.n, a.n)) || '}', '{}')::json
+  FROM json_each(${target}) WITH ORDINALITY t(key, value, n)
+  FULL JOIN json_each(${addition}) WITH ORDINALITY a(key, value, n) ON a.key = t.key)`;
+
 export interface NewSession {
   key: string;
   typeSlug: string;
@@ -86,7 +97,7 @@ export class SessionsRepository {
         SELECT * FROM unnest(
           ${column((s) => s.key)}::text[], ${column((s) => s.typeSlug)}::text[], ${column((s) => s.title)}::text[],
           ${column((s) => s.themeId)}::uuid[], ${column((s) => s.ownerId)}::uuid[], ${column((s) => s.visibility)}::text[],
-          ${column(metadata)}::jsonb[], ${column((s) => JSON.stringify(s.state))}::jsonb[], ${column((s) => s.createdAt)}::timestamptz[]
+          ${column(metadata)}::json[], ${column((s) => JSON.stringify(s.state))}::json[], ${column((s) => s.createdAt)}::timestamptz[]
         ) WITH ORDINALITY AS v(key, type_slug, title, theme_id, owner_id, visibility, metadata, state, at, ord)
       ), m AS (
         SELECT v.*, octet_length(v.title)::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes
@@ -121,7 +132,7 @@ export class SessionsRepository {
   async saveIfVersion(id: string, version: number, save: SessionSave, change: SessionChange, budget: SessionBudget): Promise<SaveOutcome> {
     const metadata = JSON.stringify({ ...save.metadata, lastModified: save.at.toISOString() });
     const title = save.title === undefined ? Prisma.sql`s.title` : Prisma.sql`${save.title}::varchar`;
-    const state = save.state === undefined ? Prisma.sql`s.state` : Prisma.sql`${JSON.stringify(save.state)}::jsonb`;
+    const state = save.state === undefined ? Prisma.sql`s.state` : Prisma.sql`${JSON.stringify(save.state)}::json`;
     const sets: Prisma.Sql[] = [
       Prisma.sql`version = sessions.version + 1`,
       Prisma.sql`seq = sessions.seq + 1`,
@@ -138,7 +149,7 @@ export class SessionsRepository {
       WITH s AS (
         SELECT id, version, stored_bytes, title, state, metadata FROM sessions WHERE id = ${id}::uuid FOR UPDATE
       ), n AS (
-        SELECT s.id, ${title} AS title, ${state} AS state, s.metadata || ${metadata}::jsonb AS metadata FROM s
+        SELECT s.id, ${title} AS title, ${state} AS state, ${mergedJson(Prisma.sql`s.metadata`, Prisma.sql`${metadata}::json`)} AS metadata FROM s
       ), c AS (
         SELECT n.id, n.title, n.state, n.metadata, ${jsonBytes(Prisma.sql`n.metadata`)} AS metadata_bytes,
                (octet_length(n.title) - octet_length(s.title))
@@ -154,7 +165,7 @@ export class SessionsRepository {
         RETURNING ${SAVED_COLUMNS}
       ), log AS (
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
-        SELECT u.id, u.seq, 'session.updated', ${payload}::jsonb, octet_length(${payload}::jsonb::text),
+        SELECT u.id, u.seq, 'session.updated', ${payload}::json, octet_length(${payload}::json::text),
                ${JSON.stringify(save.actor)}::jsonb, ${save.at}
         FROM u
       )

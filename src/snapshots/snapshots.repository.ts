@@ -25,7 +25,10 @@ export interface RestoreBlock {
   type: string | null;
   position: string | null;
   content: Record<string, unknown> | null;
-  /** Its type or content differ from the snapshot's. */
+  /**
+   * Its type or content differ from the snapshot's. Content is compared as text: the same
+   * values in another key order differ too, so a restore brings back the snapshot's order.
+   */
   rewrite: boolean;
   /** About the bytes writing it adds to the session (negative: frees); only to order the writes. */
   delta: number;
@@ -49,9 +52,9 @@ export class SnapshotsRepository {
     const rows = await this.db.client.$queryRaw<SnapshotRow[]>`
       INSERT INTO snapshots (id, session_id, seq, label, automatic, title, state, blocks, created_by, created_at)
       SELECT gen_random_uuid(), s.id, s.seq, ${input.label}, ${input.automatic}, s.title, s.state,
-             COALESCE((SELECT jsonb_agg(jsonb_build_object('id', b.id, 'type', b.type, 'content', b.content, 'position', b.position)
-                                        ORDER BY b.position)
-                       FROM blocks b WHERE b.session_id = s.id), '[]'::jsonb),
+             COALESCE((SELECT json_agg(json_build_object('id', b.id, 'type', b.type, 'content', b.content, 'position', b.position)
+                                       ORDER BY b.position)
+                       FROM blocks b WHERE b.session_id = s.id), '[]'::json),
              ${JSON.stringify(input.actor)}::jsonb, now()
       FROM sessions s WHERE s.id = ${sessionId}::uuid
       RETURNING id, session_id AS "sessionId", seq, label, automatic, title, created_by AS "createdBy", created_at AS "createdAt"`;
@@ -89,13 +92,13 @@ export class SnapshotsRepository {
       WITH target AS (
         SELECT (e.block->>'id')::uuid AS id, e.block->>'type' AS type, e.block->'content' AS content,
                e.block->>'position' AS position, e.ord
-        FROM snapshots sn CROSS JOIN LATERAL jsonb_array_elements(sn.blocks) WITH ORDINALITY AS e(block, ord)
+        FROM snapshots sn CROSS JOIN LATERAL json_array_elements(sn.blocks) WITH ORDINALITY AS e(block, ord)
         WHERE sn.id = ${snapshotId}::uuid
       ), current AS (
         SELECT id, type, content, position, version FROM blocks WHERE session_id = ${sessionId}::uuid
       ), pairs AS (
         SELECT t.*, c.id AS current_id, c.version, c.position AS current_position, c.content AS current_content,
-               (c.type <> t.type OR c.content <> t.content) AS rewrite
+               (c.type <> t.type OR c.content::text <> t.content::text) AS rewrite
         FROM current c FULL JOIN target t ON t.id = c.id
       )
       SELECT COALESCE(id, current_id)::text AS id, version, current_position AS "currentPosition", type, position,
@@ -106,13 +109,13 @@ export class SnapshotsRepository {
       ORDER BY ord NULLS FIRST, current_position`;
   }
 
-  /** The snapshot's title and state when either differs from the session's now, else null. */
+  /** The snapshot's title and state when either differs from the session's now (the state as text, as content is), else null. */
   async restoreFields(sessionId: string, snapshotId: string): Promise<RestoreFields | null> {
     const rows = await this.db.client.$queryRaw<RestoreFields[]>`
       SELECT sn.title, sn.state,
              (octet_length(sn.title) + octet_length(sn.state::text) - octet_length(s.title) - octet_length(s.state::text))::int AS delta
       FROM sessions s JOIN snapshots sn ON sn.id = ${snapshotId}::uuid
-      WHERE s.id = ${sessionId}::uuid AND (s.title IS DISTINCT FROM sn.title OR s.state <> sn.state)`;
+      WHERE s.id = ${sessionId}::uuid AND (s.title IS DISTINCT FROM sn.title OR s.state::text <> sn.state::text)`;
     return rows[0] ?? null;
   }
 

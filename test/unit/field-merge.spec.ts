@@ -19,6 +19,13 @@ describe('mergeFields', () => {
     expect(mergeFields(state({}), state({}, 'heading'), { type: 'code' })).toEqual({ ok: false, conflicting: ['type'] });
   });
 
+  it('keeps the current key order: touched keys stay in place, added keys follow in the order written', () => {
+    const base = state({ zeta: 1, alpha: 1, mid: 1, gone: 1 });
+    const current = state({ zeta: 2, alpha: 1, mid: 1, gone: 1, theirs: 1 });
+    const result = mergeFields(base, current, { content: { mid: 1, late: 1, zeta: 1, early: 1, alpha: 2 } });
+    expect(result.ok && JSON.stringify(result.merged.content)).toBe('{"zeta":2,"alpha":2,"mid":1,"theirs":1,"late":1,"early":1}');
+  });
+
   it('compares nested values deeply and keeps "__proto__" as plain data', () => {
     const base = state({ list: [1, 2], meta: { x: 1 } });
     expect(mergeFields(base, state({ list: [1, 2], meta: { x: 2 } }), { content: { list: [1, 2, 3], meta: { x: 1 } } })).toEqual({
