@@ -12,7 +12,7 @@ interface SocketPresence {
   memberId: string;
   /** Whose seat cap the socket counts toward; never shown to others. */
   ip: string;
-  /** The owner or an operator: always gets in, and takes no seat from the others. */
+  /** The owner, a member or an operator: always gets in, and takes no seat from the others. */
   privileged: boolean;
   userId: string | null;
   displayName: string;
@@ -28,7 +28,7 @@ const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4
 
 /**
  * Joins atomically under the seat caps: counts the distinct fresh members holding a seat
- * (everyone but the privileged: the owner and operators), in all and from this socket's IP,
+ * (everyone but the privileged: the owner, members and operators), in all and from this socket's IP,
  * and adds this socket unless it is privileged or already a member, or either cap is reached.
  * KEYS: 1 presence hash; ARGV: socket id, member id, entry, now ms, stale ms, max members,
  * key ttl ms, ip, privileged (1/0), max seats per IP. Returns 1 joined, 0 full.
@@ -91,7 +91,7 @@ export class PresenceService implements OnModuleInit {
 
   /**
    * False when the room is full for this socket: SESSION_MAX_MEMBERS seats are shared by
-   * everyone but the privileged (the owner, operators), and one IP holds at most
+   * everyone but the privileged (the owner, members, operators), and one IP holds at most
    * SESSION_MAX_SEATS_PER_IP of them. A member already present (another tab) always gets in.
    */
   async join(key: string, socketId: string, principal: Principal, seat: { privileged: boolean }): Promise<boolean> {
