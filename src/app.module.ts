@@ -23,6 +23,7 @@ import { QueuesModule } from './queues/queues.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
+import { MembersModule } from './members/members.module.js';
 import { SnapshotsModule } from './snapshots/snapshots.module.js';
 import { ThemesModule } from './themes/themes.module.js';
 import { WorkersModule } from './workers/workers.module.js';
@@ -78,6 +79,7 @@ export class AppModule {
         // Features: each owns its routes, events and jobs.
         ThemesModule,
         SessionsModule,
+        MembersModule,
         ChangesModule,
         BlocksModule,
         SnapshotsModule,

@@ -50,6 +50,8 @@ export interface WriteResult {
 interface StoredBlock {
   block: BlockView;
   visibility: Visibility;
+  ownerId: string | null;
+  memberRoles: unknown;
 }
 
 /** A group-committed write's outcome: `alone` when its batch fell back to one write at a time. */
@@ -226,6 +228,8 @@ export class BlockWriter implements OnModuleDestroy {
       sessionKey: ctx.access.key,
       sessionId: written.sessionId,
       visibility: written.visibility,
+      ownerId: written.ownerId,
+      memberRoles: written.memberRoles,
       change: { seq: written.seq, kind, block, actor: ctx.meta.actor, at: ctx.meta.at.toISOString() },
     });
     return { block, seq: written.seq };
@@ -253,7 +257,8 @@ export class BlockWriter implements OnModuleDestroy {
   private currentOf(ctx: WriteContext, target: WriteTarget | null): StoredBlock {
     checkAccess(target, ctx.principal, 'write');
     if (!target?.block) throw new AppError('BLOCK_NOT_FOUND');
-    return { block: toBlockView(target.block, ctx.access.key), visibility: target.visibility };
+    const { visibility, ownerId, memberRoles } = target;
+    return { block: toBlockView(target.block, ctx.access.key), visibility, ownerId, memberRoles };
   }
 
   private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, stored: StoredBlock): Promise<never> {
@@ -261,6 +266,8 @@ export class BlockWriter implements OnModuleDestroy {
     await this.events.emit('block.conflict', {
       sessionKey: ctx.access.key,
       visibility: stored.visibility,
+      ownerId: stored.ownerId,
+      memberRoles: stored.memberRoles,
       blockId: id,
       attemptedVersion,
       current,

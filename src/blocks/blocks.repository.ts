@@ -25,6 +25,9 @@ export interface Written {
   sessionId: string;
   /** The session's visibility as this write's statement saw it: who may receive the change. */
   visibility: Visibility;
+  /** With `visibility`, who may receive it: the owner, and the members of a private session (null otherwise). */
+  ownerId: string | null;
+  memberRoles: Record<string, string> | null;
 }
 
 export interface NewBlock {
@@ -45,6 +48,7 @@ export interface WriteTarget {
   sessionId: string;
   ownerId: string | null;
   visibility: Visibility;
+  memberRoles: Record<string, string>;
   blockCount: number;
   storedBytes: number;
   /** The bytes the proposed content would store (null when none was proposed). */
@@ -81,6 +85,10 @@ const HISTORY_PRUNE_EVERY = 16;
 /** The change's row: its payload and the payload's bytes (for byte-bounded pages). */
 const logged = (payload: Prisma.Sql) => Prisma.sql`${payload}, octet_length((${payload})::text)`;
 
+/** Who may receive the change, from the locked row: a private session's members are needed only then. */
+const audience = (s: string) =>
+  Prisma.raw(`${s}.owner_id AS "ownerId", CASE WHEN ${s}.visibility = 'private' THEN ${s}.member_roles END AS "memberRoles"`);
+
 const writable = (a: WriteAccess) => accessSql('write', { userId: Prisma.sql`${a.userId}::uuid`, admin: Prisma.sql`${a.admin}` });
 
 /**
@@ -105,7 +113,7 @@ export class BlocksRepository {
         FROM c
         WHERE s.key = ${access.key} AND ${writable(access)} AND s.block_count < ${limits.maxBlocks}
           AND ${fitsBudget(Prisma.sql`s.stored_bytes`, jsonBytes(Prisma.sql`c.content`), limits.maxBytes)}
-        RETURNING s.id, s.seq, s.visibility
+        RETURNING s.id, s.seq, s.visibility, ${audience('s')}
       ), b AS (
         INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
         SELECT ${block.id}::uuid, s.id, ${block.type}, c.content, ${block.position}, 1, ${meta.at}, ${meta.at}, ${actor}::jsonb
@@ -118,7 +126,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
         SELECT s.id, s.seq, 'block.created', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM s, b
       )
-      SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId", s.visibility FROM s, b`;
+      SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId", s.visibility, s."ownerId", s."memberRoles" FROM s, b`;
     return this.first(rows);
   }
 
@@ -154,7 +162,7 @@ export class BlocksRepository {
           ${column((w) => JSON.stringify(w.meta.actor))}::jsonb[], ${column((w) => w.meta.at)}::timestamptz[]
         ) WITH ORDINALITY AS w(key, user_id, admin, id, version, type, content, position, kind, actor, at, ord)
       ), s AS (
-        SELECT s.id, s.key, s.stored_bytes, s.visibility, s.owner_id FROM sessions s
+        SELECT s.id, s.key, s.stored_bytes, s.visibility, s.owner_id, s.member_roles FROM sessions s
         WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
       ), ws AS (
         SELECT w.*, s.id AS session_id, s.stored_bytes FROM w JOIN s ON s.key = w.key
@@ -192,7 +200,8 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
         SELECT q.session_id, q.seq, q.kind, ${logged(blockJson('q'))}, q.updated_by, q.updated_at FROM q
       )
-      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", s.visibility FROM q JOIN s ON s.id = q.session_id`;
+      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", s.visibility, ${audience('s')}
+      FROM q JOIN s ON s.id = q.session_id`;
     const byOrd = new Map(rows.map(({ ord, ...row }) => [Number(ord), { ...row, seq: Number(row.seq) }]));
     return writes.map((_, i) => byOrd.get(i + 1) ?? null);
   }
@@ -201,7 +210,7 @@ export class BlocksRepository {
     const actor = JSON.stringify(meta.actor);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH s AS (
-        SELECT s.id, s.visibility FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
+        SELECT s.id, s.visibility, ${audience('s')} FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
       ), b AS (
         DELETE FROM blocks USING s WHERE blocks.id = ${id}::uuid AND blocks.session_id = s.id AND blocks.version = ${version}
         RETURNING blocks.*
@@ -214,7 +223,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
         SELECT n.id, n.seq, 'block.deleted', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM n, b
       )
-      SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility FROM n, b, s`;
+      SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility, s."ownerId", s."memberRoles" FROM n, b, s`;
     return this.first(rows);
   }
 
@@ -225,7 +234,7 @@ export class BlocksRepository {
   async target(key: string, id: string | null, content?: Record<string, unknown>): Promise<WriteTarget | null> {
     const proposed = content === undefined ? null : JSON.stringify(content);
     const rows = await this.db.client.$queryRaw<WriteTarget[]>`
-      SELECT s.id AS "sessionId", s.owner_id AS "ownerId", s.visibility, s.block_count AS "blockCount",
+      SELECT s.id AS "sessionId", s.owner_id AS "ownerId", s.visibility, s.member_roles AS "memberRoles", s.block_count AS "blockCount",
              s.stored_bytes AS "storedBytes", ${jsonBytes(Prisma.sql`${proposed}::json`)} AS "contentBytes",
              CASE WHEN b.id IS NULL THEN NULL ELSE ${blockJson('b')} END AS block,
              ${jsonBytes(Prisma.sql`b.content`)} AS "blockBytes"

@@ -36,8 +36,10 @@ const payloadSessionJson = (p: string) =>
 /** A `changes` row (aliased `alias`) as a ChangeEvent. */
 const changeEventJson = (alias: string, sessionKey: string) => {
   const head = Prisma.raw(`'seq', ${alias}.seq, 'kind', ${alias}.kind, 'actor', ${alias}.actor, 'at', ${isoTime(`${alias}.at`)}`);
+  const member = Prisma.raw(`json_build_object('userId', ${alias}.payload->'userId', 'role', ${alias}.payload->'role')`);
   return Prisma.sql`CASE WHEN ${Prisma.raw(alias)}.kind = 'session.updated'
     THEN json_build_object(${head}, 'session', ${payloadSessionJson(`${alias}.payload`)})
+    WHEN ${Prisma.raw(alias)}.kind IN ('member.updated', 'member.removed') THEN json_build_object(${head}, 'member', ${member})
     ELSE json_build_object(${head}, 'block', ${payloadBlockJson(`${alias}.payload`, sessionKey)}) END`;
 };
 

@@ -7,7 +7,7 @@ import type { Change } from '../generated/prisma/client.js';
 import { toSessionChange } from '../sessions/session.view.js';
 import { ChangesRepository } from './changes.repository.js';
 import type { Actor } from '../contract/actor.js';
-import type { ChangeEvent, ChangeKind } from '../contract/change.js';
+import type { ChangeEvent, ChangeKind, MemberChange } from '../contract/change.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 
 /**
@@ -72,6 +72,18 @@ const expired = (since: number) => new AppError('CHANGES_EXPIRED', `Changes afte
 function toChangeEvent(row: Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>, sessionKey: string): ChangeEvent {
   const kind = row.kind as ChangeKind;
   const base = { seq: Number(row.seq), kind, actor: row.actor as unknown as Actor, at: row.at.toISOString() };
-  if (kind === 'session.updated') return { ...base, session: toSessionChange(row.payload as Record<string, unknown>) };
-  return { ...base, block: toBlockView(row.payload as unknown as BlockRecord, sessionKey) };
+  switch (kind) {
+    case 'session.updated':
+      return { ...base, session: toSessionChange(row.payload as Record<string, unknown>) };
+    case 'member.updated':
+    case 'member.removed': {
+      const { userId, role } = row.payload as unknown as MemberChange;
+      return { ...base, member: { userId, role } };
+    }
+    case 'block.created':
+    case 'block.updated':
+    case 'block.moved':
+    case 'block.deleted':
+      return { ...base, block: toBlockView(row.payload as unknown as BlockRecord, sessionKey) };
+  }
 }

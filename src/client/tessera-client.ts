@@ -59,6 +59,7 @@ export class TesseraClient {
     this.socket.on('change', (change: ChangeEvent, room?: { key?: string }) => this.feedOf(change, room?.key)?.receive(change));
     this.socket.on('presence', ({ key, members }: { key: string; members: Member[] }) => this.feeds.get(key)?.presenceChanged(members));
     this.socket.on('block.conflict', (conflict: Conflict) => this.feeds.get(conflict.current.sessionKey)?.conflicted(conflict));
+    this.socket.on('session.role', ({ key, role }: { key: string; role: string }) => this.feeds.get(key)?.roleChanged(role));
     this.socket.on('session.revoked', ({ key, reason }: { key: string; reason: string }) => {
       this.feeds.get(key)?.revoked(reason);
       this.feeds.delete(key);
@@ -151,6 +152,8 @@ export class SessionFeed {
     conflict: new Set<Listener<Conflict>>(),
     reset: new Set<Listener<void>>(),
     revoked: new Set<Listener<string>>(),
+    /** The caller's role in the session changed (and still lets them read it). */
+    role: new Set<Listener<string>>(),
   };
 
   constructor(
@@ -244,6 +247,11 @@ export class SessionFeed {
   /** @internal */
   conflicted(conflict: Conflict): void {
     for (const listener of this.listeners.conflict) listener(conflict);
+  }
+
+  /** @internal */
+  roleChanged(role: string): void {
+    for (const listener of this.listeners.role) listener(role);
   }
 
   /** @internal */

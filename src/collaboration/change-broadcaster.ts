@@ -1,15 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../common/principal.js';
-import { may } from '../sessions/session-access.js';
-import { ownersRoomOf, readersRoomOf, roomOf } from './collab.protocol.js';
+import { roleIn, type Guarded } from '../sessions/session-access.js';
+import { readerRoomsOf, roomOf, roomsFor, userRoomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 import { PresenceService } from './presence.service.js';
 import { OnAppEvent, type BlockConflictEvent, type CommittedChange, type SessionDeletedEvent } from '../events/app-events.js';
 
 /**
  * Every committed change, whether made over HTTP or a socket, goes to the session's room on
- * every instance that holds members of it (the Redis adapter routes by room). Deletion and
- * lowered visibility take the affected sockets out of the room everywhere, and say why.
+ * every instance that holds members of it (the Redis adapter routes by room). Deletion,
+ * lowered visibility and member changes take the affected sockets out of the room
+ * everywhere, and say why; a member whose role changed but still reads is told the new role.
  */
 @Injectable()
 export class ChangeBroadcaster {
@@ -23,22 +24,27 @@ export class ChangeBroadcaster {
   @OnAppEvent('change.committed')
   async onChange(event: CommittedChange): Promise<void> {
     if (!this.server.started) return;
+    const key = event.sessionKey;
     // The change that lowered visibility still goes to the audience it had; every later one only to who may read it.
+    // A member change goes to its audience after it and to the users it concerns (a removed member learns of the removal).
+    const rooms = new Set(event.visibilityLowered ? [roomOf(key)] : readerRoomsOf(key, event));
+    for (const userId of event.rolesChanged ?? []) rooms.add(userRoomOf(key, userId));
     // The key rides beside the change (a session change names no key of its own), for clients in several rooms.
-    const room = event.visibilityLowered ? roomOf(event.sessionKey) : readersRoomOf(event.sessionKey, event.visibility);
-    this.server.namespace.to(room).emit('change', event.change, { key: event.sessionKey });
-    if (event.visibilityLowered && event.ownerId !== undefined) {
-      await this.revokeWhoCannotRead(event.sessionKey, { ownerId: event.ownerId, visibility: event.visibility });
-    }
+    for (const room of rooms) this.server.namespace.to(room).emit('change', event.change, { key });
+    const session = { ownerId: event.ownerId ?? null, visibility: event.visibility, memberRoles: event.memberRoles ?? {} };
+    if (event.visibilityLowered && event.ownerId !== undefined) await this.revokeWhoCannotRead(key, roomOf(key), session);
+    for (const userId of event.rolesChanged ?? []) await this.revokeWhoCannotRead(key, userRoomOf(key, userId), session, true);
   }
 
   /** To everyone but the socket whose write was refused (it has the refusal in its ack). */
   @OnAppEvent('block.conflict')
   onConflict(event: BlockConflictEvent): void {
     if (!this.server.started) return;
-    const room = this.server.namespace.to(readersRoomOf(event.sessionKey, event.visibility));
     const { blockId, attemptedVersion, current, actor } = event;
-    (event.origin ? room.except(event.origin) : room).emit('block.conflict', { blockId, attemptedVersion, current, actor });
+    for (const name of readerRoomsOf(event.sessionKey, event)) {
+      const room = this.server.namespace.to(name);
+      (event.origin ? room.except(event.origin) : room).emit('block.conflict', { blockId, attemptedVersion, current, actor });
+    }
   }
 
   @OnAppEvent('session.deleted')
@@ -46,24 +52,40 @@ export class ChangeBroadcaster {
     if (!this.server.started) return;
     const room = roomOf(event.key);
     this.server.namespace.to(room).emit('session.revoked', { key: event.key, reason: 'deleted' });
-    this.server.namespace.in(room).socketsLeave([room, ownersRoomOf(event.key)]);
+    const sockets = await this.server.namespace
+      .in(room)
+      .fetchSockets()
+      .catch(() => []);
+    for (const socket of sockets) for (const name of roomsFor(event.key, principalOf(socket))) socket.leave(name);
+    this.server.namespace.in(room).socketsLeave(room);
     await this.presence.clear(event.key).catch(() => undefined);
   }
 
-  private async revokeWhoCannotRead(key: string, session: { ownerId: string | null; visibility: 'link' | 'readonly' | 'private' }) {
-    const room = roomOf(key);
+  /**
+   * The sockets of `room` that can no longer read the session leave it, told why; with
+   * `tell`, those still reading are told their role.
+   */
+  private async revokeWhoCannotRead(key: string, room: string, session: Guarded, tell = false) {
     try {
       const sockets = await this.server.namespace.in(room).fetchSockets();
+      let left = false;
       for (const socket of sockets) {
-        if (may(session, (socket.data as { principal: Principal }).principal, 'read')) continue;
+        const principal = principalOf(socket);
+        const role = roleIn(session, principal);
+        if (role !== null) {
+          if (tell) socket.emit('session.role', { key, role });
+          continue;
+        }
         socket.emit('session.revoked', { key, reason: 'access' });
-        socket.leave(room);
-        socket.leave(ownersRoomOf(key));
+        for (const name of roomsFor(key, principal)) socket.leave(name);
         await this.presence.leave(key, socket.id);
+        left = true;
       }
-      await this.presence.announce(key);
+      if (left || !tell) await this.presence.announce(key);
     } catch (error) {
       this.logger.error(`revoking access to ${key} failed: ${(error as Error).message}`);
     }
   }
 }
+
+const principalOf = (socket: { data: unknown }) => (socket.data as { principal: Principal }).principal;

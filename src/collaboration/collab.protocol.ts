@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BlockIdParam, CreateBlockBody, MoveBlockBody, UpdateBlockBody } from '../blocks/dto/block.dto.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { SESSION_KEY_PATTERN } from '../common/session-key-format.js';
+import type { Principal } from '../common/principal.js';
 
 /** The socket protocol this server speaks; a handshake asking for another is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -23,16 +24,39 @@ export const KNOWN_CLIENT_EVENTS: ReadonlySet<string> = new Set(Object.values(CL
 
 /** Every socket that joined the session. */
 export const roomOf = (sessionKey: string) => `s:${sessionKey}`;
-/** The sockets that read the session whatever its visibility: its owner's and operators'. */
-export const ownersRoomOf = (sessionKey: string) => `s:${sessionKey}:o`;
+/** The sockets of operators in the session, who read it whatever its visibility. */
+export const operatorsRoomOf = (sessionKey: string) => `s:${sessionKey}:o`;
+/** The sockets of one signed-in user in the session (each user socket joins its own). */
+export const userRoomOf = (sessionKey: string, userId: string) => `s:${sessionKey}:u:${userId}`;
+
+/** Who may receive a change: the session's visibility, owner and members as the change's own statement saw them. */
+export interface Audience {
+  visibility: Visibility;
+  ownerId?: string | null;
+  memberRoles?: unknown;
+}
+
 /**
- * Who may receive what the session holds, as of the commit that produced it: a private
- * session's changes go to its owners' room only. Each change names the visibility its own
- * statement saw, so a change committed after a revocation never reaches the revoked, in
- * whatever order the instances publish.
+ * Where what the session holds may go, as of the commit that produced it: a private
+ * session's changes go to its operators' room and to the rooms of its owner and members
+ * only. Each change names the audience its own statement saw on the locked session row,
+ * so a change committed after a revocation never reaches the revoked, in whatever order
+ * the instances publish. A socket is in exactly one of these rooms (its user's or the
+ * operators'), so sending to each in turn delivers once, on per-room channels.
  */
-export const readersRoomOf = (sessionKey: string, visibility: Visibility) =>
-  visibility === 'private' ? ownersRoomOf(sessionKey) : roomOf(sessionKey);
+export function readerRoomsOf(sessionKey: string, audience: Audience): string[] {
+  if (audience.visibility !== 'private') return [roomOf(sessionKey)];
+  const users = Object.keys((audience.memberRoles as Record<string, unknown> | null | undefined) ?? {});
+  if (audience.ownerId) users.push(audience.ownerId);
+  return [operatorsRoomOf(sessionKey), ...users.map((userId) => userRoomOf(sessionKey, userId))];
+}
+
+/** The rooms a socket of `principal` joins in a session. */
+export function roomsFor(sessionKey: string, principal: Principal): string[] {
+  if (principal.kind === 'admin') return [roomOf(sessionKey), operatorsRoomOf(sessionKey)];
+  if (principal.kind === 'user') return [roomOf(sessionKey), userRoomOf(sessionKey, principal.userId)];
+  return [roomOf(sessionKey)];
+}
 
 const sessionKey = z.string().regex(SESSION_KEY_PATTERN, 'must be a session key');
 const version = z.number().int().min(1).max(2_147_483_647);

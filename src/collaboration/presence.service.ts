@@ -12,7 +12,7 @@ interface SocketPresence {
   memberId: string;
   /** Whose seat cap the socket counts toward; never shown to others. */
   ip: string;
-  /** The owner or an operator: always gets in, and takes no seat from the others. */
+  /** The owner, a member or an operator: always gets in, and takes no seat from the others. */
   privileged: boolean;
   userId: string | null;
   displayName: string;
@@ -30,7 +30,7 @@ const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4
 
 /**
  * Joins atomically under the seat caps: counts the distinct fresh members holding a seat
- * (everyone but the privileged: the owner and operators), in all and from this socket's IP,
+ * (everyone but the privileged: the owner, members and operators), in all and from this socket's IP,
  * and adds this socket unless it is privileged or already a member, or either cap is reached.
  * The socket gets its member's colour: the one its other sockets have, else the member's
  * preferred colour or the next one in the palette nobody present has (the preferred one
@@ -111,7 +111,7 @@ export class PresenceService implements OnModuleInit {
 
   /**
    * False when the room is full for this socket: SESSION_MAX_MEMBERS seats are shared by
-   * everyone but the privileged (the owner, operators), and one IP holds at most
+   * everyone but the privileged (the owner, members, operators), and one IP holds at most
    * SESSION_MAX_SEATS_PER_IP of them. A member already present (another tab) always gets in.
    */
   async join(key: string, socketId: string, principal: Principal, seat: { privileged: boolean }): Promise<boolean> {

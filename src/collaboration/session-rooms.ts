@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ChangesService, type ChangesPage } from '../changes/changes.service.js';
 import { AppError } from '../errors/app-error.js';
-import { may } from '../sessions/session-access.js';
+import { may, memberRoleOf } from '../sessions/session-access.js';
 import type { CollabSocket } from './collab.handshake.js';
-import { ownersRoomOf, roomOf } from './collab.protocol.js';
+import { roomsFor } from './collab.protocol.js';
 import { PresenceService } from './presence.service.js';
 import type { Member } from '../contract/presence.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
@@ -30,9 +30,11 @@ export class SessionRooms {
   async join(socket: CollabSocket, key: string, since: number | undefined): Promise<Joined> {
     const principal = socket.data.principal;
     const { head } = await this.access.require(principal, key, 'read');
-    const privileged = may(head, principal, 'own');
+    // The owner, operators and members always get a seat.
+    const privileged =
+      may(head, principal, 'own') || (principal.kind === 'user' && memberRoleOf(head.memberRoles, principal.userId) !== null);
     if (!(await this.presence.join(key, socket.id, principal, { privileged }))) throw new AppError('ROOM_FULL');
-    await socket.join(privileged ? [roomOf(key), ownersRoomOf(key)] : [roomOf(key)]);
+    await socket.join(roomsFor(key, principal));
     (socket.data.sessions ??= new Set()).add(key);
     // Access again, from the database, now that the socket is in the room: a revocation that
     // committed after the first check looked for this socket before it was there, and missed it.
@@ -57,7 +59,7 @@ export class SessionRooms {
 
   async leave(socket: CollabSocket, key: string): Promise<void> {
     socket.data.sessions?.delete(key);
-    await Promise.all([socket.leave(roomOf(key)), socket.leave(ownersRoomOf(key))]);
+    for (const room of roomsFor(key, socket.data.principal)) await socket.leave(room);
     await this.presence.leave(key, socket.id);
     await this.presence.announce(key);
   }

@@ -13,6 +13,8 @@ export interface Call {
   /** The session key the route or event names (unchecked), or undefined when it names none. */
   key: unknown;
   takesKey: boolean;
+  /** The route names an invitation token: a lookup that counts toward the key-probe guard like a key. */
+  takesInviteToken: boolean;
   body: unknown;
   /** Response headers (HTTP only; a socket ack carries its figures in its body). */
   header(name: string, value: string | number): void;
@@ -32,6 +34,7 @@ export function callOf(context: ExecutionContext): Call {
       key: isRecord(body) ? body.key : undefined,
       // Every collaboration event names a session.
       takesKey: true,
+      takesInviteToken: false,
       body,
       header: () => undefined,
       handle: context.getArgs(),
@@ -46,6 +49,7 @@ export function callOf(context: ExecutionContext): Call {
     principal: request.principal,
     key: params?.key,
     takesKey: params?.key !== undefined,
+    takesInviteToken: params?.token !== undefined,
     body: request.body,
     header: (name, value) => void reply.header(name, value),
     handle: request,

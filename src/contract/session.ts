@@ -15,6 +15,8 @@ export interface SessionView {
   state: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
+  /** The caller's role in the session. */
+  role: 'owner' | 'editor' | 'viewer';
   blocks?: unknown[];
 }
 

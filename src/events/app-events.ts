@@ -15,10 +15,13 @@ export interface CommittedChange {
   change: ChangeEvent;
   /** Internal: the session's visibility as the change's own statement saw it, which decides who may receive it. */
   visibility: Visibility;
-  /** Internal, `session.updated` only: the owner, who with `visibility` decides who may still read it. */
+  /** Internal: the owner and (of a private session, or after a member change) the members, who with `visibility` decide who may receive it. */
   ownerId?: string | null;
+  memberRoles?: unknown;
   /** `session.updated` that lowered `visibility`: live access must be re-checked. */
   visibilityLowered?: boolean;
+  /** `member.*`: the users whose role changed (their live sockets are told, or leave if they can no longer read). */
+  rolesChanged?: string[];
 }
 
 /** A write refused for a stale version, so collaborators see who is racing. */
@@ -26,6 +29,8 @@ export interface BlockConflictEvent {
   sessionKey: string;
   /** Internal: who may see `current`. */
   visibility: Visibility;
+  ownerId: string | null;
+  memberRoles: unknown;
   blockId: string;
   attemptedVersion: number;
   current: BlockView;

@@ -88,7 +88,7 @@ export class RateLimitGuard implements CanActivate {
     let ticket: LookupTicket | undefined;
     let take: Take | undefined;
     if (call.takesKey && limited) ({ ticket, take } = await this.admitBoth(call, limit));
-    else if (call.takesKey) ticket = await this.reserveSlot(call);
+    else if (call.takesKey || call.takesInviteToken) ticket = await this.reserveSlot(call);
     else if (limited) take = await this.decide(call, limit);
     if (take) {
       limitHeaders((name, value) => call.header(name, value), take.decision);

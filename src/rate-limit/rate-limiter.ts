@@ -21,7 +21,8 @@ export type Decision =
   | { outcome: 'limited' | 'blocked'; limit: number; retryAfterSeconds: number };
 
 /** Answers that say "no session has this key": what someone enumerating keys sees (HTTP and sockets). */
-export const isKeyProbeAnswer = (code: string) => code === 'SESSION_NOT_FOUND' || code === 'INVALID_SESSION_KEY';
+export const isKeyProbeAnswer = (code: string) =>
+  code === 'SESSION_NOT_FOUND' || code === 'INVALID_SESSION_KEY' || code === 'INVITE_NOT_FOUND';
 
 /** The error a refused decision answers with, the same over HTTP and sockets. */
 export function refusal(decision: Exclude<Decision, { outcome: 'allowed' }>, action?: string): AppError {

@@ -4,7 +4,7 @@ import { CacheService, type CacheCodec } from '../cache/cache.service.js';
 import { inTurns } from '../common/turns.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
-import { checkAccess } from './session-access.js';
+import { checkAccess, roleIn, type Role } from './session-access.js';
 import { DocumentsRepository, type StoredHead } from './documents.repository.js';
 import type { BlockView } from '../contract/block.js';
 import type { SessionView } from '../contract/session.js';
@@ -36,9 +36,14 @@ function blocksArray(document: DocumentText): string[] {
   return pieces;
 }
 
-/** The body of GET /api/sessions/:key, the session's fields and `blocks` as one JSON object, in pieces. */
-export const documentBody = (document: DocumentText): string[] => [
+/**
+ * The body of GET /api/sessions/:key, the session's fields, the caller's `role` and `blocks`
+ * as one JSON object, in pieces. The role is added here, at the reply, so the text the
+ * cache keeps is the same for every caller.
+ */
+export const documentBody = (document: DocumentText, role: Role): string[] => [
   document.session.slice(0, -1),
+  `, "role" : "${role}"`,
   ', "blocks" : ',
   ...blocksArray(document),
   '}',
@@ -132,7 +137,7 @@ export class DocumentReader {
         blocks[i] = JSON.parse(item) as BlockView;
       });
     }
-    return { id: text.id, document: { ...(JSON.parse(text.session) as SessionView), blocks } };
+    return { id: text.id, document: { ...(JSON.parse(text.session) as SessionView), role: roleIn(text.head, principal)!, blocks } };
   }
 }
 

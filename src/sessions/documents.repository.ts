@@ -25,15 +25,24 @@ interface HeadRow {
   key: string;
   ownerId: string | null;
   visibility: Visibility;
+  memberRoles: Record<string, string>;
   version: number;
   seq: bigint | number;
 }
 
-const HEAD_COLUMNS = Prisma.raw(`s.id, s.key, s.owner_id AS "ownerId", s.visibility::text AS visibility, s.version, s.seq`);
+const HEAD_COLUMNS = Prisma.raw(`s.id, s.key, s.owner_id AS "ownerId", s.visibility::text AS visibility,
+  s.member_roles AS "memberRoles", s.version, s.seq`);
 
 const toHead = (row: HeadRow): StoredHead => ({
   id: row.id,
-  head: { key: row.key, ownerId: row.ownerId, visibility: row.visibility, version: row.version, seq: Number(row.seq) },
+  head: {
+    key: row.key,
+    ownerId: row.ownerId,
+    visibility: row.visibility,
+    memberRoles: row.memberRoles,
+    version: row.version,
+    seq: Number(row.seq),
+  },
 });
 
 /** Reads of a session with its blocks, each one statement, so the blocks always match the seq beside them. */

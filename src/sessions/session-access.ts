@@ -19,10 +19,22 @@ export type Role = 'owner' | 'editor' | 'viewer';
  */
 export type SessionAction = 'read' | 'write' | 'own' | 'delete';
 
+/** The roles the owner may give: a member is an editor or a viewer (the owner is the session's `ownerId`). */
+export type MemberRole = Exclude<Role, 'owner'>;
+export const MEMBER_ROLES: readonly MemberRole[] = ['editor', 'viewer'];
+
 /** What the rule reads of a session. */
 export interface Guarded {
   ownerId: string | null;
   visibility: Visibility;
+  /** The `member_roles` column as stored: `{"<userId>": "editor" | "viewer"}`. */
+  memberRoles: unknown;
+}
+
+/** `userId`'s member role in the session (`memberRoles` as stored), or null when they are not a member. */
+export function memberRoleOf(memberRoles: unknown, userId: string): MemberRole | null {
+  const role = (memberRoles as Record<string, unknown> | null | undefined)?.[userId];
+  return role === 'editor' || role === 'viewer' ? role : null;
 }
 
 const RANK: Readonly<Record<Role, number>> = { viewer: 1, editor: 2, owner: 3 };
@@ -33,14 +45,24 @@ const LEAST_ROLE: Readonly<Record<Exclude<SessionAction, 'delete'>, Role>> = { r
 /** The role of a key holder who is neither the owner nor an operator. */
 const ROLE_BY_VISIBILITY: Readonly<Record<Visibility, Role | null>> = { link: 'editor', readonly: 'viewer', private: null };
 
-/** The caller's role in the session: its owner and operators `owner`, anyone else by visibility (none: they cannot even see it). */
+/**
+ * The caller's role in the session: its owner and operators `owner`, a member their role,
+ * anyone else by visibility (none: they cannot even see it).
+ */
 export function roleIn(session: Guarded, principal: Principal): Role | null {
   if (principal.kind === 'admin') return 'owner';
-  if (principal.kind === 'user' && session.ownerId === principal.userId) return 'owner';
+  if (principal.kind === 'user') {
+    if (session.ownerId === principal.userId) return 'owner';
+    const member = memberRoleOf(session.memberRoles, principal.userId);
+    if (member) return member;
+  }
   return ROLE_BY_VISIBILITY[session.visibility];
 }
 
-const reaches = (role: Role | null, least: Role) => role !== null && RANK[role] >= RANK[least];
+export const reaches = (role: Role | null, least: Role) => role !== null && RANK[role] >= RANK[least];
+
+/** Whether `role` is lower than `than` (none is lowest). */
+export const lowers = (role: Role | null, than: Role | null) => (role === null ? 0 : RANK[role]) < (than === null ? 0 : RANK[than]);
 
 export function may(session: Guarded, principal: Principal, action: SessionAction): boolean {
   const role = roleIn(session, principal);
@@ -60,21 +82,33 @@ export function checkAccess<T extends Guarded>(session: T | null, principal: Pri
   throw new AppError('NOT_SESSION_OWNER', action === 'delete' ? 'Only the owner of the session may delete it.' : undefined);
 }
 
+export type SqlAction = Exclude<SessionAction, 'delete'>;
+
 /**
  * `may(session, caller, action)` as a SQL condition over the `sessions` row aliased `alias`,
- * generated from the same tables. `caller` holds SQL expressions of the caller's user id
- * (null when anonymous) and whether they are an operator, so a statement that writes for
- * many callers at once can take them from its rows.
+ * generated from the same tables: operators and the owner, else the member's role from the
+ * row's `member_roles`, else the role by visibility, against the roles that reach `action`.
+ * It reads only the row itself, never another table, so a statement that locked the row
+ * decides on the row as the lock holder committed it. `caller` holds SQL expressions of the
+ * caller's user id (null when anonymous) and whether they are an operator, so a statement
+ * that writes for many callers at once can take them from its rows.
  */
-export function accessSql(action: 'read' | 'write', caller: { userId: Prisma.Sql; admin: Prisma.Sql }, alias = 's'): Prisma.Sql {
-  const open = (Object.keys(ROLE_BY_VISIBILITY) as Visibility[]).filter((v) => reaches(ROLE_BY_VISIBILITY[v], LEAST_ROLE[action]));
-  // Visibilities are this file's constants, never input.
-  const byVisibility = open.length > 0 ? `${alias}.visibility IN (${open.map((v) => `'${v}'`).join(', ')})` : 'FALSE';
-  return Prisma.sql`(${Prisma.raw(byVisibility)} OR ${Prisma.raw(alias)}.owner_id = ${caller.userId} OR ${caller.admin})`;
+export function accessSql(action: SqlAction, caller: { userId: Prisma.Sql; admin: Prisma.Sql }, alias = 's'): Prisma.Sql {
+  const least = LEAST_ROLE[action];
+  // Roles and visibilities are this file's constants, never input.
+  const reaching = (Object.keys(RANK) as Role[]).filter((role) => reaches(role, least));
+  const byVisibility = (Object.entries(ROLE_BY_VISIBILITY) as Array<[Visibility, Role | null]>)
+    .filter(([, role]) => role !== null)
+    .map(([visibility, role]) => `WHEN '${visibility}' THEN '${role}'`)
+    .join(' ');
+  const a = Prisma.raw(alias);
+  return Prisma.sql`(${caller.admin} OR ${a}.owner_id = ${caller.userId}
+    OR COALESCE(${a}.member_roles ->> (${caller.userId})::text, CASE ${a}.visibility::text ${Prisma.raw(byVisibility)} END)
+       IN (${Prisma.raw(reaching.map((role) => `'${role}'`).join(', '))}))`;
 }
 
 /** `accessSql` for one caller known when the statement is built. */
-export const accessSqlFor = (action: 'read' | 'write', principal: Principal, alias = 's'): Prisma.Sql =>
+export const accessSqlFor = (action: SqlAction, principal: Principal, alias = 's'): Prisma.Sql =>
   accessSql(
     action,
     {

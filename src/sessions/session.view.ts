@@ -2,8 +2,10 @@ import { Prisma, type Session } from '../generated/prisma/client.js';
 import type { Visibility } from '../generated/prisma/enums.js';
 import { isoTime } from '../database/sql-json.js';
 import type { SessionChange, SessionView } from '../contract/session.js';
+import type { Role } from './session-access.js';
 
-export function toSessionView(row: Session): SessionView {
+/** The session as the API shows it to a caller whose role in it is `role`. */
+export function toSessionView(row: Session, role: Role): SessionView {
   return {
     key: row.key,
     typeSlug: row.typeSlug,
@@ -17,6 +19,7 @@ export function toSessionView(row: Session): SessionView {
     state: row.state as Record<string, unknown>,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    role,
   };
 }
 
@@ -33,13 +36,15 @@ export function toSessionChange(json: Record<string, unknown>): SessionChange {
 }
 
 /**
- * What access decisions and version checks read of a session: its owner, visibility,
+ * What access decisions and version checks read of a session: its owner, visibility, members,
  * version and seq, never its title, state, metadata or blocks, whatever their size.
  */
 export interface SessionHead {
   key: string;
   ownerId: string | null;
   visibility: Visibility;
+  /** Every member's role (bounded by SESSION_MEMBER_LIMIT, so the head stays small). */
+  memberRoles: Record<string, string>;
   version: number;
   seq: number;
 }

@@ -11,6 +11,7 @@ import { IdempotencyKey } from '../common/idempotency-key.js';
 import { jsonText, type JsonText } from '../common/json-text.js';
 import { DocumentReader, documentBody } from './document.reader.js';
 import { versionFrom } from './version-precondition.js';
+import { roleIn } from './session-access.js';
 import type { SessionView } from '../contract/session.js';
 
 @ApiTags('sessions')
@@ -70,7 +71,7 @@ export class SessionsController {
   ): Promise<JsonText> {
     const document = await this.reader.document(principal, key);
     void reply.header('etag', `"${document.head.version}"`);
-    return jsonText(reply, documentBody(document));
+    return jsonText(reply, documentBody(document, roleIn(document.head, principal)!));
   }
 
   @Patch(':key')

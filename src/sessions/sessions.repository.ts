@@ -8,13 +8,16 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { fitsBudget, jsonBytes, type SessionBudget } from './session-budget.js';
 import type { Actor } from '../contract/actor.js';
 import type { SessionChange } from '../contract/session.js';
+import type { Principal } from '../common/principal.js';
+import { accessSqlFor, type SqlAction } from './session-access.js';
 
 /** Every column, aliased to the model's field names, for raw statements that RETURNING a session. */
 const columns = (t: string) =>
   Prisma.raw(
     `${t}id, ${t}key, ${t}key_length AS "keyLength", ${t}type_slug AS "typeSlug", ${t}title, ${t}theme_id AS "themeId",
      ${t}owner_id AS "ownerId", ${t}visibility, ${t}version, ${t}seq, ${t}block_count AS "blockCount",
-     ${t}stored_bytes AS "storedBytes", ${t}metadata, ${t}state, ${t}created_at AS "createdAt", ${t}updated_at AS "updatedAt"`,
+     ${t}stored_bytes AS "storedBytes", ${t}metadata, ${t}state, ${t}created_at AS "createdAt", ${t}updated_at AS "updatedAt",
+     ${t}member_roles AS "memberRoles"`,
   );
 const COLUMNS = columns('');
 const SAVED_COLUMNS = columns('sessions.');
@@ -47,6 +50,8 @@ export interface SaveMiss {
   storedBytes: number;
   delta: number;
   metadataBytes: number;
+  /** Whether the caller's role, as the locked row says, allows the save at all. */
+  allowed: boolean;
 }
 
 export type SaveOutcome = { saved: Session } | { saved: null; miss: SaveMiss | null };
@@ -129,7 +134,14 @@ export class SessionsRepository {
    * this save's delta), takes the next seq and appends the `session.updated` change (only
    * what the save wrote: `change`), or does nothing and says what it found.
    */
-  async saveIfVersion(id: string, version: number, save: SessionSave, change: SessionChange, budget: SessionBudget): Promise<SaveOutcome> {
+  async saveIfVersion(
+    id: string,
+    version: number,
+    save: SessionSave,
+    change: SessionChange,
+    budget: SessionBudget,
+    access: { caller: Principal; action: SqlAction },
+  ): Promise<SaveOutcome> {
     const metadata = JSON.stringify({ ...save.metadata, lastModified: save.at.toISOString() });
     const title = save.title === undefined ? Prisma.sql`s.title` : Prisma.sql`${save.title}::varchar`;
     const state = save.state === undefined ? Prisma.sql`s.state` : Prisma.sql`${JSON.stringify(save.state)}::json`;
@@ -147,7 +159,8 @@ export class SessionsRepository {
     const payload = JSON.stringify(change);
     const rows = await this.db.client.$queryRaw<Array<Session & { miss: SaveMiss }>>`
       WITH s AS (
-        SELECT id, version, stored_bytes, title, state, metadata FROM sessions WHERE id = ${id}::uuid FOR UPDATE
+        SELECT s.id, s.version, s.stored_bytes, s.title, s.state, s.metadata, ${accessSqlFor(access.action, access.caller)} AS allowed
+        FROM sessions s WHERE s.id = ${id}::uuid FOR UPDATE
       ), n AS (
         SELECT s.id, ${title} AS title, ${state} AS state, ${mergedJson(Prisma.sql`s.metadata`, Prisma.sql`${metadata}::json`)} AS metadata FROM s
       ), c AS (
@@ -159,7 +172,7 @@ export class SessionsRepository {
       ), u AS (
         UPDATE sessions SET ${Prisma.join(sets, ', ')}
         FROM s, c
-        WHERE sessions.id = s.id AND c.id = s.id AND s.version = ${version}
+        WHERE sessions.id = s.id AND c.id = s.id AND s.allowed AND s.version = ${version}
           AND (c.metadata_bytes <= ${budget.maxMetadataBytes} OR c.metadata_bytes <= ${jsonBytes(Prisma.sql`s.metadata`)})
           AND ${fitsBudget(Prisma.sql`s.stored_bytes`, Prisma.sql`c.delta`, budget.maxBytes)}
         RETURNING ${SAVED_COLUMNS}
@@ -170,7 +183,7 @@ export class SessionsRepository {
         FROM u
       )
       SELECT u.*, json_build_object('version', s.version, 'storedBytes', s.stored_bytes, 'delta', c.delta,
-                                    'metadataBytes', c.metadata_bytes) AS miss
+                                    'metadataBytes', c.metadata_bytes, 'allowed', s.allowed) AS miss
       FROM s JOIN c ON c.id = s.id LEFT JOIN u ON true`;
     const row = rows[0];
     if (!row) return { saved: null, miss: null };
@@ -200,11 +213,12 @@ export class SessionsRepository {
     return rows.map((row) => row.key);
   }
 
-  /** Newest first; `ownerId` undefined lists every session (operators). */
-  list(filter: { ownerId?: string; typeSlug?: string }, limit: number, after?: ListCursor): Promise<Session[]> {
+  /** Newest first; `ownerId` undefined lists every session (operators); `memberId`: the sessions that user is a member of. */
+  list(filter: { ownerId?: string; memberId?: string; typeSlug?: string }, limit: number, after?: ListCursor): Promise<Session[]> {
     return this.db.client.session.findMany({
       where: {
         ownerId: filter.ownerId,
+        ...(filter.memberId === undefined ? {} : { members: { some: { userId: filter.memberId } } }),
         typeSlug: filter.typeSlug,
         ...olderThan(after),
       },

@@ -11,7 +11,7 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { ThemesService } from '../themes/themes.service.js';
 import type { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessionBody } from './dto/session.dto.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
-import { checkAccess } from './session-access.js';
+import { checkAccess, roleIn } from './session-access.js';
 import { metadataTooLarge, sessionTooLarge, type SessionBudget } from './session-budget.js';
 import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
@@ -74,7 +74,7 @@ export class SessionsService implements OnModuleDestroy {
     }
     if (!idempotencyKey) {
       // One INSERT is atomic by itself: no transaction round trips on the common path.
-      return this.createdNow(await this.insertWithFreshKey(principal, body));
+      return this.createdNow(await this.insertWithFreshKey(principal, body), principal);
     }
     const scope = principalScope(principal);
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
@@ -85,10 +85,10 @@ export class SessionsService implements OnModuleDestroy {
         if (!(await this.idempotency.claim(scope, idempotencyKey, requestHash, row.id))) throw new IdempotentReplay();
         return row;
       });
-      return this.createdNow(session);
+      return this.createdNow(session, principal);
     } catch (error) {
       if (!(error instanceof IdempotentReplay)) throw error;
-      return { session: await this.replay(scope, idempotencyKey, requestHash), created: false };
+      return { session: await this.replay(principal, scope, idempotencyKey, requestHash), created: false };
     }
   }
 
@@ -97,9 +97,9 @@ export class SessionsService implements OnModuleDestroy {
     await this.checkReferences(body.typeSlug, body.themeId);
     for (let attempt = 0; attempt < 3; attempt++) {
       const row = this.fitted(await this.insert({ ...this.newSession(principal, body), key }));
-      if (row) return this.createdNow(row);
+      if (row) return this.createdNow(row, principal);
       const existing = await this.sessions.findByKey(key);
-      if (existing) return { session: toSessionView(checkAccess(existing, principal, 'read')), created: false };
+      if (existing) return { session: viewFor(checkAccess(existing, principal, 'read'), principal), created: false };
       // Deleted between our insert and our read: the key is free again, try again.
     }
     throw new AppError('SERVICE_UNAVAILABLE', 'This key is being created and deleted concurrently; retry.');
@@ -107,36 +107,45 @@ export class SessionsService implements OnModuleDestroy {
 
   async save(principal: Principal, key: string, version: number, body: SaveSessionBody): Promise<SessionView> {
     const current = checkAccess(await this.sessions.findByKey(key), principal, 'write');
-    if (body.visibility !== undefined && body.visibility !== current.visibility) checkAccess(current, principal, 'own');
+    const action = body.visibility !== undefined && body.visibility !== current.visibility ? 'own' : 'write';
+    checkAccess(current, principal, action);
     await this.checkTheme(body.themeId);
     const at = new Date();
     const actor = actorOf(principal);
     const { version: _version, ...changes } = body;
     const save: SessionSave = { ...changes, actor, at };
     const change = toSessionChange({ ...save, version: version + 1, metadata: { ...save.metadata, lastModified: at.toISOString() } });
-    const outcome = await this.sessions.saveIfVersion(current.id, version, save, change, this.budget);
+    const outcome = await this.sessions.saveIfVersion(current.id, version, save, change, this.budget, { caller: principal, action });
     if (!outcome.saved) {
       const { miss } = outcome;
+      // The role changed since the first check: the locked row's answer, with its reason.
+      if (miss && !miss.allowed) checkAccess(await this.sessions.findById(current.id), principal, action);
       if (miss && miss.version === version) {
         if (miss.metadataBytes > this.budget.maxMetadataBytes) throw metadataTooLarge(miss.metadataBytes, this.budget.maxMetadataBytes);
         throw sessionTooLarge(miss.storedBytes, miss.delta, this.budget.maxBytes);
       }
       const latest = checkAccess(await this.sessions.findById(current.id), principal, 'read');
       throw new AppError('VERSION_CONFLICT', `The session is at version ${latest.version}, not ${version}.`, {
-        current: toSessionView(latest),
+        current: viewFor(latest, principal),
       });
     }
     const { saved } = outcome;
-    const view = toSessionView(saved);
+    const view = viewFor(saved, principal);
     await this.events.afterCommit('change.committed', {
       sessionKey: key,
       sessionId: saved.id,
       visibility: saved.visibility,
       change: { seq: view.seq, kind: 'session.updated', session: change, actor, at: at.toISOString() },
       ownerId: saved.ownerId,
+      memberRoles: saved.memberRoles,
       visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],
     });
     return view;
+  }
+
+  /** The session as the caller sees it, read fresh (after a change of its own). */
+  async view(principal: Principal, key: string): Promise<SessionView> {
+    return viewFor(checkAccess(await this.sessions.findByKey(key), principal, 'read'), principal);
   }
 
   async delete(principal: Principal, key: string): Promise<void> {
@@ -152,9 +161,11 @@ export class SessionsService implements OnModuleDestroy {
   async list(principal: Principal, query: ListSessionsQuery): Promise<Page<SessionView>> {
     if (principal.kind === 'anonymous') throw new AppError('AUTH_REQUIRED', 'Listing sessions needs a user token.');
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const ownerId = principal.kind === 'user' ? principal.userId : undefined;
-    const rows = await this.sessions.list({ ownerId, typeSlug: query.typeSlug }, query.limit + 1, after);
-    return toPage(rows, query.limit, toSessionView, encodeCursor);
+    const userId = principal.kind === 'user' ? principal.userId : undefined;
+    const filter = query.member ? { memberId: userId } : { ownerId: userId };
+    if (query.member && userId === undefined) throw new AppError('AUTH_REQUIRED', 'Listing memberships needs a user token.');
+    const rows = await this.sessions.list({ ...filter, typeSlug: query.typeSlug }, query.limit + 1, after);
+    return toPage(rows, query.limit, (row) => viewFor(row, principal), encodeCursor);
   }
 
   private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<Session> {
@@ -190,17 +201,17 @@ export class SessionsService implements OnModuleDestroy {
     };
   }
 
-  private createdNow(row: Session): Created {
+  private createdNow(row: Session, principal: Principal): Created {
     this.keys.taken(row.key);
-    return { session: toSessionView(row), created: true };
+    return { session: viewFor(row, principal), created: true };
   }
 
-  private async replay(scope: string, key: string, requestHash: string): Promise<SessionView> {
+  private async replay(principal: Principal, scope: string, key: string, requestHash: string): Promise<SessionView> {
     const binding = await this.idempotency.find(scope, key);
     if (binding && binding.requestHash !== requestHash) throw new AppError('IDEMPOTENCY_KEY_REUSED');
     const row = binding && (await this.sessions.findById(binding.sessionId));
     if (!row) throw new AppError('SESSION_NOT_FOUND', 'The session created with this Idempotency-Key was deleted.');
-    return toSessionView(row);
+    return viewFor(row, principal);
   }
 
   private async checkReferences(typeSlug: string, themeId: string | null | undefined): Promise<void> {
@@ -217,3 +228,6 @@ export class SessionsService implements OnModuleDestroy {
     if (themeId && !(await this.themes.exists(themeId))) throw new AppError('INVALID_THEME');
   }
 }
+
+/** The session as `principal` sees it, with their role (a caller who got the row may read it). */
+export const viewFor = (row: Session, principal: Principal): SessionView => toSessionView(row, roleIn(row, principal) ?? 'viewer');

@@ -6,6 +6,7 @@ import { PageQuery } from '../common/pagination.js';
 import type { FastifyReply } from 'fastify';
 import { jsonText, type JsonText } from '../common/json-text.js';
 import { documentBody } from '../sessions/document.reader.js';
+import { roleIn } from '../sessions/session-access.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { CreateSnapshotBody, SnapshotIdParam } from './snapshots.dto.js';
 import { SnapshotsService, type SnapshotView } from './snapshots.service.js';
@@ -47,6 +48,7 @@ export class SnapshotsController {
     @Param('id', { schema: SnapshotIdParam }) id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<JsonText> {
-    return jsonText(reply, documentBody(await this.snapshots.restore(principal, key, id)));
+    const document = await this.snapshots.restore(principal, key, id);
+    return jsonText(reply, documentBody(document, roleIn(document.head, principal)!));
   }
 }

@@ -37,6 +37,7 @@ describe('sessions', () => {
         state: { slide: 1 },
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
+        role: 'owner',
       });
       const stored = await testDb().session.findUnique({ where: { key: res.body.key } });
       expect(stored).toMatchObject({ ownerId: owner.user.id, keyLength: res.body.key.length });

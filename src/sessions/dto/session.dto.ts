@@ -40,5 +40,12 @@ export const SaveSessionBody = z
   .meta({ id: 'SaveSessionBody' });
 export type SaveSessionBody = z.infer<typeof SaveSessionBody>;
 
-export const ListSessionsQuery = PageQuery.extend({ typeSlug: typeSlug.optional() }).strict();
+export const ListSessionsQuery = PageQuery.extend({
+  typeSlug: typeSlug.optional(),
+  /** `true`: the sessions the caller is a member of, instead of those they own. */
+  member: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
+}).strict();
 export type ListSessionsQuery = z.infer<typeof ListSessionsQuery>;
