@@ -132,7 +132,7 @@ describe('the monitoring files (k8s/monitoring/)', () => {
     const guide = readFileSync('docs/operations.md', 'utf8');
     for (const { alert } of alerts) expect({ alert, documented: guide.includes(`\`${alert}\``) }).toEqual({ alert, documented: true });
     const check = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
-    if ((check.error)?.code === 'ENOENT') {
+    if (check.error && 'code' in check.error && check.error.code === 'ENOENT') {
       if (process.env.TESSERA_REQUIRE_PROMTOOL === '1') throw new Error('promtool is not installed (TESSERA_REQUIRE_PROMTOOL=1)');
       console.warn('promtool is not installed: the alert rules were not checked by it');
       return;
