@@ -21,6 +21,8 @@ import { createValidationPipe } from './errors/validation.js';
 import { checkJsonShape } from './errors/json-shape.js';
 import { instrumentHttp } from './metrics/http.metrics.js';
 import { Metrics } from './metrics/metrics.service.js';
+import { annotateHttpSpans } from './telemetry/http.tracing.js';
+import { tracing } from './telemetry/tracing.state.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const frameworkLogger = new Logger('HttpError');
@@ -72,6 +74,7 @@ export async function createApp(
   if (options.logger !== false) app.useLogger(app.get(PinoLogger));
   const fastify = app.getHttpAdapter().getInstance();
   instrumentHttp(fastify, app.get(Metrics));
+  if (tracing.enabled) annotateHttpSpans(fastify);
 
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);

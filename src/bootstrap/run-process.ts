@@ -4,6 +4,7 @@ import type { ProcessRole } from '../app.module.js';
 import { ConfigError, loadConfig } from '../config/app-config.js';
 import { applyMigrations } from '../database/migrator.js';
 import { createApp } from '../http.setup.js';
+import { flushTelemetry } from '../telemetry/telemetry.bootstrap.js';
 import { prepareInfrastructure } from './local-infrastructure.js';
 import { drainAndClose } from './shutdown.js';
 
@@ -50,6 +51,7 @@ export function runProcess(role: ProcessRole): void {
         if (!closed)
           bootLogger.warn(`shutdown did not finish within SHUTDOWN_TIMEOUT_MS (${config.SHUTDOWN_TIMEOUT_MS} ms): exiting anyway`);
         await infra.stop();
+        await flushTelemetry().catch(() => undefined);
         process.exit(0);
       };
       process.once('SIGTERM', () => void shutdown('SIGTERM'));

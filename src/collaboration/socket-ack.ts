@@ -14,6 +14,7 @@ import { isRecord } from '../common/call-context.js';
 import { AppError } from '../errors/app-error.js';
 import { checkJsonShape } from '../errors/json-shape.js';
 import { toProblem } from '../errors/problem.js';
+import { traceSocketEvent } from '../telemetry/socket.tracing.js';
 
 /** Socket acks: `{ok: true, ...}` or the problem an HTTP client would get, as `{ok: false, code, message, status, ...}`. */
 export type Ack = { ok: true; [field: string]: unknown } | { ok: false; code: string; message: string; [field: string]: unknown };
@@ -51,14 +52,18 @@ export class SocketEventsInFlight {
   count = 0;
 }
 
-/** A handler's result becomes the positive ack `{ok: true, ...result}`; the event counts as in flight until answered. */
+/**
+ * A handler's result becomes the positive ack `{ok: true, ...result}`; the event counts as in
+ * flight until answered, and is traced (when tracing is on) under its event name.
+ */
 @Injectable()
 export class SocketAckInterceptor implements NestInterceptor {
   constructor(private readonly inFlight: SocketEventsInFlight) {}
 
-  intercept(_context: ExecutionContext, next: CallHandler): Observable<Ack> {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<Ack> {
     this.inFlight.count++;
-    return next.handle().pipe(
+    const ws = context.switchToWs();
+    return traceSocketEvent(String(ws.getPattern()), ws.getData(), () => next.handle()).pipe(
       map((result: unknown) => ({ ok: true as const, ...(isRecord(result) ? result : {}) })),
       finalize(() => this.inFlight.count--),
     );

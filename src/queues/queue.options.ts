@@ -1,6 +1,7 @@
 import type { ConnectionOptions, DefaultJobOptions, WorkerOptions } from 'bullmq';
 import type { Principal } from '../common/principal.js';
 import type { AppConfig } from '../config/app-config.js';
+import { tracing } from '../telemetry/tracing.state.js';
 import { DEFAULT_REDIS_URL } from '../redis/local-redis-server.js';
 import { queueLimit } from './queue.limits.js';
 import type { QueueName } from './queue.names.js';
@@ -17,6 +18,14 @@ export function queueConnection(config: AppConfig, role: 'producer' | 'worker'):
     connectTimeout: 2000,
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
   };
+}
+
+/**
+ * With tracing on, queueing a job records a span and carries the caller's trace context in
+ * the job, and each attempt runs in a span that continues that trace.
+ */
+export function jobTelemetry(): Pick<WorkerOptions, 'telemetry'> {
+  return tracing.jobs ? { telemetry: tracing.jobs } : {};
 }
 
 export function concurrencyOf(config: AppConfig, queue: QueueName): number {
@@ -56,6 +65,7 @@ export function workerOptions(config: AppConfig, queue: QueueName): Partial<Work
     lockDuration: config.JOB_LOCK_MS,
     stalledInterval: config.JOB_LOCK_MS,
     maxStalledCount: 2,
+    ...jobTelemetry(),
   };
 }
 

@@ -4,7 +4,7 @@ import { HealthModule } from '../health/health.module.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { JobQueue } from './job-queue.js';
 import { QUEUE_NAMES } from './queue.names.js';
-import { defaultJobOptions, queueConnection } from './queue.options.js';
+import { defaultJobOptions, jobTelemetry, queueConnection } from './queue.options.js';
 import { QueueHealth } from './queue.health.js';
 import { QueueMetrics } from './queue.metrics.js';
 import { QueueRegistry } from './queue.registry.js';
@@ -23,6 +23,7 @@ import { QueueStatsService } from './queue-stats.service.js';
         connection: queueConnection(config, 'producer'),
         prefix: config.QUEUE_PREFIX,
         defaultJobOptions: defaultJobOptions(config),
+        ...jobTelemetry(),
       }),
     }),
     BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
