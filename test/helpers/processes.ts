@@ -28,16 +28,17 @@ export async function freePort(): Promise<number> {
 
 /**
  * `node dist/main.js` (api) or `node dist/worker.js` (worker) as its own process on the
- * run's database and Redis: what Kubernetes runs, signals and exit code included.
+ * run's database and Redis: what Kubernetes runs, signals and exit code included. A
+ * variable given as `undefined` is unset (`DATABASE_URL: undefined`: the embedded database).
  * TEST_SERVER_NODE_ARGS adds options to its `node` (e.g. `--cpu-prof --cpu-prof-dir=prof`
  * to profile the servers a suite starts).
  */
-export async function spawnTessera(role: 'api' | 'worker', env: Record<string, string>): Promise<TesseraProcess> {
+export async function spawnTessera(role: 'api' | 'worker', env: Record<string, string | undefined>): Promise<TesseraProcess> {
   const run = currentRun();
   const port = await freePort();
   const nodeArgs = process.env.TEST_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, role === 'api' ? 'dist/main.js' : 'dist/worker.js'], {
-    env: {
+    env: withoutUnset({
       ...process.env,
       NODE_ENV: 'test',
       DATABASE_URL: run.databaseUrl,
@@ -51,11 +52,15 @@ export async function spawnTessera(role: 'api' | 'worker', env: Record<string, s
       LOG_LEVEL: 'silent',
       RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
       ...env,
-    },
+    }),
     stdio: 'ignore',
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, url: `http://127.0.0.1:${port}`, exited };
+}
+
+function withoutUnset(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
 /** Resolves once the process answers its readiness probe with 200. */
