@@ -55,7 +55,7 @@ async function readinessAfter(url: string, timeoutMs: number): Promise<number> {
 
 /**
  * `node dist/main.js` with no DATABASE_URL runs its own embedded PostgreSQL. Stopped by
- * SIGTERM (Kubernetes) or SIGINT (Ctrl-C), it drains as it does on an external database —
+ * SIGTERM (Kubernetes) or SIGINT (Ctrl-C in a terminal), it drains as it does on an external database —
  * readiness fails first, the request in flight is answered, sockets are told and closed —
  * and stops the embedded PostgreSQL last, exiting 0.
  */
@@ -72,16 +72,23 @@ describe('a process on its embedded database, stopped by a signal', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`on ${signal}: 503 from readiness, the in-flight request and the socket answered, PostgreSQL stopped last, exit 0`, async () => {
+  const stops = [
+    { how: 'SIGTERM', signal: 'SIGTERM', group: false },
+    { how: 'SIGINT', signal: 'SIGINT', group: false },
+    // A terminal's Ctrl-C signals its whole foreground process group, children included.
+    { how: "Ctrl-C (SIGINT to the process's group)", signal: 'SIGINT', group: true },
+  ] as const;
+  for (const { how, signal, group } of stops) {
+    it(`on ${how}: 503 from readiness, the in-flight request and the socket answered, PostgreSQL stopped last, exit 0`, async () => {
       const drainDelayMs = 1000;
-      server = await spawnTessera('api', {
-        ...isolatedRedis(`faults-embedded-${signal}`),
+      const env = {
+        ...isolatedRedis(`faults-embedded-${signal}-${group}`),
         DATABASE_URL: undefined,
         DATA_DIR: dataDir,
         EMBEDDED_POSTGRES_PORT: String(await freePort()),
         DRAIN_DELAY_MS: String(drainDelayMs),
-      });
+      };
+      server = await spawnTessera('api', env, { detached: group });
       // The first start initialises the database folder and migrates it.
       await whenReady(server, 90_000);
       const socket = await connect(server);
@@ -91,7 +98,7 @@ describe('a process on its embedded database, stopped by a signal', () => {
       await sleep(500); // the server has the request's head and half its body
 
       const signalledAt = Date.now();
-      server.child.kill(signal);
+      process.kill(group ? -server.child.pid! : server.child.pid!, signal);
       expect(await readinessAfter(server.url, 5000)).toBe(503);
       // Past the drain delay (SIGTERM's; SIGINT has none): the application is closing and waits for the request.
       await sleep(Math.max(0, signalledAt + drainDelayMs + 500 - Date.now()));

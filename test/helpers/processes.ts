@@ -33,7 +33,11 @@ export async function freePort(): Promise<number> {
  * TEST_SERVER_NODE_ARGS adds options to its `node` (e.g. `--cpu-prof --cpu-prof-dir=prof`
  * to profile the servers a suite starts).
  */
-export async function spawnTessera(role: 'api' | 'worker', env: Record<string, string | undefined>): Promise<TesseraProcess> {
+export async function spawnTessera(
+  role: 'api' | 'worker',
+  env: Record<string, string | undefined>,
+  options: { /** In a process group of its own, as a shell runs a command (signal it as `-pid`). */ detached?: boolean } = {},
+): Promise<TesseraProcess> {
   const run = currentRun();
   const port = await freePort();
   const nodeArgs = process.env.TEST_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -54,6 +58,7 @@ export async function spawnTessera(role: 'api' | 'worker', env: Record<string, s
       ...env,
     }),
     stdio: 'ignore',
+    detached: options.detached,
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, url: `http://127.0.0.1:${port}`, exited };
