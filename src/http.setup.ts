@@ -12,6 +12,7 @@ import helmet from '@fastify/helmet';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, type ProcessRole } from './app.module.js';
+import { FrameworkLogger } from './bootstrap/framework-logger.js';
 import { RedisIoAdapter } from './collaboration/redis-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
 import { isOperationalRoute } from './common/operational-routes.js';
@@ -55,7 +56,7 @@ export async function createApp(
     // One trusted hop: the address the proxy in front of us saw, never a client-written X-Forwarded-For entry.
     trustProxy: config.TRUST_PROXY ? (_address: string, hop: number) => hop === 0 : false,
     // Long enough that an over-long session key reaches its own validation (400 INVALID_SESSION_KEY).
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       void reply.header('x-request-id', request.id);
       sendProblem(request, reply, error, frameworkLogger);
@@ -70,7 +71,7 @@ export async function createApp(
     logger: options.logger === false ? false : undefined,
     abortOnError: false,
   });
-  if (options.logger !== false) app.useLogger(app.get(PinoLogger));
+  if (options.logger !== false) app.useLogger(new FrameworkLogger(app.get(PinoLogger)));
   const fastify = app.getHttpAdapter().getInstance();
   instrumentHttp(fastify, app.get(Metrics));
 

@@ -14,9 +14,12 @@ import { drainAndClose } from './shutdown.js';
  * configured, migrations when asked (`--migrate`) or on an embedded database, the
  * application, and the SIGTERM/SIGINT drain. Exits 1 with one line when it cannot start.
  */
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
 export function runProcess(role: ProcessRole): void {
   const bootLogger = pino({
-    level: process.env.LOG_LEVEL === 'silent' ? 'silent' : 'info',
+    // LOG_LEVEL is validated with the rest of the environment, after this logger exists.
+    level: LOG_LEVELS.has(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL : 'info',
     base: { pid: process.pid, context: role === 'api' ? 'Bootstrap' : 'Worker' },
   });
   const log = (line: string) => bootLogger.info(line);
@@ -64,16 +67,18 @@ export function runProcess(role: ProcessRole): void {
     const { config } = infra;
     try {
       if (process.argv.includes('--migrate') || infra.embeddedDatabase) {
-        const { applied } = await applyMigrations(config.DATABASE_URL!, log);
-        log(applied.length ? `applied ${applied.length} migration(s)` : 'database schema up to date');
+        const { applied } = await applyMigrations(config.DATABASE_URL!, (line) =>
+          line.startsWith('warning') ? bootLogger.warn(line) : bootLogger.debug(line),
+        );
+        log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'database schema up to date');
       }
       if (config.jwtSecretGenerated) log('JWT_SECRET is not set: tokens are signed with a per-process secret and end with it');
       app = await createApp(config, { role });
       await app.listen({ port: config.PORT, host: config.HOST });
       log(
         role === 'api'
-          ? `Tessera listening on http://localhost:${config.PORT} (docs at /api/docs)${config.RUN_WORKERS ? ', queue workers running' : ''}`
-          : `Tessera worker running; health on http://localhost:${config.PORT}/api/health`,
+          ? `Tessera listening on http://localhost:${config.PORT} (${config.NODE_ENV}; docs at /api/docs${config.RUN_WORKERS ? '; queue workers running' : ''})`
+          : `Tessera worker running (${config.NODE_ENV}); health on http://localhost:${config.PORT}/api/health`,
       );
     } catch (error) {
       await infra.stop();

@@ -9,6 +9,15 @@ export interface TesseraProcess {
   url: string;
   /** Resolves with the exit code once the process has ended. */
   exited: Promise<number | null>;
+  /** What it wrote to stdout and stderr so far (with `captureOutput`). */
+  output: { stdout: string; stderr: string };
+}
+
+export interface SpawnOptions {
+  /** In a process group of its own, as a shell runs a command (signal it as `-pid`). */
+  detached?: boolean;
+  /** Keep what it writes, in `output` (else it goes nowhere). */
+  captureOutput?: boolean;
 }
 
 /** Builds `dist/` (with the editor page) once if it is missing (CI builds before testing). */
@@ -36,7 +45,7 @@ export async function freePort(): Promise<number> {
 export async function spawnTessera(
   role: 'api' | 'worker',
   env: Record<string, string | undefined>,
-  options: { /** In a process group of its own, as a shell runs a command (signal it as `-pid`). */ detached?: boolean } = {},
+  options: SpawnOptions = {},
 ): Promise<TesseraProcess> {
   const run = currentRun();
   const port = await freePort();
@@ -57,11 +66,14 @@ export async function spawnTessera(
       RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
       ...env,
     }),
-    stdio: 'ignore',
+    stdio: options.captureOutput ? ['ignore', 'pipe', 'pipe'] : 'ignore',
     detached: options.detached,
   });
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, url: `http://127.0.0.1:${port}`, exited };
+  return { child, url: `http://127.0.0.1:${port}`, exited, output };
 }
 
 function withoutUnset(env: Record<string, string | undefined>): Record<string, string> {
