@@ -8,7 +8,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { PROBLEM_CONTENT_TYPE } from '../errors/http-exception.filter.js';
 import { toProblem } from '../errors/problem.js';
-import { RedisService } from '../redis/redis.service.js';
+import { closeRedis, RedisService } from '../redis/redis.service.js';
 
 /**
  * Socket.IO over the sharded Redis adapter with dynamic subscriptions (Redis 7): each
@@ -73,7 +73,7 @@ export function createRoomAdapter(
 }
 
 export async function closeClients(clients: Redis[]): Promise<void> {
-  await Promise.all(clients.map(async (c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+  await Promise.all(clients.map(closeRedis));
 }
 
 /**
