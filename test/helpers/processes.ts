@@ -84,13 +84,13 @@ function withoutUnset(env: Record<string, string | undefined>): Record<string, s
 export async function whenReady(process: TesseraProcess, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`${process.url}/api/health/ready`).then(
-      (res) => res.arrayBuffer().then(() => res.status),
-      () => 0,
+    const { status, body } = await fetch(`${process.url}/api/health/ready`).then(
+      async (res) => ({ status: res.status, body: await res.text() }),
+      (error: Error) => ({ status: 0, body: error.message }),
     );
     if (status === 200) return;
     if (process.child.exitCode !== null) throw new Error(`process exited with ${process.child.exitCode} before it was ready`);
-    if (Date.now() > deadline) throw new Error(`${process.url} was not ready in ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${process.url} was not ready in ${timeoutMs} ms (last answer: ${status} ${body})`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
