@@ -9,13 +9,13 @@ import { createApp } from '../http.setup.js';
 import { prepareInfrastructure, type Infrastructure } from './local-infrastructure.js';
 import { drainAndClose } from './shutdown.js';
 
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
 /**
  * Boots one Tessera process: configuration, local infrastructure for what is not
  * configured, migrations when asked (`--migrate`) or on an embedded database, the
  * application, and the SIGTERM/SIGINT drain. Exits 1 with one line when it cannot start.
  */
-const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
-
 export function runProcess(role: ProcessRole): void {
   const bootLogger = pino({
     // LOG_LEVEL is validated with the rest of the environment, after this logger exists.
