@@ -61,7 +61,8 @@ export class AppModule {
             autoLogging: {
               ignore: (req) => isOperationalRoute((req as { originalUrl?: string }).originalUrl ?? req.url ?? ''),
             },
-            customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+            // A 4xx is the client's business, answered as designed: info, like any answer; a 5xx is ours.
+            customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
           },
         }),
         EventEmitterModule.forRoot(),

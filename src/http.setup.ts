@@ -12,6 +12,7 @@ import helmet from '@fastify/helmet';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, type ProcessRole } from './app.module.js';
+import { FrameworkLogger } from './bootstrap/framework-logger.js';
 import { RedisIoAdapter } from './collaboration/redis-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
 import { isOperationalRoute } from './common/operational-routes.js';
@@ -19,6 +20,7 @@ import { AppError } from './errors/app-error.js';
 import { HttpExceptionFilter, sendProblem } from './errors/http-exception.filter.js';
 import { createValidationPipe } from './errors/validation.js';
 import { checkJsonShape } from './errors/json-shape.js';
+import { LifecycleState } from './health/lifecycle.state.js';
 import { instrumentHttp } from './metrics/http.metrics.js';
 import { Metrics } from './metrics/metrics.service.js';
 import { annotateHttpSpans } from './telemetry/http.tracing.js';
@@ -56,7 +58,7 @@ export async function createApp(
     // One trusted hop: the address the proxy in front of us saw, never a client-written X-Forwarded-For entry.
     trustProxy: config.TRUST_PROXY ? (_address: string, hop: number) => hop === 0 : false,
     // Long enough that an over-long session key reaches its own validation (400 INVALID_SESSION_KEY).
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       void reply.header('x-request-id', request.id);
       sendProblem(request, reply, error, frameworkLogger);
@@ -71,12 +73,14 @@ export async function createApp(
     logger: options.logger === false ? false : undefined,
     abortOnError: false,
   });
-  if (options.logger !== false) app.useLogger(app.get(PinoLogger));
+  if (options.logger !== false) app.useLogger(new FrameworkLogger(app.get(PinoLogger)));
   const fastify = app.getHttpAdapter().getInstance();
   instrumentHttp(fastify, app.get(Metrics));
   if (tracing.enabled) annotateHttpSpans(fastify);
 
+  const lifecycle = app.get(LifecycleState);
   fastify.addHook('onRequest', async (request, reply) => {
+    lifecycle.requestReceived(reply.raw);
     void reply.header('x-request-id', request.id);
     // A worker serves its probes only; the API's routes are the API instances' business.
     if (role === 'worker' && !isOperationalRoute(request.url)) {

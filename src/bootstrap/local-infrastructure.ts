@@ -15,6 +15,7 @@ export interface Infrastructure {
  */
 export async function prepareInfrastructure(config: AppConfig, log: (line: string) => void): Promise<Infrastructure> {
   const stops: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
   const overrides: Record<string, string> = {};
   try {
     if (!config.DATABASE_URL) {
@@ -36,8 +37,10 @@ export async function prepareInfrastructure(config: AppConfig, log: (line: strin
       ? Object.freeze({ ...loadConfig({ ...process.env, ...overrides }), jwtSecret: config.jwtSecret })
       : config,
     embeddedDatabase: Boolean(overrides.DATABASE_URL),
-    stop: async () => {
-      for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    },
+    // Once, however many callers (a signal during a failing boot, say) ask.
+    stop: () =>
+      (stopped ??= (async () => {
+        for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      })()),
   };
 }

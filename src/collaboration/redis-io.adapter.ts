@@ -1,10 +1,14 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
-import { RedisService } from '../redis/redis.service.js';
+import { AppError } from '../errors/app-error.js';
+import { PROBLEM_CONTENT_TYPE } from '../errors/http-exception.filter.js';
+import { toProblem } from '../errors/problem.js';
+import { closeRedis, RedisService } from '../redis/redis.service.js';
 
 /**
  * Socket.IO over the sharded Redis adapter with dynamic subscriptions (Redis 7): each
@@ -36,6 +40,7 @@ export class RedisIoAdapter extends IoAdapter {
       perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10 },
       cors: { origin: true, credentials: true },
     } as ServerOptions);
+    if (!this.config.WS_POLLING) server.engine.use(refusePolling);
     const { adapter, clients } = createRoomAdapter(redis, this.config);
     this.clients.push(...clients);
     server.adapter(adapter);
@@ -68,7 +73,7 @@ export function createRoomAdapter(
 }
 
 export async function closeClients(clients: Redis[]): Promise<void> {
-  await Promise.all(clients.map(async (c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+  await Promise.all(clients.map(closeRedis));
 }
 
 /**
@@ -85,4 +90,16 @@ function quiet(
     Object.assign(client, { [command]: (...args: unknown[]) => original(...args).catch(() => undefined) });
   }
   return client;
+}
+
+/**
+ * Engine.IO answers a transport it does not offer with an opaque 400 (`Transport unknown`);
+ * a client that tries HTTP long-polling first (python-socketio's default) is told what to
+ * do instead: a problem naming WS_POLLING. WebSocket handshakes pass on.
+ */
+function refusePolling(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
+  if (new URL(req.url ?? '/', 'http://localhost').searchParams.get('transport') !== 'polling') return next();
+  const { problem } = toProblem(new AppError('WS_POLLING'));
+  res.writeHead(problem.status, { 'content-type': PROBLEM_CONTENT_TYPE });
+  res.end(JSON.stringify(problem));
 }

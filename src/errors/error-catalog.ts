@@ -9,6 +9,7 @@ export const ERROR_CATALOG = {
   INVALID_SESSION_TYPE: { status: 400, detail: 'The session type is not registered.' },
   INVALID_THEME: { status: 400, detail: 'The theme does not exist.' },
   INVALID_CURSOR: { status: 400, detail: 'The pagination cursor is not valid.' },
+  WS_POLLING: { status: 400, detail: "This server accepts only the websocket transport; connect with transports: ['websocket']." },
   INVALID_TOKEN: { status: 401, detail: 'The access token is invalid or expired.' },
   AUTH_REQUIRED: { status: 401, detail: 'This route needs a user access token.' },
   METRICS_TOKEN_REQUIRED: { status: 401, detail: 'This route needs the metrics token.' },

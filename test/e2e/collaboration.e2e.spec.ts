@@ -242,12 +242,23 @@ describe('collaboration over Socket.IO, two instances', () => {
     }
   });
 
-  it('accepts the WebSocket transport only, unless WS_POLLING is on', async () => {
-    const handshake = (app: TestApp) => fetch(`${app.url}/socket.io/?EIO=4&transport=polling`).then((res) => res.status);
-    expect(await handshake(a)).toBe(400);
+  it('accepts the WebSocket transport only, unless WS_POLLING is on, and tells a polling client so', async () => {
+    const handshake = (app: TestApp) => fetch(`${app.url}/socket.io/?EIO=4&transport=polling`);
+    const refused = await handshake(a);
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await refused.json()).toMatchObject({
+      status: 400,
+      code: 'WS_POLLING',
+      detail: expect.stringContaining("transports: ['websocket']"),
+    });
+    // The websocket handshake goes on as before.
+    const socket = await connect(a);
+    expect(socket.connected).toBe(true);
+    socket.close();
     const polling = await startTestApp({ REDIS_PREFIX: `${currentRun().redisPrefix}collab-spec:`, WS_POLLING: 'true' });
     try {
-      expect(await handshake(polling)).toBe(200);
+      expect((await handshake(polling)).status).toBe(200);
     } finally {
       await polling.close();
     }

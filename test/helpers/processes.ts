@@ -9,6 +9,15 @@ export interface TesseraProcess {
   url: string;
   /** Resolves with the exit code once the process has ended. */
   exited: Promise<number | null>;
+  /** What it wrote to stdout and stderr so far (with `captureOutput`). */
+  output: { stdout: string; stderr: string };
+}
+
+export interface SpawnOptions {
+  /** In a process group of its own, as a shell runs a command (signal it as `-pid`). */
+  detached?: boolean;
+  /** Keep what it writes, in `output` (else it goes nowhere). */
+  captureOutput?: boolean;
 }
 
 /** Builds `dist/` (with the editor page) once if it is missing (CI builds before testing). */
@@ -28,16 +37,21 @@ export async function freePort(): Promise<number> {
 
 /**
  * `node dist/main.js` (api) or `node dist/worker.js` (worker) as its own process on the
- * run's database and Redis: what Kubernetes runs, signals and exit code included.
+ * run's database and Redis: what Kubernetes runs, signals and exit code included. A
+ * variable given as `undefined` is unset (`DATABASE_URL: undefined`: the embedded database).
  * TEST_SERVER_NODE_ARGS adds options to its `node` (e.g. `--cpu-prof --cpu-prof-dir=prof`
  * to profile the servers a suite starts).
  */
-export async function spawnTessera(role: 'api' | 'worker', env: Record<string, string>): Promise<TesseraProcess> {
+export async function spawnTessera(
+  role: 'api' | 'worker',
+  env: Record<string, string | undefined>,
+  options: SpawnOptions = {},
+): Promise<TesseraProcess> {
   const run = currentRun();
   const port = await freePort();
   const nodeArgs = process.env.TEST_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, role === 'api' ? 'dist/main.js' : 'dist/worker.js'], {
-    env: {
+    env: withoutUnset({
       ...process.env,
       NODE_ENV: 'test',
       DATABASE_URL: run.databaseUrl,
@@ -51,24 +65,32 @@ export async function spawnTessera(role: 'api' | 'worker', env: Record<string, s
       LOG_LEVEL: 'silent',
       RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
       ...env,
-    },
-    stdio: 'ignore',
+    }),
+    stdio: options.captureOutput ? ['ignore', 'pipe', 'pipe'] : 'ignore',
+    detached: options.detached,
   });
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, url: `http://127.0.0.1:${port}`, exited };
+  return { child, url: `http://127.0.0.1:${port}`, exited, output };
+}
+
+function withoutUnset(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
 /** Resolves once the process answers its readiness probe with 200. */
 export async function whenReady(process: TesseraProcess, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`${process.url}/api/health/ready`).then(
-      (res) => res.arrayBuffer().then(() => res.status),
-      () => 0,
+    const { status, body } = await fetch(`${process.url}/api/health/ready`).then(
+      async (res) => ({ status: res.status, body: await res.text() }),
+      (error: Error) => ({ status: 0, body: error.message }),
     );
     if (status === 200) return;
     if (process.child.exitCode !== null) throw new Error(`process exited with ${process.child.exitCode} before it was ready`);
-    if (Date.now() > deadline) throw new Error(`${process.url} was not ready in ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${process.url} was not ready in ${timeoutMs} ms (last answer: ${status} ${body})`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

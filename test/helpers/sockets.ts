@@ -2,7 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { TestApp } from './test-app.js';
 
 /** A real socket.io-client on the app's `/collab` namespace; resolves once connected, rejects with the connect_error data. */
-export function connect(app: TestApp, auth: { token?: string; protocol?: unknown } = {}): Promise<Socket> {
+export function connect(app: Pick<TestApp, 'url'>, auth: { token?: string; protocol?: unknown } = {}): Promise<Socket> {
   const socket = io(`${app.url}/collab`, { path: '/socket.io', transports: ['websocket'], auth, reconnection: false, forceNew: true });
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
