@@ -12,7 +12,7 @@ import helmet from '@fastify/helmet';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, type ProcessRole } from './app.module.js';
-import { FrameworkLogger } from './bootstrap/framework-logger.js';
+import { FrameworkLogger } from './common/framework-logger.js';
 import { RedisIoAdapter } from './collaboration/redis-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
 import { isOperationalRoute } from './common/operational-routes.js';
