@@ -67,5 +67,5 @@ describe('rolling restart behind a load balancer', () => {
     expect(moved.every((f) => f.drained === 1)).toBe(true);
     const edits = [...writers.acknowledged.values()].reduce((sum, a) => sum + a.version - 1, 0);
     expect(edits).toBeGreaterThan(WRITERS * 5);
-  }, 60_000);
+  }, 120_000);
 });

@@ -80,8 +80,8 @@ function withoutUnset(env: Record<string, string | undefined>): Record<string, s
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
-/** Resolves once the process answers its readiness probe with 200. */
-export async function whenReady(process: TesseraProcess, timeoutMs = 20_000): Promise<void> {
+/** Resolves once the process answers its readiness probe with 200 (a boot takes a few seconds; under a loaded CI machine, two booting at once have taken over 20). */
+export async function whenReady(process: TesseraProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { status, body } = await fetch(`${process.url}/api/health/ready`).then(
