@@ -3,6 +3,8 @@ import { CacheService } from '../../src/cache/cache.service.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
 import { currentRun } from '../helpers/test-environment.js';
+import { until } from '../helpers/sockets.js';
+import { RedisService } from '../../src/redis/redis.service.js';
 
 const gate = () => {
   let open!: () => void;
@@ -22,6 +24,9 @@ describe('cache', () => {
     [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
     cache = a.app.get(CacheService);
     owner = await createUser();
+    // An instance serves before its Redis connection is up (reading around the cache meanwhile);
+    // these tests are about the cache, so they start once both instances have it.
+    await until(() => [a, b].every((app) => app.app.get(RedisService).client.status === 'ready'), 10_000);
   });
   afterAll(async () => {
     await Promise.all([a.close(), b.close()]);
