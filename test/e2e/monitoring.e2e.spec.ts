@@ -78,7 +78,9 @@ describe('the monitoring files (k8s/monitoring/)', () => {
 
   beforeAll(async () => {
     const redis = isolatedRedis('monitoring-spec');
-    [api, worker] = await Promise.all([startTestApp({ ...redis, RUN_WORKERS: 'false' }), startTestApp(redis, 'worker')]);
+    // On a prefix of its own the worker's first cleanup would come at once, deleting other suites' due artifacts.
+    const quiet = { ...redis, ENABLE_ARTIFACT_CLEANUP: 'false' };
+    [api, worker] = await Promise.all([startTestApp({ ...quiet, RUN_WORKERS: 'false' }), startTestApp(quiet, 'worker')]);
     const owner = await createUser();
     await sessionWithBlocks(api, owner.token, [{ type: 'text', content: { text: 'a' } }]);
     exposed = new Set([...(await exposedNames(api)), ...(await exposedNames(worker))]);

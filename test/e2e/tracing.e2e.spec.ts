@@ -62,6 +62,8 @@ describe('traces (OpenTelemetry, exported over OTLP/HTTP)', () => {
       spawnTessera('api', {
         ...isolatedRedis('tracing'),
         RUN_WORKERS: 'true',
+        // On a prefix of its own the cleanup's first run would come at once, deleting other suites' due artifacts.
+        ENABLE_ARTIFACT_CLEANUP: 'false',
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_BSP_SCHEDULE_DELAY: '100',
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
@@ -70,6 +72,7 @@ describe('traces (OpenTelemetry, exported over OTLP/HTTP)', () => {
         REDIS_PREFIX: `${prefix}untraced:`,
         QUEUE_PREFIX: `${prefix}untraced:bull`,
         RUN_WORKERS: 'true',
+        ENABLE_ARTIFACT_CLEANUP: 'false',
         NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=./test/helpers/module-log.mjs`,
         TESSERA_MODULE_LOG: moduleLog,
         OTEL_EXPORTER_OTLP_ENDPOINT: '',
