@@ -25,7 +25,7 @@ const disconnected = (socket: Socket) => new Promise<string>((resolve) => socket
 describe('lifecycle: deleted users, jobs bound to their session, catalog job errors, retention', () => {
   const open: Array<{ close(): unknown }> = [];
   const start = async (env: Record<string, string> = {}, role?: 'api' | 'worker') => {
-    const app = await startTestApp(env, role);
+    const app = await startTestApp({ ENABLE_ARTIFACT_CLEANUP: 'true', ...env }, role);
     open.push(app);
     return app;
   };

@@ -14,7 +14,7 @@ const DAY = 86_400_000;
 describe('queue stats, stuck queues, cleanup and the collaboration queue', () => {
   const apps: TestApp[] = [];
   const start = async (env: Record<string, string>, role: 'api' | 'worker' = 'api') => {
-    const app = await startTestApp(env, role);
+    const app = await startTestApp({ ENABLE_ARTIFACT_CLEANUP: 'true', ...env }, role);
     apps.push(app);
     return app;
   };

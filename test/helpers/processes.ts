@@ -64,6 +64,8 @@ export async function spawnTessera(
       PORT: String(port),
       LOG_LEVEL: 'silent',
       RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
+      // As in startTestApp: the database-wide cleanup runs only in the suites that test it.
+      ENABLE_ARTIFACT_CLEANUP: 'false',
       ...env,
     }),
     stdio: options.captureOutput ? ['ignore', 'pipe', 'pipe'] : 'ignore',

@@ -67,6 +67,9 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     // Suites hammer the API from one IP; the rate-limit suite sets real limits on its own Redis prefix.
     RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
     KEY_PROBE_LIMIT: '1000000',
+    // The cleanup deletes due artifacts and abandoned sessions database-wide, and a worker on a
+    // prefix of its own runs it at once: only the suites that test it turn it on.
+    ENABLE_ARTIFACT_CLEANUP: 'false',
     ...env,
   });
   const app = await createApp(config, { logger: false, role });
