@@ -2,12 +2,6 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 
-/**
- * Published (awaited) after the drain delay, just before the application closes: long-lived
- * connections say goodbye here while the HTTP server still serves in-flight requests.
- */
-export const APP_CLOSING = 'app.closing';
-
 /** Whether this instance is shutting down (readiness fails from the first moment it is), and the HTTP requests it is answering. */
 @Injectable()
 export class LifecycleState implements BeforeApplicationShutdown {
