@@ -21,7 +21,6 @@ export type SessionAction = 'read' | 'write' | 'own' | 'delete';
 
 /** The roles the owner may give: a member is an editor or a viewer (the owner is the session's `ownerId`). */
 export type MemberRole = Exclude<Role, 'owner'>;
-export const MEMBER_ROLES: readonly MemberRole[] = ['editor', 'viewer'];
 
 /** What the rule reads of a session. */
 export interface Guarded {
