@@ -38,11 +38,16 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
       statement_timeout: config.DB_STATEMENT_TIMEOUT || undefined,
       application_name: 'tessera',
     });
-    super({ adapter: new PrismaPg(pool, { statementNameGenerator: statementName, disposeExternalPool: true }) });
+    // The pool stays ours: with the adapter disposing it, a query that comes after $disconnect
+    // (a late job, a timer) would make the adapter open a fresh pool that nobody ends, and its
+    // idle connections would hold the process open for DB_IDLE_TIMEOUT.
+    super({ adapter: new PrismaPg(pool, { statementNameGenerator: statementName }) });
     this.pool = pool;
   }
 
+  /** Ends the pool after Prisma lets go of it: a query after this fails at once instead of reconnecting. */
   async onModuleDestroy(): Promise<void> {
     await this.$disconnect();
+    if (!this.pool.ended) await this.pool.end();
   }
 }

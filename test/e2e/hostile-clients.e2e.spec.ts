@@ -191,6 +191,7 @@ describe('connections and slow consumers', () => {
   afterAll(async () => {
     sockets.forEach((s) => s.close());
     await api.close();
+    await closeTestDb();
   });
 
   const live = () => api.app.get(CollabHandshake).connections;
@@ -252,6 +253,8 @@ describe('connections and slow consumers', () => {
       version = res.body.version;
     }
     await until(() => !namespace.sockets.has(id), 5000);
+    // A paused socket never reads the server's close: end it here, or it holds the test process open.
+    tcpOf(slow).destroy();
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/socket_slow_consumers_total [1-9]/);
   }, 60_000);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Socket } from 'socket.io-client';
 import { CLIENT_EVENTS } from '../../src/collaboration/collab.protocol.js';
-import { createUser } from '../helpers/factories.js';
+import { closeTestDb, createUser } from '../helpers/factories.js';
 import { connect } from '../helpers/sockets.js';
 import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -74,6 +74,7 @@ describe('hostile input over every route and socket event', () => {
   afterAll(async () => {
     sockets.forEach((s) => s.close());
     await api.close();
+    await closeTestDb();
   });
 
   it('the OpenAPI document lists the API’s routes', () => {
