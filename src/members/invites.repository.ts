@@ -37,6 +37,14 @@ export class InvitesRepository {
     return rows[0] ?? null;
   }
 
+  /** Invites of the session that could still be accepted at `at`: not revoked, not expired, not used up. */
+  async countLive(sessionId: string, at: Date): Promise<number> {
+    const rows = await this.db.client.$queryRaw<Array<{ live: number }>>`
+      SELECT count(*)::int AS live FROM session_invites
+      WHERE session_id = ${sessionId}::uuid AND revoked_at IS NULL AND expires_at > ${at} AND (max_uses IS NULL OR uses < max_uses)`;
+    return rows[0].live;
+  }
+
   /** Newest first, after `after` (its createdAt and id). */
   list(sessionId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<InviteRow[]> {
     const from = after ?? { createdAt: new Date('9999-12-31T00:00:00Z'), id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' };
