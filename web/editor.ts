@@ -488,6 +488,8 @@ function closeSession(message: string): void {
   rows.clear();
   localStorage.removeItem(draftsKey());
   render();
+  history.replaceState(null, '', '/');
+  document.title = 'Tessera editor';
   element('start-error').textContent = message;
   element('session').hidden = true;
   element('start').hidden = false;
