@@ -53,7 +53,8 @@ export class InvitesService {
   /**
    * The token is in this answer only; the database keeps its sha-256. At most
    * SESSION_INVITE_LIMIT invites of a session are live at once: counted and created under the
-   * session's row lock, so concurrent creates cannot pass it together.
+   * session's row lock, so concurrent creates cannot pass it together. Spent ones are kept for
+   * the list up to as many again (the newest); older ones go when an invite is made.
    */
   async create(
     principal: Principal,
@@ -68,6 +69,7 @@ export class InvitesService {
       if ((await this.invites.countLive(sessionId, createdAt)) >= this.config.SESSION_INVITE_LIMIT) {
         throw new AppError('INVITE_LIMIT_REACHED', `A session has at most ${this.config.SESSION_INVITE_LIMIT} live invitations.`);
       }
+      await this.invites.trimSpent(sessionId, createdAt, this.config.SESSION_INVITE_LIMIT);
       return this.invites.create({
         id: randomUUID(),
         sessionId,

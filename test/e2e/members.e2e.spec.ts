@@ -509,6 +509,17 @@ describe('members, roles and invitations', () => {
       expect((await small.request('POST', `/api/invites/${made[2].body.token}/accept`, { token: joiner.token })).status).toBe(200);
       expect((await invite(key)).status).toBe(201);
       expect((await invite(key)).body.code).toBe('INVITE_LIMIT_REACHED');
+      // Spent invites stay listed up to the limit again (the newest); older ones go when an invite is made.
+      const live = (await small.request('GET', `/api/sessions/${key}/invites`, { token: owner.token })).body.items.filter(
+        (i: any) => !i.revoked && i.uses === 0 && Date.parse(i.expiresAt) > Date.now(),
+      );
+      for (const i of live) await small.request('DELETE', `/api/sessions/${key}/invites/${i.id}`, { token: owner.token });
+      const fresh = await invite(key);
+      expect(fresh.status).toBe(201);
+      const listed = await small.request('GET', `/api/sessions/${key}/invites`, { token: owner.token });
+      expect(listed.body.items).toHaveLength(4);
+      expect(listed.body.items[0].id).toBe(fresh.body.id);
+      expect(listed.body.items.map((i: any) => i.id)).not.toContain(made[0].body.id);
       // Concurrent creates on a fresh session: the cap holds exactly (counted under the row lock).
       const other = await smallSession();
       const burst = await Promise.all(Array.from({ length: 10 }, () => invite(other)));
