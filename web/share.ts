@@ -204,6 +204,8 @@ export class ShareDialog {
       maxUses: Number.isFinite(maxUses) ? maxUses : null,
     };
     element('share-error').textContent = '';
+    // The link of an earlier invite is not shown while the next one is being made.
+    element('invite-created').hidden = true;
     try {
       const invite = await this.api<InviteItem & { url: string }>('POST', `/api/sessions/${this.key}/invites`, body);
       const url = element<HTMLInputElement>('invite-url');

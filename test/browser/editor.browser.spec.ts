@@ -195,7 +195,7 @@ describeWithBrowser('the editor page in a browser', () => {
     const bob = await person();
     await bob.goto(link);
     await bob.locator('#session').waitFor();
-    expect(await bob.locator('#notice').textContent()).toContain('as an editor');
+    await settle(async () => (await bob.locator('#notice').textContent())?.includes('as an editor'), true);
     expect(await bob.locator('#share-open').textContent()).toBe('Members');
     const bobName = (await bob.locator('#me').textContent())!.replace('You are ', '');
     await blockText(bob, 0).fill('Bob was invited');
@@ -235,8 +235,9 @@ describeWithBrowser('the editor page in a browser', () => {
 
     // A revoked link and a made-up one are each explained.
     await ada.click('#invite-form button[type="submit"]');
-    await ada.locator('#invite-url').waitFor();
+    await settle(async () => (await ada.locator('#invite-url').inputValue()) !== link, true);
     const revoked = await ada.locator('#invite-url').inputValue();
+    expect(revoked).toMatch(/\/\?invite=[A-Za-z0-9_-]{43}$/);
     await settle(() => ada.locator('#invite-list li').count(), 2);
     await ada.locator('#invite-list li').first().getByRole('button').click();
     await settle(async () => (await ada.locator('#invite-list li').first().textContent())?.includes('revoked'), true);
