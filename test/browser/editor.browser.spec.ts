@@ -165,7 +165,7 @@ describeWithBrowser('the editor page in a browser', () => {
     await shot(ada, 'export');
   }, 60_000);
 
-  it('shares a private session by invite link; a role lowered or removed takes effect on the invitee’s page at once', async () => {
+  it('shares a private session by invite link; a role lowered, removed or handed over takes effect on each page at once', async () => {
     const ada = await person();
     await ada.goto(server.url);
     await ada.locator('#connection[data-state="online"]').waitFor();
@@ -246,6 +246,24 @@ describeWithBrowser('the editor page in a browser', () => {
     await settle(async () => (await carol.locator('#start-error').textContent())?.includes('expired, was revoked'), true);
     await carol.goto(`${server.url}/?invite=${'x'.repeat(43)}`);
     await settle(async () => (await carol.locator('#start-error').textContent())?.includes('not valid'), true);
+
+    // Ada hands the session to Carol, who joined as a viewer: each page follows its new role.
+    await ada.selectOption('#invite-role', 'viewer');
+    await ada.click('#invite-form button[type="submit"]');
+    await settle(async () => ![link, revoked].includes(await ada.locator('#invite-url').inputValue()), true);
+    await carol.goto(await ada.locator('#invite-url').inputValue());
+    await settle(async () => (await carol.locator('#notice').textContent())?.includes('as a viewer'), true);
+    expect(await carol.locator('#add-form').isHidden()).toBe(true);
+    const carolName = (await carol.locator('#me').textContent())!.replace('You are ', '');
+    ada.once('dialog', (dialog) => void dialog.accept());
+    await ada.getByRole('button', { name: `Make ${carolName} the owner` }).click();
+    await settle(() => carol.locator('#role-badge').textContent(), 'Owner');
+    expect(await carol.locator('#share-open').textContent()).toBe('Share');
+    expect(await carol.locator('#add-form').isHidden()).toBe(false);
+    expect(await blockText(carol, 0).isEditable()).toBe(true);
+    await settle(() => ada.locator('#role-badge').textContent(), 'Editor');
+    expect(await ada.locator('#invite-form').isHidden()).toBe(true);
+    await settle(() => ada.locator('#member-list li').first().textContent(), `${carolName}Owner`);
   }, 90_000);
 
   it('warns before leaving with unsynced edits, and a reload resumes where it left off', async () => {
