@@ -14,12 +14,14 @@ const out = join(root, 'dist', 'public');
 const assets = join(out, 'assets');
 mkdirSync(assets, { recursive: true });
 
-const { code } = await transformFile(join(root, 'web', 'editor.ts'), {
-  jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-  module: { type: 'es6' },
-  sourceMaps: false,
-});
-writeFileSync(join(assets, 'editor.js'), code);
+for (const page of ['editor', 'share', 'dom']) {
+  const { code } = await transformFile(join(root, 'web', `${page}.ts`), {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'es6' },
+    sourceMaps: false,
+  });
+  writeFileSync(join(assets, `${page}.js`), code);
+}
 copyFileSync(join(root, 'web', 'index.html'), join(out, 'index.html'));
 copyFileSync(join(root, 'web', 'editor.css'), join(assets, 'editor.css'));
 copyFileSync(join(root, 'dist', 'client', 'tessera-client.js'), join(assets, 'tessera-client.js'));

@@ -2,9 +2,12 @@
  * Tessera's editor page: a small collaborative block editor on the typed client. It opens
  * a session by key (`/?=XYZ`) or creates one, edits blocks with versioned writes over the
  * socket, shows who is here and where their cursor is, resolves conflicts with the user,
- * and runs exports and generation jobs with live progress.
+ * runs exports and generation jobs with live progress, and lets the owner invite people by
+ * link and manage their roles; a role taken away takes effect on the page at once.
  */
 import { TesseraClient, TesseraError, type BlockView, type ChangeEvent, type Member, type SessionFeed } from 'tessera-client';
+import { create, element } from './dom.js';
+import { ShareDialog, type Role } from './share.js';
 
 const SAVE_AFTER_MS = 400;
 const IDENTITY_KEY = 'tessera.identity';
@@ -36,12 +39,6 @@ interface Row {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-const element = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-function create<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, unknown> = {}): HTMLElementTagNameMap[K] {
-  const made: HTMLElementTagNameMap[K] = document.createElement(tag);
-  Object.assign(made, props);
-  return made;
-}
 const textOf = (block: BlockView) => {
   const text = (block.content as { text?: unknown }).text;
   return typeof text === 'string' ? text : '';
@@ -54,6 +51,15 @@ let sessionKey: string | undefined;
 const rows = new Map<string, Row>();
 let members: Member[] = [];
 let creating = 0;
+/** The caller's role in the open session: it decides what the page offers. */
+let role: Role = 'editor';
+/** The open session's listeners, removed when another session (or the same one again) opens. */
+let unsubscribe: Array<() => void> = [];
+const share = new ShareDialog(
+  api,
+  () => identity.userId,
+  (next) => applyRole(next),
+);
 
 // ---------------------------------------------------------------------------- HTTP
 
@@ -167,7 +173,7 @@ function rowFor(view: BlockView): Row {
   remove.setAttribute('aria-label', 'Delete block');
   actions.append(up, down, remove);
   head.append(type, cursors, actions);
-  const text = create('textarea', { rows: 2, value: textOf(view) });
+  const text = create('textarea', { rows: 2, value: textOf(view), readOnly: role === 'viewer' });
   text.setAttribute('aria-label', `${view.type} text`);
   item.append(head, text);
   const row: Row = { view, item, text, cursors, dirty: false, saving: false };
@@ -218,6 +224,10 @@ async function save(row: Row): Promise<void> {
     if (error instanceof TesseraError && error.code === 'VERSION_CONFLICT') {
       row.saving = false;
       await resolveConflict(row, text, error.details.current as BlockView);
+    } else if (error instanceof TesseraError && error.code === 'READ_ONLY') {
+      // The role was lowered before the edit arrived: it cannot be saved, so it is not kept.
+      row.text.value = textOf(row.view);
+      say('This session is read only for you now: your last edit was not saved.');
     } else {
       // Offline or refused: the edit stays unsynced and is sent again on reconnect.
       element('start-error').textContent = error instanceof Error ? error.message : String(error);
@@ -285,6 +295,7 @@ function onChange(change: ChangeEvent): void {
   if (change.kind === 'session.updated' && change.session?.title !== undefined) {
     element('session-title').textContent = change.session.title || 'Untitled';
   }
+  if (change.member) share.membersChanged();
   if (!change.block) return;
   if (change.kind === 'block.deleted') rows.delete(change.block.id);
   else accept(change.block);
@@ -374,8 +385,11 @@ async function downloadArtifact(id: string): Promise<void> {
 // ---------------------------------------------------------------------------- sessions
 
 async function openSession(key: string): Promise<void> {
-  const session = await api<{ key: string; title: string; seq: number; blocks: BlockView[] }>('GET', `/api/sessions/${key}`);
+  const session = await api<{ key: string; title: string; seq: number; role: Role; blocks: BlockView[] }>('GET', `/api/sessions/${key}`);
+  for (const off of unsubscribe) off();
+  unsubscribe = [];
   sessionKey = session.key;
+  element('notice').hidden = true;
   history.replaceState(null, '', `/?=${session.key}`);
   element('start').hidden = true;
   element('session').hidden = false;
@@ -395,25 +409,117 @@ async function openSession(key: string): Promise<void> {
     // Based on an older version: saving meets the conflict, and the user chooses.
     if (draft.base < row.view.version) row.view = { ...row.view, version: draft.base };
   }
+  share.setSession(session.key, session.role);
+  applyRole(session.role);
   render();
   // Writes go over the session's feed: the buttons that make them wait until it is joined.
   setWritable(false);
-  feed = await client.join(session.key, session.seq);
+  const joined = await client.join(session.key, session.seq);
+  feed = joined;
   setWritable(true);
-  feed.on('change', onChange);
-  feed.on('presence', (list) => {
-    members = list;
-    showCursors();
-  });
-  feed.on('reset', () => void openSession(session.key));
-  feed.on('revoked', () => {
-    element('start-error').textContent = 'This session was deleted or made private.';
-    element('session').hidden = true;
-    element('start').hidden = false;
-  });
-  members = feed.members;
+  unsubscribe = [
+    joined.on('change', onChange),
+    joined.on('presence', (list) => {
+      members = list;
+      showCursors();
+    }),
+    joined.on('reset', () => void openSession(session.key)),
+    joined.on('role', (next) => roleChanged(next as Role)),
+    joined.on('revoked', (reason) =>
+      closeSession(
+        reason === 'deleted'
+          ? 'This session was deleted.'
+          : 'You no longer have access to this session: the owner removed you or made it private.',
+      ),
+    ),
+  ];
+  members = joined.members;
   showCursors();
   for (const row of rows.values()) if (row.dirty) void save(row);
+}
+
+/** A line under the session's title: what just changed for the user. */
+function say(text: string): void {
+  const notice = element('notice');
+  notice.textContent = text;
+  notice.hidden = false;
+}
+
+const ROLE_NAME: Record<Role, string> = { owner: 'the owner', editor: 'an editor', viewer: 'a viewer' };
+
+/** What the page offers follows the caller's role: viewers read, only the owner manages people. */
+function applyRole(next: Role): void {
+  role = next;
+  const viewer = role === 'viewer';
+  document.body.dataset.role = role;
+  element('role-badge').textContent = viewer ? 'Read only' : role === 'owner' ? 'Owner' : 'Editor';
+  element('add-form').hidden = viewer;
+  element('generate-form').hidden = viewer;
+  for (const row of rows.values()) {
+    row.text.readOnly = viewer;
+    if (viewer && row.dirty && !row.saving) {
+      // Unsaved text a viewer can no longer save.
+      clearTimeout(row.timer);
+      row.text.value = textOf(row.view);
+      row.dirty = false;
+    }
+  }
+  if (viewer) saveDrafts();
+  share.setRole(role);
+  showConnection();
+}
+
+/** `session.role`: the owner changed the caller's role while the session is open. */
+function roleChanged(next: Role): void {
+  const before = role;
+  applyRole(next);
+  if (next === 'viewer') say('The owner made you a viewer: this session is read only for you now.');
+  else if (before === 'viewer') say(`You can edit again: you are now ${ROLE_NAME[next]} of this session.`);
+  else say(`You are now ${ROLE_NAME[next]} of this session.`);
+}
+
+/** Access is gone (`session.revoked`): nothing more can be read or written here. */
+function closeSession(message: string): void {
+  for (const off of unsubscribe) off();
+  unsubscribe = [];
+  feed = undefined;
+  share.close();
+  for (const row of rows.values()) clearTimeout(row.timer);
+  rows.clear();
+  localStorage.removeItem(draftsKey());
+  render();
+  history.replaceState(null, '', '/');
+  document.title = 'Tessera editor';
+  element('start-error').textContent = message;
+  element('session').hidden = true;
+  element('start').hidden = false;
+}
+
+/** `/?invite=<token>`: joins the session the invitation is for, then opens it. */
+async function acceptInvite(token: string): Promise<void> {
+  if (!identity.token) {
+    element('start-error').textContent =
+      'Accepting an invitation needs an account, and none could be made for this browser just now: open the link again to retry.';
+    return;
+  }
+  try {
+    const joined = await api<{ session: { key: string; title: string }; role: Role }>(
+      'POST',
+      `/api/invites/${encodeURIComponent(token)}/accept`,
+    );
+    await openSession(joined.session.key);
+    say(`You joined “${joined.session.title || 'Untitled'}” as ${ROLE_NAME[joined.role]}.`);
+  } catch (error) {
+    const code = error instanceof TesseraError ? error.code : '';
+    element('start-error').textContent =
+      code === 'INVITE_EXPIRED'
+        ? 'This invitation has expired, was revoked or has been used up: ask the person who sent it for a new link.'
+        : code === 'INVITE_NOT_FOUND'
+          ? 'This invitation link is not valid: check that the whole link was copied.'
+          : error instanceof Error
+            ? error.message
+            : String(error);
+  }
 }
 
 function setWritable(writable: boolean): void {
@@ -425,7 +531,8 @@ function wireForms(): void {
     event.preventDefault();
     const typeSlug = element<HTMLSelectElement>('create-type').value;
     const title = element<HTMLInputElement>('create-title').value.trim() || 'Untitled';
-    api<{ key: string }>('POST', '/api/sessions', { typeSlug, title }).then(
+    const visibility = element<HTMLSelectElement>('create-visibility').value;
+    api<{ key: string }>('POST', '/api/sessions', { typeSlug, title, visibility }).then(
       ({ key }) => openSession(key),
       (error: Error) => (element('start-error').textContent = error.message),
     );
@@ -487,6 +594,8 @@ async function main(): Promise<void> {
   client.socket.on('job', (event: JobEvent) => showJob(event));
   await client.connect().catch(() => undefined);
   showConnection();
+  const invite = new URLSearchParams(location.search).get('invite');
+  if (invite !== null) return acceptInvite(invite);
   const key = /^\?=([A-Za-z0-9]{3,12})$/.exec(location.search)?.[1];
   if (key) await openSession(key.toUpperCase()).catch((error: Error) => (element('start-error').textContent = error.message));
 }

@@ -89,23 +89,25 @@ export class AuthService {
    * Deletes the user and the sessions they own, in one transaction. Answered only once the cached
    * profile is invalid on every instance, so from then on the user's tokens are refused everywhere
    * (a profile read before the delete can no longer be served: see CacheService); then the owned
-   * sessions are announced deleted (their rooms are revoked) and the user's sockets disconnected.
+   * sessions are announced deleted (their rooms are revoked), and `user.deleted` names the
+   * sessions the user was a member of (members/ takes their role off each) so their sockets go.
    */
   async deleteUser(userId: string, by: Principal): Promise<void> {
-    const sessionKeys = await this.tx.run(async () => {
+    const deleted = await this.tx.run(async () => {
       if (!(await this.users.lockForDeletion(userId))) return null;
       const keys = await this.users.deleteOwnedSessions(userId);
+      const memberOf = await this.users.memberships(userId);
       await this.users.delete(userId);
-      return keys;
+      return { keys, memberOf };
     });
-    if (!sessionKeys) throw new AppError('USER_NOT_FOUND');
+    if (!deleted) throw new AppError('USER_NOT_FOUND');
     try {
       await this.profiles.drop(userId);
     } finally {
       const at = new Date().toISOString();
       const actor = actorOf(by);
-      for (const key of sessionKeys) await this.events.emit('session.deleted', { key, actor, at });
-      await this.events.emit('user.deleted', { userId, at });
+      for (const key of deleted.keys) await this.events.emit('session.deleted', { key, actor, at });
+      await this.events.emit('user.deleted', { userId, at, actor, memberOf: deleted.memberOf });
     }
   }
 

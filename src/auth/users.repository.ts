@@ -37,6 +37,13 @@ export class UsersRepository {
     return rows.map((row) => row.key);
   }
 
+  /** The sessions the user is a member of (their membership rows go with the user). */
+  async memberships(id: string): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ sessionId: string }>>`
+      SELECT session_id AS "sessionId" FROM session_members WHERE user_id = ${id}::uuid`;
+    return rows.map((row) => row.sessionId);
+  }
+
   async delete(id: string): Promise<boolean> {
     const { count } = await this.db.client.user.deleteMany({ where: { id } });
     return count > 0;

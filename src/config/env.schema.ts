@@ -90,6 +90,7 @@ export const envSchema = z
     SESSION_MAX_MEMBERS: int(1).default(100),
     SESSION_MAX_SEATS_PER_IP: int(1).default(10),
     SESSION_MEMBER_LIMIT: int(1, 10_000).default(1000),
+    SESSION_INVITE_LIMIT: int(1, 10_000).default(100),
     SESSION_MAX_BYTES: int(64 * 1024).default(8 * 1024 * 1024),
     SESSION_METADATA_MAX_BYTES: int(1024).default(64 * 1024),
     BLOCK_MAX_BYTES: int(256).default(64 * 1024),

@@ -35,6 +35,10 @@ export const ERROR_CATALOG = {
   EMAIL_TAKEN: { status: 409, detail: 'An account with this email exists.' },
   THEME_NAME_TAKEN: { status: 409, detail: 'A theme with this name exists.' },
   BLOCK_ID_TAKEN: { status: 409, detail: 'A block with this id exists.' },
+  INVITE_LIMIT_REACHED: {
+    status: 409,
+    detail: 'The session has the most live invitations it may have (SESSION_INVITE_LIMIT); revoke one first.',
+  },
   MEMBER_LIMIT_REACHED: { status: 409, detail: 'The session has the most members it may have (SESSION_MEMBER_LIMIT).' },
   BLOCK_LIMIT_REACHED: { status: 409, detail: 'The session holds the most blocks a session may hold.' },
   ROOM_FULL: { status: 409, detail: 'The session has the most members it may have.' },

@@ -50,6 +50,10 @@ export interface SessionDeletedEvent {
 export interface UserDeletedEvent {
   userId: string;
   at: string;
+  /** Who deleted them (the user themselves, or an operator). */
+  actor: Actor;
+  /** Internal: the ids of the sessions they were a member of when deleted; they still hold the user's role until it is taken off. */
+  memberOf: string[];
 }
 
 /** An operator cleared a user's limits: modules that keep windows of their own for that user clear them too. */

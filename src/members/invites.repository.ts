@@ -37,6 +37,24 @@ export class InvitesRepository {
     return rows[0] ?? null;
   }
 
+  /** Invites of the session that could still be accepted at `at`: not revoked, not expired, not used up. */
+  async countLive(sessionId: string, at: Date): Promise<number> {
+    const rows = await this.db.client.$queryRaw<Array<{ live: number }>>`
+      SELECT count(*)::int AS live FROM session_invites
+      WHERE session_id = ${sessionId}::uuid AND revoked_at IS NULL AND expires_at > ${at} AND (max_uses IS NULL OR uses < max_uses)`;
+    return rows[0].live;
+  }
+
+  /** Deletes the session's spent invites (revoked, expired or used up at `at`) but the newest `keep`. */
+  async trimSpent(sessionId: string, at: Date, keep: number): Promise<void> {
+    await this.db.client.$executeRaw`
+      DELETE FROM session_invites WHERE id IN (
+        SELECT id FROM session_invites
+        WHERE session_id = ${sessionId}::uuid
+          AND NOT (revoked_at IS NULL AND expires_at > ${at} AND (max_uses IS NULL OR uses < max_uses))
+        ORDER BY created_at DESC, id DESC OFFSET ${keep})`;
+  }
+
   /** Newest first, after `after` (its createdAt and id). */
   list(sessionId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<InviteRow[]> {
     const from = after ?? { createdAt: new Date('9999-12-31T00:00:00Z'), id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' };

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Principal } from '../common/principal.js';
+import { actorOf, type Principal } from '../common/principal.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
@@ -50,7 +50,12 @@ export class InvitesService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** The token is in this answer only; the database keeps its sha-256. */
+  /**
+   * The token is in this answer only; the database keeps its sha-256. At most
+   * SESSION_INVITE_LIMIT invites of a session are live at once: counted and created under the
+   * session's row lock, so concurrent creates cannot pass it together. Spent ones are kept for
+   * the list up to as many again (the newest); older ones go when an invite is made.
+   */
   async create(
     principal: Principal,
     key: string,
@@ -58,16 +63,23 @@ export class InvitesService {
   ): Promise<Omit<InviteView, 'revoked'> & { token: string; url: string }> {
     const { id: sessionId } = await this.access.require(principal, key, 'own');
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
-    const createdAt = new Date();
-    const row = await this.invites.create({
-      id: randomUUID(),
-      sessionId,
-      tokenHash: hashOf(token),
-      role: body.role,
-      maxUses: body.maxUses,
-      expiresAt: new Date(createdAt.getTime() + body.expiresInHours * 3600_000),
-      createdBy: principal.kind === 'user' ? principal.userId : null,
-      createdAt,
+    const row = await this.tx.run(async () => {
+      await this.members.locked(sessionId, principal, 'own');
+      const createdAt = new Date();
+      if ((await this.invites.countLive(sessionId, createdAt)) >= this.config.SESSION_INVITE_LIMIT) {
+        throw new AppError('INVITE_LIMIT_REACHED', `A session has at most ${this.config.SESSION_INVITE_LIMIT} live invitations.`);
+      }
+      await this.invites.trimSpent(sessionId, createdAt, this.config.SESSION_INVITE_LIMIT);
+      return this.invites.create({
+        id: randomUUID(),
+        sessionId,
+        tokenHash: hashOf(token),
+        role: body.role,
+        maxUses: body.maxUses,
+        expiresAt: new Date(createdAt.getTime() + body.expiresInHours * 3600_000),
+        createdBy: principal.kind === 'user' ? principal.userId : null,
+        createdAt,
+      });
     });
     const base = (this.config.PUBLIC_URL ?? '').replace(/\/$/, '');
     const { revoked: _revoked, ...view } = toInviteView(row);
@@ -105,7 +117,7 @@ export class InvitesService {
       }
       if (!(await this.invites.takeUse(invite.id, at))) throw new AppError('INVITE_EXPIRED');
       if (current === null || !(principal.userId in session.memberRoles)) this.members.checkRoom(session);
-      await this.members.change(principal, session, principal.userId, invite.role, invite.createdBy);
+      await this.members.change(actorOf(principal), session, principal.userId, invite.role, invite.createdBy);
       return { session: { key: session.key, title: session.title }, role: invite.role };
     });
   }

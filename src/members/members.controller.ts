@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res }
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, RequireUser, type Principal } from '../common/principal.js';
-import { Admission } from '../rate-limit/rate-limit.guard.js';
+import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { CreateInviteBody, InviteIdParam, MembersQuery, MemberUserParam, PutMemberBody, TransferOwnerBody } from './dto/members.dto.js';
 import { InvitesService } from './invites.service.js';
@@ -29,6 +29,7 @@ export class MembersController {
 
   /** 201 when the user became a member, 200 when their role changed or stayed. */
   @Put('members/:userId')
+  @RateLimit('member-changes')
   async put(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -42,6 +43,7 @@ export class MembersController {
   }
 
   @Delete('members/:userId')
+  @RateLimit('member-changes')
   @HttpCode(204)
   async remove(
     @CurrentPrincipal() principal: Principal,
@@ -52,6 +54,7 @@ export class MembersController {
   }
 
   @Post('owner')
+  @RateLimit('member-changes')
   @HttpCode(200)
   transfer(
     @CurrentPrincipal() principal: Principal,
@@ -63,6 +66,7 @@ export class MembersController {
 
   /** The token is shown in this answer only. */
   @Post('invites')
+  @RateLimit('member-changes')
   createInvite(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -81,6 +85,7 @@ export class MembersController {
   }
 
   @Delete('invites/:id')
+  @RateLimit('member-changes')
   @HttpCode(204)
   async revokeInvite(
     @CurrentPrincipal() principal: Principal,
@@ -100,6 +105,7 @@ export class InviteAcceptController {
   constructor(private readonly invites: InvitesService) {}
 
   @Post(':token/accept')
+  @RateLimit('member-changes')
   @HttpCode(200)
   @RequireUser()
   accept(@CurrentPrincipal() principal: Principal, @Param('token') token: string) {

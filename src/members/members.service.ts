@@ -5,6 +5,7 @@ import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
 import { EventBus } from '../events/event-bus.js';
+import type { Actor } from '../contract/actor.js';
 import type { MemberChange } from '../contract/change.js';
 import type { SessionView } from '../contract/session.js';
 import { checkAccess, memberRoleOf, type MemberRole, type Role } from '../sessions/session-access.js';
@@ -73,7 +74,8 @@ export class MembersService {
       if (!(await this.members.userExists(userId))) throw new AppError('USER_NOT_FOUND');
       const before = memberRoleOf(session.memberRoles, userId);
       if (before === null) this.checkRoom(session);
-      if (before !== role) await this.change(principal, session, userId, role, principal.kind === 'user' ? principal.userId : null);
+      if (before !== role)
+        await this.change(actorOf(principal), session, userId, role, principal.kind === 'user' ? principal.userId : null);
       return before === null;
     });
     const member = await this.members.member(id, userId);
@@ -88,7 +90,18 @@ export class MembersService {
     await this.tx.run(async () => {
       const session = await this.locked(id, principal, self ? 'read' : 'own');
       if (memberRoleOf(session.memberRoles, userId) === null) throw new AppError('MEMBER_NOT_FOUND');
-      await this.change(principal, session, userId, null, null);
+      await this.change(actorOf(principal), session, userId, null, null);
+    });
+  }
+
+  /**
+   * A deleted user's membership: their role leaves the session row as a `member.removed`
+   * change, like a removal by the owner (their `session_members` row went with the user).
+   */
+  async dropDeletedUser(sessionId: string, userId: string, actor: Actor): Promise<void> {
+    await this.tx.run(async () => {
+      const session = await this.members.lock(sessionId);
+      if (session && memberRoleOf(session.memberRoles, userId) !== null) await this.change(actor, session, userId, null, null);
     });
   }
 
@@ -100,9 +113,9 @@ export class MembersService {
       if (memberRoleOf(session.memberRoles, userId) === null) throw new AppError('NOT_A_MEMBER');
       const previous = session.ownerId;
       await this.members.setOwner(id, userId);
-      const after = await this.change(principal, { ...session, ownerId: userId }, userId, null, null, 'owner');
-      if (previous)
-        await this.change(principal, { ...session, ownerId: userId, memberRoles: after }, previous, 'editor', actorOf(principal).userId);
+      const actor = actorOf(principal);
+      const after = await this.change(actor, { ...session, ownerId: userId }, userId, null, null, 'owner');
+      if (previous) await this.change(actor, { ...session, ownerId: userId, memberRoles: after }, previous, 'editor', actor.userId);
     });
     return this.sessions.view(principal, key);
   }
@@ -113,7 +126,7 @@ export class MembersService {
    * role (`owner`). Returns the members after it.
    */
   async change(
-    principal: Principal,
+    actor: Actor,
     session: LockedSession,
     userId: string,
     role: MemberRole | null,
@@ -121,7 +134,6 @@ export class MembersService {
     logged: Role | null = role,
   ): Promise<Record<string, string>> {
     const at = new Date();
-    const actor = actorOf(principal);
     const member: MemberChange = { userId, role: logged };
     const kind = logged === null ? 'member.removed' : 'member.updated';
     const changed = await this.members.apply(session.id, userId, role, { kind, member, actor, at, addedBy });

@@ -87,7 +87,7 @@ export class RateLimitGuard implements CanActivate {
     }
     let ticket: LookupTicket | undefined;
     let take: Take | undefined;
-    if (call.takesKey && limited) ({ ticket, take } = await this.admitBoth(call, limit));
+    if ((call.takesKey || call.takesInviteToken) && limited) ({ ticket, take } = await this.admitBoth(call, limit));
     else if (call.takesKey || call.takesInviteToken) ticket = await this.reserveSlot(call);
     else if (limited) take = await this.decide(call, limit);
     if (take) {

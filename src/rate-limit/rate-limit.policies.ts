@@ -11,6 +11,7 @@ export const RATE_LIMITED_ACTIONS = [
   'registrations',
   'login-failures',
   'login-failures-account',
+  'member-changes',
 ] as const;
 export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
 
@@ -35,6 +36,8 @@ export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
   exports: { FREE: perHour(20), PRO: perHour(100), ENTERPRISE: perHour(400), global: perHour(40_000) },
   'session-creates': { anonymous: perHour(60), FREE: perHour(200), PRO: perHour(2000), ENTERPRISE: null, global: null },
   snapshots: { anonymous: perHour(20), FREE: perHour(30), PRO: perHour(300), ENTERPRISE: null, global: null },
+  // Member, ownership and invitation writes (and accepts): each takes the session's row lock (a member change a seq too).
+  'member-changes': { anonymous: perHour(60), FREE: perHour(300), PRO: perHour(3000), ENTERPRISE: perHour(10_000), global: null },
   // Registration and login are anonymous requests: their windows are per IP (and, for failed logins, per account).
   registrations: perIpOnly(perHour(10)),
   'login-failures': perIpOnly(per15Minutes(30)),

@@ -165,6 +165,107 @@ describeWithBrowser('the editor page in a browser', () => {
     await shot(ada, 'export');
   }, 60_000);
 
+  it('shares a private session by invite link; a role lowered, removed or handed over takes effect on each page at once', async () => {
+    const ada = await person();
+    await ada.goto(server.url);
+    await ada.locator('#connection[data-state="online"]').waitFor();
+    await ada.fill('#create-title', 'Private plan');
+    await ada.selectOption('#create-visibility', 'private');
+    await ada.click('#create-form button');
+    await ada.locator('#session').waitFor();
+    await ada.click('#add-form button');
+    await blockText(ada, 0).waitFor();
+    expect(await ada.locator('#role-badge').textContent()).toBe('Owner');
+
+    // Ada invites an editor: the link is shown once, with a copy button.
+    await ada.click('#share-open');
+    await ada.locator('#share[open]').waitFor();
+    await ada.selectOption('#invite-role', 'editor');
+    await ada.selectOption('#invite-expiry', '24');
+    await ada.fill('#invite-max-uses', '1');
+    await ada.click('#invite-form button[type="submit"]');
+    await ada.locator('#invite-created').waitFor();
+    const link = await ada.locator('#invite-url').inputValue();
+    expect(link).toMatch(/\/\?invite=[A-Za-z0-9_-]{43}$/);
+    expect(await ada.locator('#invite-summary').textContent()).toContain('join as editor');
+    await settle(() => ada.locator('#invite-list li').count(), 1);
+    expect(await ada.locator('#invite-list li').textContent()).toContain('0 of 1 uses');
+
+    // Bob opens the link in his own browser: he joins as an editor and edits.
+    const bob = await person();
+    await bob.goto(link);
+    await bob.locator('#session').waitFor();
+    await settle(async () => (await bob.locator('#notice').textContent())?.includes('as an editor'), true);
+    expect(await bob.locator('#share-open').textContent()).toBe('Members');
+    const bobName = (await bob.locator('#me').textContent())!.replace('You are ', '');
+    await blockText(bob, 0).fill('Bob was invited');
+    await synced(bob);
+    await settle(() => blockText(ada, 0).inputValue(), 'Bob was invited');
+    // Ada's open dialog follows: Bob is a member, the one-use link is used up.
+    const bobRow = ada.locator('#member-list li', { hasText: bobName });
+    await bobRow.waitFor();
+    expect(await ada.locator('#member-list li').first().textContent()).toContain('(you)');
+    await settle(() => ada.locator('#invite-list li').first().textContent(), 'Editor1 of 1 uses · used up');
+    await shot(ada, 'share-dialog');
+
+    // Lowered to viewer: Bob's page says so and takes no more edits.
+    await bobRow.locator('select').selectOption('viewer');
+    await settle(async () => (await bob.locator('#notice').textContent())?.includes('read only'), true);
+    expect(await bob.locator('#role-badge').textContent()).toBe('Read only');
+    expect(await blockText(bob, 0).isEditable()).toBe(false);
+    expect(await bob.locator('#add-form').isHidden()).toBe(true);
+    await blockText(bob, 0)
+      .press('End')
+      .catch(() => undefined);
+    await bob.keyboard.type(' and more');
+    expect(await blockText(bob, 0).inputValue()).toBe('Bob was invited');
+    // Still a reader: Ada's edits reach him.
+    await ada.click('#share-close');
+    await blockText(ada, 0).fill('Ada decides');
+    await settle(() => blockText(bob, 0).inputValue(), 'Ada decides');
+    await shot(bob, 'invitee-read-only');
+
+    // Removed: Bob's page says he no longer has access.
+    await ada.click('#share-open');
+    await bobRow.getByRole('button', { name: `Remove ${bobName}` }).click();
+    await bob.locator('#session').waitFor({ state: 'hidden' });
+    expect(await bob.locator('#start-error').textContent()).toContain('no longer have access');
+    await settle(() => ada.locator('#member-list li').count(), 1);
+    await shot(bob, 'invitee-removed');
+
+    // A revoked link and a made-up one are each explained.
+    await ada.click('#invite-form button[type="submit"]');
+    await settle(async () => (await ada.locator('#invite-url').inputValue()) !== link, true);
+    const revoked = await ada.locator('#invite-url').inputValue();
+    expect(revoked).toMatch(/\/\?invite=[A-Za-z0-9_-]{43}$/);
+    await settle(() => ada.locator('#invite-list li').count(), 2);
+    await ada.locator('#invite-list li').first().getByRole('button').click();
+    await settle(async () => (await ada.locator('#invite-list li').first().textContent())?.includes('revoked'), true);
+    const carol = await person();
+    await carol.goto(revoked);
+    await settle(async () => (await carol.locator('#start-error').textContent())?.includes('expired, was revoked'), true);
+    await carol.goto(`${server.url}/?invite=${'x'.repeat(43)}`);
+    await settle(async () => (await carol.locator('#start-error').textContent())?.includes('not valid'), true);
+
+    // Ada hands the session to Carol, who joined as a viewer: each page follows its new role.
+    await ada.selectOption('#invite-role', 'viewer');
+    await ada.click('#invite-form button[type="submit"]');
+    await settle(async () => ![link, revoked].includes(await ada.locator('#invite-url').inputValue()), true);
+    await carol.goto(await ada.locator('#invite-url').inputValue());
+    await settle(async () => (await carol.locator('#notice').textContent())?.includes('as a viewer'), true);
+    expect(await carol.locator('#add-form').isHidden()).toBe(true);
+    const carolName = (await carol.locator('#me').textContent())!.replace('You are ', '');
+    ada.once('dialog', (dialog) => void dialog.accept());
+    await ada.getByRole('button', { name: `Make ${carolName} the owner` }).click();
+    await settle(() => carol.locator('#role-badge').textContent(), 'Owner');
+    expect(await carol.locator('#share-open').textContent()).toBe('Share');
+    expect(await carol.locator('#add-form').isHidden()).toBe(false);
+    expect(await blockText(carol, 0).isEditable()).toBe(true);
+    await settle(() => ada.locator('#role-badge').textContent(), 'Editor');
+    expect(await ada.locator('#invite-form').isHidden()).toBe(true);
+    await settle(() => ada.locator('#member-list li').first().textContent(), `${carolName}Owner`);
+  }, 90_000);
+
   it('warns before leaving with unsynced edits, and a reload resumes where it left off', async () => {
     const ada = await person();
     const key = await openNewSession(ada, 'Reloaded', 2);

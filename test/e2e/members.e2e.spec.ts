@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Socket } from 'socket.io-client';
-import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { ADMIN_TOKEN, RELAXED_LIMITS, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { ack, connect, record } from '../helpers/sockets.js';
 import { currentRun } from '../helpers/test-environment.js';
@@ -449,6 +449,149 @@ describe('members, roles and invitations', () => {
         await app.close();
       }
     });
+  });
+
+  describe('limits', () => {
+    /** Two members and three live invites a session, so the caps are reached in a few calls. */
+    let small: TestApp;
+    beforeAll(async () => {
+      small = await startTestApp({
+        REDIS_PREFIX: `${currentRun().redisPrefix}members-limits:`,
+        SESSION_MEMBER_LIMIT: '2',
+        SESSION_INVITE_LIMIT: '3',
+      });
+    });
+    afterAll(() => small.close());
+
+    const smallSession = async () => {
+      const res = await small.request('POST', '/api/sessions', {
+        body: { typeSlug: 'document', visibility: 'private' },
+        token: owner.token,
+      });
+      return res.body.key as string;
+    };
+    const put = (key: string, user: User, role = 'editor') =>
+      small.request('PUT', `/api/sessions/${key}/members/${user.user.id}`, { body: { role }, token: owner.token });
+    const invite = (key: string, body: Record<string, unknown> = { role: 'viewer' }) =>
+      small.request('POST', `/api/sessions/${key}/invites`, { body, token: owner.token });
+
+    it('refuses a member past SESSION_MEMBER_LIMIT, by PUT and by invite, without taking a use', async () => {
+      const key = await smallSession();
+      const [u1, u2, u3] = await Promise.all([1, 2, 3].map(() => createUser()));
+      expect((await put(key, u1)).status).toBe(201);
+      expect((await put(key, u2)).status).toBe(201);
+      expect((await put(key, u3)).body).toMatchObject({ status: 409, code: 'MEMBER_LIMIT_REACHED' });
+      // A member already in keeps changing role at the cap.
+      expect((await put(key, u1, 'viewer')).status).toBe(200);
+      const link = await invite(key, { role: 'editor', maxUses: 1 });
+      const refused = await small.request('POST', `/api/invites/${link.body.token}/accept`, { token: u3.token });
+      expect(refused.body).toMatchObject({ status: 409, code: 'MEMBER_LIMIT_REACHED' });
+      const listed = await small.request('GET', `/api/sessions/${key}/invites`, { token: owner.token });
+      expect(listed.body.items.find((i: any) => i.id === link.body.id).uses).toBe(0);
+      // A member leaving frees the seat; the same invite then lets the third one in.
+      expect((await small.request('DELETE', `/api/sessions/${key}/members/${u2.user.id}`, { token: u2.token })).status).toBe(204);
+      expect((await small.request('POST', `/api/invites/${link.body.token}/accept`, { token: u3.token })).status).toBe(200);
+      const members = await small.request('GET', `/api/sessions/${key}/members`, { token: owner.token });
+      expect(members.body.items.map((m: any) => m.userId)).toEqual([owner.user.id, u1.user.id, u3.user.id]);
+    });
+
+    it('keeps at most SESSION_INVITE_LIMIT live invites; revoked, expired and used-up ones make room', async () => {
+      const key = await smallSession();
+      const made = [];
+      for (let i = 0; i < 3; i++) made.push(await invite(key, { role: 'viewer', maxUses: 1 }));
+      expect(made.map((r) => r.status)).toEqual([201, 201, 201]);
+      expect((await invite(key)).body).toMatchObject({ status: 409, code: 'INVITE_LIMIT_REACHED' });
+      expect((await small.request('DELETE', `/api/sessions/${key}/invites/${made[0].body.id}`, { token: owner.token })).status).toBe(204);
+      expect((await invite(key)).status).toBe(201);
+      await testDb().$executeRaw`UPDATE session_invites SET expires_at = now() - interval '1 second' WHERE id = ${made[1].body.id}::uuid`;
+      expect((await invite(key)).status).toBe(201);
+      const joiner = await createUser();
+      expect((await small.request('POST', `/api/invites/${made[2].body.token}/accept`, { token: joiner.token })).status).toBe(200);
+      expect((await invite(key)).status).toBe(201);
+      expect((await invite(key)).body.code).toBe('INVITE_LIMIT_REACHED');
+      // Spent invites stay listed up to the limit again (the newest); older ones go when an invite is made.
+      const live = (await small.request('GET', `/api/sessions/${key}/invites`, { token: owner.token })).body.items.filter(
+        (i: any) => !i.revoked && i.uses === 0 && Date.parse(i.expiresAt) > Date.now(),
+      );
+      for (const i of live) await small.request('DELETE', `/api/sessions/${key}/invites/${i.id}`, { token: owner.token });
+      const fresh = await invite(key);
+      expect(fresh.status).toBe(201);
+      const listed = await small.request('GET', `/api/sessions/${key}/invites`, { token: owner.token });
+      expect(listed.body.items).toHaveLength(4);
+      expect(listed.body.items[0].id).toBe(fresh.body.id);
+      expect(listed.body.items.map((i: any) => i.id)).not.toContain(made[0].body.id);
+      // Concurrent creates on a fresh session: the cap holds exactly (counted under the row lock).
+      const other = await smallSession();
+      const burst = await Promise.all(Array.from({ length: 10 }, () => invite(other)));
+      expect(burst.filter((r) => r.status === 201)).toHaveLength(3);
+      expect(burst.filter((r) => r.status === 409 && r.body.code === 'INVITE_LIMIT_REACHED')).toHaveLength(7);
+    });
+
+    it('takes a deleted user off every session they were a member of, as broadcast member.removed changes', async () => {
+      const [first, second] = [await smallSession(), await smallSession()];
+      const [gone, stays, next] = await Promise.all([1, 2, 3].map(() => createUser()));
+      for (const key of [first, second]) expect((await put(key, gone)).status).toBe(201);
+      expect((await put(first, stays, 'viewer')).status).toBe(201);
+      expect((await put(first, next)).body.code).toBe('MEMBER_LIMIT_REACHED');
+      const watcher = await open(small, owner.token);
+      expect((await ack(watcher, 'session.join', { key: first })).ok).toBe(true);
+      const seen = record(watcher, 'change');
+
+      expect((await small.request('DELETE', `/api/admin/users/${gone.user.id}`, { token: ADMIN_TOKEN })).status).toBe(204);
+      for (const key of [first, second]) {
+        const changes = await small.request('GET', `/api/sessions/${key}/changes?since=0`, { token: owner.token });
+        const last = changes.body.items.at(-1);
+        expect(last).toMatchObject({ kind: 'member.removed', member: { userId: gone.user.id, role: null }, actor: { userId: null } });
+        const members = await small.request('GET', `/api/sessions/${key}/members`, { token: owner.token });
+        expect(members.body.items.map((m: any) => m.userId)).not.toContain(gone.user.id);
+        const session = await small.request('GET', `/api/sessions/${key}`, { token: owner.token });
+        expect(session.body.seq).toBe(last.seq);
+      }
+      await waitFor(() => seen.some((c) => c.kind === 'member.removed'));
+      expect(seen.find((c) => c.kind === 'member.removed').member).toEqual({ userId: gone.user.id, role: null });
+      // The seat is free again.
+      expect((await put(first, next)).status).toBe(201);
+      // A user deleting themselves leaves their sessions the same way.
+      expect((await small.request('DELETE', '/api/auth/me', { token: stays.token })).status).toBe(204);
+      const after = await small.request('GET', `/api/sessions/${first}/members`, { token: owner.token });
+      expect(after.body.items.map((m: any) => m.userId)).toEqual([owner.user.id, next.user.id]);
+    });
+  });
+
+  it('bounds member and invitation writes per user (member-changes), reads untouched', async () => {
+    const limited = await startTestApp({
+      REDIS_PREFIX: `${currentRun().redisPrefix}members-rate:`,
+      RATE_LIMIT_POLICIES: JSON.stringify({ ...RELAXED_LIMITS, 'member-changes': { FREE: { limit: 4, windowSeconds: 60 } } }),
+    });
+    try {
+      const key = (
+        await limited.request('POST', '/api/sessions', { body: { typeSlug: 'document', visibility: 'private' }, token: owner.token })
+      ).body.key as string;
+      const writes = [
+        () => limited.request('PUT', `/api/sessions/${key}/members/${alice.user.id}`, { body: { role: 'editor' }, token: owner.token }),
+        () => limited.request('PUT', `/api/sessions/${key}/members/${alice.user.id}`, { body: { role: 'viewer' }, token: owner.token }),
+        () => limited.request('POST', `/api/sessions/${key}/invites`, { body: { role: 'viewer' }, token: owner.token }),
+        () => limited.request('DELETE', `/api/sessions/${key}/members/${alice.user.id}`, { token: owner.token }),
+      ];
+      const answers = [];
+      for (const write of writes) answers.push(await write());
+      expect(answers.map((r) => r.status)).toEqual([201, 200, 201, 204]);
+      expect(answers[0].headers.get('ratelimit-limit')).toBe('4');
+      const refused = await writes[0]();
+      expect(refused.body).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Nothing was written by the refused call, and reads are not limited.
+      const members = await limited.request('GET', `/api/sessions/${key}/members`, { token: owner.token });
+      expect(members).toMatchObject({ status: 200 });
+      expect(members.body.items.map((m: any) => m.userId)).toEqual([owner.user.id]);
+      // The window is the caller's: accepting an invite counts toward the acceptor's own.
+      const token = answers[2].body.token as string;
+      const accepts = [];
+      for (let i = 0; i < 5; i++) accepts.push(await limited.request('POST', `/api/invites/${token}/accept`, { token: bob.token }));
+      expect(accepts.map((r) => r.status)).toEqual([200, 200, 200, 200, 429]);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('revocation race on two instances: no write of a removed member lands after the removal, and no later change reaches them', async () => {

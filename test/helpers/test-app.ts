@@ -16,6 +16,7 @@ export const RELAXED_LIMITS = {
   registrations: { anonymous: HIGH },
   'login-failures': { anonymous: HIGH },
   'login-failures-account': { anonymous: HIGH },
+  'member-changes': { anonymous: HIGH, FREE: HIGH },
 };
 
 export interface ApiResponse<T = any> {
