@@ -1,0 +1,118 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { ErrorCode } from '../../errors/error-catalog.js';
+import { SESSION_KEY_PATTERN } from '../session-key-format.js';
+import { OPERATION_EXTENSION, type OperationAuth, type OperationExtension } from './api-operation.decorator.js';
+import { byStatus, problemResponse } from './problem-responses.js';
+
+type Json = Record<string, any>;
+
+const SECURITY: Record<OperationAuth, Json[]> = {
+  none: [],
+  optional: [{}, { bearer: [] }],
+  user: [{ bearer: [] }],
+  admin: [{ adminToken: [] }],
+  metrics: [{}, { metricsToken: [] }],
+};
+
+const TAGS: Record<string, string> = {
+  auth: 'Accounts and access tokens.',
+  sessions: 'Sessions: shareable documents addressed by short keys, and their change log.',
+  blocks: 'The ordered, versioned blocks of a session. Every write names the version it is based on.',
+  members: 'Members, roles and invitations of a session.',
+  snapshots: 'Restore points of a session.',
+  jobs: 'Background work (exports, generation) and its state.',
+  artifacts: 'Files that jobs produce, and their signed download URLs.',
+  themes: 'Built-in and operator themes.',
+  health: 'Liveness, readiness and the overall state, for probes and people.',
+  admin: 'Operator routes (ADMIN_TOKEN).',
+  metrics: 'The Prometheus scrape endpoint.',
+};
+
+/** Header and parameter shapes the server checks, so clients and fuzzers send only what it accepts. */
+const PARAMETER_SCHEMAS: Record<string, Json> = {
+  'path:key': {
+    description: 'The session key, as in a `?=KEY` link.',
+    schema: { type: 'string', pattern: SESSION_KEY_PATTERN.source, example: 'K7Q' },
+  },
+  'header:If-Match': {
+    description: 'The version the write is based on, `"<n>"`, instead of (or equal to) the body `version`.',
+    schema: { type: 'string', pattern: '^\\s*(W/)?"?[0-9]{1,9}"?\\s*$', example: '"3"' },
+  },
+  'header:Idempotency-Key': {
+    schema: { type: 'string', pattern: '^[!-~]{1,255}$', minLength: 1, maxLength: 255, example: 'create-7f3a' },
+  },
+  'query:cursor': {
+    description: '`nextCursor` of the previous page.',
+    schema: { type: 'string', maxLength: 512 },
+  },
+  'query:version': {
+    description: 'The version the delete is based on, instead of If-Match.',
+    schema: { type: 'integer', minimum: 1 },
+  },
+};
+
+/** The codes every operation of a kind gives: from its access rule, its body, its parameters and its limits. */
+function errorCodes(operation: Json, extension: OperationExtension): Set<ErrorCode> {
+  const codes = new Set<ErrorCode>([...extension.errors, 'SERVICE_UNAVAILABLE']);
+  if (extension.auth !== 'metrics') codes.add('INVALID_TOKEN');
+  if (extension.auth === 'user') codes.add('AUTH_REQUIRED');
+  if (extension.auth === 'admin') ['ADMIN_TOKEN_REQUIRED', 'FORBIDDEN'].forEach((c) => codes.add(c as ErrorCode));
+  if (operation.requestBody) {
+    ['VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'].forEach((c) => codes.add(c as ErrorCode));
+  }
+  const parameters = (operation.parameters ?? []) as Json[];
+  if (parameters.some((p) => p.in === 'query' || p.in === 'header' || (p.in === 'path' && p.name !== 'key')))
+    codes.add('VALIDATION_FAILED');
+  if (parameters.some((p) => p.in === 'path' && p.name === 'key')) {
+    ['INVALID_SESSION_KEY', 'SESSION_NOT_FOUND', 'RATE_LIMITED', 'BLOCKED'].forEach((c) => codes.add(c as ErrorCode));
+  }
+  if (extension.rateLimited) ['RATE_LIMITED', 'BLOCKED'].forEach((c) => codes.add(c as ErrorCode));
+  return codes;
+}
+
+function completeOperation(operation: Json): void {
+  const extension = operation[OPERATION_EXTENSION] as OperationExtension | undefined;
+  if (!extension) return;
+  delete operation[OPERATION_EXTENSION];
+  operation.security = SECURITY[extension.auth];
+  for (const parameter of (operation.parameters ?? []) as Json[]) {
+    const known = PARAMETER_SCHEMAS[`${parameter.in}:${parameter.name}`];
+    if (known) Object.assign(parameter, { ...known, description: parameter.description ?? known.description });
+  }
+  if (extension.requestExample !== undefined) {
+    const media = operation.requestBody?.content?.['application/json'];
+    if (media) media.example = extension.requestExample;
+  }
+  for (const [status, codes] of [...byStatus(errorCodes(operation, extension))].sort(([a], [b]) => a - b)) {
+    operation.responses[String(status)] = problemResponse(status, codes);
+  }
+}
+
+/**
+ * The OpenAPI document of every route: the framework's scan (paths, parameters, request bodies
+ * from the zod schemas routes validate with), completed by what each route's @ApiOperationDoc
+ * says (success bodies from zod, error codes, security).
+ */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const builder = new DocumentBuilder()
+    .setTitle('Tessera')
+    .setDescription(
+      'The backend of a real-time collaborative block editor: sessions addressed by short keys, made of ordered, ' +
+        'versioned blocks. Errors are RFC 9457 problem+json with a stable `code`; every write names the version it is based on.',
+    )
+    .setVersion('1')
+    .addServer('/', 'This server')
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A user access token (register or log in).' },
+      'bearer',
+    )
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The operators’ ADMIN_TOKEN.' }, 'adminToken')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when it is set.' }, 'metricsToken');
+  for (const [name, description] of Object.entries(TAGS)) builder.addTag(name, description);
+  const document = SwaggerModule.createDocument(app, builder.build());
+  for (const path of Object.values(document.paths)) {
+    for (const operation of Object.values(path as Json)) if (operation && typeof operation === 'object') completeOperation(operation);
+  }
+  return document;
+}
