@@ -5,7 +5,21 @@ import { SESSION_KEY_PATTERN } from '../session-key-format.js';
 import { OPERATION_EXTENSION, type OperationAuth, type OperationExtension } from './api-operation.decorator.js';
 import { byStatus, problemResponse } from './problem-responses.js';
 
-type Json = Record<string, any>;
+type Json = Record<string, unknown>;
+interface Parameter {
+  name: string;
+  in: string;
+  description?: string;
+}
+/** The parts of an operation object this module reads and writes. */
+interface Operation {
+  operationId?: string;
+  parameters?: Parameter[];
+  requestBody?: { content?: Record<string, { example?: unknown }> };
+  responses: Record<string, unknown>;
+  security?: Json[];
+  [extension: string]: unknown;
+}
 
 const SECURITY: Record<OperationAuth, Json[]> = {
   none: [],
@@ -53,7 +67,7 @@ const PARAMETER_SCHEMAS: Record<string, Json> = {
 };
 
 /** The codes every operation of a kind gives: from its access rule, its body, its parameters and its limits. */
-function errorCodes(operation: Json, extension: OperationExtension): Set<ErrorCode> {
+function errorCodes(operation: Operation, extension: OperationExtension): Set<ErrorCode> {
   const codes = new Set<ErrorCode>([...extension.errors, 'SERVICE_UNAVAILABLE']);
   if (extension.auth !== 'metrics') codes.add('INVALID_TOKEN');
   if (extension.auth === 'user') codes.add('AUTH_REQUIRED');
@@ -61,7 +75,7 @@ function errorCodes(operation: Json, extension: OperationExtension): Set<ErrorCo
   if (operation.requestBody) {
     ['VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'].forEach((c) => codes.add(c as ErrorCode));
   }
-  const parameters = (operation.parameters ?? []) as Json[];
+  const parameters = operation.parameters ?? [];
   if (parameters.some((p) => p.in === 'query' || p.in === 'header' || (p.in === 'path' && p.name !== 'key')))
     codes.add('VALIDATION_FAILED');
   if (parameters.some((p) => p.in === 'path' && p.name === 'key')) {
@@ -71,14 +85,14 @@ function errorCodes(operation: Json, extension: OperationExtension): Set<ErrorCo
   return codes;
 }
 
-function completeOperation(operation: Json): void {
+function completeOperation(operation: Operation): void {
   const extension = operation[OPERATION_EXTENSION] as OperationExtension | undefined;
   if (!extension) return;
   delete operation[OPERATION_EXTENSION];
   operation.security = SECURITY[extension.auth];
-  for (const parameter of (operation.parameters ?? []) as Json[]) {
+  for (const parameter of operation.parameters ?? []) {
     const known = PARAMETER_SCHEMAS[`${parameter.in}:${parameter.name}`];
-    if (known) Object.assign(parameter, { ...known, description: parameter.description ?? known.description });
+    if (known) Object.assign(parameter, { ...known, description: parameter.description ?? (known.description as string | undefined) });
   }
   if (extension.requestExample !== undefined) {
     const media = operation.requestBody?.content?.['application/json'];
@@ -111,8 +125,31 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when it is set.' }, 'metricsToken');
   for (const [name, description] of Object.entries(TAGS)) builder.addTag(name, description);
   const document = SwaggerModule.createDocument(app, builder.build());
-  for (const path of Object.values(document.paths)) {
-    for (const operation of Object.values(path as Json)) if (operation && typeof operation === 'object') completeOperation(operation);
+  const seen = new Set<string>();
+  // One handler on two paths (`/health` and `/api/health`): the /api one keeps the id, the other names its path.
+  const paths = Object.entries(document.paths).sort(([a], [b]) => Number(b.startsWith('/api/')) - Number(a.startsWith('/api/')));
+  for (const [path, item] of paths) {
+    for (const value of Object.values(item as Json)) {
+      const operation = value as Operation | null;
+      if (!operation || typeof operation !== 'object' || typeof operation.operationId !== 'string') continue;
+      completeOperation(operation);
+      let id = operation.operationId;
+      if (seen.has(id)) id += `At${path.replace(/\W+(\w)/g, (_m, c: string) => c.toUpperCase())}`;
+      operation.operationId = id;
+      seen.add(id);
+    }
   }
-  return document;
+  document.info.license = { name: 'UNLICENSED' };
+  return unwrapLoneAllOf(document);
+}
+
+/** `{allOf: [{$ref}]}` with nothing beside it (zod's way to reference an optional schema) is the reference itself. */
+function unwrapLoneAllOf<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => unwrapLoneAllOf(v)) as T;
+  if (!value || typeof value !== 'object') return value;
+  const entries = Object.entries(value).map(([k, v]) => [k, unwrapLoneAllOf(v)] as const);
+  const object: Json = Object.fromEntries(entries);
+  const allOf = object.allOf;
+  if (Object.keys(object).length === 1 && Array.isArray(allOf) && allOf.length === 1) return allOf[0] as T;
+  return object as T;
 }
