@@ -43,7 +43,7 @@ export const BlockListSchema = z
   .meta({ id: 'BlockList', description: 'Every block of the session in position order; `nextCursor` is always null.' });
 
 export const BatchResultSchema = z
-  .object({ items: z.array(BlockSchema), seq: z.int().min(0) })
+  .object({ items: z.array(BlockWriteSchema.extend({ deleted: z.boolean().optional() })), seq: z.int().min(0) })
   .meta({ id: 'BatchResult', description: 'The blocks the ops wrote, in op order, and the session seq after the last.' });
 
 const sessionFields = {

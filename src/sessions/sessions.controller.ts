@@ -64,7 +64,7 @@ export class SessionsController {
     id: 'listSessions',
     summary: "List the caller's sessions",
     description: 'The sessions the caller owns (with `member=true`: those they are a member of), newest first; an operator sees all.',
-    auth: 'optional',
+    auth: 'user',
     responses: { 200: { description: 'One page.', schema: SessionPageSchema } },
     errors: ['INVALID_CURSOR'],
   })
