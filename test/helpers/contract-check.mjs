@@ -26,7 +26,7 @@ export async function checkResponses(document, records) {
     }
   }
   // The validator reads application/json only: show it each problem+json body under that name too.
-  const definition = structuredClone(document);
+  const definition = JSON.parse(JSON.stringify(document));
   for (const operation of Object.values(definition.paths ?? {}).flatMap((item) => Object.values(item))) {
     for (const response of Object.values(operation?.responses ?? {})) {
       const problem = response.content?.['application/problem+json'];
