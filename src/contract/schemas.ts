@@ -146,8 +146,9 @@ const inviteFields = {
 };
 export const InviteSchema = z.object(inviteFields).meta({ id: 'Invite' });
 export const InvitePageSchema = pageOf(InviteSchema, 'InvitePage');
+const { revoked: _revoked, ...createdInviteFields } = inviteFields;
 export const CreatedInviteSchema = z
-  .object({ ...inviteFields, token: z.string(), url: z.string() })
+  .object({ ...createdInviteFields, token: z.string(), url: z.string() })
   .meta({ id: 'CreatedInvite', description: 'The token and link are shown in this answer only.' });
 export const InviteAcceptedSchema = z
   .object({ session: z.object({ key: sessionKey, title: z.string() }), role })

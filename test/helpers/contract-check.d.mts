@@ -8,3 +8,4 @@ export interface RecordedResponse {
 export function contractDir(run: { artifactsDir: string }): string;
 export function checkResponses(document: object, records: RecordedResponse[]): Promise<string[]>;
 export function checkRunContract(run: { artifactsDir: string }): Promise<{ checked: number }>;
+export function withFormats<T>(ajv: T): T;

@@ -11,6 +11,14 @@ export function contractDir(run) {
 /** The API's own routes; the document UI, the editor's static files and Socket.IO are not operations. */
 const isApiRoute = (route) => (route.startsWith('/api/') && !route.startsWith('/api/docs')) || route === '/health' || route === '/metrics';
 
+/** The string formats the document uses: ajv-formats' own, and zod's IPv6 CIDR. */
+export function withFormats(ajv) {
+  addFormats(ajv);
+  ajv.addFormat('cidrv6', /^[0-9a-f:.]+\/\d{1,3}$/i);
+  ajv.addFormat('binary', true);
+  return ajv;
+}
+
 const mediaType = (contentType) => contentType.split(';')[0].trim().toLowerCase();
 
 /**
@@ -38,7 +46,7 @@ export async function checkResponses(document, records) {
     quick: false,
     validate: true,
     strict: true,
-    customizeAjv: (ajv) => addFormats(ajv, ['date-time', 'uuid', 'email', 'uri', 'binary']),
+    customizeAjv: withFormats,
   });
   await api.init();
 

@@ -39,12 +39,12 @@ export const EXAMPLE_JOB_ACCEPTED = { jobId: '3d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f
 
 export const EXAMPLE_JOB = {
   id: EXAMPLE_JOB_ACCEPTED.jobId,
-  queue: 'exports',
-  name: 'export',
+  queue: 'export',
+  name: 'export.render',
   sessionKey: 'K7Q',
   state: 'completed',
   progress: 100,
-  result: { artifactId: '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d' },
+  result: { artifactId: '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d', format: 'markdown', sizeBytes: 38, seq: 4 },
   attempts: 1,
   maxAttempts: 3,
   createdAt: at,

@@ -140,16 +140,21 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     }
   }
   document.info.license = { name: 'UNLICENSED' };
-  return unwrapLoneAllOf(document);
+  return tidySchemas(document);
 }
 
-/** `{allOf: [{$ref}]}` with nothing beside it (zod's way to reference an optional schema) is the reference itself. */
-function unwrapLoneAllOf<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v: unknown) => unwrapLoneAllOf(v)) as T;
+/**
+ * Two fixes to zod's OpenAPI 3.0 output: `{allOf: [{$ref}]}` with nothing beside it (its way to
+ * reference an optional schema) is the reference itself, and a nullable enum lists `null` (else
+ * validators refuse the null that `nullable` allows).
+ */
+function tidySchemas<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => tidySchemas(v)) as T;
   if (!value || typeof value !== 'object') return value;
-  const entries = Object.entries(value).map(([k, v]) => [k, unwrapLoneAllOf(v)] as const);
+  const entries = Object.entries(value).map(([k, v]) => [k, tidySchemas(v)] as const);
   const object: Json = Object.fromEntries(entries);
-  const allOf = object.allOf;
+  const { allOf, nullable } = object;
   if (Object.keys(object).length === 1 && Array.isArray(allOf) && allOf.length === 1) return allOf[0] as T;
+  if (nullable === true && Array.isArray(object.enum) && !object.enum.includes(null)) object.enum = [...(object.enum as unknown[]), null];
   return object as T;
 }
