@@ -48,7 +48,7 @@ export class ArtifactsController {
   @Get('content')
   @ApiQuery({ name: 'expires', required: true, schema: { type: 'string', pattern: '^[0-9]{1,12}$' } })
   @ApiQuery({ name: 'signature', required: true, schema: { type: 'string', maxLength: 128 } })
-  @ApiProduces('application/octet-stream')
+  @ApiProduces('application/json', 'text/markdown', 'text/html', 'image/svg+xml', 'image/png')
   @ApiOperationDoc({
     id: 'downloadArtifact',
     summary: "Download an artifact's content",

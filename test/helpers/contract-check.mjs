@@ -11,6 +11,18 @@ export function contractDir(run) {
 /** The API's own routes; the document UI, the editor's static files and Socket.IO are not operations. */
 const isApiRoute = (route) => (route.startsWith('/api/') && !route.startsWith('/api/docs')) || route === '/health' || route === '/metrics';
 
+/** The value at a JSON pointer of the body (`/items/3/code`). */
+function valueAt(body, pointer) {
+  return pointer
+    .split('/')
+    .slice(1)
+    .reduce((value, key) => (value === null || value === undefined ? undefined : value[key.replace(/~1/g, '/').replace(/~0/g, '~')]), body);
+}
+
+/** A short sight of the offending value: scalars only, so a failure names the code a route really gave. */
+const shown = (value) =>
+  value === null || ['string', 'number', 'boolean'].includes(typeof value) ? ` (got ${JSON.stringify(value).slice(0, 80)})` : '';
+
 /** The string formats the document uses: ajv-formats' own, and zod's IPv6 CIDR. */
 export function withFormats(ajv) {
   addFormats(ajv);
@@ -77,10 +89,13 @@ export async function checkResponses(document, records) {
       fail(`${name} ${record.status} ${type}`, `${name} (${id}) ${record.status} answered ${type}, documented: ${documented.join(', ')}`);
       continue;
     }
-    if (record.body === undefined || !/json/.test(type)) continue;
-    const result = api.validateResponse(JSON.parse(record.body), id, record.status);
+    if (record.body === undefined || !/json/.test(type) || response.content[type]?.schema?.format === 'binary') continue;
+    const body = JSON.parse(record.body);
+    const result = api.validateResponse(body, id, record.status);
     if (result.errors?.length) {
-      const detail = result.errors.map((e) => `${e.instancePath || '(body)'} ${e.message}`).join('; ');
+      const detail = result.errors
+        .map((e) => `${e.instancePath || '(body)'} ${e.message}${shown(valueAt(body, e.instancePath))}`)
+        .join('; ');
       fail(`${name} ${record.status} ${detail}`, `${name} (${id}) ${record.status} body does not match its schema: ${detail}`);
     }
   }
