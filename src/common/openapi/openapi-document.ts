@@ -67,12 +67,15 @@ const PARAMETER_SCHEMAS: Record<string, Json> = {
 };
 
 /** The codes every operation of a kind gives: from its access rule, its body, its parameters and its limits. */
-function errorCodes(operation: Operation, extension: OperationExtension): Set<ErrorCode> {
+const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
+
+function errorCodes(method: string, operation: Operation, extension: OperationExtension): Set<ErrorCode> {
   const codes = new Set<ErrorCode>([...extension.errors, 'SERVICE_UNAVAILABLE']);
   if (extension.auth !== 'metrics') codes.add('INVALID_TOKEN');
   if (extension.auth === 'user') codes.add('AUTH_REQUIRED');
   if (extension.auth === 'admin') ['ADMIN_TOKEN_REQUIRED', 'FORBIDDEN'].forEach((c) => codes.add(c as ErrorCode));
-  if (operation.requestBody) {
+  // Fastify parses a body sent with any of these methods, whether the route reads one or not.
+  if (operation.requestBody || BODY_METHODS.has(method)) {
     ['VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'].forEach((c) => codes.add(c as ErrorCode));
   }
   const parameters = operation.parameters ?? [];
@@ -85,7 +88,7 @@ function errorCodes(operation: Operation, extension: OperationExtension): Set<Er
   return codes;
 }
 
-function completeOperation(operation: Operation): void {
+function completeOperation(method: string, operation: Operation): void {
   const extension = operation[OPERATION_EXTENSION] as OperationExtension | undefined;
   if (!extension) return;
   delete operation[OPERATION_EXTENSION];
@@ -98,7 +101,7 @@ function completeOperation(operation: Operation): void {
     const media = operation.requestBody?.content?.['application/json'];
     if (media) media.example = extension.requestExample;
   }
-  for (const [status, codes] of [...byStatus(errorCodes(operation, extension))].sort(([a], [b]) => a - b)) {
+  for (const [status, codes] of [...byStatus(errorCodes(method, operation, extension))].sort(([a], [b]) => a - b)) {
     operation.responses[String(status)] = problemResponse(status, codes);
   }
 }
@@ -129,10 +132,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   // One handler on two paths (`/health` and `/api/health`): the /api one keeps the id, the other names its path.
   const paths = Object.entries(document.paths).sort(([a], [b]) => Number(b.startsWith('/api/')) - Number(a.startsWith('/api/')));
   for (const [path, item] of paths) {
-    for (const value of Object.values(item as Json)) {
+    for (const [method, value] of Object.entries(item as Json)) {
       const operation = value as Operation | null;
       if (!operation || typeof operation !== 'object' || typeof operation.operationId !== 'string') continue;
-      completeOperation(operation);
+      completeOperation(method, operation);
       let id = operation.operationId;
       if (seen.has(id)) id += `At${path.replace(/\W+(\w)/g, (_m, c: string) => c.toUpperCase())}`;
       operation.operationId = id;
