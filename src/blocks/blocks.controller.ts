@@ -84,7 +84,25 @@ export class BlocksController {
         { op: 'update', id: EXAMPLE_BLOCK.id, version: 1, content: { text: 'Agenda (draft)', level: 1 } },
       ],
     },
-    responses: { 200: { description: 'Every op applied.', schema: BatchResultSchema } },
+    responses: {
+      200: {
+        description: 'Every op applied.',
+        schema: BatchResultSchema,
+        example: {
+          items: [
+            {
+              ...EXAMPLE_BLOCK,
+              id: '5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f',
+              type: 'text',
+              content: { text: 'First point' },
+              position: 'a1',
+            },
+            { ...EXAMPLE_BLOCK, version: 2, content: { text: 'Agenda (draft)', level: 1 } },
+          ],
+          seq: 3,
+        },
+      },
+    },
     errors: [
       'VERSION_CONFLICT',
       'READ_ONLY',

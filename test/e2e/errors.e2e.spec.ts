@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { offlineOpenApiDocument } from '../../src/openapi.document.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
@@ -126,6 +127,12 @@ describe('bad input answers 4xx problem+json and changes nothing', () => {
     });
     expect([trace.status, trace.headers.allow, trace.headers['content-type']]).toEqual([405, 'GET, HEAD', PROBLEM]);
     expect(JSON.parse(trace.body)).toEqual(expect.objectContaining({ status: 405, code: 'METHOD_NOT_ALLOWED' }));
+  });
+
+  it('serves the OpenAPI document that npm run check lints and the unit tests read', async () => {
+    const served = await api.request('GET', '/api/docs/openapi.json');
+    expect(served.status).toBe(200);
+    expect(served.body).toEqual(JSON.parse(JSON.stringify(await offlineOpenApiDocument())));
   });
 
   it('echoes a sane X-Request-Id and makes one otherwise', async () => {
