@@ -155,7 +155,7 @@ export class MembersController {
     description: 'The owner only; the link stops working at once.',
     auth: 'user',
     responses: { 204: { description: 'Revoked.' } },
-    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'INVITE_NOT_FOUND'],
+    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'NOT_FOUND'],
   })
   @HttpCode(204)
   async revokeInvite(

@@ -74,11 +74,12 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     ...env,
   });
   const app = await createApp(config, { logger: false, role });
-  const recorder = recordResponses(app);
+  // A worker serves its probes only: the document describes what API instances answer.
+  const recorder = role === 'api' ? recordResponses(app) : undefined;
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  if (role === 'api') await recorder.saveDocument(url);
+  await recorder?.saveDocument(url);
   return {
     app,
     config,
@@ -86,7 +87,7 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     request: (method, path, options) => request(url, method, path, options),
     close: async () => {
       await app.close();
-      recorder.flush();
+      recorder?.flush();
     },
   };
 }
