@@ -93,10 +93,14 @@ export async function checkResponses(document, records) {
     const body = JSON.parse(record.body);
     const result = api.validateResponse(body, id, record.status);
     if (result.errors?.length) {
+      // One line per place and problem (array indexes folded), with the first offending value seen.
+      const where = result.errors.map((e) => `${e.instancePath.replace(/\/\d+(?=\/|$)/g, '/*')} ${e.message}`).join('; ');
       const detail = result.errors
         .map((e) => `${e.instancePath || '(body)'} ${e.message}${shown(valueAt(body, e.instancePath))}`)
         .join('; ');
-      fail(`${name} ${record.status} ${detail}`, `${name} (${id}) ${record.status} body does not match its schema: ${detail}`);
+      if (!failures.has(`${name} ${record.status} ${where}`)) {
+        fail(`${name} ${record.status} ${where}`, `${name} (${id}) ${record.status} body does not match its schema: ${detail}`);
+      }
     }
   }
   return [...failures.values()].sort();
