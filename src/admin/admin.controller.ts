@@ -7,7 +7,7 @@ import { CurrentPrincipal, RequireAdmin, type Principal } from '../common/princi
 import type { UserProfile } from '../auth/user-profile.cache.js';
 import { SessionKeyStats, type SessionStats } from '../sessions/session-key.stats.js';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
-import { operatorFigures, UserProfileSchema } from '../contract/schemas.js';
+import { SessionStatsSchema, UserProfileSchema } from '../contract/schemas.js';
 
 const UserIdParam = z.uuid({ message: 'must be a UUID' });
 
@@ -63,7 +63,7 @@ export class AdminController {
     responses: {
       200: {
         description: 'The figures.',
-        schema: operatorFigures('SessionStats', 'Sessions by key length, key-space fill, collisions retried.'),
+        schema: SessionStatsSchema,
       },
     },
   })

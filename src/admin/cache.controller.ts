@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { RequireAdmin } from '../common/principal.js';
 import { CacheStatsService, type CacheStats } from '../cache/cache-stats.service.js';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
-import { operatorFigures } from '../contract/schemas.js';
+import { CacheStatsSchema } from '../contract/schemas.js';
 
 @ApiTags('admin')
 @RequireAdmin()
@@ -21,7 +21,7 @@ export class CacheController {
     responses: {
       200: {
         description: 'The figures.',
-        schema: operatorFigures('CacheStats', 'Hit ratio per cached type and what the cache holds.'),
+        schema: CacheStatsSchema,
       },
     },
   })

@@ -5,7 +5,7 @@ import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import { CleanupStatsService, type CleanupStats } from './cleanup-stats.service.js';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
-import { JobAcceptedSchema, operatorFigures } from '../contract/schemas.js';
+import { CleanupStatsSchema, JobAcceptedSchema } from '../contract/schemas.js';
 
 @ApiTags('admin')
 @RequireAdmin()
@@ -24,7 +24,7 @@ export class CleanupController {
     description: 'How much the artifact store holds, how much is due for deletion, and what the last cleanup did.',
     auth: 'admin',
     responses: {
-      200: { description: 'The figures.', schema: operatorFigures('CleanupStats', 'Stored and due artifacts, and the last run.') },
+      200: { description: 'The figures.', schema: CleanupStatsSchema },
     },
   })
   cleanupStats(): Promise<CleanupStats> {

@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { RequireAdmin } from '../common/principal.js';
 import { WsStatsService, type WsStats } from './ws-stats.service.js';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
-import { operatorFigures } from '../contract/schemas.js';
+import { WsStatsSchema } from '../contract/schemas.js';
 
 @ApiTags('admin')
 @RequireAdmin()
@@ -18,7 +18,7 @@ export class WsStatsController {
     summary: 'Socket figures',
     description: "This instance's sockets, and the cluster's (servers that reported in the last 30 s).",
     auth: 'admin',
-    responses: { 200: { description: 'The figures.', schema: operatorFigures('WsStats', 'Sockets of this instance and of the cluster.') } },
+    responses: { 200: { description: 'The figures.', schema: WsStatsSchema } },
   })
   stats(): Promise<WsStats> {
     return this.ws.stats();

@@ -203,8 +203,93 @@ export const HealthReportSchema = z
   .meta({ id: 'HealthReport' });
 export const LivenessSchema = z.object({ status: z.literal('ok'), timestamp }).meta({ id: 'Liveness' });
 
-/** Operator figures: the fields every answer has; each route's documentation in docs/operations.md says more. */
-export const operatorFigures = (id: string, description: string) => z.looseObject({}).meta({ id, description });
+const count = z.int().min(0);
+const ratio = z.number().min(0).max(1);
+
+export const SessionStatsSchema = z
+  .object({
+    total: count,
+    anonymous: count,
+    currentKeyLength: z.int().min(3).max(12),
+    byKeyLength: z.record(z.string(), count),
+    keySpaceFill: z.record(z.string(), z.number().min(0)),
+    keyCollisionsRetried: count,
+  })
+  .meta({ id: 'SessionStats', description: 'Sessions by key length, how full each key length is, and key collisions retried.' });
+
+export const QueueStatsSchema = z
+  .object({
+    name: z.string(),
+    concurrency: count,
+    workers: count,
+    waiting: count,
+    active: count,
+    completed: count,
+    failed: count,
+    delayed: count,
+    paused: count,
+    isPaused: z.boolean(),
+    stalled: count,
+    oldestWaitingSeconds: z.number().min(0),
+    stuck: z.boolean(),
+  })
+  .meta({ id: 'QueueStats' });
+
+const cacheCounts = { hits: count, misses: count, hitRatio: ratio };
+export const CacheStatsSchema = z
+  .object({
+    ...cacheCounts,
+    keys: count,
+    memoryBytes: count,
+    byType: z.record(z.string(), z.object({ ...cacheCounts, keys: count, ttlSeconds: count })),
+    keysCounted: z.enum(['exact', 'capped']),
+  })
+  .meta({ id: 'CacheStats' });
+
+export const WsStatsSchema = z
+  .object({
+    serverId: z.string(),
+    localConnections: count,
+    clusterConnections: count,
+    servers: count,
+    rooms: count,
+    uptime: z.number().min(0),
+    serverList: z.array(z.object({ serverId: z.string(), connections: count, rooms: count, uptime: z.number().min(0) })),
+  })
+  .meta({ id: 'SocketStats' });
+
+export const CleanupStatsSchema = z
+  .object({
+    enabled: z.boolean(),
+    retentionDays: count,
+    intervalHours: z.number().min(0),
+    artifactsPendingDeletion: count,
+    totalArtifacts: count,
+    totalStorageBytes: count,
+    totalStorageMB: z.number().min(0),
+    deletedTotal: count,
+    lastRun: z
+      .object({
+        at: timestamp,
+        deleted: count,
+        freedBytes: count,
+        sessionsDeleted: count.optional(),
+        idempotencyKeysDeleted: count.optional(),
+        durationMs: z.number().min(0),
+      })
+      .nullable(),
+  })
+  .meta({ id: 'CleanupStats' });
+
+const decisions = { allowed: count, limited: count, blocked: count };
+export const RateLimitStatsSchema = z
+  .object({
+    ...decisions,
+    byAction: z.record(z.string(), z.object(decisions)),
+    topOffenders: z.array(z.object({ identity: z.string(), refusals: count })),
+    fallbackDecisions: count,
+  })
+  .meta({ id: 'RateLimitStats' });
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;

@@ -4,7 +4,7 @@ import { RequireAdmin } from '../common/principal.js';
 import { QueueStatsService, type QueueStats } from './queue-stats.service.js';
 import { z } from 'zod';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
-import { operatorFigures } from '../contract/schemas.js';
+import { QueueStatsSchema } from '../contract/schemas.js';
 
 @ApiTags('admin')
 @RequireAdmin()
@@ -22,7 +22,7 @@ export class QueueStatsController {
     responses: {
       200: {
         description: 'The figures.',
-        schema: z.array(operatorFigures('QueueStats', 'One queue: waiting, active, completed, failed, workers, concurrency, stuck.')),
+        schema: z.array(QueueStatsSchema),
       },
     },
   })

@@ -7,7 +7,7 @@ import { RateLimitStatsService, type RateLimitStats } from './rate-limit-stats.s
 import { RateLimiter } from './rate-limiter.js';
 import { EventBus } from '../events/event-bus.js';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
-import { operatorFigures } from '../contract/schemas.js';
+import { RateLimitStatsSchema } from '../contract/schemas.js';
 
 const ResetBody = z
   .union([
@@ -36,7 +36,7 @@ export class RateLimitController {
     description: 'Allowed, limited and blocked decisions by action, and who was refused most.',
     auth: 'admin',
     responses: {
-      200: { description: 'The figures.', schema: operatorFigures('RateLimitStats', 'Decisions by action and the most refused callers.') },
+      200: { description: 'The figures.', schema: RateLimitStatsSchema },
     },
   })
   stats(): Promise<RateLimitStats> {
