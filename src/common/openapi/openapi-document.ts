@@ -66,25 +66,27 @@ const PARAMETER_SCHEMAS: Record<string, Json> = {
   },
 };
 
-/** The codes every operation of a kind gives: from its access rule, its body, its parameters and its limits. */
+/** Fastify parses a body sent with any of these methods, whether the route reads one or not. */
 const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
+const BODY_CODES: ErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+const KEY_CODES: ErrorCode[] = ['INVALID_SESSION_KEY', 'SESSION_NOT_FOUND', 'RATE_LIMITED', 'BLOCKED'];
+const AUTH_CODES: Record<OperationAuth, ErrorCode[]> = {
+  none: ['INVALID_TOKEN'],
+  optional: ['INVALID_TOKEN'],
+  user: ['INVALID_TOKEN', 'AUTH_REQUIRED'],
+  admin: ['INVALID_TOKEN', 'ADMIN_TOKEN_REQUIRED', 'FORBIDDEN'],
+  metrics: [],
+};
 
+/** The codes every operation of a kind gives: from its access rule, its body, its parameters and its limits. */
 function errorCodes(method: string, operation: Operation, extension: OperationExtension): Set<ErrorCode> {
-  const codes = new Set<ErrorCode>([...extension.errors, 'SERVICE_UNAVAILABLE']);
-  if (extension.auth !== 'metrics') codes.add('INVALID_TOKEN');
-  if (extension.auth === 'user') codes.add('AUTH_REQUIRED');
-  if (extension.auth === 'admin') ['ADMIN_TOKEN_REQUIRED', 'FORBIDDEN'].forEach((c) => codes.add(c as ErrorCode));
-  // Fastify parses a body sent with any of these methods, whether the route reads one or not.
-  if (operation.requestBody || BODY_METHODS.has(method)) {
-    ['VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'].forEach((c) => codes.add(c as ErrorCode));
-  }
+  const codes = new Set<ErrorCode>([...extension.errors, ...AUTH_CODES[extension.auth], 'SERVICE_UNAVAILABLE']);
+  const add = (more: ErrorCode[]) => more.forEach((code) => codes.add(code));
+  if (operation.requestBody || BODY_METHODS.has(method)) add(BODY_CODES);
   const parameters = operation.parameters ?? [];
-  if (parameters.some((p) => p.in === 'query' || p.in === 'header' || (p.in === 'path' && p.name !== 'key')))
-    codes.add('VALIDATION_FAILED');
-  if (parameters.some((p) => p.in === 'path' && p.name === 'key')) {
-    ['INVALID_SESSION_KEY', 'SESSION_NOT_FOUND', 'RATE_LIMITED', 'BLOCKED'].forEach((c) => codes.add(c as ErrorCode));
-  }
-  if (extension.rateLimited) ['RATE_LIMITED', 'BLOCKED'].forEach((c) => codes.add(c as ErrorCode));
+  if (parameters.some((p) => p.in === 'query' || p.in === 'header' || (p.in === 'path' && p.name !== 'key'))) add(['VALIDATION_FAILED']);
+  if (parameters.some((p) => p.in === 'path' && p.name === 'key')) add(KEY_CODES);
+  if (extension.rateLimited) add(['RATE_LIMITED', 'BLOCKED']);
   return codes;
 }
 
