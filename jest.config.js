@@ -3,7 +3,7 @@
  * ESM-only packages that CommonJS dependencies require(). Node 20.19+ loads them natively
  * (require(esm)); Jest's module runtime only does from Node 24.9, so Jest compiles them.
  */
-const ESM_REQUIRED_FROM_CJS = ['content-disposition'];
+const ESM_REQUIRED_FROM_CJS = ['content-disposition', '@apidevtools/json-schema-ref-parser'];
 
 const swcEcmascript = ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2023' } }];
 

@@ -7,12 +7,14 @@ import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, type ProcessRole } from './app.module.js';
 import { FrameworkLogger } from './common/framework-logger.js';
+import { buildOpenApiDocument } from './common/openapi/openapi-document.js';
+import { RouteMethods } from './common/route-methods.js';
 import { RedisIoAdapter } from './collaboration/redis-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
 import { isOperationalRoute } from './common/operational-routes.js';
@@ -79,12 +81,21 @@ export async function createApp(
   if (tracing.enabled) annotateHttpSpans(fastify);
 
   const lifecycle = app.get(LifecycleState);
+  const routeMethods = new RouteMethods();
+  fastify.addHook('onRoute', (route) => routeMethods.add(route.method, route.url));
   fastify.addHook('onRequest', async (request, reply) => {
     lifecycle.requestReceived(reply.raw);
     void reply.header('x-request-id', request.id);
     // A worker serves its probes only; the API's routes are the API instances' business.
     if (role === 'worker' && !isOperationalRoute(request.url)) {
       sendProblem(request, reply, new AppError('NOT_FOUND'), frameworkLogger);
+      return reply;
+    }
+    // A path that exists, asked with a method it does not take: 405 with Allow, not 404.
+    const allowed = request.is404 ? routeMethods.allowed(request.url) : [];
+    if (allowed.length > 0) {
+      void reply.header('allow', allowed.join(', '));
+      sendProblem(request, reply, new AppError('METHOD_NOT_ALLOWED'), frameworkLogger);
       return reply;
     }
   });
@@ -106,15 +117,7 @@ export async function createApp(
   app.useWebSocketAdapter(new RedisIoAdapter(app, config));
   await serveEditor(app);
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Tessera')
-      .setDescription('Backend of a real-time collaborative block editor. Errors are RFC 9457 problem+json with a stable `code`.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs/openapi.json' });
   return app;
 }

@@ -1,24 +1,42 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import { UuidParam } from '../common/ids.js';
 import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { ArtifactsService, type ArtifactView } from './artifacts.service.js';
+import { z } from 'zod';
+import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
+import { ArtifactSchema, DownloadUrlSchema } from '../contract/schemas.js';
 
 @ApiTags('artifacts')
-@ApiBearerAuth()
 @Controller('api/artifacts/:id')
 export class ArtifactsController {
   constructor(private readonly artifacts: ArtifactsService) {}
 
   @Get()
+  @ApiOperationDoc({
+    id: 'getArtifact',
+    summary: 'Get an artifact',
+    description: 'What a job produced: name, type, sizes, checksum and when it expires.',
+    auth: 'optional',
+    responses: { 200: { description: 'The artifact.', schema: ArtifactSchema } },
+    errors: ['ARTIFACT_NOT_FOUND'],
+  })
   view(@CurrentPrincipal() principal: Principal, @Param('id', { schema: UuidParam }) id: string): Promise<ArtifactView> {
     return this.artifacts.view(principal, id);
   }
 
   /** A signed URL for the content, valid SIGNED_URL_TTL_SECONDS; whoever holds it may download without a token. */
   @Get('download')
+  @ApiOperationDoc({
+    id: 'getArtifactDownloadUrl',
+    summary: 'Get a download URL',
+    description: 'A signed URL for the content, valid SIGNED_URL_TTL_SECONDS; whoever holds it may download without a token.',
+    auth: 'optional',
+    responses: { 200: { description: 'The URL.', schema: DownloadUrlSchema } },
+    errors: ['ARTIFACT_NOT_FOUND'],
+  })
   download(@CurrentPrincipal() principal: Principal, @Param('id', { schema: UuidParam }) id: string) {
     return this.artifacts.downloadUrl(principal, id);
   }
@@ -28,8 +46,19 @@ export class ArtifactsController {
    * decompressed on the way for the others. Always an attachment, never rendered in our origin.
    */
   @Get('content')
-  @ApiQuery({ name: 'expires', required: true })
-  @ApiQuery({ name: 'signature', required: true })
+  @ApiQuery({ name: 'expires', required: true, schema: { type: 'string', pattern: '^[0-9]{1,12}$' } })
+  @ApiQuery({ name: 'signature', required: true, schema: { type: 'string', maxLength: 128 } })
+  @ApiProduces('application/json', 'text/markdown', 'text/html', 'image/svg+xml', 'image/png')
+  @ApiOperationDoc({
+    id: 'downloadArtifact',
+    summary: "Download an artifact's content",
+    description:
+      'The content behind a signed URL (no token needed): gzip-encoded to clients that accept it, else decompressed. ' +
+      'Always an attachment. The real media type is in Content-Type.',
+    auth: 'none',
+    responses: { 200: { description: 'The content.', schema: z.string().meta({ format: 'binary' }) } },
+    errors: ['INVALID_SIGNATURE', 'URL_EXPIRED', 'ARTIFACT_NOT_FOUND'],
+  })
   async content(
     @Param('id', { schema: UuidParam }) id: string,
     @Query('expires') expires: string | undefined,

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { IdempotencyKey } from '../common/idempotency-key.js';
 import { ApiIdempotentJob } from '../queues/job-request.js';
@@ -7,11 +7,12 @@ import { RateLimit, Admission } from '../rate-limit/rate-limit.guard.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { GenerateBody, ImageBody, ThinkBody } from './dto.js';
 import { GenerationService } from './generation.service.js';
+import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
+import { JobAcceptedSchema } from '../contract/schemas.js';
 
 type JobAccepted = Promise<{ jobId: string }>;
 
 @ApiTags('jobs')
-@ApiBearerAuth()
 @Admission()
 @Controller('api/sessions/:key')
 export class GenerationController {
@@ -22,6 +23,14 @@ export class GenerationController {
   @HttpCode(202)
   @RateLimit('ai-generation')
   @ApiIdempotentJob()
+  @ApiOperationDoc({
+    id: 'generateBlocks',
+    summary: 'Generate blocks from a prompt',
+    description: 'A prompt into blocks (`mode: blocks`) or an outline, inserted as versioned writes after an automatic snapshot.',
+    auth: 'optional',
+    responses: { 202: { description: 'Queued.', schema: JobAcceptedSchema } },
+    errors: ['READ_ONLY', 'IDEMPOTENCY_KEY_REUSED'],
+  })
   generate(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -36,6 +45,14 @@ export class GenerationController {
   @HttpCode(202)
   @RateLimit('ai-generation')
   @ApiIdempotentJob()
+  @ApiOperationDoc({
+    id: 'generateSections',
+    summary: 'Plan and write sections from a goal',
+    description: 'A goal planned into sections, each written by a child job; the job completes when all have.',
+    auth: 'optional',
+    responses: { 202: { description: 'Queued.', schema: JobAcceptedSchema } },
+    errors: ['READ_ONLY', 'IDEMPOTENCY_KEY_REUSED'],
+  })
   think(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -50,6 +67,14 @@ export class GenerationController {
   @HttpCode(202)
   @RateLimit('image-generation')
   @ApiIdempotentJob()
+  @ApiOperationDoc({
+    id: 'generateImage',
+    summary: 'Generate an image',
+    description: 'An image from a prompt: an artifact, and an `image` block at the end of the session.',
+    auth: 'optional',
+    responses: { 202: { description: 'Queued.', schema: JobAcceptedSchema } },
+    errors: ['READ_ONLY', 'IDEMPOTENCY_KEY_REUSED'],
+  })
   image(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,

@@ -1,15 +1,31 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, RequireUser, type Principal } from '../common/principal.js';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
-import { CreateInviteBody, InviteIdParam, MembersQuery, MemberUserParam, PutMemberBody, TransferOwnerBody } from './dto/members.dto.js';
+import {
+  CreateInviteBody,
+  INVITE_TOKEN_PATTERN,
+  InviteIdParam,
+  MembersQuery,
+  MemberUserParam,
+  PutMemberBody,
+  TransferOwnerBody,
+} from './dto/members.dto.js';
 import { InvitesService } from './invites.service.js';
 import { MembersService } from './members.service.js';
+import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
+import {
+  CreatedInviteSchema,
+  InviteAcceptedSchema,
+  InvitePageSchema,
+  MemberPageSchema,
+  MemberSchema,
+  SessionSchema,
+} from '../contract/schemas.js';
 
 @ApiTags('members')
-@ApiBearerAuth()
 @Admission()
 @Controller('api/sessions/:key')
 export class MembersController {
@@ -19,6 +35,14 @@ export class MembersController {
   ) {}
 
   @Get('members')
+  @ApiOperationDoc({
+    id: 'listMembers',
+    summary: "List a session's members",
+    description: 'The members with their roles, who added them and when, newest first.',
+    auth: 'optional',
+    responses: { 200: { description: 'One page.', schema: MemberPageSchema } },
+    errors: ['INVALID_CURSOR'],
+  })
   list(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -30,6 +54,18 @@ export class MembersController {
   /** 201 when the user became a member, 200 when their role changed or stayed. */
   @Put('members/:userId')
   @RateLimit('member-changes')
+  @ApiOperationDoc({
+    id: 'putMember',
+    summary: 'Add a member or change their role',
+    description: 'The owner only. 201 when the user became a member, 200 when their role changed or stayed.',
+    auth: 'user',
+    requestExample: { role: 'editor' },
+    responses: {
+      201: { description: 'Added.', schema: MemberSchema },
+      200: { description: 'Role changed or unchanged.', schema: MemberSchema },
+    },
+    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'USER_NOT_FOUND', 'OWNER_ROLE_FIXED', 'MEMBER_LIMIT_REACHED'],
+  })
   async put(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -44,6 +80,14 @@ export class MembersController {
 
   @Delete('members/:userId')
   @RateLimit('member-changes')
+  @ApiOperationDoc({
+    id: 'removeMember',
+    summary: 'Remove a member',
+    description: 'The owner removes anyone; a member may remove themselves. Their live access ends at once.',
+    auth: 'user',
+    responses: { 204: { description: 'Removed.' } },
+    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'MEMBER_NOT_FOUND', 'OWNER_ROLE_FIXED'],
+  })
   @HttpCode(204)
   async remove(
     @CurrentPrincipal() principal: Principal,
@@ -55,6 +99,14 @@ export class MembersController {
 
   @Post('owner')
   @RateLimit('member-changes')
+  @ApiOperationDoc({
+    id: 'transferOwnership',
+    summary: 'Pass ownership to a member',
+    description: 'The owner only; the former owner stays as an editor.',
+    auth: 'user',
+    responses: { 200: { description: 'The session with its new owner.', schema: SessionSchema } },
+    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'NOT_A_MEMBER'],
+  })
   @HttpCode(200)
   transfer(
     @CurrentPrincipal() principal: Principal,
@@ -67,6 +119,14 @@ export class MembersController {
   /** The token is shown in this answer only. */
   @Post('invites')
   @RateLimit('member-changes')
+  @ApiOperationDoc({
+    id: 'createInvite',
+    summary: 'Create an invitation',
+    description: 'A link that makes whoever accepts it a member with the role given. The token is shown in this answer only.',
+    auth: 'user',
+    responses: { 201: { description: 'Created.', schema: CreatedInviteSchema } },
+    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'MEMBER_LIMIT_REACHED', 'INVITE_LIMIT_REACHED'],
+  })
   createInvite(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -76,6 +136,14 @@ export class MembersController {
   }
 
   @Get('invites')
+  @ApiOperationDoc({
+    id: 'listInvites',
+    summary: "List a session's invitations",
+    description: 'The owner only; newest first, without their tokens.',
+    auth: 'user',
+    responses: { 200: { description: 'One page.', schema: InvitePageSchema } },
+    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'INVALID_CURSOR'],
+  })
   listInvites(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -86,6 +154,14 @@ export class MembersController {
 
   @Delete('invites/:id')
   @RateLimit('member-changes')
+  @ApiOperationDoc({
+    id: 'revokeInvite',
+    summary: 'Revoke an invitation',
+    description: 'The owner only; the link stops working at once.',
+    auth: 'user',
+    responses: { 204: { description: 'Revoked.' } },
+    errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'NOT_FOUND'],
+  })
   @HttpCode(204)
   async revokeInvite(
     @CurrentPrincipal() principal: Principal,
@@ -98,7 +174,6 @@ export class MembersController {
 
 /** Accepting an invitation: its token names the session, so an unknown one counts as a probe like an unknown key. */
 @ApiTags('members')
-@ApiBearerAuth()
 @Admission()
 @Controller('api/invites')
 export class InviteAcceptController {
@@ -108,6 +183,15 @@ export class InviteAcceptController {
   @RateLimit('member-changes')
   @HttpCode(200)
   @RequireUser()
+  @ApiParam({ name: 'token', schema: { type: 'string', pattern: INVITE_TOKEN_PATTERN.source } })
+  @ApiOperationDoc({
+    id: 'acceptInvite',
+    summary: 'Accept an invitation',
+    description: 'Makes the caller a member of the session the token names. An unknown token counts as a probe, like an unknown key.',
+    auth: 'user',
+    responses: { 200: { description: 'Accepted: the session and the role.', schema: InviteAcceptedSchema } },
+    errors: ['INVITE_NOT_FOUND', 'INVITE_EXPIRED', 'MEMBER_LIMIT_REACHED', 'NOT_FOUND', 'BLOCKED', 'RATE_LIMITED'],
+  })
   accept(@CurrentPrincipal() principal: Principal, @Param('token') token: string) {
     return this.invites.accept(principal, token);
   }

@@ -1,14 +1,16 @@
 import { Controller, Get, Header, Headers, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { bearerToken, SharedSecret } from '../common/bearer.js';
 import { OwnAuthorization } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { Metrics } from './metrics.service.js';
+import { z } from 'zod';
+import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
 
 /** Prometheus scrape endpoint: open, or `Authorization: Bearer <METRICS_TOKEN>` when that is set. */
-@ApiExcludeController()
+@ApiTags('metrics')
 @OwnAuthorization()
 @Controller('metrics')
 export class MetricsController {
@@ -23,6 +25,15 @@ export class MetricsController {
 
   @Get()
   @Header('cache-control', 'no-store')
+  @ApiProduces('text/plain')
+  @ApiOperationDoc({
+    id: 'scrapeMetrics',
+    summary: 'Prometheus metrics',
+    description: "The process's metrics in Prometheus' text format. Open, or `Authorization: Bearer <METRICS_TOKEN>` when that is set.",
+    auth: 'metrics',
+    responses: { 200: { description: 'The metrics.', schema: z.string() } },
+    errors: ['METRICS_TOKEN_REQUIRED', 'INVALID_TOKEN'],
+  })
   async scrape(@Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
     if (this.token) {
       const token = bearerToken(authorization);

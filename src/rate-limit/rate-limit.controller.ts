@@ -1,11 +1,13 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ipIdentity, normaliseIp, RequireAdmin } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { RateLimitStatsService, type RateLimitStats } from './rate-limit-stats.service.js';
 import { RateLimiter } from './rate-limiter.js';
 import { EventBus } from '../events/event-bus.js';
+import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
+import { RateLimitStatsSchema } from '../contract/schemas.js';
 
 const ResetBody = z
   .union([
@@ -16,7 +18,6 @@ const ResetBody = z
 type ResetBody = z.infer<typeof ResetBody>;
 
 @ApiTags('admin')
-@ApiBearerAuth()
 @RequireAdmin()
 @Controller('api/admin/rate-limits')
 export class RateLimitController {
@@ -29,6 +30,15 @@ export class RateLimitController {
 
   /** Allowed, limited and blocked decisions by action, and who was refused most. */
   @Get('stats')
+  @ApiOperationDoc({
+    id: 'getRateLimitStats',
+    summary: 'Rate limit figures',
+    description: 'Allowed, limited and blocked decisions by action, and who was refused most.',
+    auth: 'admin',
+    responses: {
+      200: { description: 'The figures.', schema: RateLimitStatsSchema },
+    },
+  })
   stats(): Promise<RateLimitStats> {
     return this.statsService.stats();
   }
@@ -36,6 +46,15 @@ export class RateLimitController {
   /** Clears the windows, offences and blocks of one user (with the failed logins naming their account) or IP (as the server reports it; an IPv6 address stands for its prefix). */
   @Post('reset')
   @HttpCode(200)
+  @ApiOperationDoc({
+    id: 'resetRateLimits',
+    summary: 'Reset the limits of a user or IP',
+    description:
+      'Clears the windows, offences and blocks of one user (with the failed logins naming their account) or IP (an IPv6 address stands for its prefix).',
+    auth: 'admin',
+    requestExample: { ip: '203.0.113.7' },
+    responses: { 200: { description: 'Reset: the identity whose windows were cleared.', schema: z.object({ reset: z.string() }) } },
+  })
   async reset(@Body({ schema: ResetBody }) body: ResetBody): Promise<{ reset: string }> {
     const identity =
       'userId' in body ? `user:${body.userId}` : `ip:${ipIdentity(normaliseIp(body.ip), this.config.RATE_LIMIT_IPV6_PREFIX)}`;

@@ -8,6 +8,7 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ApiExtension } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../common/principal.js';
 import { callOf, type Call } from '../common/call-context.js';
@@ -19,15 +20,18 @@ import { RATE_LIMIT, type RateLimitMetadata, type RateLimitOptions } from './rat
 import type { RateLimitedAction } from './rate-limit.policies.js';
 import { RateLimiter, refusal, type Decision, type LookupTicket, type Take, type Taken } from './rate-limiter.js';
 import { isValidSessionKey } from '../common/session-key-format.js';
+import { RATE_LIMIT_EXTENSION } from '../common/openapi/api-operation.decorator.js';
 
 /** The longest a lookup waits between two tries for a probe slot that other instances hold. */
 const SLOT_RETRY_MAX_MS = 100;
 
 /** Limits the route or socket event by `action` and the caller's plan. */
 export const RateLimit = (action: RateLimitedAction, options: RateLimitOptions = {}) =>
-  options.countOnly === undefined
-    ? SetMetadata(RATE_LIMIT, { action, ...options })
-    : applyDecorators(SetMetadata(RATE_LIMIT, { action, ...options }), UseInterceptors(GiveBackInterceptor));
+  applyDecorators(
+    SetMetadata(RATE_LIMIT, { action, ...options }),
+    ApiExtension(RATE_LIMIT_EXTENSION, action),
+    ...(options.countOnly === undefined ? [] : [UseInterceptors(GiveBackInterceptor)]),
+  );
 
 /**
  * The admission of every route and socket event that names a session key or is rate

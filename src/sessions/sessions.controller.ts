@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { KeyFreeWhenCreated } from '../rate-limit/key-probe.interceptor.js';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
@@ -13,9 +13,11 @@ import { DocumentReader, documentBody } from './document.reader.js';
 import { versionFrom } from './version-precondition.js';
 import { roleIn } from './session-access.js';
 import type { SessionView } from '../contract/session.js';
+import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
+import { EXAMPLE_DOCUMENT, EXAMPLE_SESSION } from '../common/openapi/examples.js';
+import { SessionDocumentSchema, SessionPageSchema, SessionSchema } from '../contract/schemas.js';
 
 @ApiTags('sessions')
-@ApiBearerAuth()
 @Admission()
 @Controller('api/sessions')
 export class SessionsController {
@@ -26,6 +28,20 @@ export class SessionsController {
 
   @Post()
   @RateLimit('session-creates', { countOnly: 201 })
+  @ApiOperationDoc({
+    id: 'createSession',
+    summary: 'Create a session',
+    description:
+      'Creates a session under a new key the server generates. Anonymous callers may create one (it has no owner and stays `link`). ' +
+      'A retry with the same Idempotency-Key from the same caller within 24 h answers the same session with 200.',
+    auth: 'optional',
+    requestExample: { typeSlug: 'document', title: 'Team notes' },
+    responses: {
+      201: { description: 'Created.', schema: SessionSchema, example: EXAMPLE_SESSION },
+      200: { description: 'A retry of an earlier create with the same Idempotency-Key: that session.', schema: SessionSchema },
+    },
+    errors: ['INVALID_SESSION_TYPE', 'INVALID_THEME', 'IDEMPOTENCY_KEY_REUSED', 'SESSION_TOO_LARGE'],
+  })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
@@ -43,6 +59,14 @@ export class SessionsController {
   }
 
   @Get()
+  @ApiOperationDoc({
+    id: 'listSessions',
+    summary: "List the caller's sessions",
+    description: 'The sessions the caller owns (with `member=true`: those they are a member of), newest first; an operator sees all.',
+    auth: 'user',
+    responses: { 200: { description: 'One page.', schema: SessionPageSchema } },
+    errors: ['INVALID_CURSOR'],
+  })
   list(@CurrentPrincipal() principal: Principal, @Query({ schema: ListSessionsQuery }) query: ListSessionsQuery) {
     return this.sessions.list(principal, query);
   }
@@ -51,6 +75,19 @@ export class SessionsController {
   @Put(':key')
   @KeyFreeWhenCreated()
   @RateLimit('session-creates', { countOnly: 201 })
+  @ApiOperationDoc({
+    id: 'instantiateSession',
+    summary: 'Create a session under a key, or open it',
+    description:
+      'Idempotent: creates the session under this key (201) or answers the existing one unchanged (200). Concurrent calls create it once.',
+    auth: 'optional',
+    requestExample: { typeSlug: 'checklist', title: 'Launch' },
+    responses: {
+      201: { description: 'Created.', schema: SessionSchema },
+      200: { description: 'The session existed: unchanged.', schema: SessionSchema },
+    },
+    errors: ['INVALID_SESSION_TYPE', 'INVALID_THEME', 'FORBIDDEN', 'SESSION_TOO_LARGE'],
+  })
   async instantiate(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -64,6 +101,20 @@ export class SessionsController {
 
   /** The session with its blocks, sent as the JSON text the database wrote (and the cache kept), never re-serialized. */
   @Get(':key')
+  @ApiOperationDoc({
+    id: 'getSession',
+    summary: 'Get a session with its blocks',
+    description: 'The session and its blocks in position order, as the caller may see them. `ETag` carries the version.',
+    auth: 'optional',
+    responses: {
+      200: {
+        description: 'The session.',
+        schema: SessionDocumentSchema,
+        example: EXAMPLE_DOCUMENT,
+        headers: { ETag: { description: 'The session version, `"<n>"`.' } },
+      },
+    },
+  })
   async get(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -75,7 +126,33 @@ export class SessionsController {
   }
 
   @Patch(':key')
-  @ApiHeader({ name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' })
+  @ApiHeader({ name: 'If-Match', required: false })
+  @ApiOperationDoc({
+    id: 'updateSession',
+    summary: "Save a session's fields",
+    description:
+      'Writes title, state, metadata (merged shallowly), theme or visibility, based on `version` (or If-Match). ' +
+      'A stale version is 409 VERSION_CONFLICT with `current`. Only the owner changes visibility.',
+    auth: 'optional',
+    requestExample: { version: 1, title: 'Team notes, week 19' },
+    responses: {
+      200: {
+        description: 'Saved: the session with its new version.',
+        schema: SessionSchema,
+        headers: { ETag: { description: 'The new version.' } },
+      },
+    },
+    errors: [
+      'VERSION_CONFLICT',
+      'PRECONDITION_REQUIRED',
+      'READ_ONLY',
+      'FORBIDDEN',
+      'NOT_SESSION_OWNER',
+      'INVALID_THEME',
+      'SESSION_TOO_LARGE',
+      'METADATA_TOO_LARGE',
+    ],
+  })
   async save(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -90,6 +167,15 @@ export class SessionsController {
 
   @Delete(':key')
   @HttpCode(204)
+  @ApiOperationDoc({
+    id: 'deleteSession',
+    summary: 'Delete a session',
+    description:
+      'Deletes the session with its blocks, jobs and artifacts. The owner (or an operator) only; any key holder when it has no owner.',
+    auth: 'optional',
+    responses: { 204: { description: 'Deleted.' } },
+    errors: ['NOT_SESSION_OWNER', 'FORBIDDEN', 'READ_ONLY'],
+  })
   async delete(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string): Promise<void> {
     await this.sessions.delete(principal, key);
   }

@@ -1,4 +1,6 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { offlineOpenApiDocument } from '../../src/openapi.document.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
@@ -101,9 +103,36 @@ describe('bad input answers 4xx problem+json and changes nothing', () => {
     expectProblem(notObject, 400, 'VALIDATION_FAILED');
   });
 
-  it('unknown routes and methods: problem+json 404', async () => {
+  it('unknown routes: problem+json 404', async () => {
     expectProblem(await api.request('GET', '/api/nothing-here'), 404, 'NOT_FOUND');
-    expectProblem(await api.request('POST', '/api/health'), 404, 'NOT_FOUND');
+    expectProblem(await api.request('DELETE', '/api/nothing-here/ABC'), 404, 'NOT_FOUND');
+  });
+
+  it('a known path asked with a method it does not take: 405 METHOD_NOT_ALLOWED naming the allowed ones', async () => {
+    const post = await api.request('POST', '/api/health');
+    expectProblem(post, 405, 'METHOD_NOT_ALLOWED');
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    const put = await api.request('PUT', '/api/sessions/ABC/blocks/0b8f2c1e-4d3a-4e5f-8a6b-7c8d9e0f1a2b');
+    expectProblem(put, 405, 'METHOD_NOT_ALLOWED');
+    expect(put.headers.get('allow')).toBe('DELETE, PATCH');
+    // fetch refuses TRACE: a raw request.
+    const trace = await new Promise<{ status?: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${api.url}/api/health`, { method: 'TRACE' }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect([trace.status, trace.headers.allow, trace.headers['content-type']]).toEqual([405, 'GET, HEAD', PROBLEM]);
+    expect(JSON.parse(trace.body)).toEqual(expect.objectContaining({ status: 405, code: 'METHOD_NOT_ALLOWED' }));
+  });
+
+  it('serves the OpenAPI document that npm run check lints and the unit tests read', async () => {
+    const served = await api.request('GET', '/api/docs/openapi.json');
+    expect(served.status).toBe(200);
+    expect(served.body).toEqual(JSON.parse(JSON.stringify(await offlineOpenApiDocument())));
   });
 
   it('echoes a sane X-Request-Id and makes one otherwise', async () => {

@@ -2,12 +2,26 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { checkRunContract } from './contract-check.mjs';
 
-/** Drops the run's database, every Redis key under its prefix (SCAN, never KEYS) and its artifact directory. */
+/**
+ * Checks every answer the suites' apps gave against the OpenAPI document (a failure fails the run,
+ * naming each operation and status), then drops the run's database, every Redis key under its
+ * prefix (SCAN, never KEYS) and its directory.
+ */
 export default async function globalTeardown() {
   const raw = process.env.TESSERA_TEST_RUN;
   if (!raw) return;
   const run = JSON.parse(raw);
+  try {
+    const { checked } = await checkRunContract(run);
+    if (checked > 0) console.log(`\nOpenAPI contract: ${checked} answers checked against the document.`);
+  } finally {
+    await cleanUp(run);
+  }
+}
+
+async function cleanUp(run) {
   await rm(dirname(run.artifactsDir), { recursive: true, force: true });
   const admin = new pg.Client({ connectionString: run.adminUrl });
   await admin.connect();

@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import type { ProcessRole } from '../../src/app.module.js';
 import { createApp } from '../../src/http.setup.js';
+import { recordResponses } from './contract-recorder.js';
 import { currentRun, ensureMigrated } from './test-environment.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -74,15 +75,21 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     ...env,
   });
   const app = await createApp(config, { logger: false, role });
+  // A worker serves its probes only: the document describes what API instances answer.
+  const recorder = role === 'api' ? recordResponses(app) : undefined;
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  await recorder?.saveDocument(url);
   return {
     app,
     config,
     url,
     request: (method, path, options) => request(url, method, path, options),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      recorder?.flush();
+    },
   };
 }
 
