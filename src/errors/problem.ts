@@ -65,7 +65,8 @@ export function toProblem(error: unknown): { problem: Problem; internal: boolean
   return { problem: problemOf('INTERNAL_ERROR', ERROR_CATALOG.INTERNAL_ERROR.detail), internal: true };
 }
 
-const OUTAGE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037']);
+// P2028: a transaction that could not start (or finish) in time; P2034: a write conflict or deadlock.
+const OUTAGE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028', 'P2034', 'P2037']);
 const OUTAGE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 /** Kinds the Prisma pg adapter gives connection-level failures. */
 const OUTAGE_ADAPTER_KINDS = new Set([
@@ -77,11 +78,20 @@ const OUTAGE_ADAPTER_KINDS = new Set([
   'DatabaseAccessDenied',
   'AuthenticationFailed',
   'TlsConnectionError',
+  'TransactionWriteConflict',
 ]);
-/** SQLSTATE classes of an unavailable server: connection (08), resources (53), operator intervention (57), not accepting connections (55000). */
-const OUTAGE_SQLSTATE = /^(08|53|57)|^55000$/;
+/**
+ * SQLSTATE classes of an unavailable server: connection (08), resources (53), operator
+ * intervention (57), not accepting connections (55000); and the side of a contention the
+ * server failed to resolve it (serialization failure 40001, deadlock 40P01).
+ */
+const OUTAGE_SQLSTATE = /^(08|53|57)|^55000$|^40001$|^40P01$/;
 
-/** A database or Redis that is down, saturated or too slow: a 503, never a 500. */
+/**
+ * A database or Redis that is down, saturated or too slow, or contention it resolved by failing
+ * this request (a deadlock, a transaction that could not start in time): a 503 the caller
+ * retries, never a 500.
+ */
 export function isDependencyOutage(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 5) return false;
   const e = error as {
