@@ -13,6 +13,8 @@ import { DocumentReader, documentBody } from './document.reader.js';
 import { versionFrom } from './version-precondition.js';
 import { roleIn } from './session-access.js';
 import type { SessionView } from '../contract/session.js';
+import { GetSessionQuery } from './dto/history.dto.js';
+import { TimeTravel } from './time-travel.service.js';
 
 @ApiTags('sessions')
 @ApiBearerAuth()
@@ -22,6 +24,7 @@ export class SessionsController {
   constructor(
     private readonly sessions: SessionsService,
     private readonly reader: DocumentReader,
+    private readonly timeTravel: TimeTravel,
   ) {}
 
   @Post()
@@ -62,13 +65,18 @@ export class SessionsController {
     return session;
   }
 
-  /** The session with its blocks, sent as the JSON text the database wrote (and the cache kept), never re-serialized. */
+  /**
+   * The session with its blocks, sent as the JSON text the database wrote (and the cache kept), never re-serialized.
+   * With `atSeq`: as it was right after that change (read-only, `atSeq` echoed, never cached).
+   */
   @Get(':key')
   async get(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
+    @Query({ schema: GetSessionQuery }) query: GetSessionQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<JsonText> {
+    if (query.atSeq !== undefined) return jsonText(reply, await this.timeTravel.documentAt(principal, key, query.atSeq));
     const document = await this.reader.document(principal, key);
     void reply.header('etag', `"${document.head.version}"`);
     return jsonText(reply, documentBody(document, roleIn(document.head, principal)!));

@@ -1,0 +1,290 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Socket } from 'socket.io-client';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
+import { ack, connect, record, until } from '../helpers/sockets.js';
+import { currentRun } from '../helpers/test-environment.js';
+
+type Block = { id: string; type: string; content: Record<string, unknown>; position: string; version: number; [k: string]: unknown };
+interface Doc {
+  version: number;
+  title: string;
+  state: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  visibility: string;
+  themeId: string | null;
+  blocks: Map<string, Block>;
+}
+
+const ordered = (blocks: Map<string, Block>) =>
+  [...blocks.values()].sort((x, y) => (x.position < y.position ? -1 : x.position > y.position ? 1 : 0));
+
+/** What a client that follows `change` events holds: the session's fields and its blocks, change by change. */
+function apply(doc: Doc, change: any): Doc {
+  const next: Doc = { ...doc, blocks: new Map(doc.blocks) };
+  switch (change.kind) {
+    case 'block.created':
+    case 'block.updated':
+    case 'block.moved':
+      next.blocks.set(change.block.id, change.block);
+      break;
+    case 'block.deleted':
+      next.blocks.delete(change.block.id);
+      break;
+    case 'session.updated': {
+      const { version, metadata, ...fields } = change.session;
+      Object.assign(next, fields, { version });
+      if (metadata) next.metadata = { ...doc.metadata, ...metadata };
+      break;
+    }
+  }
+  return next;
+}
+
+/** A small seeded generator, so a failing run can be replayed. */
+function prng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('time travel and diff, two instances', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let owner: Awaited<ReturnType<typeof createUser>>;
+  let stranger: Awaited<ReturnType<typeof createUser>>;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    const env = { REDIS_PREFIX: `${currentRun().redisPrefix}history-spec:` };
+    [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
+    owner = await createUser({ displayName: 'Owner' });
+    stranger = await createUser({ displayName: 'Stranger' });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await Promise.all([a.close(), b.close()]);
+    await closeTestDb();
+  });
+
+  const open = async (app: TestApp, token = owner.token) => {
+    const socket = await connect(app, { token });
+    sockets.push(socket);
+    return socket;
+  };
+  const newSession = async (body: Record<string, unknown> = {}, token = owner.token) =>
+    (await a.request('POST', '/api/sessions', { body: { typeSlug: 'document', ...body }, token })).body.key as string;
+
+  it('shows the session at every seq exactly as a client following the changes saw it, and diffs between any two', async () => {
+    const random = prng(Number(process.env.HISTORY_SEED ?? 22));
+    const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
+    const key = await newSession({ title: 'Start', state: { step: 0 } });
+    const follower = await open(b);
+    const seen = record<any>(follower, 'change');
+    expect(await ack(follower, 'session.join', { key })).toMatchObject({ ok: true });
+    const writerSocket = await open(a);
+    expect(await ack(writerSocket, 'session.join', { key })).toMatchObject({ ok: true });
+
+    const start = (await a.request('GET', `/api/sessions/${key}`, { token: owner.token })).body;
+    const docs: Doc[] = [
+      {
+        version: start.version,
+        title: start.title,
+        state: start.state,
+        metadata: start.metadata,
+        visibility: start.visibility,
+        themeId: start.themeId,
+        blocks: new Map(),
+      },
+    ];
+    // The follower's document after each seq, built from the changes in seq order.
+    const catchUp = async (seq: number) => {
+      await until(() => seen.length >= seq, 10_000);
+      const bySeq = [...seen].sort((x, y) => x.seq - y.seq);
+      for (let s = docs.length; s <= seq; s++) {
+        expect(bySeq[s - 1].seq).toBe(s);
+        docs.push(apply(docs[s - 1], bySeq[s - 1]));
+      }
+    };
+    const snapshots: string[] = [];
+    let n = 0;
+    const app = () => (n++ % 2 ? a : b);
+    const blocks = () => ordered(docs[docs.length - 1].blocks);
+    const write = async (method: string, path: string, body?: unknown) => {
+      const res = await app().request(method, `/api/sessions/${key}${path}`, { body, token: owner.token });
+      expect([200, 201, 204]).toContain(res.status);
+      return res;
+    };
+
+    for (let step = 0; step < 70; step++) {
+      const current = blocks();
+      const roll = random();
+      const some = current.length > 0 ? pick(current) : null;
+      const anchor = current.length > 1 && random() < 0.7 ? { afterId: pick(current).id } : {};
+      if (!some || roll < 0.22) {
+        if (random() < 0.5) await write('POST', '/blocks', { type: 'text', content: { text: `b${step}`, n: step }, ...anchor });
+        else
+          expect(await ack(writerSocket, 'block.create', { key, type: 'text', content: { text: `s${step}` }, ...anchor })).toMatchObject({
+            ok: true,
+          });
+      } else if (roll < 0.42) {
+        await write('PATCH', `/blocks/${some.id}`, { version: some.version, content: { text: `u${step}`, at: { step } } });
+      } else if (roll < 0.55) {
+        const other = pick(current);
+        if (other.id !== some.id) await write('POST', `/blocks/${some.id}/move`, { version: some.version, beforeId: other.id });
+        else await write('POST', `/blocks/${some.id}/move`, { version: some.version });
+      } else if (roll < 0.63) {
+        await write('DELETE', `/blocks/${some.id}?version=${some.version}`);
+      } else if (roll < 0.75) {
+        const ops: unknown[] = [{ op: 'create', type: 'heading', content: { text: `h${step}` } }];
+        ops.push({ op: 'update', id: some.id, version: some.version, type: 'quote', content: { text: `q${step}` } });
+        const third = current.find((x) => x.id !== some.id);
+        if (third) ops.push({ op: 'move', id: third.id, version: third.version, afterId: some.id });
+        await write('POST', '/blocks/batch', { ops });
+      } else if (roll < 0.85) {
+        const doc = docs[docs.length - 1];
+        const body =
+          random() < 0.5
+            ? { version: doc.version, title: `Title ${step}`, metadata: { [`k${step % 3}`]: step } }
+            : { version: doc.version, state: { step, list: [step, 'x'] } };
+        await write('PATCH', '', body);
+      } else if (roll < 0.93 || snapshots.length === 0) {
+        snapshots.push((await write('POST', '/snapshots', { label: `at ${step}` })).body.id);
+      } else {
+        await write('POST', `/snapshots/${pick(snapshots)}/restore`);
+      }
+      await catchUp((await a.request('GET', `/api/sessions/${key}`, { token: owner.token })).body.seq);
+    }
+    const last = docs.length - 1;
+    expect(last).toBeGreaterThan(60);
+
+    for (let seq = 0; seq <= last; seq++) {
+      const res = await (seq % 2 ? a : b).request('GET', `/api/sessions/${key}?atSeq=${seq}`, { token: owner.token });
+      expect(res.status).toBe(200);
+      const doc = docs[seq];
+      expect({ seq, ...res.body }).toMatchObject({
+        seq,
+        atSeq: seq,
+        key,
+        role: 'owner',
+        version: doc.version,
+        title: doc.title,
+        state: doc.state,
+        metadata: doc.metadata,
+        visibility: doc.visibility,
+        themeId: doc.themeId,
+      });
+      expect({ seq, blocks: res.body.blocks }).toEqual({ seq, blocks: ordered(doc.blocks) });
+    }
+
+    // Diffs between pairs of seqs, checked against the two documents the follower held.
+    const pairs: Array<[number, number]> = [
+      [0, last],
+      [last, last],
+      [0, 1],
+    ];
+    for (let i = 0; i < 25; i++) {
+      const x = Math.floor(random() * (last + 1));
+      const y = Math.floor(random() * (last + 1));
+      pairs.push([Math.min(x, y), Math.max(x, y)]);
+    }
+    for (const [from, to] of pairs) {
+      const res = await (from % 2 ? a : b).request('GET', `/api/sessions/${key}/diff?from=${from}&to=${to}`, { token: owner.token });
+      expect(res.status).toBe(200);
+      const before = docs[from];
+      const after = docs[to];
+      const expected: unknown[] = [];
+      for (const id of [...new Set([...before.blocks.keys(), ...after.blocks.keys()])].sort()) {
+        const x = before.blocks.get(id) ?? null;
+        const y = after.blocks.get(id) ?? null;
+        const change = !x
+          ? 'created'
+          : !y
+            ? 'deleted'
+            : x.type !== y.type || JSON.stringify(x.content) !== JSON.stringify(y.content)
+              ? 'updated'
+              : x.position !== y.position
+                ? 'moved'
+                : null;
+        if (change) expected.push({ id, change, before: x, after: y });
+      }
+      expect({ from, to, blocks: res.body.blocks }).toEqual({ from, to, blocks: expected });
+      const saved = [...seen].some((c) => c.seq > from && c.seq <= to && c.kind === 'session.updated');
+      const fields = (d: Doc) => ({
+        version: d.version,
+        title: d.title,
+        state: d.state,
+        metadata: d.metadata,
+        visibility: d.visibility,
+        themeId: d.themeId,
+      });
+      expect(res.body.session).toEqual(saved ? { before: fields(before), after: fields(after) } : undefined);
+    }
+  });
+
+  it('answers 400 past the current seq or for a malformed one, 410 once the log no longer reaches back, and keeps the current view', async () => {
+    const key = await newSession({ title: 'Now' });
+    const first = (
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { v: 1 } }, token: owner.token })
+    ).body;
+    for (let v = 1; v <= 5; v++) {
+      await a.request('PATCH', `/api/sessions/${key}/blocks/${first.id}`, {
+        body: { version: v, content: { v: v + 1 } },
+        token: owner.token,
+      });
+    }
+    const at = (query: string, app = a, token: string | undefined = owner.token) =>
+      app.request('GET', `/api/sessions/${key}${query}`, { token });
+    expect((await at('?atSeq=1')).body.blocks).toEqual([expect.objectContaining({ id: first.id, version: 1, content: { v: 1 } })]);
+    // The past view never replaces the current one (in the cache or anywhere).
+    expect((await at('')).body).toMatchObject({ seq: 6, blocks: [{ version: 6, content: { v: 6 } }] });
+    expect((await at('')).body.atSeq).toBeUndefined();
+    expect((await at('?atSeq=1', b)).body.blocks[0].version).toBe(1);
+    expect((await at('', b)).body.blocks[0].version).toBe(6);
+
+    expect(await at('?atSeq=7')).toMatchObject({ status: 400, body: { code: 'SEQ_OUT_OF_RANGE' } });
+    for (const bad of ['-1', 'abc', '', '1.5', '99999999999999999999']) {
+      expect(await at(`?atSeq=${bad}`)).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', errors: [{ field: 'atSeq' }] } });
+    }
+    expect(await at('/diff?from=3&to=2')).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', errors: [{ field: 'to' }] } });
+    expect(await at('/diff?from=3&to=9')).toMatchObject({ status: 400, body: { code: 'SEQ_OUT_OF_RANGE' } });
+    expect(await at('/diff?from=1')).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+    expect(await at('/diff?from=1&to=2&x=1')).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+
+    // Readers only: a private session is unknown to others, a link session readable by anyone with the key.
+    expect((await at('?atSeq=1', a, undefined)).status).toBe(200);
+    await a.request('PATCH', `/api/sessions/${key}`, { body: { version: 1, visibility: 'private' }, token: owner.token });
+    expect(await at('?atSeq=1', a, stranger.token)).toMatchObject({ status: 404, body: { code: 'SESSION_NOT_FOUND' } });
+    expect(await at('/diff?from=0&to=1', a, stranger.token)).toMatchObject({ status: 404, body: { code: 'SESSION_NOT_FOUND' } });
+
+    // The log pruned up to seq 3 (as retention does): seq 3 and later are still reachable, before not.
+    const session = await testDb().session.findUniqueOrThrow({ where: { key } });
+    await testDb().change.deleteMany({ where: { sessionId: session.id, seq: { lte: 2 } } });
+    expect((await at('?atSeq=3')).body.blocks[0]).toMatchObject({ version: 3, content: { v: 3 } });
+    expect((await at('?atSeq=7')).body).toMatchObject({ atSeq: 7, title: 'Now', visibility: 'private', blocks: [{ version: 6 }] });
+    for (const query of ['?atSeq=2', '?atSeq=0', '/diff?from=1&to=7', '/diff?from=0&to=0']) {
+      expect(await at(query)).toMatchObject({ status: 410, body: { code: 'CHANGES_EXPIRED' } });
+    }
+    expect((await at('/diff?from=3&to=7')).body).toEqual({
+      from: 3,
+      to: 7,
+      blocks: [
+        {
+          id: first.id,
+          change: 'updated',
+          before: expect.objectContaining({ version: 3, content: { v: 3 } }),
+          after: expect.objectContaining({ version: 6, content: { v: 6 } }),
+        },
+      ],
+      session: {
+        before: expect.objectContaining({ version: 1, visibility: 'link' }),
+        after: expect.objectContaining({ version: 2, visibility: 'private' }),
+      },
+    });
+  });
+});
