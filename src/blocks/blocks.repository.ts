@@ -37,6 +37,8 @@ export interface NewBlock {
   type: string;
   content: Record<string, unknown>;
   position: string;
+  /** 1, unless an undo brings a deleted block back as it was. */
+  version?: number;
 }
 
 export interface BlockChange {
@@ -123,7 +125,7 @@ export class BlocksRepository {
         RETURNING s.id, s.seq, s.visibility, ${audience('s')}
       ), b AS (
         INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
-        SELECT ${block.id}::uuid, s.id, ${block.type}, c.content, ${block.position}, 1, ${meta.at}, ${meta.at}, ${actor}::jsonb
+        SELECT ${block.id}::uuid, s.id, ${block.type}, c.content, ${block.position}, ${block.version ?? 1}, ${meta.at}, ${meta.at}, ${actor}::jsonb
         FROM s, c
         RETURNING *
       ), rev AS (

@@ -112,6 +112,7 @@ describe('time travel and diff, two instances', () => {
       }
     };
     const snapshots: string[] = [];
+    let undone = 0;
     let n = 0;
     const app = () => (n++ % 2 ? a : b);
     const blocks = () => ordered(docs[docs.length - 1].blocks);
@@ -121,38 +122,45 @@ describe('time travel and diff, two instances', () => {
       return res;
     };
 
-    for (let step = 0; step < 70; step++) {
+    for (let step = 0; step < 80; step++) {
       const current = blocks();
       const roll = random();
       const some = current.length > 0 ? pick(current) : null;
       const anchor = current.length > 1 && random() < 0.7 ? { afterId: pick(current).id } : {};
-      if (!some || roll < 0.22) {
+      if (!some || roll < 0.2) {
         if (random() < 0.5) await write('POST', '/blocks', { type: 'text', content: { text: `b${step}`, n: step }, ...anchor });
         else
           expect(await ack(writerSocket, 'block.create', { key, type: 'text', content: { text: `s${step}` }, ...anchor })).toMatchObject({
             ok: true,
           });
-      } else if (roll < 0.42) {
+      } else if (roll < 0.38) {
         await write('PATCH', `/blocks/${some.id}`, { version: some.version, content: { text: `u${step}`, at: { step } } });
-      } else if (roll < 0.55) {
+      } else if (roll < 0.5) {
         const other = pick(current);
         if (other.id !== some.id) await write('POST', `/blocks/${some.id}/move`, { version: some.version, beforeId: other.id });
         else await write('POST', `/blocks/${some.id}/move`, { version: some.version });
-      } else if (roll < 0.63) {
+      } else if (roll < 0.57) {
         await write('DELETE', `/blocks/${some.id}?version=${some.version}`);
-      } else if (roll < 0.75) {
+      } else if (roll < 0.67) {
         const ops: unknown[] = [{ op: 'create', type: 'heading', content: { text: `h${step}` } }];
         ops.push({ op: 'update', id: some.id, version: some.version, type: 'quote', content: { text: `q${step}` } });
         const third = current.find((x) => x.id !== some.id);
         if (third) ops.push({ op: 'move', id: third.id, version: third.version, afterId: some.id });
         await write('POST', '/blocks/batch', { ops });
-      } else if (roll < 0.85) {
+      } else if (roll < 0.75) {
         const doc = docs[docs.length - 1];
         const body =
           random() < 0.5
             ? { version: doc.version, title: `Title ${step}`, metadata: { [`k${step % 3}`]: step } }
             : { version: doc.version, state: { step, list: [step, 'x'] } };
         await write('PATCH', '', body);
+      } else if (roll < 0.85) {
+        // An undo, sometimes redone at once: one user alone never conflicts with themselves.
+        for (const direction of random() < 0.5 ? ['undo'] : ['undo', 'redo']) {
+          const res = await app().request('POST', `/api/sessions/${key}/${direction}`, { token: owner.token });
+          expect(res.status === 200 ? 200 : res.body.code).toBe(res.status === 200 ? 200 : `NOTHING_TO_${direction.toUpperCase()}`);
+          undone += res.status === 200 ? 1 : 0;
+        }
       } else if (roll < 0.93 || snapshots.length === 0) {
         snapshots.push((await write('POST', '/snapshots', { label: `at ${step}` })).body.id);
       } else {
@@ -162,6 +170,7 @@ describe('time travel and diff, two instances', () => {
     }
     const last = docs.length - 1;
     expect(last).toBeGreaterThan(60);
+    expect(undone).toBeGreaterThan(3);
 
     for (let seq = 0; seq <= last; seq++) {
       const res = await (seq % 2 ? a : b).request('GET', `/api/sessions/${key}?atSeq=${seq}`, { token: owner.token });
@@ -285,6 +294,200 @@ describe('time travel and diff, two instances', () => {
         before: expect.objectContaining({ version: 1, visibility: 'link' }),
         after: expect.objectContaining({ version: 2, visibility: 'private' }),
       },
+    });
+  });
+
+  describe('undo and redo', () => {
+    const http = (app: TestApp, key: string, token: string | undefined = owner.token) => ({
+      get: async () => (await app.request('GET', `/api/sessions/${key}`, { token: owner.token })).body,
+      create: async (content: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+        (await app.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content, ...extra }, token })).body,
+      update: (id: string, version: number, content: Record<string, unknown>) =>
+        app.request('PATCH', `/api/sessions/${key}/blocks/${id}`, { body: { version, content }, token }),
+      undo: () => app.request('POST', `/api/sessions/${key}/undo`, { token }),
+      redo: () => app.request('POST', `/api/sessions/${key}/redo`, { token }),
+    });
+    const contents = (doc: any) => doc.blocks.map((x: any) => x.content.t);
+
+    it('undoes and redoes the caller’s own steps, move, update and delete alike, and a new edit clears the redo', async () => {
+      const key = await newSession({ title: 'Undo' });
+      const [onA, onB] = [http(a, key), http(b, key)];
+      const first = await onA.create({ t: 'one' });
+      const second = await onA.create({ t: 'two' });
+      const third = await onA.create({ t: 'three' });
+      expect((await onA.update(second.id, 1, { t: 'TWO' })).status).toBe(200);
+      const moved = await a.request('POST', `/api/sessions/${key}/blocks/${first.id}/move`, {
+        body: { version: 1, afterId: third.id },
+        token: owner.token,
+      });
+      expect(contents(await onA.get())).toEqual(['TWO', 'three', 'one']);
+
+      // Undo of the move (seq 5), on the other instance: back in place, as a new versioned write.
+      const undoMove = await onB.undo();
+      expect(undoMove).toMatchObject({ status: 200, body: { seq: 6 } });
+      expect(undoMove.body.changes).toEqual([
+        expect.objectContaining({
+          seq: 6,
+          kind: 'block.moved',
+          undoOf: 5,
+          block: expect.objectContaining({ id: first.id, position: first.position, version: 3 }),
+        }),
+      ]);
+      expect(moved.body.version).toBe(2);
+      expect(contents(await onA.get())).toEqual(['one', 'TWO', 'three']);
+      // Undo of the update (seq 4): the content it overwrote comes back.
+      expect((await onA.undo()).body.changes).toEqual([
+        expect.objectContaining({
+          kind: 'block.updated',
+          undoOf: 4,
+          block: expect.objectContaining({ content: { t: 'two' }, version: 3 }),
+        }),
+      ]);
+      expect(contents(await onA.get())).toEqual(['one', 'two', 'three']);
+      // Redo: the update again, then the move again.
+      expect((await onB.redo()).body.changes).toEqual([
+        expect.objectContaining({ kind: 'block.updated', undoOf: 7, block: expect.objectContaining({ content: { t: 'TWO' } }) }),
+      ]);
+      expect((await onA.redo()).body.changes).toEqual([expect.objectContaining({ kind: 'block.moved', undoOf: 6 })]);
+      expect(await onA.redo()).toMatchObject({ status: 409, body: { code: 'NOTHING_TO_REDO' } });
+      expect(contents(await onA.get())).toEqual(['TWO', 'three', 'one']);
+      // Undo, then a new edit: the redo is gone.
+      await onA.undo();
+      const now = await onA.get();
+      expect((await onA.update(third.id, 1, { t: 'THREE' })).status).toBe(200);
+      expect(await onB.redo()).toMatchObject({ status: 409, body: { code: 'NOTHING_TO_REDO' } });
+      expect(now.seq).toBe(10);
+
+      // Undo of a delete: the block comes back as it was, id, content, position and version.
+      const removed = await a.request('DELETE', `/api/sessions/${key}/blocks/${second.id}?version=4`, { token: owner.token });
+      expect(removed.status).toBe(204);
+      const back = await onB.undo();
+      expect(back.body.changes).toEqual([
+        expect.objectContaining({
+          kind: 'block.created',
+          block: expect.objectContaining({ id: second.id, content: { t: 'TWO' }, position: second.position, version: 4 }),
+        }),
+      ]);
+      expect((await onA.get()).blocks.map((x: any) => x.id)).toEqual([first.id, second.id, third.id]);
+
+      // The log shows what each undo inverted; history is only ever added to.
+      const log = (await a.request('GET', `/api/sessions/${key}/changes?since=0`, { token: owner.token })).body.items;
+      expect(log.map((c: any) => c.seq)).toEqual(Array.from({ length: log.length }, (_, i) => i + 1));
+      expect(log.filter((c: any) => c.undoOf !== undefined).map((c: any) => [c.seq, c.undoOf])).toEqual([
+        [6, 5],
+        [7, 4],
+        [8, 7],
+        [9, 6],
+        [10, 9],
+        [13, 12],
+      ]);
+
+      // Undo everything, step by step, back to the empty session; then nothing is left.
+      for (let i = 0; i < 20; i++) if ((await onA.undo()).status !== 200) break;
+      expect(await onA.undo()).toMatchObject({ status: 409, body: { code: 'NOTHING_TO_UNDO' } });
+      expect((await onA.get()).blocks).toEqual([]);
+    });
+
+    it('undoes a batch as one step, and refuses an undo that would overwrite another user’s later edit, undoing nothing', async () => {
+      const key = await newSession();
+      const editor = await createUser({ displayName: 'Editor' });
+      const [mine, theirs] = [http(a, key), http(b, key, editor.token)];
+      const block = await mine.create({ t: 'mine' });
+      const other = await mine.create({ t: 'other' });
+      const batch = (version: number, suffix: string) =>
+        a.request('POST', `/api/sessions/${key}/blocks/batch`, {
+          body: {
+            ops: [
+              { op: 'update', id: block.id, version, content: { t: `mine${suffix}` } },
+              { op: 'update', id: other.id, version, content: { t: `other${suffix}` } },
+            ],
+          },
+          token: owner.token,
+        });
+      expect((await batch(1, ' 2')).status).toBe(200);
+      const whole = await mine.undo();
+      expect(whole.body.changes.map((c: any) => [c.block.content.t, c.undoOf])).toEqual([
+        ['other', 4],
+        ['mine', 3],
+      ]);
+      expect(contents(await mine.get())).toEqual(['mine', 'other']);
+
+      expect((await batch(3, ' 3')).status).toBe(200);
+      expect((await theirs.update(other.id, 4, { t: 'theirs' })).status).toBe(200);
+      const before = await mine.get();
+      const refused = await mine.undo();
+      expect(refused).toMatchObject({
+        status: 409,
+        body: { code: 'VERSION_CONFLICT', current: { id: other.id, version: 5, content: { t: 'theirs' } } },
+      });
+      const after = await mine.get();
+      expect(after.seq).toBe(before.seq);
+      expect(contents(after)).toEqual(['mine 3', 'theirs']);
+      // Their undo is of their own edit; the versions the batch left are still gone, so mine is still refused.
+      expect((await theirs.undo()).body.changes).toEqual([
+        expect.objectContaining({ block: expect.objectContaining({ content: { t: 'other 3' } }) }),
+      ]);
+      expect(await mine.undo()).toMatchObject({ status: 409, body: { code: 'VERSION_CONFLICT' } });
+      expect(contents(await mine.get())).toEqual(['mine 3', 'other 3']);
+
+      // Who may undo: signed-in writers only.
+      expect(await a.request('POST', `/api/sessions/${key}/undo`)).toMatchObject({ status: 401, body: { code: 'AUTH_REQUIRED' } });
+      expect(await a.request('POST', `/api/sessions/${key}/redo`)).toMatchObject({ status: 401, body: { code: 'AUTH_REQUIRED' } });
+      const visibility = await a.request('PATCH', `/api/sessions/${key}`, {
+        body: { version: 1, visibility: 'readonly' },
+        token: owner.token,
+      });
+      expect(visibility.status).toBe(200);
+      expect(await theirs.undo()).toMatchObject({ status: 403, body: { code: 'READ_ONLY' } });
+      expect(await http(a, 'ZZZZZZ9').undo()).toMatchObject({ status: 404, body: { code: 'SESSION_NOT_FOUND' } });
+      // The visibility change was the owner's latest step: an undo opens the session again.
+      expect((await mine.undo()).body.changes).toEqual([
+        expect.objectContaining({
+          kind: 'session.updated',
+          undoOf: visibility.body.seq,
+          session: expect.objectContaining({ visibility: 'link' }),
+        }),
+      ]);
+    });
+
+    it('undoes a restore and a session save as one step each, and over the socket with an ack', async () => {
+      const key = await newSession({ title: 'Before', state: { a: 1 } });
+      const onA = http(a, key);
+      const kept = await onA.create({ t: 'kept' });
+      const snapshot = (await a.request('POST', `/api/sessions/${key}/snapshots`, { body: {}, token: owner.token })).body;
+      await onA.create({ t: 'later' });
+      await onA.update(kept.id, 1, { t: 'changed' });
+      expect((await a.request('POST', `/api/sessions/${key}/snapshots/${snapshot.id}/restore`, { token: owner.token })).status).toBe(200);
+      expect(contents(await onA.get())).toEqual(['kept']);
+      const saved = await a.request('PATCH', `/api/sessions/${key}`, {
+        body: { version: 1, title: 'After', state: { b: 2 } },
+        token: owner.token,
+      });
+      expect(saved.status).toBe(200);
+
+      const socket = await open(b);
+      const follower = await open(a);
+      expect(await ack(follower, 'session.join', { key })).toMatchObject({ ok: true });
+      const seen = record<any>(follower, 'change');
+      const undoSave = await ack(socket, 'session.undo', { key });
+      expect(undoSave).toMatchObject({
+        ok: true,
+        changes: [{ kind: 'session.updated', session: { version: 3, title: 'Before', state: { a: 1 } } }],
+      });
+      expect(await onA.get()).toMatchObject({ title: 'Before', state: { a: 1 }, version: 3 });
+      const undoRestore = await ack(socket, 'session.undo', { key });
+      expect(undoRestore.ok).toBe(true);
+      expect(undoRestore.changes.length).toBeGreaterThan(1);
+      expect(contents(await onA.get())).toEqual(['changed', 'later']);
+      await until(() => seen.length === 1 + undoRestore.changes.length);
+      expect(seen.every((c) => typeof c.undoOf === 'number')).toBe(true);
+      expect(await ack(socket, 'session.redo', { key })).toMatchObject({ ok: true });
+      expect(contents(await onA.get())).toEqual(['kept']);
+      expect(await ack(socket, 'session.undo', { key: 'bad key' })).toMatchObject({ ok: false, code: 'INVALID_SESSION_KEY' });
+      expect(await ack(socket, 'session.undo', { key, extra: 1 })).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+      const anonymous = await connect(b, {});
+      sockets.push(anonymous);
+      expect(await ack(anonymous, 'session.undo', { key })).toMatchObject({ ok: false, code: 'AUTH_REQUIRED' });
     });
   });
 });
