@@ -5,33 +5,41 @@ import { Prisma } from '../generated/prisma/client.js';
 import { blockViewJson } from './block.view.js';
 
 /**
- * A stored block (a `BlockRecord` json, aliased `p`) as the API shows it, in `BlockView`'s
- * field order, its content as written. `key` is the SQL expression of the session's key.
+ * The block changes of session `sessionId` in (from, to] (aliased `lc`), their payload and
+ * prior parsed once (`pj`, `rj`, jsonb) for the small fields; content is taken from the json
+ * columns, so it keeps its key order. Only when the log holds the range (`k.kept`).
  */
-const recordViewJson = (p: string, key: string) =>
-  Prisma.raw(`json_build_object('id', ${p}->'id', 'sessionKey', ${key}, 'type', ${p}->'type', 'content', ${p}->'content',
-    'position', ${p}->'position', 'version', ${p}->'version', 'createdAt', ${isoTime(`(${p}->>'createdAt')::timestamptz`)},
-    'updatedAt', ${isoTime(`(${p}->>'updatedAt')::timestamptz`)}, 'updatedBy', ${p}->'updatedBy')`);
+const blockChanges = (sessionId: string, from: number, to: number | null) => Prisma.sql`(
+    SELECT x.*, x.pj->>'id' AS id FROM (
+      SELECT c.seq, c.kind, c.payload, c.prior, c.payload::jsonb AS pj, c.prior::jsonb AS rj FROM changes c
+      WHERE c.session_id = ${sessionId}::uuid AND c.seq > ${from} ${to === null ? Prisma.empty : Prisma.sql`AND c.seq <= ${to}`}
+        AND c.kind LIKE 'block.%' AND (SELECT kept FROM k)
+      OFFSET 0) x)`;
 
 /**
- * The block as it was just before the change (a `changes` row aliased `c`), as a `BlockRecord`
- * json: null before a create; a delete's payload is the block it deleted; an update or a move
- * is its payload with what `prior` says it overwrote, one version down.
+ * The block as it was just before the change `l` (a `blockChanges` row), as the columns of a
+ * `blocks` row plus `present` (false before a create) and `lost` (the change was written before
+ * changes kept what they overwrote): a delete's payload is the block it deleted; an update or
+ * a move is its payload with what `prior` says it overwrote, one version down.
  */
-const blockBefore = (c: string) =>
-  Prisma.raw(`CASE ${c}.kind WHEN 'block.created' THEN NULL WHEN 'block.deleted' THEN ${c}.payload
-    ELSE json_build_object('id', ${c}.payload->'id',
-      'type', CASE WHEN ${c}.kind = 'block.updated' THEN ${c}.prior->'type' ELSE ${c}.payload->'type' END,
-      'content', CASE WHEN ${c}.kind = 'block.updated' THEN ${c}.prior->'content' ELSE ${c}.payload->'content' END,
-      'position', CASE WHEN ${c}.kind = 'block.moved' THEN ${c}.prior->'position' ELSE ${c}.payload->'position' END,
-      'version', (${c}.payload->>'version')::int - 1, 'createdAt', ${c}.payload->'createdAt',
-      'updatedAt', ${c}.prior->'updatedAt', 'updatedBy', ${c}.prior->'updatedBy') END`);
+const blockBefore = (l: string) =>
+  Prisma.raw(`${l}.id, ${l}.seq, ${l}.kind <> 'block.created' AS present,
+    CASE WHEN ${l}.kind = 'block.updated' THEN ${l}.rj->>'type' ELSE ${l}.pj->>'type' END AS type,
+    CASE WHEN ${l}.kind = 'block.created' THEN NULL WHEN ${l}.kind = 'block.updated' THEN ${l}.prior->'content'
+         ELSE ${l}.payload->'content' END AS content,
+    CASE WHEN ${l}.kind = 'block.moved' THEN ${l}.rj->>'position' ELSE ${l}.pj->>'position' END AS position,
+    (${l}.pj->>'version')::int - CASE WHEN ${l}.kind = 'block.deleted' THEN 0 ELSE 1 END AS version,
+    (${l}.pj->>'createdAt')::timestamptz AS created_at,
+    (CASE WHEN ${l}.kind = 'block.deleted' THEN ${l}.pj ELSE ${l}.rj END->>'updatedAt')::timestamptz AS updated_at,
+    CASE WHEN ${l}.kind = 'block.deleted' THEN ${l}.pj ELSE ${l}.rj END->'updatedBy' AS updated_by,
+    (${l}.kind IN ('block.updated', 'block.moved') AND ${l}.prior IS NULL) AS lost`);
 
-/** True when the change (aliased `c`) overwrote something it did not keep (written before changes kept it). */
-const lostBefore = (c: string) => Prisma.raw(`(${c}.kind IN ('block.updated', 'block.moved', 'session.updated') AND ${c}.prior IS NULL)`);
-
-/** The block after the change (aliased `c`): null after a delete. */
-const blockAfter = (c: string) => Prisma.raw(`CASE WHEN ${c}.kind = 'block.deleted' THEN NULL ELSE ${c}.payload END`);
+/** The block as the change `l` left it, as the columns of a `blocks` row plus `present` (false after a delete). */
+const blockAfter = (l: string) =>
+  Prisma.raw(`${l}.id, ${l}.kind <> 'block.deleted' AS present, ${l}.pj->>'type' AS type,
+    CASE WHEN ${l}.kind = 'block.deleted' THEN NULL ELSE ${l}.payload->'content' END AS content,
+    ${l}.pj->>'position' AS position, (${l}.pj->>'version')::int AS version, (${l}.pj->>'createdAt')::timestamptz AS created_at,
+    (${l}.pj->>'updatedAt')::timestamptz AS updated_at, ${l}.pj->'updatedBy' AS updated_by`);
 
 /**
  * The session's own fields as of `n` (a `sessions` row `s`; `f` the first session save after
@@ -109,18 +117,13 @@ export class TimeTravelRepository {
     >`
       WITH s AS (SELECT * FROM sessions WHERE id = ${sessionId}::uuid),
       k AS (SELECT ${keptFrom(sessionId, n)} AS kept FROM s),
-      later AS (
-        SELECT DISTINCT ON (c.payload->>'id') (c.payload->>'id')::uuid AS id, c.kind, c.payload, c.prior
-        FROM changes c
-        WHERE c.session_id = ${sessionId}::uuid AND c.seq > ${n} AND c.kind LIKE 'block.%' AND (SELECT kept FROM k)
-        ORDER BY c.payload->>'id', c.seq
-      ), was AS (
-        SELECT ${blockBefore('l')} AS b, ${lostBefore('l')} AS lost FROM later l WHERE l.kind <> 'block.created'
-      ), r AS (
+      lc AS MATERIALIZED ${blockChanges(sessionId, n, null)},
+      was AS (SELECT DISTINCT ON (lc.id) ${blockBefore('lc')} FROM lc ORDER BY lc.id, lc.seq),
+      r AS (
         SELECT b.position, ${blockViewJson('b', 's.key')} AS block, false AS lost
-        FROM blocks b, s WHERE b.session_id = s.id AND (SELECT kept FROM k) AND b.id NOT IN (SELECT id FROM later)
+        FROM blocks b, s WHERE b.session_id = s.id AND (SELECT kept FROM k) AND b.id::text NOT IN (SELECT id FROM was)
         UNION ALL
-        SELECT w.b->>'position', ${recordViewJson('w.b', 's.key')}, w.lost FROM was w, s
+        SELECT w.position, ${blockViewJson('w', 's.key')}, w.lost FROM was w, s WHERE w.present
       ), sv AS (
         SELECT ${sessionAt(n)} AS v, (f.seq IS NOT NULL AND f.prior IS NULL) AS lost
         FROM s LEFT JOIN ${firstSaveAfter(sessionId, n)} f ON true
@@ -151,23 +154,18 @@ export class TimeTravelRepository {
     const rows = await this.db.client.$queryRaw<Array<DiffRow & { seq: bigint; kept: boolean; id: string | null }>>`
       WITH s AS (SELECT * FROM sessions WHERE id = ${sessionId}::uuid),
       k AS (SELECT ${keptFrom(sessionId, from)} AS kept FROM s),
-      r AS (
-        SELECT c.* FROM changes c
-        WHERE c.session_id = ${sessionId}::uuid AND c.seq > ${from} AND c.seq <= ${to} AND c.kind LIKE 'block.%' AND (SELECT kept FROM k)
-      ), firsts AS (
-        SELECT DISTINCT ON (r.payload->>'id') r.payload->>'id' AS id, ${blockBefore('r')} AS before, ${lostBefore('r')} AS lost
-        FROM r ORDER BY r.payload->>'id', r.seq
-      ), lasts AS (
-        SELECT DISTINCT ON (r.payload->>'id') r.payload->>'id' AS id, ${blockAfter('r')} AS after
-        FROM r ORDER BY r.payload->>'id', r.seq DESC
-      ), d AS (
-        SELECT f.id, f.before, l.after, f.lost FROM firsts f JOIN lasts l ON l.id = f.id
+      lc AS MATERIALIZED ${blockChanges(sessionId, from, to)},
+      f AS (SELECT DISTINCT ON (lc.id) ${blockBefore('lc')} FROM lc ORDER BY lc.id, lc.seq),
+      l AS (SELECT DISTINCT ON (lc.id) ${blockAfter('lc')} FROM lc ORDER BY lc.id, lc.seq DESC),
+      d AS (
+        SELECT f.id, CASE WHEN f.present THEN ${blockViewJson('f', 's.key')}::text END AS before,
+               CASE WHEN l.present THEN ${blockViewJson('l', 's.key')}::text END AS after,
+               f.present AND l.present AND (f.type <> l.type OR f.content::text <> l.content::text) AS rewritten,
+               f.present AND l.present AND f.position <> l.position AS moved, f.lost
+        FROM f JOIN l ON l.id = f.id, s
       )
-      SELECT s.seq, k.kept, d.id,
-             CASE WHEN d.before IS NOT NULL THEN ${recordViewJson('d.before', 's.key')}::text END AS before,
-             CASE WHEN d.after IS NOT NULL THEN ${recordViewJson('d.after', 's.key')}::text END AS after,
-             COALESCE(d.before->>'type' <> d.after->>'type' OR (d.before->'content')::text <> (d.after->'content')::text, false) AS rewritten,
-             COALESCE(d.before->>'position' <> d.after->>'position', false) AS moved, COALESCE(d.lost, false) AS lost
+      SELECT s.seq, k.kept, d.id, d.before, d.after, COALESCE(d.rewritten, false) AS rewritten, COALESCE(d.moved, false) AS moved,
+             COALESCE(d.lost, false) AS lost
       FROM s CROSS JOIN k LEFT JOIN d ON true
       ORDER BY d.id`;
     if (rows.length === 0) return null;
