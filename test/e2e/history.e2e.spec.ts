@@ -257,6 +257,9 @@ describe('time travel and diff, two instances', () => {
     expect((await at('', b)).body.blocks[0].version).toBe(6);
 
     expect(await at('?atSeq=7')).toMatchObject({ status: 400, body: { code: 'SEQ_OUT_OF_RANGE' } });
+    expect(await at('?atSeq=999999999999999')).toMatchObject({ status: 400, body: { code: 'SEQ_OUT_OF_RANGE' } });
+    expect(await at('/diff?from=999999999999999&to=999999999999999')).toMatchObject({ status: 400, body: { code: 'SEQ_OUT_OF_RANGE' } });
+    expect(await at('/diff?from=0&to=999999999999999')).toMatchObject({ status: 400, body: { code: 'SEQ_OUT_OF_RANGE' } });
     for (const bad of ['-1', 'abc', '', '1.5', '99999999999999999999']) {
       expect(await at(`?atSeq=${bad}`)).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', errors: [{ field: 'atSeq' }] } });
     }
