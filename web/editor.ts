@@ -298,10 +298,10 @@ let latestSeq = 0;
 
 /** Undo or redo the user's own latest step; the server decides, and everyone (us too) gets the changes live. */
 async function invert(direction: 'undo' | 'redo'): Promise<void> {
-  if (!sessionKey) return;
+  if (!feed) return;
   const status = element('history-status');
   try {
-    const { changes } = await api<{ seq: number; changes: ChangeEvent[] }>('POST', `/api/sessions/${sessionKey}/${direction}`);
+    const { changes } = await (direction === 'undo' ? feed.undo() : feed.redo());
     status.textContent = `${direction === 'undo' ? 'Undid' : 'Redid'} ${changes.length} ${changes.length === 1 ? 'change' : 'changes'}.`;
   } catch (error) {
     const code = error instanceof TesseraError ? error.code : '';

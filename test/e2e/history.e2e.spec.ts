@@ -3,6 +3,7 @@ import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { ack, connect, record, until } from '../helpers/sockets.js';
+import { TesseraClient, TesseraError } from '../../src/client/tessera-client.js';
 import { currentRun } from '../helpers/test-environment.js';
 
 type Block = { id: string; type: string; content: Record<string, unknown>; position: string; version: number; [k: string]: unknown };
@@ -490,6 +491,24 @@ describe('time travel and diff, two instances', () => {
       expect(await ack(socket, 'session.undo', { key, extra: 1 })).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
       const anonymous = await connect(b, {});
       sockets.push(anonymous);
+      // The typed client's feed undoes and redoes too, with the same refusals.
+      const client = new TesseraClient({ url: a.url, token: owner.token });
+      await client.connect();
+      try {
+        const feed = await client.join(key);
+        expect((await feed.undo()).changes.every((c) => typeof c.undoOf === 'number')).toBe(true);
+        expect(contents(await onA.get())).toEqual(['changed', 'later']);
+        await feed.redo();
+        // The save undone first is the last to redo.
+        expect((await feed.redo()).changes).toEqual([
+          expect.objectContaining({ kind: 'session.updated', session: expect.objectContaining({ title: 'After', state: { b: 2 } }) }),
+        ]);
+        const refused = feed.redo();
+        await expect(refused).rejects.toEqual(expect.any(TesseraError));
+        await expect(refused).rejects.toMatchObject({ code: 'NOTHING_TO_REDO' });
+      } finally {
+        client.close();
+      }
       expect(await ack(anonymous, 'session.undo', { key })).toMatchObject({ ok: false, code: 'AUTH_REQUIRED' });
     });
   });
