@@ -413,6 +413,20 @@ describe('time travel and diff, two instances', () => {
       expect((await onA.get()).blocks).toEqual([]);
     });
 
+    it('takes concurrent undos of one user on two instances one at a time, each its own step', async () => {
+      const key = await newSession();
+      const [onA, onB] = [http(a, key), http(b, key)];
+      for (const t of ['one', 'two', 'three', 'four']) await onA.create({ t });
+      const undos = await Promise.all([onA.undo(), onB.undo(), onA.undo(), onB.undo()]);
+      expect(undos.map((u) => u.status)).toEqual([200, 200, 200, 200]);
+      expect(undos.map((u) => u.body.changes[0].undoOf).sort()).toEqual([1, 2, 3, 4]);
+      expect((await onA.get()).blocks).toEqual([]);
+      expect(await onB.undo()).toMatchObject({ status: 409, body: { code: 'NOTHING_TO_UNDO' } });
+      const redos = await Promise.all([onA.redo(), onB.redo()]);
+      expect(redos.map((r) => r.status)).toEqual([200, 200]);
+      expect(contents(await onA.get())).toEqual(['one', 'two']);
+    });
+
     it('undoes a batch as one step, and refuses an undo that would overwrite another user’s later edit, undoing nothing', async () => {
       const key = await newSession();
       const editor = await createUser({ displayName: 'Editor' });
