@@ -5,6 +5,7 @@ import { ChangesService } from '../changes/changes.service.js';
 import type { ChangeEvent } from '../contract/change.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
+import { uniqueViolation } from '../database/sql-errors.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { inverseOf } from './inverse.js';
@@ -60,10 +61,16 @@ export class UndoService {
   }
 }
 
-/** A block someone else deleted since the step: a conflict like any other change of theirs, with nothing current. */
+/**
+ * A block someone else deleted since the step, or another block now in the exact place a
+ * block goes back to: a conflict like any other change of theirs, with nothing current.
+ */
 function gone(error: unknown): never {
   if (error instanceof AppError && error.code === 'BLOCK_NOT_FOUND') {
     throw new AppError('VERSION_CONFLICT', 'A block this step wrote was deleted since.', { current: null });
+  }
+  if (!(error instanceof AppError) && uniqueViolation(error)) {
+    throw new AppError('VERSION_CONFLICT', 'Another block took the place this one would go back to.', { current: null });
   }
   throw error;
 }

@@ -427,6 +427,18 @@ describe('time travel and diff, two instances', () => {
       expect(contents(await onA.get())).toEqual(['one', 'two']);
     });
 
+    it('answers a conflict, not an error, when the place a deleted block goes back to is taken', async () => {
+      const key = await newSession();
+      const onA = http(a, key);
+      const gone = await onA.create({ t: 'gone' });
+      const other = await onA.create({ t: 'other' });
+      expect((await a.request('DELETE', `/api/sessions/${key}/blocks/${gone.id}?version=1`, { token: owner.token })).status).toBe(204);
+      // Another block in exactly that place (a fixture: the API never hands out a position twice).
+      await testDb().block.update({ where: { id: other.id }, data: { position: gone.position } });
+      expect(await onA.undo()).toMatchObject({ status: 409, body: { code: 'VERSION_CONFLICT', current: null } });
+      expect((await onA.get()).blocks.map((x: any) => x.id)).toEqual([other.id]);
+    });
+
     it('undoes a batch as one step, and refuses an undo that would overwrite another user’s later edit, undoing nothing', async () => {
       const key = await newSession();
       const editor = await createUser({ displayName: 'Editor' });
