@@ -13,6 +13,7 @@ const BENCHES = [
   { name: 'sessions', about: 'session creation' },
   { name: 'blocks', about: 'versioned block writes and cached reads' },
   { name: 'bigread', about: '/api/health while a session at its 8 MiB budget is read, snapshot and exported' },
+  { name: 'history', about: 'a 5,000-block session as of a past seq, and a diff, over 1,000 kept changes' },
   { name: 'ratelimit', about: "the rate limiter's cost" },
   { name: 'fanout', about: 'change fan-out to sockets across two instances, idle-socket memory' },
   { name: 'jobs', about: 'export jobs end to end, no-op job throughput' },

@@ -26,6 +26,7 @@ import { SessionsModule } from './sessions/sessions.module.js';
 import { MembersModule } from './members/members.module.js';
 import { SnapshotsModule } from './snapshots/snapshots.module.js';
 import { ThemesModule } from './themes/themes.module.js';
+import { UndoModule } from './undo/undo.module.js';
 import { WorkersModule } from './workers/workers.module.js';
 
 /**
@@ -84,6 +85,7 @@ export class AppModule {
         ChangesModule,
         BlocksModule,
         SnapshotsModule,
+        UndoModule,
         JobsModule,
         ArtifactsModule,
         ExportsModule,

@@ -291,6 +291,7 @@ async function removeBlock(row: Row): Promise<void> {
 }
 
 function onChange(change: ChangeEvent): void {
+  trackSeq(change.seq);
   // A session change carries only what changed: the title is there only when it did.
   if (change.kind === 'session.updated' && change.session?.title !== undefined) {
     element('session-title').textContent = change.session.title || 'Untitled';
@@ -300,6 +301,106 @@ function onChange(change: ChangeEvent): void {
   if (change.kind === 'block.deleted') rows.delete(change.block.id);
   else accept(change.block);
   render();
+}
+
+// ---------------------------------------------------------------------------- history: undo, redo, earlier changes
+
+let latestSeq = 0;
+
+/** Undo or redo the user's own latest step; the server decides, and everyone (us too) gets the changes live. */
+async function invert(direction: 'undo' | 'redo'): Promise<void> {
+  if (!feed) return;
+  const status = element('history-status');
+  try {
+    const { changes } = await (direction === 'undo' ? feed.undo() : feed.redo());
+    status.textContent = `${direction === 'undo' ? 'Undid' : 'Redid'} ${changes.length} ${changes.length === 1 ? 'change' : 'changes'}.`;
+  } catch (error) {
+    const code = error instanceof TesseraError ? error.code : '';
+    status.textContent =
+      code === 'NOTHING_TO_UNDO'
+        ? 'Nothing of yours to undo.'
+        : code === 'NOTHING_TO_REDO'
+          ? 'Nothing to redo.'
+          : code === 'VERSION_CONFLICT'
+            ? 'Someone changed this since: it cannot be undone.'
+            : code === 'AUTH_REQUIRED'
+              ? 'Undo needs an account.'
+              : error instanceof Error
+                ? error.message
+                : String(error);
+  }
+}
+
+/** Ctrl/Cmd+Z undoes and Ctrl/Cmd+Shift+Z (or Ctrl+Y) redoes, unless a block holds typing not yet saved: that is the text field's own undo. */
+function onHistoryKey(event: KeyboardEvent): void {
+  if (!(event.ctrlKey || event.metaKey) || event.altKey || !sessionKey) return;
+  const key = event.key.toLowerCase();
+  if (key !== 'z' && key !== 'y') return;
+  const typing = [...rows.values()].find((row) => row.text === document.activeElement);
+  if (typing && (typing.dirty || typing.saving)) return;
+  event.preventDefault();
+  void invert(key === 'y' || event.shiftKey ? 'redo' : 'undo');
+}
+
+/** The slider reaches from the session's start to now; an earlier change is shown read-only beside its diff against now. */
+function trackSeq(seq: number): void {
+  const slider = element<HTMLInputElement>('history-slider');
+  const atNow = Number(slider.value) >= latestSeq;
+  latestSeq = Math.max(latestSeq, seq);
+  slider.max = String(latestSeq);
+  if (atNow) {
+    slider.value = String(latestSeq);
+    element('history-seq').textContent = `${latestSeq} (now)`;
+  }
+}
+
+let shown = 0;
+async function showEarlier(seq: number): Promise<void> {
+  const view = element('history-view');
+  const asked = ++shown;
+  element('history-seq').textContent = seq >= latestSeq ? `${seq} (now)` : String(seq);
+  if (!sessionKey || seq >= latestSeq) {
+    view.hidden = true;
+    return;
+  }
+  try {
+    const [past, diff] = await Promise.all([
+      api<{ title: string; blocks: BlockView[] }>('GET', `/api/sessions/${sessionKey}?atSeq=${seq}`),
+      api<{ blocks: Array<{ id: string; change: string; before: BlockView | null; after: BlockView | null }> }>(
+        'GET',
+        `/api/sessions/${sessionKey}/diff?from=${seq}&to=${latestSeq}`,
+      ),
+    ]);
+    if (asked !== shown) return;
+    element('history-summary').textContent =
+      `“${past.title || 'Untitled'}” as of change ${seq}: ${past.blocks.length} ${past.blocks.length === 1 ? 'block' : 'blocks'}. Since then:`;
+    element('history-blocks').replaceChildren(...past.blocks.map((b) => create('li', { textContent: textOf(b) || '(empty)' })));
+    element('history-diff').replaceChildren(
+      ...(diff.blocks.length === 0
+        ? [create('li', { textContent: 'no block changed' })]
+        : diff.blocks.map((d) => {
+            const item = create('li', { textContent: `${d.change}: ${textOf((d.after ?? d.before)!) || '(empty)'}` });
+            item.dataset.change = d.change;
+            return item;
+          })),
+    );
+    view.hidden = false;
+  } catch (error) {
+    if (asked !== shown) return;
+    element('history-summary').textContent =
+      error instanceof TesseraError && error.code === 'CHANGES_EXPIRED' ? 'That change is older than the history kept.' : String(error);
+    element('history-blocks').replaceChildren();
+    element('history-diff').replaceChildren();
+    view.hidden = false;
+  }
+}
+
+function wireHistory(): void {
+  element('undo').addEventListener('click', () => void invert('undo'));
+  element('redo').addEventListener('click', () => void invert('redo'));
+  document.addEventListener('keydown', onHistoryKey);
+  const slider = element<HTMLInputElement>('history-slider');
+  slider.addEventListener('input', () => void showEarlier(Number(slider.value)));
 }
 
 // ---------------------------------------------------------------------------- presence
@@ -399,6 +500,8 @@ async function openSession(key: string): Promise<void> {
   link.textContent = `${location.origin}/?=${session.key}`;
   document.title = `${session.title || 'Untitled'} · Tessera`;
   rows.clear();
+  latestSeq = 0;
+  trackSeq(session.seq);
   for (const block of session.blocks) accept(block);
   const drafts = JSON.parse(localStorage.getItem(draftsKey()) ?? '{}') as Record<string, { base: number; text: string }>;
   for (const [id, draft] of Object.entries(drafts)) {
@@ -582,6 +685,7 @@ function wireForms(): void {
 
 async function main(): Promise<void> {
   wireForms();
+  wireHistory();
   identity = await loadIdentity();
   element('me').textContent = `You are ${identity.name}`;
   client = new TesseraClient({ url: location.origin, token: identity.token });

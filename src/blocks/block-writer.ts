@@ -112,7 +112,7 @@ export class BlockWriter implements OnModuleDestroy {
 
   async create(
     ctx: WriteContext,
-    input: { id?: string; type: string; content: Record<string, unknown>; position?: string } & Anchor,
+    input: { id?: string; type: string; content: Record<string, unknown>; position?: string; version?: number } & Anchor,
   ): Promise<WriteResult> {
     this.checkSize(input.content);
     const id = input.id ?? randomUUID();
@@ -121,7 +121,7 @@ export class BlockWriter implements OnModuleDestroy {
       try {
         const written = await this.blocks.create(
           ctx.access,
-          { id, type: input.type, content: input.content, position },
+          { id, type: input.type, content: input.content, position, version: input.version },
           { maxBlocks: this.config.SESSION_MAX_BLOCKS, maxBytes: this.config.SESSION_MAX_BYTES },
           ctx.meta,
         );
@@ -230,7 +230,14 @@ export class BlockWriter implements OnModuleDestroy {
       visibility: written.visibility,
       ownerId: written.ownerId,
       memberRoles: written.memberRoles,
-      change: { seq: written.seq, kind, block, actor: ctx.meta.actor, at: ctx.meta.at.toISOString() },
+      change: {
+        seq: written.seq,
+        kind,
+        block,
+        actor: ctx.meta.actor,
+        at: ctx.meta.at.toISOString(),
+        ...(ctx.meta.undoOf === undefined ? {} : { undoOf: ctx.meta.undoOf }),
+      },
     });
     return { block, seq: written.seq };
   }

@@ -17,6 +17,8 @@ export interface WriteAccess {
 export interface WriteMeta {
   actor: Actor;
   at: Date;
+  /** The seq of the change this write inverts (an undo or a redo). */
+  undoOf?: number;
 }
 
 export interface Written {
@@ -35,6 +37,8 @@ export interface NewBlock {
   type: string;
   content: Record<string, unknown>;
   position: string;
+  /** 1, unless an undo brings a deleted block back as it was. */
+  version?: number;
 }
 
 export interface BlockChange {
@@ -85,6 +89,11 @@ const HISTORY_PRUNE_EVERY = 16;
 /** The change's row: its payload and the payload's bytes (for byte-bounded pages). */
 const logged = (payload: Prisma.Sql) => Prisma.sql`${payload}, octet_length((${payload})::text)`;
 
+/** What an update or a move (aliased `q`, with the block's `old_*` columns) overwrote, for time travel and undo. */
+const PRIOR = Prisma.raw(`CASE WHEN q.kind = 'block.moved'
+    THEN json_build_object('position', q.old_position, 'updatedAt', q.old_updated_at, 'updatedBy', q.old_updated_by)
+    ELSE json_build_object('type', q.old_type, 'content', q.old_content, 'updatedAt', q.old_updated_at, 'updatedBy', q.old_updated_by) END`);
+
 /** Who may receive the change, from the locked row: a private session's members are needed only then. */
 const audience = (s: string) =>
   Prisma.raw(`${s}.owner_id AS "ownerId", CASE WHEN ${s}.visibility = 'private' THEN ${s}.member_roles END AS "memberRoles"`);
@@ -116,15 +125,16 @@ export class BlocksRepository {
         RETURNING s.id, s.seq, s.visibility, ${audience('s')}
       ), b AS (
         INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
-        SELECT ${block.id}::uuid, s.id, ${block.type}, c.content, ${block.position}, 1, ${meta.at}, ${meta.at}, ${actor}::jsonb
+        SELECT ${block.id}::uuid, s.id, ${block.type}, c.content, ${block.position}, ${block.version ?? 1}, ${meta.at}, ${meta.at}, ${actor}::jsonb
         FROM s, c
         RETURNING *
       ), rev AS (
         INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
         SELECT id, version, type, content, updated_at, updated_by FROM b
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
-        SELECT s.id, s.seq, 'block.created', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM s, b
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, step, undo_of)
+        SELECT s.id, s.seq, 'block.created', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at},
+               ${this.db.step}::uuid, ${meta.undoOf ?? null}::bigint FROM s, b
       )
       SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId", s.visibility, s."ownerId", s."memberRoles" FROM s, b`;
     return this.first(rows);
@@ -159,8 +169,9 @@ export class BlocksRepository {
           ${column((w) => w.id)}::uuid[], ${column((w) => w.version)}::int[], ${column((w) => w.change.type ?? null)}::varchar[],
           ${column((w) => (w.change.content === undefined ? null : JSON.stringify(w.change.content)))}::json[],
           ${column((w) => w.change.position ?? null)}::text[], ${column((w) => w.kind)}::varchar[],
-          ${column((w) => JSON.stringify(w.meta.actor))}::jsonb[], ${column((w) => w.meta.at)}::timestamptz[]
-        ) WITH ORDINALITY AS w(key, user_id, admin, id, version, type, content, position, kind, actor, at, ord)
+          ${column((w) => JSON.stringify(w.meta.actor))}::jsonb[], ${column((w) => w.meta.at)}::timestamptz[],
+          ${column(() => this.db.step)}::uuid[], ${column((w) => w.meta.undoOf ?? null)}::bigint[]
+        ) WITH ORDINALITY AS w(key, user_id, admin, id, version, type, content, position, kind, actor, at, step, undo_of, ord)
       ), s AS (
         SELECT s.id, s.key, s.stored_bytes, s.visibility, s.owner_id, s.member_roles FROM sessions s
         WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
@@ -168,11 +179,14 @@ export class BlocksRepository {
         SELECT w.*, s.id AS session_id, s.stored_bytes FROM w JOIN s ON s.key = w.key
         WHERE ${accessSql('write', { userId: Prisma.sql`w.user_id`, admin: Prisma.sql`w.admin` })}
       ), old AS (
-        SELECT blocks.id, ${jsonBytes(Prisma.sql`blocks.content`)} AS bytes
+        SELECT blocks.id, ${jsonBytes(Prisma.sql`blocks.content`)} AS bytes, blocks.type, blocks.content, blocks.position,
+               blocks.updated_at, blocks.updated_by
         FROM blocks JOIN ws ON blocks.id = ws.id AND blocks.session_id = ws.session_id
         ORDER BY blocks.id FOR UPDATE OF blocks
       ), d AS (
-        SELECT ws.*, COALESCE(${jsonBytes(Prisma.sql`ws.content`)}, old.bytes) - old.bytes AS delta FROM ws JOIN old ON old.id = ws.id
+        SELECT ws.*, COALESCE(${jsonBytes(Prisma.sql`ws.content`)}, old.bytes) - old.bytes AS delta, old.type AS old_type,
+               old.content AS old_content, old.position AS old_position, old.updated_at AS old_updated_at, old.updated_by AS old_updated_by
+        FROM ws JOIN old ON old.id = ws.id
       ), f AS (
         SELECT d.*, sum(GREATEST(d.delta, 0)) OVER (PARTITION BY d.session_id ORDER BY d.ord) - GREATEST(d.delta, 0) AS earlier FROM d
       ), b AS (
@@ -181,7 +195,8 @@ export class BlocksRepository {
                           version = blocks.version + 1, updated_at = f.at, updated_by = f.actor
         FROM f WHERE blocks.id = f.id AND blocks.version = f.version
           AND ${fitsBudget(Prisma.sql`f.stored_bytes + f.earlier`, Prisma.sql`f.delta`, limits.maxBytes)}
-        RETURNING blocks.*, f.delta, f.ord, f.kind
+        RETURNING blocks.*, f.delta, f.ord, f.kind, f.step, f.undo_of, f.old_type, f.old_content, f.old_position, f.old_updated_at,
+                  f.old_updated_by
       ), g AS (
         SELECT session_id, count(*) AS n, sum(delta) AS delta, max(updated_at) AS at FROM b GROUP BY session_id
       ), n AS (
@@ -197,8 +212,8 @@ export class BlocksRepository {
         DELETE FROM block_revisions r USING b
         WHERE b.version % ${HISTORY_PRUNE_EVERY} = 0 AND r.block_id = b.id AND r.version < b.version - ${limits.historyKeep}
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
-        SELECT q.session_id, q.seq, q.kind, ${logged(blockJson('q'))}, q.updated_by, q.updated_at FROM q
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, prior, step, undo_of)
+        SELECT q.session_id, q.seq, q.kind, ${logged(blockJson('q'))}, q.updated_by, q.updated_at, ${PRIOR}, q.step, q.undo_of FROM q
       )
       SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", s.visibility, ${audience('s')}
       FROM q JOIN s ON s.id = q.session_id`;
@@ -220,8 +235,9 @@ export class BlocksRepository {
         FROM b WHERE sessions.id = b.session_id
         RETURNING sessions.id, sessions.seq
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
-        SELECT n.id, n.seq, 'block.deleted', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at} FROM n, b
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, step, undo_of)
+        SELECT n.id, n.seq, 'block.deleted', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at},
+               ${this.db.step}::uuid, ${meta.undoOf ?? null}::bigint FROM n, b
       )
       SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility, s."ownerId", s."memberRoles" FROM n, b, s`;
     return this.first(rows);

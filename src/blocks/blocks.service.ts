@@ -16,6 +16,12 @@ import { SessionAccess } from '../sessions/session-access.service.js';
 export type BlockOp =
   BatchOp | (Extract<BatchOp, { op: 'create' }> & { position?: string }) | (Extract<BatchOp, { op: 'move' }> & { position?: string });
 
+/**
+ * A rewrite's op, which may invert a change (an undo or a redo): `undoOf` is that change's seq.
+ * An undone delete re-creates the block at the version it was deleted at (`version`).
+ */
+export type RewriteOp = (BlockOp | (Extract<BatchOp, { op: 'create' }> & { position: string; version: number })) & { undoOf?: number };
+
 export interface Revision {
   version: number;
   type: string;
@@ -88,9 +94,9 @@ export class BlocksService {
    * Ops of the server's own rewrites (a restore), applied in order inside the caller's
    * transaction: they may name a block's id and exact position, which callers' ops may not.
    */
-  async rewrite(principal: Principal, key: string, ops: BlockOp[]): Promise<void> {
+  async rewrite(principal: Principal, key: string, ops: RewriteOp[]): Promise<void> {
     const ctx = writeContext(principal, key);
-    for (const op of ops) await this.apply(ctx, op);
+    for (const op of ops) await this.apply(op.undoOf === undefined ? ctx : { ...ctx, meta: { ...ctx.meta, undoOf: op.undoOf } }, op);
   }
 
   async history(principal: Principal, key: string, id: string, query: PageQuery): Promise<Page<Revision>> {

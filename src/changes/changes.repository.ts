@@ -3,7 +3,7 @@ import { TransactionHost } from '../database/transaction-host.js';
 import { isoTime } from '../database/sql-json.js';
 import { Prisma, type Change } from '../generated/prisma/client.js';
 
-export type LoggedChange = Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>;
+export type LoggedChange = Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at' | 'undoOf'>;
 
 export interface PageText {
   first: number | null;
@@ -33,14 +33,17 @@ const payloadSessionJson = (p: string) =>
     FROM json_each(${p}) e
     JOIN (VALUES ('version', 1), ('title', 2), ('state', 3), ('metadata', 4), ('visibility', 5), ('themeId', 6)) o(key, n) ON o.key = e.key)`);
 
-/** A `changes` row (aliased `alias`) as a ChangeEvent. */
+/** A `changes` row (aliased `alias`) as a ChangeEvent, with `undoOf` on the changes an undo or a redo wrote. */
 const changeEventJson = (alias: string, sessionKey: string) => {
-  const head = Prisma.raw(`'seq', ${alias}.seq, 'kind', ${alias}.kind, 'actor', ${alias}.actor, 'at', ${isoTime(`${alias}.at`)}`);
-  const member = Prisma.raw(`json_build_object('userId', ${alias}.payload->'userId', 'role', ${alias}.payload->'role')`);
-  return Prisma.sql`CASE WHEN ${Prisma.raw(alias)}.kind = 'session.updated'
-    THEN json_build_object(${head}, 'session', ${payloadSessionJson(`${alias}.payload`)})
-    WHEN ${Prisma.raw(alias)}.kind IN ('member.updated', 'member.removed') THEN json_build_object(${head}, 'member', ${member})
-    ELSE json_build_object(${head}, 'block', ${payloadBlockJson(`${alias}.payload`, sessionKey)}) END`;
+  const event = (tail: string) => {
+    const head = Prisma.raw(`'seq', ${alias}.seq, 'kind', ${alias}.kind, 'actor', ${alias}.actor, 'at', ${isoTime(`${alias}.at`)}${tail}`);
+    const member = Prisma.raw(`json_build_object('userId', ${alias}.payload->'userId', 'role', ${alias}.payload->'role')`);
+    return Prisma.sql`CASE WHEN ${Prisma.raw(alias)}.kind = 'session.updated'
+      THEN json_build_object(${head}, 'session', ${payloadSessionJson(`${alias}.payload`)})
+      WHEN ${Prisma.raw(alias)}.kind IN ('member.updated', 'member.removed') THEN json_build_object(${head}, 'member', ${member})
+      ELSE json_build_object(${head}, 'block', ${payloadBlockJson(`${alias}.payload`, sessionKey)}) END`;
+  };
+  return Prisma.sql`CASE WHEN ${Prisma.raw(alias)}.undo_of IS NULL THEN ${event('')} ELSE ${event(`, 'undoOf', ${alias}.undo_of`)} END`;
 };
 
 @Injectable()
@@ -54,7 +57,14 @@ export class ChangesRepository {
    */
   async listAfter(sessionId: string, since: number, limit: number, maxBytes: number): Promise<LoggedChange[]> {
     return this.db.client.$queryRaw<LoggedChange[]>`
-      SELECT c.seq, c.kind, c.payload, c.actor, c.at FROM ${page(sessionId, since, limit, maxBytes)} ORDER BY c.seq`;
+      SELECT c.seq, c.kind, c.payload, c.actor, c.at, c.undo_of AS "undoOf" FROM ${page(sessionId, since, limit, maxBytes)} ORDER BY c.seq`;
+  }
+
+  /** The changes one step (a request or a transaction) wrote, in order. */
+  async ofStep(sessionId: string, step: string): Promise<LoggedChange[]> {
+    return this.db.client.$queryRaw<LoggedChange[]>`
+      SELECT seq, kind, payload, actor, at, undo_of AS "undoOf" FROM changes
+      WHERE session_id = ${sessionId}::uuid AND step = ${step}::uuid ORDER BY seq`;
   }
 
   /**

@@ -38,6 +38,11 @@ export class ChangesService {
     return { items, seq: Math.max(session.seq, items[items.length - 1].seq) };
   }
 
+  /** The changes one step wrote (a batch, a restore, an undo), as change events. */
+  async ofStep(session: { id: string; key: string }, step: string): Promise<ChangeEvent[]> {
+    return (await this.changes.ofStep(session.id, step)).map((row) => toChangeEvent(row, session.key));
+  }
+
   /** The body of GET .../changes for a caller who may read the session, a ChangesPage as JSON text. */
   async pageFor(principal: Principal, key: string, since: number, limit: number): Promise<string> {
     const { id, head } = await this.access.require(principal, key, 'read');
@@ -69,9 +74,15 @@ function caughtUp(session: PageOf, since: number): boolean {
 
 const expired = (since: number) => new AppError('CHANGES_EXPIRED', `Changes after seq ${since} are no longer kept; reload the session.`);
 
-function toChangeEvent(row: Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at'>, sessionKey: string): ChangeEvent {
+function toChangeEvent(row: Pick<Change, 'seq' | 'kind' | 'payload' | 'actor' | 'at' | 'undoOf'>, sessionKey: string): ChangeEvent {
   const kind = row.kind as ChangeKind;
-  const base = { seq: Number(row.seq), kind, actor: row.actor as unknown as Actor, at: row.at.toISOString() };
+  const base = {
+    seq: Number(row.seq),
+    kind,
+    actor: row.actor as unknown as Actor,
+    at: row.at.toISOString(),
+    ...(row.undoOf === null || row.undoOf === undefined ? {} : { undoOf: Number(row.undoOf) }),
+  };
   switch (kind) {
     case 'session.updated':
       return { ...base, session: toSessionChange(row.payload as Record<string, unknown>) };

@@ -183,6 +183,16 @@ export class SessionFeed {
     await this.client.request('block.delete', { key: this.key, id, version });
   }
 
+  /** Undoes the caller's own latest step in this session (a signed-in writer); its changes arrive as `change` too. */
+  undo(): Promise<{ seq: number; changes: ChangeEvent[] }> {
+    return this.client.request('session.undo', { key: this.key });
+  }
+
+  /** Redoes the caller's latest undo in this session, unless they edited since. */
+  redo(): Promise<{ seq: number; changes: ChangeEvent[] }> {
+    return this.client.request('session.redo', { key: this.key });
+  }
+
   updatePresence(presence: { cursor?: { blockId: string; offset: number }; selection?: unknown; status?: string }): void {
     this.client.socket.volatile.emit('presence.update', { key: this.key, ...presence });
   }

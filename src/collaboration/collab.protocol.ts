@@ -19,6 +19,8 @@ export const CLIENT_EVENTS = {
   update: 'block.update',
   move: 'block.move',
   delete: 'block.delete',
+  undo: 'session.undo',
+  redo: 'session.redo',
 } as const;
 export const KNOWN_CLIENT_EVENTS: ReadonlySet<string> = new Set(Object.values(CLIENT_EVENTS));
 
@@ -91,3 +93,6 @@ export const MoveBlockEvent = MoveBlockBody.safeExtend(target);
 export type MoveBlockEvent = z.infer<typeof MoveBlockEvent>;
 export const DeleteBlockEvent = z.object({ ...target, version }).strict();
 export type DeleteBlockEvent = z.infer<typeof DeleteBlockEvent>;
+/** `session.undo` and `session.redo`: the caller's own latest step in the session. */
+export const UndoEvent = z.object({ key: sessionKey }).strict();
+export type UndoEvent = z.infer<typeof UndoEvent>;

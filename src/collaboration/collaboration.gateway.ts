@@ -23,6 +23,7 @@ import {
   NAMESPACE,
   PresencePayload,
   roomOf,
+  UndoEvent,
   UpdateBlockEvent,
 } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
@@ -35,6 +36,7 @@ import { SocketMetrics } from './socket.metrics.js';
 import { versionFrom } from '../sessions/version-precondition.js';
 import { OnAppEvent } from '../events/app-events.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
+import { UndoService } from '../undo/undo.service.js';
 
 const PRESENCE_HEARTBEAT_MS = PRESENCE_STALE_MS / 3;
 /** How long a drain waits for events being handled before it closes the sockets. */
@@ -67,6 +69,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     private readonly metrics: SocketMetrics,
     private readonly backpressure: SocketBackpressure,
     private readonly inFlight: SocketEventsInFlight,
+    private readonly undo: UndoService,
   ) {}
 
   afterInit(namespace: Namespace): void {
@@ -163,6 +166,19 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
   async remove(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: DeleteBlockEvent }) payload: DeleteBlockEvent) {
     const { seq } = await this.blocks.delete(socket.data.principal, payload.key, payload.id, payload.version, socket.id);
     return { deleted: payload.id, seq };
+  }
+
+  /** Ack `{ok, seq, changes}`, as POST .../undo answers. */
+  @SubscribeMessage(CLIENT_EVENTS.undo)
+  @RateLimit('block-edits')
+  undoLatest(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: UndoEvent }) payload: UndoEvent) {
+    return this.undo.invert(socket.data.principal, payload.key, 'undo');
+  }
+
+  @SubscribeMessage(CLIENT_EVENTS.redo)
+  @RateLimit('block-edits')
+  redoLatest(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: UndoEvent }) payload: UndoEvent) {
+    return this.undo.invert(socket.data.principal, payload.key, 'redo');
   }
 
   /** Keeps this instance's members alive in Redis; an instance that dies stops, and its entries go stale. */

@@ -5,6 +5,7 @@ import { ChangesModule } from '../changes/changes.module.js';
 import { HealthModule } from '../health/health.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { UndoModule } from '../undo/undo.module.js';
 import { CollabHandshake } from './collab.handshake.js';
 import { CollaborationGateway } from './collaboration.gateway.js';
 import { RealtimeModule } from './realtime.module.js';
@@ -16,7 +17,7 @@ import { WsStatsController } from './ws-stats.controller.js';
 import { WsStatsService } from './ws-stats.service.js';
 
 @Module({
-  imports: [AuthModule, BlocksModule, ChangesModule, HealthModule, RateLimitModule, RealtimeModule, SessionsModule],
+  imports: [AuthModule, BlocksModule, ChangesModule, HealthModule, RateLimitModule, RealtimeModule, SessionsModule, UndoModule],
   controllers: [WsStatsController],
   providers: [
     CollabHandshake,

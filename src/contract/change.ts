@@ -22,4 +22,6 @@ export interface ChangeEvent {
   member?: MemberChange;
   actor: Actor;
   at: string;
+  /** On the changes an undo or a redo wrote: the seq of the change each one inverts. */
+  undoOf?: number;
 }

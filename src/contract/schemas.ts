@@ -65,7 +65,11 @@ const sessionFields = {
 export const SessionSchema = z.object(sessionFields).meta({ id: 'Session' });
 
 export const SessionDocumentSchema = z
-  .object({ ...sessionFields, blocks: z.array(BlockSchema) })
+  .object({
+    ...sessionFields,
+    atSeq: z.int().min(0).optional().meta({ description: 'With `?atSeq=`: the change this read-only past view is right after.' }),
+    blocks: z.array(BlockSchema),
+  })
   .meta({ id: 'SessionDocument', description: 'A session with its blocks in position order.' });
 
 export const SessionChangeSchema = z
@@ -88,12 +92,34 @@ export const ChangeEventSchema = z
     member: z.object({ userId: uuid, role: role.nullable() }).optional(),
     actor: ActorSchema,
     at: timestamp,
+    undoOf: z.int().min(1).optional().meta({ description: 'On a change an undo or redo wrote: the seq of the change it inverts.' }),
   })
   .meta({ id: 'ChangeEvent' });
 
 export const ChangesPageSchema = z
   .object({ items: z.array(ChangeEventSchema), seq: z.int().min(0).meta({ description: "The session's seq." }) })
   .meta({ id: 'ChangesPage' });
+
+export const SessionDiffSchema = z
+  .object({
+    from: z.int().min(0),
+    to: z.int().min(0),
+    blocks: z.array(
+      z.object({
+        id: uuid,
+        change: z.enum(['created', 'updated', 'moved', 'deleted']),
+        // A Block, or null; plain objects here because OpenAPI 3.0 cannot make a referenced schema nullable.
+        before: jsonObject.nullable().meta({ description: 'The block (a Block) right after `from`; null when it was created since.' }),
+        after: jsonObject.nullable().meta({ description: 'The block (a Block) right after `to`; null when it was deleted since.' }),
+      }),
+    ),
+    session: z.object({ before: jsonObject, after: jsonObject }).optional(),
+  })
+  .meta({ id: 'SessionDiff', description: 'What changed between two seqs: each block that differs, and the session fields when they do.' });
+
+export const UndoResultSchema = z
+  .object({ seq: z.int().min(1), changes: z.array(ChangeEventSchema) })
+  .meta({ id: 'UndoResult', description: 'The changes the undo or redo wrote (each with `undoOf`), and the seq of the last.' });
 
 /** `{items, nextCursor}`: one page of a list, newest first. */
 export const pageOf = <T extends z.ZodType>(item: T, id: string) =>

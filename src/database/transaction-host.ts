@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from './prisma.service.js';
@@ -8,6 +9,8 @@ export type DbClient = Prisma.TransactionClient;
 interface TransactionContext {
   client: DbClient;
   afterCommit: Array<() => Promise<void>>;
+  /** Names the changes this transaction writes, so they are undone as one step. */
+  step: string;
 }
 
 /**
@@ -30,6 +33,11 @@ export class TransactionHost {
     return this.storage.getStore() !== undefined;
   }
 
+  /** The step id of the transaction in progress (every change it writes carries it), else null. */
+  get step(): string | null {
+    return this.storage.getStore()?.step ?? null;
+  }
+
   /**
    * Runs `fn` in a transaction, or inside the caller's one when already in a transaction.
    * Tasks queued with `afterCommit` run (awaited, in order) once it has committed.
@@ -37,7 +45,7 @@ export class TransactionHost {
   async run<T>(fn: () => Promise<T>, options?: { isolationLevel?: Prisma.TransactionIsolationLevel }): Promise<T> {
     if (this.storage.getStore()) return fn();
     const afterCommit: TransactionContext['afterCommit'] = [];
-    const result = await this.prisma.$transaction((client) => this.storage.run({ client, afterCommit }, fn), {
+    const result = await this.prisma.$transaction((client) => this.storage.run({ client, afterCommit, step: randomUUID() }, fn), {
       maxWait: 10_000,
       timeout: 30_000,
       ...options,

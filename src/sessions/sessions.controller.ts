@@ -16,6 +16,8 @@ import type { SessionView } from '../contract/session.js';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
 import { EXAMPLE_DOCUMENT, EXAMPLE_SESSION } from '../common/openapi/examples.js';
 import { SessionDocumentSchema, SessionPageSchema, SessionSchema } from '../contract/schemas.js';
+import { GetSessionQuery } from './dto/history.dto.js';
+import { TimeTravel } from './time-travel.service.js';
 
 @ApiTags('sessions')
 @Admission()
@@ -24,6 +26,7 @@ export class SessionsController {
   constructor(
     private readonly sessions: SessionsService,
     private readonly reader: DocumentReader,
+    private readonly timeTravel: TimeTravel,
   ) {}
 
   @Post()
@@ -99,27 +102,36 @@ export class SessionsController {
     return session;
   }
 
-  /** The session with its blocks, sent as the JSON text the database wrote (and the cache kept), never re-serialized. */
+  /**
+   * The session with its blocks, sent as the JSON text the database wrote (and the cache kept), never re-serialized.
+   * With `atSeq`: as it was right after that change (read-only, `atSeq` echoed, never cached).
+   */
   @Get(':key')
   @ApiOperationDoc({
     id: 'getSession',
     summary: 'Get a session with its blocks',
-    description: 'The session and its blocks in position order, as the caller may see them. `ETag` carries the version.',
+    description:
+      'The session and its blocks in position order, as the caller may see them. `ETag` carries the version. ' +
+      'With `atSeq=n`: as they were right after change n (read-only, never cached, `atSeq` echoed); 410 CHANGES_EXPIRED when ' +
+      'n is older than the kept log, 400 SEQ_OUT_OF_RANGE past the current seq.',
     auth: 'optional',
     responses: {
       200: {
         description: 'The session.',
         schema: SessionDocumentSchema,
         example: EXAMPLE_DOCUMENT,
-        headers: { ETag: { description: 'The session version, `"<n>"`.' } },
+        headers: { ETag: { description: 'The session version, `"<n>"` (not sent with `atSeq`).' } },
       },
     },
+    errors: ['SEQ_OUT_OF_RANGE', 'CHANGES_EXPIRED'],
   })
   async get(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
+    @Query({ schema: GetSessionQuery }) query: GetSessionQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<JsonText> {
+    if (query.atSeq !== undefined) return jsonText(reply, await this.timeTravel.documentAt(principal, key, query.atSeq));
     const document = await this.reader.document(principal, key);
     void reply.header('etag', `"${document.head.version}"`);
     return jsonText(reply, documentBody(document, roleIn(document.head, principal)!));

@@ -18,10 +18,13 @@ import { SessionTypesRepository } from './session-types.repository.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
+import { SessionHistoryController } from './session-history.controller.js';
+import { TimeTravel } from './time-travel.service.js';
+import { TimeTravelRepository } from './time-travel.repository.js';
 
 @Module({
   imports: [CacheModule, QueuesModule, RateLimitModule, ThemesModule],
-  controllers: [SessionsController],
+  controllers: [SessionsController, SessionHistoryController],
   providers: [
     DocumentReader,
     DocumentsRepository,
@@ -37,6 +40,8 @@ import { SessionsService } from './sessions.service.js';
     SessionTypesRepository,
     SessionsRepository,
     SessionsService,
+    TimeTravel,
+    TimeTravelRepository,
   ],
   exports: [DocumentReader, SessionAccess, SessionsService, SessionKeyStats, SessionRetention],
 })

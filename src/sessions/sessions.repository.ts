@@ -70,6 +70,8 @@ export interface SessionSave {
   visibility?: Visibility;
   actor: Actor;
   at: Date;
+  /** The seq of the change this save inverts (an undo or a redo). */
+  undoOf?: number;
 }
 
 @Injectable()
@@ -157,9 +159,13 @@ export class SessionsRepository {
     if (save.themeId !== undefined) sets.push(Prisma.sql`theme_id = ${save.themeId}::uuid`);
     if (save.visibility !== undefined) sets.push(Prisma.sql`visibility = ${save.visibility}::"Visibility"`);
     const payload = JSON.stringify(change);
+    // What the save overwrites, for time travel and undo: the small fields always, the state when it is replaced.
+    const prior = Prisma.sql`json_build_object('title', s.title, ${save.state === undefined ? Prisma.empty : Prisma.sql`'state', s.state,`}
+      'metadata', s.metadata, 'visibility', s.visibility, 'themeId', s.theme_id)`;
     const rows = await this.db.client.$queryRaw<Array<Session & { miss: SaveMiss }>>`
       WITH s AS (
-        SELECT s.id, s.version, s.stored_bytes, s.title, s.state, s.metadata, ${accessSqlFor(access.action, access.caller)} AS allowed
+        SELECT s.id, s.version, s.stored_bytes, s.title, s.state, s.metadata, s.visibility, s.theme_id,
+               ${accessSqlFor(access.action, access.caller)} AS allowed
         FROM sessions s WHERE s.id = ${id}::uuid FOR UPDATE
       ), n AS (
         SELECT s.id, ${title} AS title, ${state} AS state, ${mergedJson(Prisma.sql`s.metadata`, Prisma.sql`${metadata}::json`)} AS metadata FROM s
@@ -177,10 +183,10 @@ export class SessionsRepository {
           AND ${fitsBudget(Prisma.sql`s.stored_bytes`, Prisma.sql`c.delta`, budget.maxBytes)}
         RETURNING ${SAVED_COLUMNS}
       ), log AS (
-        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at)
+        INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, prior, step, undo_of)
         SELECT u.id, u.seq, 'session.updated', ${payload}::json, octet_length(${payload}::json::text),
-               ${JSON.stringify(save.actor)}::jsonb, ${save.at}
-        FROM u
+               ${JSON.stringify(save.actor)}::jsonb, ${save.at}, ${prior}, ${this.db.step}::uuid, ${save.undoOf ?? null}::bigint
+        FROM u, s
       )
       SELECT u.*, json_build_object('version', s.version, 'storedBytes', s.stored_bytes, 'delta', c.delta,
                                     'metadataBytes', c.metadata_bytes, 'allowed', s.allowed) AS miss

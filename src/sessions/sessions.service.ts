@@ -105,7 +105,8 @@ export class SessionsService implements OnModuleDestroy {
     throw new AppError('SERVICE_UNAVAILABLE', 'This key is being created and deleted concurrently; retry.');
   }
 
-  async save(principal: Principal, key: string, version: number, body: SaveSessionBody): Promise<SessionView> {
+  /** `undoOf`: the save inverts that change (an undo or a redo). */
+  async save(principal: Principal, key: string, version: number, body: SaveSessionBody, undoOf?: number): Promise<SessionView> {
     const current = checkAccess(await this.sessions.findByKey(key), principal, 'write');
     const action = body.visibility !== undefined && body.visibility !== current.visibility ? 'own' : 'write';
     checkAccess(current, principal, action);
@@ -113,7 +114,7 @@ export class SessionsService implements OnModuleDestroy {
     const at = new Date();
     const actor = actorOf(principal);
     const { version: _version, ...changes } = body;
-    const save: SessionSave = { ...changes, actor, at };
+    const save: SessionSave = { ...changes, actor, at, undoOf };
     const change = toSessionChange({ ...save, version: version + 1, metadata: { ...save.metadata, lastModified: at.toISOString() } });
     const outcome = await this.sessions.saveIfVersion(current.id, version, save, change, this.budget, { caller: principal, action });
     if (!outcome.saved) {
@@ -135,7 +136,14 @@ export class SessionsService implements OnModuleDestroy {
       sessionKey: key,
       sessionId: saved.id,
       visibility: saved.visibility,
-      change: { seq: view.seq, kind: 'session.updated', session: change, actor, at: at.toISOString() },
+      change: {
+        seq: view.seq,
+        kind: 'session.updated',
+        session: change,
+        actor,
+        at: at.toISOString(),
+        ...(undoOf === undefined ? {} : { undoOf }),
+      },
       ownerId: saved.ownerId,
       memberRoles: saved.memberRoles,
       visibilityLowered: VISIBILITY_RANK[saved.visibility] < VISIBILITY_RANK[current.visibility],

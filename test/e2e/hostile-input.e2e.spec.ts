@@ -279,6 +279,8 @@ describe('hostile socket payloads are answered like hostile bodies', () => {
       [CLIENT_EVENTS.update]: () => ({ key, id: target.id, version: target.version, content: { text: 'hello again' } }),
       [CLIENT_EVENTS.move]: () => ({ key, id: target.id, version: target.version }),
       [CLIENT_EVENTS.delete]: () => ({ key, id: target.id, version: target.version }),
+      [CLIENT_EVENTS.undo]: () => ({ key }),
+      [CLIENT_EVENTS.redo]: () => ({ key }),
     };
     // Where the hostile value goes: in place of one of the event's fields, as a new key inside
     // one of its object fields (`content.*`), or as a field of its own (`+`), named by `name`.
@@ -296,6 +298,8 @@ describe('hostile socket payloads are answered like hostile bodies', () => {
       [CLIENT_EVENTS.update]: ['key', 'id', 'version', 'type', 'content', 'merge', '+'],
       [CLIENT_EVENTS.move]: ['key', 'id', 'version', 'afterId', 'beforeId', '+'],
       [CLIENT_EVENTS.delete]: ['key', 'id', 'version', '+'],
+      [CLIENT_EVENTS.undo]: ['key', '+'],
+      [CLIENT_EVENTS.redo]: ['key', '+'],
     };
     const placeIn = (event: (typeof EVENTS)[number]) => {
       const typed = fc.constantFrom(...typedPlaces[event]);

@@ -27,10 +27,10 @@ export function problemSchema(status: number, codes: readonly ErrorCode[]): z.Zo
           .meta({ description: 'VALIDATION_FAILED: what is wrong, field by field (`content.text`, `If-Match`, ...).' }),
       }),
       ...(has('VERSION_CONFLICT') && {
-        current: z
-          .record(z.string(), z.unknown())
-          .optional()
-          .meta({ description: 'VERSION_CONFLICT: the stored resource (a session without its blocks, or a block).' }),
+        current: z.record(z.string(), z.unknown()).nullable().optional().meta({
+          description:
+            'VERSION_CONFLICT: the stored resource (a session without its blocks, or a block); null when an undo or redo finds the block deleted since.',
+        }),
       }),
       ...((has('RATE_LIMITED') || has('BLOCKED')) && { retryAfter: z.number().optional() }),
     })
