@@ -38,6 +38,7 @@ export const ERROR_CATALOG = {
   MEMBER_LIMIT_REACHED: { status: 409, detail: 'The session has the most members it may have (SESSION_MEMBER_LIMIT).' },
   BLOCK_LIMIT_REACHED: { status: 409, detail: 'The session holds the most blocks a session may hold.' },
   ROOM_FULL: { status: 409, detail: 'The session has the most members it may have.' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, detail: 'A request with this Idempotency-Key is still running; retry shortly.' },
   VERSION_CONFLICT: { status: 409, detail: 'The resource changed since the version this write is based on.' },
   INVITE_EXPIRED: { status: 410, detail: 'This invitation has expired, was revoked or was used up.' },
   CHANGES_EXPIRED: { status: 410, detail: 'The changes after this sequence number are no longer kept; reload the session.' },

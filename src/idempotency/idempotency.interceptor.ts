@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { Injectable, SetMetadata, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { defer, lastValueFrom, type Observable } from 'rxjs';
+import { callOf, isRecord } from '../common/call-context.js';
+import { IDEMPOTENCY_KEY_PATTERN } from '../common/idempotency-key.js';
+import { principalScope } from '../common/principal.js';
+import { TransactionHost } from '../database/transaction-host.js';
+import { AppError } from '../errors/app-error.js';
+import { toProblem } from '../errors/problem.js';
+import { IdempotencyLeases } from './idempotency-lease.js';
+import { IdempotencyRecordsRepository, type RecordedAnswer } from './idempotency.repository.js';
+
+const IDEMPOTENT = 'tessera:idempotent';
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Seconds a retry that found its key in use is told to wait. */
+const IN_USE_RETRY_SECONDS = 1;
+
+/**
+ * Whether a route or socket event takes an idempotency key: every HTTP write under
+ * `@Admission()` does unless marked `false` (a route with its own rule); a socket event only
+ * when marked, and then its payload's `idempotencyKey` is taken out before validation.
+ */
+export const Idempotent = (takesKey = true) => SetMetadata(IDEMPOTENT, takesKey);
+
+/** One keyed request: whose key, and what it asks (a retry must ask the same). */
+interface Keyed {
+  scope: string;
+  key: string;
+  fingerprint: string;
+}
+
+/** Another run of the same key recorded its answer first: this run's write rolls back. */
+class AnsweredElsewhere extends Error {}
+
+/**
+ * Every write applied once per (caller, key), on HTTP and sockets alike. The first request
+ * runs inside a transaction that also records its answer (status, ETag, body), so the write
+ * and its record commit together or not at all; a retry with the same method, path and body
+ * within 24 h gets the recorded answer with `Idempotent-Replayed: true` (sockets: the same
+ * ack) and writes nothing. Another request under the key: 422 IDEMPOTENCY_KEY_REUSED; one
+ * that arrives while the first runs: 409 IDEMPOTENCY_KEY_IN_USE. A refusal (4xx) is recorded
+ * as well; an answer that failed for a dependency (5xx) or a limit (429) is not, so its retry
+ * runs afresh.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly records: IdempotencyRecordsRepository,
+    private readonly leases: IdempotencyLeases,
+    private readonly tx: TransactionHost,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return defer(async () => {
+      const keyed = this.keyedRequest(context);
+      return keyed ? this.handle(context, keyed, next) : lastValueFrom(next.handle(), { defaultValue: undefined });
+    });
+  }
+
+  private async handle(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
+    const [recorded, lease] = await Promise.all([this.records.find(keyed.scope, keyed.key), this.leases.take(keyed.scope, keyed.key)]);
+    if (recorded) {
+      lease?.release();
+      return this.replay(context, keyed, recorded);
+    }
+    if (!lease) {
+      callOf(context).header('retry-after', IN_USE_RETRY_SECONDS);
+      throw new AppError('IDEMPOTENCY_KEY_IN_USE', undefined, { retryAfter: IN_USE_RETRY_SECONDS });
+    }
+    try {
+      return await this.runOnce(context, keyed, next);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Runs the handler with its answer recorded in its own transaction; a refusal is recorded after it. */
+  private async runOnce(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
+    try {
+      return await this.tx.run(async () => {
+        const value: unknown = await lastValueFrom(next.handle(), { defaultValue: undefined });
+        const { answer, result } = await answerOf(context, keyed.fingerprint, value);
+        if (!(await this.records.insert(keyed.scope, keyed.key, answer))) throw new AnsweredElsewhere();
+        return result;
+      });
+    } catch (error) {
+      if (error instanceof AnsweredElsewhere) return this.replayRecorded(context, keyed);
+      const refusal = recordableRefusal(error);
+      if (!refusal) throw error;
+      const answer = { fingerprint: keyed.fingerprint, status: refusal.status, etag: null, body: JSON.stringify(refusal) };
+      // Not recorded (the database is away): the refusal still stands, and a retry decides afresh.
+      const recorded = await this.records.insert(keyed.scope, keyed.key, answer).catch(() => true);
+      if (!recorded) return this.replayRecorded(context, keyed);
+      throw error;
+    }
+  }
+
+  private async replayRecorded(context: ExecutionContext, keyed: Keyed): Promise<unknown> {
+    const recorded = await this.records.find(keyed.scope, keyed.key);
+    if (!recorded) throw new AppError('SERVICE_UNAVAILABLE', 'The first request with this key has just been undone; retry.');
+    return this.replay(context, keyed, recorded);
+  }
+
+  /** The recorded answer, as the first request got it (a refusal: the same problem). */
+  private replay(context: ExecutionContext, keyed: Keyed, recorded: RecordedAnswer): unknown {
+    if (recorded.fingerprint !== keyed.fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+    const call = callOf(context);
+    call.header('idempotent-replayed', 'true');
+    if (recorded.status >= 400) {
+      const {
+        code,
+        detail,
+        type: _type,
+        title: _title,
+        status: _status,
+        ...extensions
+      } = JSON.parse(recorded.body ?? '{}') as {
+        code: AppError['code'];
+        detail: string;
+        [field: string]: unknown;
+      };
+      throw new AppError(code, detail, extensions);
+    }
+    if (call.transport === 'ws') return recorded.body === null ? {} : (JSON.parse(recorded.body) as unknown);
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    void reply.status(recorded.status);
+    if (recorded.etag !== null) void reply.header('etag', recorded.etag);
+    if (recorded.body === null) return undefined;
+    void reply.type('application/json');
+    return recorded.body;
+  }
+
+  /** The request's key, scope and fingerprint, or undefined when it carries no key (or takes none). */
+  private keyedRequest(context: ExecutionContext): Keyed | undefined {
+    const marked = this.reflector.get<boolean | undefined>(IDEMPOTENT, context.getHandler());
+    if (context.getType() === 'ws') {
+      if (marked !== true) return undefined;
+      const data: unknown = context.switchToWs().getData();
+      if (!isRecord(data) || data.idempotencyKey === undefined) return undefined;
+      const key = validKey(data.idempotencyKey, 'idempotencyKey');
+      delete data.idempotencyKey;
+      const event = String(context.switchToWs().getPattern());
+      return { key, scope: principalScope(callOf(context).principal), fingerprint: sha256(['ws', event, data]) };
+    }
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    if (!(marked ?? WRITE_METHODS.has(request.method))) return undefined;
+    const header = request.headers['idempotency-key'];
+    if (header === undefined) return undefined;
+    const key = validKey(header, 'Idempotency-Key');
+    const fingerprint = sha256([request.method, request.url, request.headers['if-match'] ?? null, request.body ?? null]);
+    return { key, scope: principalScope(callOf(context).principal), fingerprint };
+  }
+}
+
+function validKey(value: unknown, field: string): string {
+  if (typeof value === 'string' && IDEMPOTENCY_KEY_PATTERN.test(value)) return value;
+  throw AppError.validation([{ field, message: 'must be 1 to 255 visible ASCII characters' }]);
+}
+
+const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+
+/** A refusal that is the request's own answer (4xx, not a limit's "later"): recorded and replayed. */
+function recordableRefusal(error: unknown) {
+  const { problem, internal } = toProblem(error);
+  if (internal || problem.status >= 500 || problem.status === 429) return undefined;
+  return problem;
+}
+
+/**
+ * What the handler answered, as it is recorded and as it is sent: a body streamed in slices
+ * (a restore's whole document) is gathered into one text, bounded like the session it holds.
+ */
+async function answerOf(
+  context: ExecutionContext,
+  fingerprint: string,
+  value: unknown,
+): Promise<{ answer: RecordedAnswer; result: unknown }> {
+  if (context.getType() === 'ws') {
+    return { answer: { fingerprint, status: 200, etag: null, body: JSON.stringify(value ?? {}) }, result: value };
+  }
+  const reply = context.switchToHttp().getResponse<FastifyReply>();
+  let body: string | null;
+  let result = value;
+  if (value === undefined || value === null) body = null;
+  else if (typeof value === 'string') body = value;
+  else if (isAsyncIterable(value)) {
+    const parts: Buffer[] = [];
+    for await (const part of value) parts.push(part as Buffer);
+    body = Buffer.concat(parts).toString();
+    result = body;
+  } else body = JSON.stringify(value);
+  const etag = reply.getHeader('etag');
+  return { answer: { fingerprint, status: reply.statusCode, etag: typeof etag === 'string' ? etag : null, body }, result };
+}
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
