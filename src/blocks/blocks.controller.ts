@@ -8,6 +8,7 @@ import { PageQuery } from '../common/pagination.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { versionFrom } from '../sessions/version-precondition.js';
 import { BlocksService } from './blocks.service.js';
+import { ApiIdempotencyKey, Idempotent } from '../idempotency/idempotency.interceptor.js';
 import type { BlockView } from '../contract/block.js';
 import {
   BatchBody,
@@ -40,6 +41,8 @@ export class BlocksController {
 
   @Post()
   @RateLimit('block-edits')
+  @Idempotent('with-write')
+  @ApiIdempotencyKey()
   async create(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -51,6 +54,7 @@ export class BlocksController {
   /** All ops in one transaction, or none (409 with `opIndex`). */
   @Post('batch')
   @RateLimit('block-edits', { cost: opsCount })
+  @ApiIdempotencyKey()
   @HttpCode(200)
   batch(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string, @Body({ schema: BatchBody }) body: BatchBody) {
     return this.blocks.batch(principal, key, body.ops);
@@ -58,6 +62,8 @@ export class BlocksController {
 
   @Patch(':id')
   @RateLimit('block-edits')
+  @Idempotent('with-write')
+  @ApiIdempotencyKey()
   @ApiHeader(IF_MATCH)
   async update(
     @CurrentPrincipal() principal: Principal,
@@ -75,6 +81,8 @@ export class BlocksController {
 
   @Post(':id/move')
   @RateLimit('block-edits')
+  @Idempotent('with-write')
+  @ApiIdempotencyKey()
   @HttpCode(200)
   @ApiHeader(IF_MATCH)
   async move(
@@ -92,6 +100,8 @@ export class BlocksController {
 
   @Delete(':id')
   @RateLimit('block-edits')
+  @Idempotent('with-write')
+  @ApiIdempotencyKey()
   @HttpCode(204)
   @ApiHeader(IF_MATCH)
   async delete(

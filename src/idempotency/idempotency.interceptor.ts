@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, SetMetadata, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { defer, lastValueFrom, type Observable } from 'rxjs';
 import { callOf, isRecord } from '../common/call-context.js';
@@ -11,6 +12,7 @@ import { AppError } from '../errors/app-error.js';
 import { toProblem } from '../errors/problem.js';
 import { IdempotencyLeases } from './idempotency-lease.js';
 import { IdempotencyRecordsRepository, type RecordedAnswer } from './idempotency.repository.js';
+import { KeyAlreadyRecorded, OUTCOME_STATUS, RecordedWrites, type RecordedOutcome } from './recorded-write.js';
 
 const IDEMPOTENT = 'tessera:idempotent';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -18,21 +20,36 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const IN_USE_RETRY_SECONDS = 1;
 
 /**
- * Whether a route or socket event takes an idempotency key: every HTTP write under
- * `@Admission()` does unless marked `false` (a route with its own rule); a socket event only
+ * How a route's answer is recorded: `answer` in a transaction around the handler, with the
+ * answer itself; `with-write` by the route's one block write, in its own statement (see
+ * RecordedWrites); `false`: the route takes no key here (it has its own rule).
+ */
+export type IdempotencyMode = 'answer' | 'with-write' | false;
+
+/**
+ * Whether a route or socket event takes an idempotency key, and how it is recorded: every
+ * HTTP write under `@Admission()` does (`answer`) unless marked otherwise; a socket event only
  * when marked, and then its payload's `idempotencyKey` is taken out before validation.
  */
-export const Idempotent = (takesKey = true) => SetMetadata(IDEMPOTENT, takesKey);
+export const Idempotent = (mode: IdempotencyMode = 'answer') => SetMetadata(IDEMPOTENT, mode);
+
+/** Documents the `Idempotency-Key` header of a write route in the OpenAPI description. */
+export const ApiIdempotencyKey = () =>
+  ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      '1 to 255 visible ASCII characters. A retry with the same key, method, path and body within 24 h gets the first answer ' +
+      '(`Idempotent-Replayed: true`) and writes nothing; another request under the key: 422 IDEMPOTENCY_KEY_REUSED.',
+  });
 
 /** One keyed request: whose key, and what it asks (a retry must ask the same). */
 interface Keyed {
   scope: string;
   key: string;
   fingerprint: string;
+  mode: 'answer' | 'with-write';
 }
-
-/** Another run of the same key recorded its answer first: this run's write rolls back. */
-class AnsweredElsewhere extends Error {}
 
 /**
  * Every write applied once per (caller, key), on HTTP and sockets alike. The first request
@@ -64,7 +81,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const [recorded, lease] = await Promise.all([this.records.find(keyed.scope, keyed.key), this.leases.take(keyed.scope, keyed.key)]);
     if (recorded) {
       lease?.release();
-      return this.replay(context, keyed, recorded);
+      return this.replay(context, keyed, recorded, next);
     }
     if (!lease) {
       callOf(context).header('retry-after', IN_USE_RETRY_SECONDS);
@@ -77,38 +94,58 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
   }
 
-  /** Runs the handler with its answer recorded in its own transaction; a refusal is recorded after it. */
+  /**
+   * Runs the handler once with its answer recorded with its write: by the write's own
+   * statement (`with-write`), or in a transaction around the handler that inserts the answer
+   * before it commits. A refusal (which wrote nothing) is recorded after it.
+   */
   private async runOnce(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
+    const handled = () => lastValueFrom(next.handle(), { defaultValue: undefined as unknown });
+    const { scope, key, fingerprint } = keyed;
     try {
+      if (keyed.mode === 'with-write') {
+        const { value, recorded } = await RecordedWrites.run({ scope, key, fingerprint }, handled);
+        if (recorded) return value;
+        // The route answered without its write (nothing to record it with): its answer is recorded alone.
+        const { answer, result } = await answerOf(context, fingerprint, value);
+        if (!(await this.records.insert(scope, key, answer))) throw new KeyAlreadyRecorded();
+        return result;
+      }
       return await this.tx.run(async () => {
-        const value: unknown = await lastValueFrom(next.handle(), { defaultValue: undefined });
-        const { answer, result } = await answerOf(context, keyed.fingerprint, value);
-        if (!(await this.records.insert(keyed.scope, keyed.key, answer))) throw new AnsweredElsewhere();
+        const { answer, result } = await answerOf(context, fingerprint, await handled());
+        if (!(await this.records.insert(scope, key, answer))) throw new KeyAlreadyRecorded();
         return result;
       });
     } catch (error) {
-      if (error instanceof AnsweredElsewhere) return this.replayRecorded(context, keyed);
+      if (error instanceof KeyAlreadyRecorded) return this.replayRecorded(context, keyed, next);
       const refusal = recordableRefusal(error);
       if (!refusal) throw error;
-      const answer = { fingerprint: keyed.fingerprint, status: refusal.status, etag: null, body: JSON.stringify(refusal) };
+      const answer = { fingerprint, status: refusal.status, etag: null, body: JSON.stringify(refusal) };
       // Not recorded (the database is away): the refusal still stands, and a retry decides afresh.
-      const recorded = await this.records.insert(keyed.scope, keyed.key, answer).catch(() => true);
-      if (!recorded) return this.replayRecorded(context, keyed);
+      const recorded = await this.records.insert(scope, key, answer).catch(() => true);
+      if (!recorded) return this.replayRecorded(context, keyed, next);
       throw error;
     }
   }
 
-  private async replayRecorded(context: ExecutionContext, keyed: Keyed): Promise<unknown> {
+  private async replayRecorded(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
     const recorded = await this.records.find(keyed.scope, keyed.key);
     if (!recorded) throw new AppError('SERVICE_UNAVAILABLE', 'The first request with this key has just been undone; retry.');
-    return this.replay(context, keyed, recorded);
+    return this.replay(context, keyed, recorded, next);
   }
 
-  /** The recorded answer, as the first request got it (a refusal: the same problem). */
-  private replay(context: ExecutionContext, keyed: Keyed, recorded: RecordedAnswer): unknown {
+  /**
+   * The recorded answer, as the first request got it (a refusal: the same problem). A write's
+   * recorded outcome goes back through its handler, whose write answers with it.
+   */
+  private async replay(context: ExecutionContext, keyed: Keyed, recorded: RecordedAnswer, next: CallHandler): Promise<unknown> {
     if (recorded.fingerprint !== keyed.fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
     const call = callOf(context);
     call.header('idempotent-replayed', 'true');
+    if (recorded.status === OUTCOME_STATUS) {
+      const outcome = JSON.parse(recorded.body ?? 'null') as RecordedOutcome;
+      return RecordedWrites.replay(outcome, () => lastValueFrom(next.handle(), { defaultValue: undefined }));
+    }
     if (recorded.status >= 400) {
       const {
         code,
@@ -135,23 +172,24 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   /** The request's key, scope and fingerprint, or undefined when it carries no key (or takes none). */
   private keyedRequest(context: ExecutionContext): Keyed | undefined {
-    const marked = this.reflector.get<boolean | undefined>(IDEMPOTENT, context.getHandler());
+    const marked = this.reflector.get<IdempotencyMode | undefined>(IDEMPOTENT, context.getHandler());
     if (context.getType() === 'ws') {
-      if (marked !== true) return undefined;
+      if (!marked) return undefined;
       const data: unknown = context.switchToWs().getData();
       if (!isRecord(data) || data.idempotencyKey === undefined) return undefined;
       const key = validKey(data.idempotencyKey, 'idempotencyKey');
       delete data.idempotencyKey;
       const event = String(context.switchToWs().getPattern());
-      return { key, scope: principalScope(callOf(context).principal), fingerprint: sha256(['ws', event, data]) };
+      return { key, scope: principalScope(callOf(context).principal), fingerprint: sha256(['ws', event, data]), mode: marked };
     }
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    if (!(marked ?? WRITE_METHODS.has(request.method))) return undefined;
+    const mode = marked ?? (WRITE_METHODS.has(request.method) ? 'answer' : false);
+    if (!mode) return undefined;
     const header = request.headers['idempotency-key'];
     if (header === undefined) return undefined;
     const key = validKey(header, 'Idempotency-Key');
     const fingerprint = sha256([request.method, request.url, request.headers['if-match'] ?? null, request.body ?? null]);
-    return { key, scope: principalScope(callOf(context).principal), fingerprint };
+    return { key, scope: principalScope(callOf(context).principal), fingerprint, mode };
   }
 }
 

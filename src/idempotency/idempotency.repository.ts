@@ -19,12 +19,21 @@ const windowStart = () => new Date(Date.now() - IDEMPOTENCY_RECORD_HOURS * 3_600
 export class IdempotencyRecordsRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  /** The live record of (scope, key): one older than the window is gone, whether or not the sweep has run. */
-  find(scope: string, key: string): Promise<RecordedAnswer | null> {
-    return this.db.client.idempotencyRecord.findFirst({
-      where: { scope, key, createdAt: { gte: windowStart() } },
-      select: { fingerprint: true, status: true, etag: true, body: true },
-    });
+  /**
+   * The live record of (scope, key). One older than the window is gone, whether or not the
+   * sweep has run: deleted here, so that a write recording the key anew does not collide with it.
+   */
+  async find(scope: string, key: string): Promise<RecordedAnswer | null> {
+    const since = windowStart();
+    const rows = await this.db.client.$queryRaw<Array<RecordedAnswer & { live: boolean }>>`
+      SELECT fingerprint, status, etag, body, created_at >= ${since} AS live
+      FROM idempotency_records WHERE scope = ${scope} AND key = ${key}`;
+    const row = rows[0];
+    if (!row) return null;
+    if (row.live) return { fingerprint: row.fingerprint, status: row.status, etag: row.etag, body: row.body };
+    await this.db.client.$executeRaw`
+      DELETE FROM idempotency_records WHERE scope = ${scope} AND key = ${key} AND created_at < ${since}`;
+    return null;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { ApiIdempotencyKey } from '../idempotency/idempotency.interceptor.js';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, RequireUser, type Principal } from '../common/principal.js';
@@ -29,6 +30,7 @@ export class MembersController {
 
   /** 201 when the user became a member, 200 when their role changed or stayed. */
   @Put('members/:userId')
+  @ApiIdempotencyKey()
   async put(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -42,6 +44,7 @@ export class MembersController {
   }
 
   @Delete('members/:userId')
+  @ApiIdempotencyKey()
   @HttpCode(204)
   async remove(
     @CurrentPrincipal() principal: Principal,
@@ -52,6 +55,7 @@ export class MembersController {
   }
 
   @Post('owner')
+  @ApiIdempotencyKey()
   @HttpCode(200)
   transfer(
     @CurrentPrincipal() principal: Principal,
@@ -63,6 +67,7 @@ export class MembersController {
 
   /** The token is shown in this answer only. */
   @Post('invites')
+  @ApiIdempotencyKey()
   createInvite(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -81,6 +86,7 @@ export class MembersController {
   }
 
   @Delete('invites/:id')
+  @ApiIdempotencyKey()
   @HttpCode(204)
   async revokeInvite(
     @CurrentPrincipal() principal: Principal,
@@ -100,6 +106,7 @@ export class InviteAcceptController {
   constructor(private readonly invites: InvitesService) {}
 
   @Post(':token/accept')
+  @ApiIdempotencyKey()
   @HttpCode(200)
   @RequireUser()
   accept(@CurrentPrincipal() principal: Principal, @Param('token') token: string) {

@@ -8,7 +8,7 @@ import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessi
 import { SessionKeyPipe } from './session-key.pipe.js';
 import { SessionsService } from './sessions.service.js';
 import { IdempotencyKey } from '../common/idempotency-key.js';
-import { Idempotent } from '../idempotency/idempotency.interceptor.js';
+import { ApiIdempotencyKey, Idempotent } from '../idempotency/idempotency.interceptor.js';
 import { jsonText, type JsonText } from '../common/json-text.js';
 import { DocumentReader, documentBody } from './document.reader.js';
 import { versionFrom } from './version-precondition.js';
@@ -52,6 +52,7 @@ export class SessionsController {
 
   /** Counts toward session creation only when it creates (201); opening an existing session (200) does not. */
   @Put(':key')
+  @ApiIdempotencyKey()
   @KeyFreeWhenCreated()
   @RateLimit('session-creates', { countOnly: 201 })
   async instantiate(
@@ -78,6 +79,7 @@ export class SessionsController {
   }
 
   @Patch(':key')
+  @ApiIdempotencyKey()
   @ApiHeader({ name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' })
   async save(
     @CurrentPrincipal() principal: Principal,
@@ -92,6 +94,7 @@ export class SessionsController {
   }
 
   @Delete(':key')
+  @ApiIdempotencyKey()
   @HttpCode(204)
   async delete(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string): Promise<void> {
     await this.sessions.delete(principal, key);

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiIdempotencyKey } from '../idempotency/idempotency.interceptor.js';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { CurrentPrincipal, type Principal } from '../common/principal.js';
@@ -20,6 +21,7 @@ export class SnapshotsController {
 
   /** A manual snapshot; the ones jobs take are not limited. */
   @Post()
+  @ApiIdempotencyKey()
   @RateLimit('snapshots', { countOnly: 201 })
   create(
     @CurrentPrincipal() principal: Principal,
@@ -41,6 +43,7 @@ export class SnapshotsController {
 
   /** Versioned writes back to the snapshot, broadcast as changes; answers the restored session with its blocks. */
   @Post(':id/restore')
+  @ApiIdempotencyKey()
   @HttpCode(200)
   async restore(
     @CurrentPrincipal() principal: Principal,

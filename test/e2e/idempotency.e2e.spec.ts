@@ -5,7 +5,6 @@ import { SessionRetention } from '../../src/sessions/session-retention.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { ack, connect } from '../helpers/sockets.js';
 import { startTestApp, type ApiResponse, type TestApp } from '../helpers/test-app.js';
-import { currentRun } from '../helpers/test-environment.js';
 
 type User = Awaited<ReturnType<typeof createUser>>;
 
@@ -62,6 +61,20 @@ describe('idempotency keys on every write', () => {
     expectReplayOf(await send(b, 'PATCH', path, idem, { version: 1, content: { n: 1 } }), first);
     expect(await seqOf(key)).toBe(seq);
     expect((await testDb().block.findUniqueOrThrow({ where: { id: block.id } })).version).toBe(2);
+    // Recorded by the write's own statement (its outcome), not by a transaction around it.
+    expect(await testDb().idempotencyRecord.findFirstOrThrow({ where: { key: idem } })).toMatchObject({ status: 0 });
+  });
+
+  it('replays a merged write as merged', async () => {
+    const key = await newSession();
+    const block = await addBlock(key, { a: 0, b: 0 });
+    const path = `/api/sessions/${key}/blocks/${block.id}`;
+    expect((await send(a, 'PATCH', path, undefined, { version: 1, content: { a: 1, b: 0 } })).status).toBe(200);
+    const idem = randomUUID();
+    const merged = await send(a, 'PATCH', `${path}?merge=fields`, idem, { version: 1, content: { a: 0, b: 2 } });
+    expect(merged).toMatchObject({ status: 200, body: { merged: true, version: 3, content: { a: 1, b: 2 } } });
+    expectReplayOf(await send(b, 'PATCH', `${path}?merge=fields`, idem, { version: 1, content: { a: 0, b: 2 } }), merged);
+    expect((await testDb().block.findUniqueOrThrow({ where: { id: block.id } })).version).toBe(3);
   });
 
   it('refuses the key with another body, path or method (422), and another caller has keys of their own', async () => {
@@ -180,9 +193,7 @@ describe('idempotency keys on every write', () => {
 
   it('does not record an answer that failed for a dependency (5xx): the retry runs afresh', async () => {
     // An instance whose statements give up after 300 ms: a write stuck behind a lock fails as a database outage.
-    const url = new URL(currentRun().databaseUrl);
-    url.searchParams.set('options', '-c statement_timeout=300');
-    const impatient = await startTestApp({ DATABASE_URL: url.toString() });
+    const impatient = await startTestApp({ DB_STATEMENT_TIMEOUT: '300' });
     try {
       const key = await newSession();
       const block = await addBlock(key);
