@@ -26,6 +26,7 @@ import { mergeFields } from './field-merge.js';
 import type { BlockView } from '../contract/block.js';
 import type { ChangeKind } from '../contract/change.js';
 import { EventBus } from '../events/event-bus.js';
+import { IdempotencyRecordsRepository } from '../idempotency/idempotency.repository.js';
 
 /** Who is writing, in which session, and when. */
 export interface WriteContext {
@@ -87,6 +88,7 @@ export class BlockWriter implements OnModuleDestroy {
     private readonly blocks: BlocksRepository,
     private readonly events: EventBus,
     private readonly tx: TransactionHost,
+    private readonly records: IdempotencyRecordsRepository,
     @InjectConfig() private readonly config: AppConfig,
     metrics: Metrics,
   ) {
@@ -294,6 +296,9 @@ export class BlockWriter implements OnModuleDestroy {
   }
 
   private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, stored: StoredBlock): Promise<never> {
+    // A retry of a keyed write that applied meets its own version: answered by the record, with nobody told of a race.
+    const record = RecordedWrites.record();
+    if (record && (await this.records.find(record.scope, record.key))) throw new KeyAlreadyRecorded();
     const current = stored.block;
     await this.events.emit('block.conflict', {
       sessionKey: ctx.access.key,

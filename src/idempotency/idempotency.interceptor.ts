@@ -78,7 +78,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   private async handle(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
-    const [recorded, lease] = await Promise.all([this.records.find(keyed.scope, keyed.key), this.leases.take(keyed.scope, keyed.key)]);
+    // A route that records with its write needs no look-up first: a recorded key makes its
+    // statement (or the record of its refusal) collide, and the collision is replayed.
+    const lookup = keyed.mode === 'with-write' ? null : this.records.find(keyed.scope, keyed.key);
+    const [recorded, lease] = await Promise.all([lookup, this.leases.take(keyed.scope, keyed.key)]);
     if (recorded) {
       lease?.release();
       return this.replay(context, keyed, recorded, next);
