@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -7,9 +7,6 @@ import { RedisService } from '../redis/redis.service.js';
  * that died) lets a retry in: the record's primary key still lets only one of them commit.
  */
 const LEASE_MS = 30_000;
-
-/** Deletes the lease only if it is still ours (a late release never frees another run's). */
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
 /** A held lease: released once the run has answered. */
 export interface Lease {
@@ -33,16 +30,16 @@ export class IdempotencyLeases {
    */
   async take(scope: string, key: string): Promise<Lease | null> {
     const name = `idem:${createHash('sha256').update(`${scope}\n${key}`).digest('base64url')}`;
-    const token = randomUUID();
     try {
-      const set = await this.redis.client.set(name, token, 'PX', LEASE_MS, 'NX');
+      const set = await this.redis.client.set(name, '1', 'PX', LEASE_MS, 'NX');
       if (set !== 'OK') return null;
     } catch (error) {
       this.logger.warn(`idempotency lease unavailable, running without it: ${(error as Error).message}`);
       return { release: () => undefined };
     }
-    return {
-      release: () => void this.redis.client.eval(RELEASE, 1, name, token).catch(() => undefined),
-    };
+    // A plain DEL, not a compare-and-delete script: a script per write costs Redis more than
+    // the lease saves. A run that outlived its lease may free a later run's; the record's
+    // primary key still keeps the write to one run.
+    return { release: () => void this.redis.client.del(name).catch(() => undefined) };
   }
 }
