@@ -3,7 +3,7 @@ import { Injectable, SetMetadata, type CallHandler, type ExecutionContext, type 
 import { Reflector } from '@nestjs/core';
 import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { defer, lastValueFrom, type Observable } from 'rxjs';
+import { from, lastValueFrom, throwError, type Observable } from 'rxjs';
 import { callOf, isRecord } from '../common/call-context.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../common/idempotency-key.js';
 import { principalScope } from '../common/principal.js';
@@ -71,10 +71,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return defer(async () => {
-      const keyed = this.keyedRequest(context);
-      return keyed ? this.handle(context, keyed, next) : lastValueFrom(next.handle(), { defaultValue: undefined });
-    });
+    let keyed: Keyed | undefined;
+    try {
+      keyed = this.keyedRequest(context);
+    } catch (error) {
+      return throwError(() => error);
+    }
+    // Without a key the request passes untouched.
+    return keyed ? from(this.handle(context, keyed, next)) : next.handle();
   }
 
   private async handle(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
@@ -103,7 +107,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
    * before it commits. A refusal (which wrote nothing) is recorded after it.
    */
   private async runOnce(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
-    const handled = () => lastValueFrom(next.handle(), { defaultValue: undefined as unknown });
+    const handled = () => lastValueFrom<unknown, undefined>(next.handle(), { defaultValue: undefined });
     const { scope, key, fingerprint } = keyed;
     try {
       if (keyed.mode === 'with-write') {

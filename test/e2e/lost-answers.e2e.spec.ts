@@ -182,7 +182,10 @@ describe('every write applied exactly once while answers are lost', () => {
       /** Emits until an ack is kept: a lost ack means a reconnect (to the other instance) and the same payload again. */
       const emit = async (event: string, payload: Record<string, unknown>) => {
         for (;;) {
-          const answer = await (socket.timeout(10_000).emitWithAck(event, payload) as Promise<any>).catch(() => undefined);
+          const answer: any = await socket
+            .timeout(10_000)
+            .emitWithAck(event, payload)
+            .catch(() => undefined);
           if (answer && drop() >= DROP_RATE && answer.code !== 'IDEMPOTENCY_KEY_IN_USE') return answer;
           if (answer) lostAcks++;
           socket.close();
