@@ -6,7 +6,7 @@ import { RedisService } from '../redis/redis.service.js';
  * How long a run of a key holds it against others. A run that outlives it (or an instance
  * that died) lets a retry in: the record's primary key still lets only one of them commit.
  */
-const LEASE_MS = 30_000;
+const LEASE_MS = 15_000;
 
 /** A held lease: released once the run has answered. */
 export interface Lease {
