@@ -18,6 +18,12 @@ const IDEMPOTENT = 'tessera:idempotent';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Seconds a retry that found its key in use is told to wait. */
 const IN_USE_RETRY_SECONDS = 1;
+/**
+ * The longest answer body a record keeps, so that keys cannot turn cheap requests into
+ * stored megabytes: a longer refusal is not recorded (it wrote nothing, so its retry decides
+ * afresh), a longer success (a restore of a large session) is recorded without its body.
+ */
+const RECORDED_BODY_MAX_CHARS = 256 * 1024;
 
 /**
  * How a route's answer is recorded: `answer` in a transaction around the handler, with the
@@ -127,7 +133,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if (error instanceof KeyAlreadyRecorded) return this.replayRecorded(context, keyed, next);
       const refusal = recordableRefusal(error);
       if (!refusal) throw error;
-      const answer = { fingerprint, status: refusal.status, etag: null, body: JSON.stringify(refusal) };
+      const body = JSON.stringify(refusal);
+      if (body.length > RECORDED_BODY_MAX_CHARS) {
+        if (await this.records.find(scope, key)) return this.replayRecorded(context, keyed, next);
+        throw error;
+      }
+      const answer = { fingerprint, status: refusal.status, etag: null, body };
       // Not recorded (the database is away): the refusal still stands, and a retry decides afresh.
       const recorded = await this.records.insert(scope, key, answer).catch(() => true);
       if (!recorded) return this.replayRecorded(context, keyed, next);
@@ -238,7 +249,8 @@ async function answerOf(
     result = body;
   } else body = JSON.stringify(value);
   const etag = reply.getHeader('etag');
-  return { answer: { fingerprint, status: reply.statusCode, etag: typeof etag === 'string' ? etag : null, body }, result };
+  const kept = body !== null && body.length > RECORDED_BODY_MAX_CHARS ? null : body;
+  return { answer: { fingerprint, status: reply.statusCode, etag: typeof etag === 'string' ? etag : null, body: kept }, result };
 }
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>

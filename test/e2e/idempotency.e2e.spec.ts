@@ -145,6 +145,29 @@ describe('idempotency keys on every write', () => {
     expectReplayOf(await send(b, 'DELETE', base, 'delete-once'), deleted);
   });
 
+  it('records an answer over 256 KiB without its body, and does not record a refusal that long', async () => {
+    const key = await newSession();
+    const big = 'x'.repeat(60_000);
+    for (let i = 0; i < 5; i++) await addBlock(key, { big, i });
+    const snapshot = await a.request('POST', `/api/sessions/${key}/snapshots`, { body: {}, token: owner.token });
+    const path = `/api/sessions/${key}/snapshots/${snapshot.body.id}/restore`;
+    const restored = await send(a, 'POST', path, 'big-restore');
+    expect(restored.status).toBe(200);
+    expect(restored.body.blocks).toHaveLength(5);
+    const replay = await send(b, 'POST', path, 'big-restore');
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toBeUndefined();
+    const record = await testDb().idempotencyRecord.findFirstOrThrow({ where: { key: 'big-restore' } });
+    expect(record.body).toBeNull();
+    // A stale save of a session whose state is 300 KB: its 409 carries the state, too long to keep.
+    const session = await send(a, 'PATCH', `/api/sessions/${key}`, undefined, { version: 1, state: { big: 'y'.repeat(300_000) } });
+    expect(session.status).toBe(200);
+    const stale = await send(a, 'PATCH', `/api/sessions/${key}`, 'stale-save', { version: 1, title: 'late' });
+    expect(stale).toMatchObject({ status: 409, body: { code: 'VERSION_CONFLICT' } });
+    expect(await testDb().idempotencyRecord.count({ where: { key: 'stale-save' } })).toBe(0);
+  });
+
   it('answers 409 IDEMPOTENCY_KEY_IN_USE with Retry-After while the first request runs, then replays it', async () => {
     const key = await newSession();
     const block = await addBlock(key);
