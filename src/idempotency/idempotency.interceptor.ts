@@ -59,13 +59,15 @@ interface Keyed {
 
 /**
  * Every write applied once per (caller, key), on HTTP and sockets alike. The first request
- * runs inside a transaction that also records its answer (status, ETag, body), so the write
- * and its record commit together or not at all; a retry with the same method, path and body
- * within 24 h gets the recorded answer with `Idempotent-Replayed: true` (sockets: the same
- * ack) and writes nothing. Another request under the key: 422 IDEMPOTENCY_KEY_REUSED; one
- * that arrives while the first runs: 409 IDEMPOTENCY_KEY_IN_USE. A refusal (4xx) is recorded
- * as well; an answer that failed for a dependency (5xx) or a limit (429) is not, so its retry
- * runs afresh.
+ * runs under a Redis lease (cluster-wide: a retry meanwhile is 409 IDEMPOTENCY_KEY_IN_USE)
+ * and its record commits with its write: a block write's statement records its outcome, any
+ * other route runs in a transaction that inserts its answer (status, ETag, body) before it
+ * commits. The record's primary key lets only one run of a key commit, even when the lease
+ * lapsed or Redis was away. A retry with the same method, path and body within 24 h gets the
+ * recorded answer with `Idempotent-Replayed: true` (sockets: the same ack) and writes
+ * nothing; another request under the key is 422 IDEMPOTENCY_KEY_REUSED. A refusal (4xx) is
+ * recorded as well; an answer that failed for a dependency (5xx) or a limit (429) is not, so
+ * its retry runs afresh.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
