@@ -114,7 +114,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
    * statement (`with-write`), or in a transaction around the handler that inserts the answer
    * before it commits. A refusal (which wrote nothing) is recorded after it.
    */
-  private async runOnce(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
+  private async runOnce(context: ExecutionContext, keyed: Keyed, next: CallHandler, again = true): Promise<unknown> {
     const handled = () => lastValueFrom<unknown, undefined>(next.handle(), { defaultValue: undefined });
     const { scope, key, fingerprint } = keyed;
     try {
@@ -132,7 +132,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
         return result;
       });
     } catch (error) {
-      if (error instanceof KeyAlreadyRecorded) return this.replayRecorded(context, keyed, next);
+      if (error instanceof KeyAlreadyRecorded) {
+        // The key's record was past its window (gone now): the request runs afresh, once.
+        const rerun = again ? () => this.runOnce(context, keyed, next, false) : undefined;
+        return this.replayRecorded(context, keyed, next, rerun);
+      }
       const refusal = recordableRefusal(error);
       if (!refusal) throw error;
       const body = JSON.stringify(refusal);
@@ -148,8 +152,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
     }
   }
 
-  private async replayRecorded(context: ExecutionContext, keyed: Keyed, next: CallHandler): Promise<unknown> {
+  private async replayRecorded(
+    context: ExecutionContext,
+    keyed: Keyed,
+    next: CallHandler,
+    rerun?: () => Promise<unknown>,
+  ): Promise<unknown> {
     const recorded = await this.records.find(keyed.scope, keyed.key);
+    if (!recorded && rerun) return rerun();
     if (!recorded) throw new AppError('SERVICE_UNAVAILABLE', 'The first request with this key has just been undone; retry.');
     return this.replay(context, keyed, recorded, next);
   }

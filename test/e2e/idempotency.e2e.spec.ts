@@ -316,6 +316,15 @@ describe('idempotency keys on every write', () => {
     const late = await send(b, 'PATCH', path, idem, { version: 1, content: { n: 1 } });
     expect(late).toMatchObject({ status: 409, body: { code: 'VERSION_CONFLICT' } });
     expect(late.headers.get('idempotent-replayed')).toBeNull();
+    // A create under a key whose record is past 24 h (not yet swept) runs afresh.
+    const reusedKey = `old-create-${randomUUID()}`;
+    const first = await send(a, 'POST', `/api/sessions/${key}/blocks`, reusedKey, { type: 'text', content: { n: 1 } });
+    expect(first.status).toBe(201);
+    await testDb().idempotencyRecord.updateMany({ where: { key: reusedKey }, data: { createdAt: new Date(Date.now() - 25 * 3_600_000) } });
+    const fresh = await send(b, 'POST', `/api/sessions/${key}/blocks`, reusedKey, { type: 'text', content: { n: 2 } });
+    expect(fresh.status).toBe(201);
+    expect(fresh.body.id).not.toBe(first.body.id);
+    expect(fresh.headers.get('idempotent-replayed')).toBeNull();
     const run = await a.app.get(SessionRetention).sweep();
     expect(run.idempotencyKeysDeleted).toBeGreaterThanOrEqual(1);
     expect(await testDb().idempotencyRecord.count({ where: { key: stale } })).toBe(0);
