@@ -37,9 +37,9 @@ export class IdempotencyLeases {
       this.logger.warn(`idempotency lease unavailable, running without it: ${(error as Error).message}`);
       return { release: () => undefined };
     }
-    // A plain DEL, not a compare-and-delete script: a script per write costs Redis more than
-    // the lease saves. A run that outlived its lease may free a later run's; the record's
-    // primary key still keeps the write to one run.
+    // A plain DEL: a run that outlived its lease may free a later run's, which only lets a
+    // retry race that run; the record's primary key still keeps the write to one run, so a
+    // compare-and-delete script would buy nothing but a script call per write.
     return { release: () => void this.redis.client.del(name).catch(() => undefined) };
   }
 }
