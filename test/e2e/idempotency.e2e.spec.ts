@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Socket } from 'socket.io-client';
 import { SessionRetention } from '../../src/sessions/session-retention.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
-import { ack, connect } from '../helpers/sockets.js';
+import { ack, connect, record } from '../helpers/sockets.js';
 import { startTestApp, type ApiResponse, type TestApp } from '../helpers/test-app.js';
 
 type User = Awaited<ReturnType<typeof createUser>>;
@@ -279,10 +279,17 @@ describe('idempotency keys on every write', () => {
     sockets.push(one, two);
     const idem = randomUUID();
     const update = { key, id: block.id, version: 1, content: { n: 1 }, idempotencyKey: idem };
+    const watcher = await connect(b, { token: owner.token });
+    sockets.push(watcher);
+    expect(await ack(watcher, 'session.join', { key })).toMatchObject({ ok: true });
+    const conflicts = record(watcher, 'block.conflict');
     const first = await ack(one, 'block.update', update);
     expect(first).toMatchObject({ ok: true, block: { version: 2 }, seq: expect.any(Number) });
     expect(await ack(two, 'block.update', update)).toEqual(first);
     expect(await ack(one, 'block.update', update)).toEqual(first);
+    // A replay is not a race: nobody is told of a conflict.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(conflicts).toEqual([]);
     expect(await ack(two, 'block.update', { ...update, content: { n: 2 } })).toMatchObject({ ok: false, code: 'IDEMPOTENCY_KEY_REUSED' });
     const id = randomUUID();
     const create = { key, id, type: 'text', content: {}, idempotencyKey: randomUUID() };
