@@ -15,6 +15,7 @@ const BENCHES = [
   { name: 'bigread', about: '/api/health while a session at its 8 MiB budget is read, snapshot and exported' },
   { name: 'history', about: 'a 5,000-block session as of a past seq, and a diff, over 1,000 kept changes' },
   { name: 'ratelimit', about: "the rate limiter's cost" },
+  { name: 'idempotency', about: 'PATCH with and without an Idempotency-Key, and a replay' },
   { name: 'fanout', about: 'change fan-out to sockets across two instances, idle-socket memory' },
   { name: 'jobs', about: 'export jobs end to end, no-op job throughput' },
   { name: 'scale', about: 'connections one instance holds; editing users two instances serve within p99 < 100 ms' },

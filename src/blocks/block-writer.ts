@@ -11,7 +11,8 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { checkAccess } from '../sessions/session-access.js';
 import { sessionTooLarge } from '../sessions/session-budget.js';
 import { positionBetween } from './block-position.js';
-import { toBlockView } from '../sessions/block.view.js';
+import { toBlockView, type BlockRecord } from '../sessions/block.view.js';
+import { isRecordCollision, KeyAlreadyRecorded, RecordedWrites, type RecordedOutcome } from '../idempotency/recorded-write.js';
 import {
   BlocksRepository,
   type BlockChange,
@@ -25,6 +26,7 @@ import { mergeFields } from './field-merge.js';
 import type { BlockView } from '../contract/block.js';
 import type { ChangeKind } from '../contract/change.js';
 import { EventBus } from '../events/event-bus.js';
+import { IdempotencyRecordsRepository } from '../idempotency/idempotency.repository.js';
 
 /** Who is writing, in which session, and when. */
 export interface WriteContext {
@@ -86,6 +88,7 @@ export class BlockWriter implements OnModuleDestroy {
     private readonly blocks: BlocksRepository,
     private readonly events: EventBus,
     private readonly tx: TransactionHost,
+    private readonly records: IdempotencyRecordsRepository,
     @InjectConfig() private readonly config: AppConfig,
     metrics: Metrics,
   ) {
@@ -114,8 +117,11 @@ export class BlockWriter implements OnModuleDestroy {
     ctx: WriteContext,
     input: { id?: string; type: string; content: Record<string, unknown>; position?: string; version?: number } & Anchor,
   ): Promise<WriteResult> {
+    const replayed = RecordedWrites.replayed();
+    if (replayed) return this.replayedResult(ctx, replayed);
     this.checkSize(input.content);
     const id = input.id ?? randomUUID();
+    const record = RecordedWrites.record();
     for (let attempt = 0; ; attempt++) {
       const position = input.position ?? (await this.positionAt(ctx, input, null));
       try {
@@ -124,9 +130,14 @@ export class BlockWriter implements OnModuleDestroy {
           { id, type: input.type, content: input.content, position, version: input.version },
           { maxBlocks: this.config.SESSION_MAX_BLOCKS, maxBytes: this.config.SESSION_MAX_BYTES },
           ctx.meta,
+          record,
         );
-        if (written) return this.announce(ctx, 'block.created', written);
+        if (written) {
+          if (record) RecordedWrites.recorded();
+          return this.announce(ctx, 'block.created', written);
+        }
       } catch (error) {
+        if (isRecordCollision(error)) throw new KeyAlreadyRecorded();
         const index = uniqueViolation(error);
         if (index?.includes('pkey') || index === 'id') throw new AppError('BLOCK_ID_TAKEN');
         if (!index || input.position) throw error;
@@ -155,6 +166,8 @@ export class BlockWriter implements OnModuleDestroy {
     change: { type?: string; content?: Record<string, unknown> },
     merge = false,
   ): Promise<WriteResult> {
+    const replayed = RecordedWrites.replayed();
+    if (replayed) return this.replayedResult(ctx, replayed);
     if (change.content) this.checkSize(change.content);
     const written = await this.write(ctx, id, version, change, 'block.updated');
     if (written) return written;
@@ -165,7 +178,7 @@ export class BlockWriter implements OnModuleDestroy {
         const result = mergeFields({ type: base.type, content: base.content as Record<string, unknown> }, current.block, change);
         if (!result.ok) break;
         this.checkSize(result.merged.content);
-        const merged = await this.write(ctx, id, current.block.version, result.merged, 'block.updated');
+        const merged = await this.write(ctx, id, current.block.version, result.merged, 'block.updated', true);
         if (merged) return { ...merged, block: { ...merged.block, merged: true } };
         current = await this.missed(ctx, id, current.block.version, result.merged.content);
       }
@@ -174,6 +187,8 @@ export class BlockWriter implements OnModuleDestroy {
   }
 
   async move(ctx: WriteContext, id: string, version: number, anchor: Anchor & { position?: string }): Promise<WriteResult> {
+    const replayed = RecordedWrites.replayed();
+    if (replayed) return this.replayedResult(ctx, replayed);
     if (anchor.afterId === id || anchor.beforeId === id) throw new AppError('INVALID_ANCHOR', 'A block cannot be moved next to itself.');
     const position = anchor.position ?? (await this.positionAt(ctx, anchor, id));
     const written = await this.write(ctx, id, version, { position }, 'block.moved');
@@ -181,7 +196,16 @@ export class BlockWriter implements OnModuleDestroy {
   }
 
   async delete(ctx: WriteContext, id: string, version: number): Promise<WriteResult> {
-    const written = await this.blocks.delete(ctx.access, id, version, ctx.meta);
+    const replayed = RecordedWrites.replayed();
+    if (replayed) {
+      const result = this.replayedResult(ctx, replayed);
+      return { ...result, block: { ...result.block, deleted: true } };
+    }
+    const record = RecordedWrites.record();
+    const written = await this.blocks.delete(ctx.access, id, version, ctx.meta, record).catch((error: unknown) => {
+      throw isRecordCollision(error) ? new KeyAlreadyRecorded() : error;
+    });
+    if (record && written) RecordedWrites.recorded();
     if (written) {
       const result = await this.announce(ctx, 'block.deleted', written);
       return { ...result, block: { ...result.block, deleted: true } };
@@ -199,14 +223,18 @@ export class BlockWriter implements OnModuleDestroy {
     version: number,
     change: BlockChange,
     kind: 'block.updated' | 'block.moved',
+    merged = false,
   ): Promise<WriteResult | null> {
-    const update: BlockUpdate = { access: ctx.access, id, version, change, kind, meta: ctx.meta };
+    const record = RecordedWrites.record();
+    const update: BlockUpdate = { access: ctx.access, id, version, change, kind, meta: ctx.meta, record: record && { ...record, merged } };
     const written = await (this.tx.active ? this.updateAlone(update) : this.updateGrouped(update));
+    if (record && written) RecordedWrites.recorded();
     return written && this.announce(ctx, kind, written);
   }
 
   private updateAlone(update: BlockUpdate): Promise<Written | null> {
     return this.blocks.update(update, this.updateLimits()).catch((error: unknown) => {
+      if (isRecordCollision(error)) throw new KeyAlreadyRecorded();
       if (uniqueViolation(error)) throw new AppError('SERVICE_UNAVAILABLE', 'Two moves drew the same position at once; retry.');
       throw error;
     });
@@ -216,6 +244,12 @@ export class BlockWriter implements OnModuleDestroy {
   private async updateGrouped(update: BlockUpdate): Promise<Written | null> {
     const { written, alone } = await this.updates.submit(update);
     return written || alone ? written : this.updateAlone(update);
+  }
+
+  /** A replayed single write: the outcome its statement recorded, answered as it was the first time. */
+  private replayedResult(ctx: WriteContext, outcome: RecordedOutcome): WriteResult {
+    const block = toBlockView(outcome.block as BlockRecord, ctx.access.key);
+    return { block: outcome.merged ? { ...block, merged: true } : block, seq: outcome.seq };
   }
 
   private updateLimits() {
@@ -269,6 +303,9 @@ export class BlockWriter implements OnModuleDestroy {
   }
 
   private async conflict(ctx: WriteContext, id: string, attemptedVersion: number, stored: StoredBlock): Promise<never> {
+    // A retry of a keyed write that applied meets its own version: answered by the record, with nobody told of a race.
+    const record = RecordedWrites.record();
+    if (record && (await this.records.find(record.scope, record.key))) throw new KeyAlreadyRecorded();
     const current = stored.block;
     await this.events.emit('block.conflict', {
       sessionKey: ctx.access.key,

@@ -8,6 +8,7 @@ import { PageQuery } from '../common/pagination.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
 import { versionFrom } from '../sessions/version-precondition.js';
 import { BlocksService } from './blocks.service.js';
+import { Idempotent } from '../idempotency/idempotency.interceptor.js';
 import type { BlockView } from '../contract/block.js';
 import {
   BatchBody,
@@ -56,8 +57,9 @@ export class BlocksController {
     auth: 'optional',
     requestExample: { type: 'heading', content: { text: 'Agenda', level: 1 } },
     responses: { 201: { description: 'Created.', schema: BlockSchema, example: EXAMPLE_BLOCK } },
-    errors: ['READ_ONLY', 'INVALID_ANCHOR', 'BLOCK_LIMIT_REACHED', 'BLOCK_TOO_LARGE', 'SESSION_TOO_LARGE'],
+    errors: ['READ_ONLY', 'INVALID_ANCHOR', 'BLOCK_ID_TAKEN', 'BLOCK_LIMIT_REACHED', 'BLOCK_TOO_LARGE', 'SESSION_TOO_LARGE'],
   })
+  @Idempotent('with-write')
   async create(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,
@@ -118,6 +120,7 @@ export class BlocksController {
 
   @Patch(':id')
   @RateLimit('block-edits')
+  @Idempotent('with-write')
   @ApiHeader(IF_MATCH)
   @ApiOperationDoc({
     id: 'updateBlock',
@@ -153,6 +156,7 @@ export class BlocksController {
 
   @Post(':id/move')
   @RateLimit('block-edits')
+  @Idempotent('with-write')
   @HttpCode(200)
   @ApiHeader(IF_MATCH)
   @ApiOperationDoc({
@@ -178,6 +182,7 @@ export class BlocksController {
 
   @Delete(':id')
   @RateLimit('block-edits')
+  @Idempotent('with-write')
   @HttpCode(204)
   @ApiHeader(IF_MATCH)
   @ApiOperationDoc({

@@ -6,6 +6,7 @@ import { fitsBudget, jsonBytes } from '../sessions/session-budget.js';
 import { blockJson, type BlockRecord } from '../sessions/block.view.js';
 import type { Actor } from '../contract/actor.js';
 import { accessSql } from '../sessions/session-access.js';
+import { OUTCOME_STATUS, type WriteRecord } from '../idempotency/recorded-write.js';
 
 /** Who writes and where: the session key and what the writer may do there. */
 export interface WriteAccess {
@@ -70,6 +71,8 @@ export interface BlockUpdate {
   change: BlockChange;
   kind: 'block.updated' | 'block.moved';
   meta: WriteMeta;
+  /** The caller's idempotency key, recorded by the statement with the outcome if the write applies. */
+  record?: WriteRecord & { merged: boolean };
 }
 
 export interface UpdateLimits {
@@ -98,6 +101,21 @@ const PRIOR = Prisma.raw(`CASE WHEN q.kind = 'block.moved'
 const audience = (s: string) =>
   Prisma.raw(`${s}.owner_id AS "ownerId", CASE WHEN ${s}.visibility = 'private' THEN ${s}.member_roles END AS "memberRoles"`);
 
+/**
+ * The idempotency record of a single write, inserted by the write's own statement: its
+ * outcome (`block` as `blockJson`, the seq) for a replay. A live record of the same key makes
+ * the statement fail (and write nothing) on the primary key.
+ */
+const recordedWith = (record: WriteRecord | undefined, block: string, from: Prisma.Sql, seq: string) =>
+  record
+    ? Prisma.sql`, idem AS (
+        INSERT INTO idempotency_records (scope, key, fingerprint, status, body)
+        SELECT ${record.scope}, ${record.key}, ${record.fingerprint}, ${OUTCOME_STATUS},
+               json_build_object('block', ${blockJson(block)}, 'seq', ${Prisma.raw(seq)})::text
+        FROM ${from}
+      )`
+    : Prisma.empty;
+
 const writable = (a: WriteAccess) => accessSql('write', { userId: Prisma.sql`${a.userId}::uuid`, admin: Prisma.sql`${a.admin}` });
 
 /**
@@ -111,7 +129,7 @@ const writable = (a: WriteAccess) => accessSql('write', { userId: Prisma.sql`${a
 export class BlocksRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  async create(access: WriteAccess, block: NewBlock, limits: BlockLimits, meta: WriteMeta): Promise<Written | null> {
+  async create(access: WriteAccess, block: NewBlock, limits: BlockLimits, meta: WriteMeta, record?: WriteRecord): Promise<Written | null> {
     const actor = JSON.stringify(meta.actor);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH c AS (
@@ -135,7 +153,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, step, undo_of)
         SELECT s.id, s.seq, 'block.created', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at},
                ${this.db.step}::uuid, ${meta.undoOf ?? null}::bigint FROM s, b
-      )
+      )${recordedWith(record, 'b', Prisma.sql`s, b`, 's.seq')}
       SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId", s.visibility, s."ownerId", s."memberRoles" FROM s, b`;
     return this.first(rows);
   }
@@ -162,6 +180,21 @@ export class BlocksRepository {
    */
   async updateMany(writes: BlockUpdate[], limits: UpdateLimits): Promise<Array<Written | null>> {
     const column = <T>(pick: (w: BlockUpdate) => T) => writes.map(pick);
+    // Only a batch with a keyed write carries records: the statement without them stays as it was.
+    const keyed = writes.some((w) => w.record);
+    const recordColumns = keyed
+      ? Prisma.sql`, ${column((w) => w.record?.scope ?? null)}::text[], ${column((w) => w.record?.key ?? null)}::text[],
+          ${column((w) => w.record?.fingerprint ?? null)}::text[], ${column((w) => w.record?.merged ?? null)}::boolean[]`
+      : Prisma.empty;
+    const recordNames = Prisma.raw(keyed ? ', r_scope, r_key, r_fingerprint, r_merged' : '');
+    const records = keyed
+      ? Prisma.sql`, idem AS (
+          INSERT INTO idempotency_records (scope, key, fingerprint, status, body)
+          SELECT w.r_scope, w.r_key, w.r_fingerprint, ${OUTCOME_STATUS},
+                 json_build_object('block', ${blockJson('q')}, 'seq', q.seq, 'merged', w.r_merged)::text
+          FROM q JOIN w ON w.ord = q.ord WHERE w.r_key IS NOT NULL
+        )`
+      : Prisma.empty;
     const rows = await this.db.client.$queryRaw<Array<Written & { ord: bigint }>>`
       WITH w AS (
         SELECT * FROM unnest(
@@ -170,8 +203,8 @@ export class BlocksRepository {
           ${column((w) => (w.change.content === undefined ? null : JSON.stringify(w.change.content)))}::json[],
           ${column((w) => w.change.position ?? null)}::text[], ${column((w) => w.kind)}::varchar[],
           ${column((w) => JSON.stringify(w.meta.actor))}::jsonb[], ${column((w) => w.meta.at)}::timestamptz[],
-          ${column(() => this.db.step)}::uuid[], ${column((w) => w.meta.undoOf ?? null)}::bigint[]
-        ) WITH ORDINALITY AS w(key, user_id, admin, id, version, type, content, position, kind, actor, at, step, undo_of, ord)
+          ${column(() => this.db.step)}::uuid[], ${column((w) => w.meta.undoOf ?? null)}::bigint[]${recordColumns}
+        ) WITH ORDINALITY AS w(key, user_id, admin, id, version, type, content, position, kind, actor, at, step, undo_of${recordNames}, ord)
       ), s AS (
         SELECT s.id, s.key, s.stored_bytes, s.visibility, s.owner_id, s.member_roles FROM sessions s
         WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
@@ -214,14 +247,14 @@ export class BlocksRepository {
       ), log AS (
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, prior, step, undo_of)
         SELECT q.session_id, q.seq, q.kind, ${logged(blockJson('q'))}, q.updated_by, q.updated_at, ${PRIOR}, q.step, q.undo_of FROM q
-      )
+      )${records}
       SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", s.visibility, ${audience('s')}
       FROM q JOIN s ON s.id = q.session_id`;
     const byOrd = new Map(rows.map(({ ord, ...row }) => [Number(ord), { ...row, seq: Number(row.seq) }]));
     return writes.map((_, i) => byOrd.get(i + 1) ?? null);
   }
 
-  async delete(access: WriteAccess, id: string, version: number, meta: WriteMeta): Promise<Written | null> {
+  async delete(access: WriteAccess, id: string, version: number, meta: WriteMeta, record?: WriteRecord): Promise<Written | null> {
     const actor = JSON.stringify(meta.actor);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH s AS (
@@ -238,7 +271,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, step, undo_of)
         SELECT n.id, n.seq, 'block.deleted', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at},
                ${this.db.step}::uuid, ${meta.undoOf ?? null}::bigint FROM n, b
-      )
+      )${recordedWith(record, 'b', Prisma.sql`n, b`, 'n.seq')}
       SELECT ${blockJson('b')} AS block, n.seq, n.id AS "sessionId", s.visibility, s."ownerId", s."memberRoles" FROM n, b, s`;
     return this.first(rows);
   }

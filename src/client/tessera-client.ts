@@ -7,6 +7,14 @@ import type { Member } from '../contract/presence.js';
 export const CLIENT_PROTOCOL = 1;
 /** How long a gap in the seq may stay open before the client asks for the missed changes. */
 const GAP_WAIT_MS = 300;
+/** How long a write keeps being sent again (same key) while it gets no answer. */
+const WRITE_DEADLINE_MS = 30_000;
+/** How long one attempt of a write waits for its ack. */
+const ACK_WAIT_MS = 10_000;
+/** Refusals that mean "send it again": the first attempt still runs, or a dependency or instance is away. */
+const SEND_AGAIN = new Set(['IDEMPOTENCY_KEY_IN_USE', 'SERVICE_UNAVAILABLE', 'SERVER_DRAINING']);
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type { BlockView, ChangeEvent, Member };
 
@@ -126,6 +134,57 @@ export class TesseraClient {
     return ack as T;
   }
 
+  /**
+   * A write, applied once: sent with an idempotency key of its own, and sent again with the
+   * same key after a lost ack, a reconnect (to any instance) or a "retry" refusal, until it is
+   * answered or WRITE_DEADLINE_MS pass. A retry of a write that applied gets its first ack.
+   */
+  async write<T = Record<string, unknown>>(event: string, payload: Record<string, unknown>): Promise<T> {
+    const keyed = { ...payload, idempotencyKey: globalThis.crypto.randomUUID() };
+    const deadline = Date.now() + WRITE_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.connected(deadline - Date.now());
+        return await this.untilDisconnected(this.request<T>(event, keyed, Math.max(1, Math.min(ACK_WAIT_MS, deadline - Date.now()))));
+      } catch (error) {
+        const again = !(error instanceof TesseraError) || SEND_AGAIN.has(error.code);
+        if (!again || this.closed || Date.now() >= deadline) throw error;
+        await pause(Math.min(1000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** `answer`, or a rejection as soon as the connection drops (its ack will not come). */
+  private async untilDisconnected<T>(answer: Promise<T>): Promise<T> {
+    let onDisconnect = () => undefined as void;
+    const dropped = new Promise<never>((_, reject) => {
+      onDisconnect = () => reject(new Error('disconnected before the ack'));
+      this.socket.once('disconnect', onDisconnect);
+    });
+    answer.catch(() => undefined); // its timeout may still fire after the race is over
+    try {
+      return await Promise.race([answer, dropped]);
+    } finally {
+      this.socket.off('disconnect', onDisconnect);
+    }
+  }
+
+  /** Resolves once the socket is connected, or rejects after `timeoutMs`. */
+  private connected(timeoutMs: number): Promise<void> {
+    if (this.socket.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.socket.off('connect', onConnect);
+        reject(new Error('not connected'));
+      }, timeoutMs);
+      const onConnect = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.socket.once('connect', onConnect);
+    });
+  }
+
   private reconnectSoon(delayMs: number): void {
     setTimeout(() => {
       if (!this.closed && !this.socket.connected) this.socket.connect();
@@ -167,7 +226,8 @@ export class SessionFeed {
     return () => set.delete(listener);
   }
 
-  create(body: { type: string; content: Record<string, unknown>; afterId?: string; beforeId?: string }): Promise<BlockView> {
+  /** `id` (a UUID) names the new block, so it is known before the ack (taken: BLOCK_ID_TAKEN). */
+  create(body: { id?: string; type: string; content: Record<string, unknown>; afterId?: string; beforeId?: string }): Promise<BlockView> {
     return this.write('block.create', body);
   }
 
@@ -180,7 +240,7 @@ export class SessionFeed {
   }
 
   async delete(id: string, version: number): Promise<void> {
-    await this.client.request('block.delete', { key: this.key, id, version });
+    await this.client.write('block.delete', { key: this.key, id, version });
   }
 
   /** Undoes the caller's own latest step in this session (a signed-in writer); its changes arrive as `change` too. */
@@ -271,7 +331,7 @@ export class SessionFeed {
   }
 
   private async write(event: string, body: Record<string, unknown>): Promise<BlockView> {
-    const { block } = await this.client.request<{ block: BlockView }>(event, { key: this.key, ...body });
+    const { block } = await this.client.write<{ block: BlockView }>(event, { key: this.key, ...body });
     return block;
   }
 }

@@ -11,6 +11,7 @@ import type { Namespace } from 'socket.io';
 import { BlocksService } from '../blocks/blocks.service.js';
 import { AppError } from '../errors/app-error.js';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
+import { Idempotent } from '../idempotency/idempotency.interceptor.js';
 import { CollabHandshake, type CollabSocket } from './collab.handshake.js';
 import {
   CLIENT_EVENTS,
@@ -137,6 +138,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
 
   @SubscribeMessage(CLIENT_EVENTS.create)
   @RateLimit('block-edits')
+  @Idempotent('with-write')
   async create(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: CreateBlockEvent }) payload: CreateBlockEvent) {
     const { key, ...body } = payload;
     const { block, seq } = await this.blocks.create(socket.data.principal, key, body, socket.id);
@@ -145,6 +147,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
 
   @SubscribeMessage(CLIENT_EVENTS.update)
   @RateLimit('block-edits')
+  @Idempotent('with-write')
   async update(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: UpdateBlockEvent }) payload: UpdateBlockEvent) {
     const { key, id, merge, ...body } = payload;
     const version = versionFrom(body.version, undefined);
@@ -154,6 +157,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
 
   @SubscribeMessage(CLIENT_EVENTS.move)
   @RateLimit('block-edits')
+  @Idempotent('with-write')
   async move(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: MoveBlockEvent }) payload: MoveBlockEvent) {
     const { key, id, ...body } = payload;
     const version = versionFrom(body.version, undefined);
@@ -163,6 +167,7 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
 
   @SubscribeMessage(CLIENT_EVENTS.delete)
   @RateLimit('block-edits')
+  @Idempotent('with-write')
   async remove(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: DeleteBlockEvent }) payload: DeleteBlockEvent) {
     const { seq } = await this.blocks.delete(socket.data.principal, payload.key, payload.id, payload.version, socket.id);
     return { deleted: payload.id, seq };

@@ -43,6 +43,7 @@ export const ERROR_CATALOG = {
   MEMBER_LIMIT_REACHED: { status: 409, detail: 'The session has the most members it may have (SESSION_MEMBER_LIMIT).' },
   BLOCK_LIMIT_REACHED: { status: 409, detail: 'The session holds the most blocks a session may hold.' },
   ROOM_FULL: { status: 409, detail: 'The session has the most members it may have.' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, detail: 'A request with this Idempotency-Key is still running; retry shortly.' },
   VERSION_CONFLICT: { status: 409, detail: 'The resource changed since the version this write is based on.' },
   NOTHING_TO_UNDO: { status: 409, detail: 'You have no change in this session left to undo.' },
   NOTHING_TO_REDO: { status: 409, detail: 'You have no undone change in this session left to redo.' },

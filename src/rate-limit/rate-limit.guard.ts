@@ -14,13 +14,14 @@ import type { Principal } from '../common/principal.js';
 import { callOf, type Call } from '../common/call-context.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
+import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
 import { KeyProbeInterceptor, lookupTickets } from './key-probe.interceptor.js';
 import { GiveBackInterceptor } from './rate-limit.give-back.interceptor.js';
 import { RATE_LIMIT, type RateLimitMetadata, type RateLimitOptions } from './rate-limit.metadata.js';
 import type { RateLimitedAction } from './rate-limit.policies.js';
 import { RateLimiter, refusal, type Decision, type LookupTicket, type Take, type Taken } from './rate-limiter.js';
 import { isValidSessionKey } from '../common/session-key-format.js';
-import { RATE_LIMIT_EXTENSION } from '../common/openapi/api-operation.decorator.js';
+import { IDEMPOTENCY_EXTENSION, RATE_LIMIT_EXTENSION } from '../common/openapi/api-operation.decorator.js';
 
 /** The longest a lookup waits between two tries for a probe slot that other instances hold. */
 const SLOT_RETRY_MAX_MS = 100;
@@ -36,9 +37,16 @@ export const RateLimit = (action: RateLimitedAction, options: RateLimitOptions =
 /**
  * The admission of every route and socket event that names a session key or is rate
  * limited, the same for HTTP and sockets: the key's format, the key-probe guard, then the
- * rate limit. Apply with `@Admission()` on a controller or gateway.
+ * rate limit; then a write's idempotency key (IdempotencyInterceptor). Apply with
+ * `@Admission()` on a controller or gateway.
  */
-export const Admission = () => applyDecorators(UseGuards(RateLimitGuard), UseInterceptors(KeyProbeInterceptor));
+export const Admission = () =>
+  applyDecorators(
+    UseGuards(RateLimitGuard),
+    UseInterceptors(KeyProbeInterceptor, IdempotencyInterceptor),
+    // Every write route under it takes an idempotency key unless its own @Idempotent() says otherwise.
+    ApiExtension(IDEMPOTENCY_EXTENSION, 'answer'),
+  );
 
 /** An anonymous caller from the principal's IP: whose window a per-IP limit takes from. */
 export const fromIp = (principal: Principal): Principal => ({ kind: 'anonymous', plan: 'FREE', ip: principal.ip });

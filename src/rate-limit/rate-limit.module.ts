@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { KeyProbeInterceptor } from './key-probe.interceptor.js';
 import { RateLimitStatsService } from './rate-limit-stats.service.js';
 import { RateLimitController } from './rate-limit.controller.js';
@@ -7,8 +8,9 @@ import { RateLimiter } from './rate-limiter.js';
 
 /** Global so feature controllers can use the guard and interceptor without importing each other. */
 @Module({
+  imports: [IdempotencyModule],
   controllers: [RateLimitController],
   providers: [KeyProbeInterceptor, RateLimiter, RateLimitGuard, RateLimitStatsService],
-  exports: [KeyProbeInterceptor, RateLimiter, RateLimitGuard],
+  exports: [IdempotencyModule, KeyProbeInterceptor, RateLimiter, RateLimitGuard],
 })
 export class RateLimitModule {}

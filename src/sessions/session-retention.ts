@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import { IdempotencyRecordsRepository } from '../idempotency/idempotency.repository.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
 import { SessionsRepository } from './sessions.repository.js';
 import type { Actor } from '../contract/actor.js';
@@ -16,7 +17,7 @@ export interface RetentionRun {
 /**
  * What sessions leave behind and nobody will come back for: ownerless sessions nobody modified
  * for SESSION_RETENTION_DAYS (deleted, announced like any deletion, their keys free again) and
- * Idempotency-Key bindings past their 24 h. Run by the cleanup job, once per cluster.
+ * idempotency keys (session creates' bindings, every other write's recorded answer) past their 24 h. Run by the cleanup job, once per cluster.
  */
 @Injectable()
 export class SessionRetention {
@@ -25,6 +26,7 @@ export class SessionRetention {
   constructor(
     private readonly sessions: SessionsRepository,
     private readonly idempotency: IdempotencyRepository,
+    private readonly records: IdempotencyRecordsRepository,
     private readonly events: EventBus,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -40,10 +42,12 @@ export class SessionRetention {
       if (keys.length < BATCH) break;
     }
     let idempotencyKeysDeleted = 0;
-    for (;;) {
-      const deleted = await this.idempotency.deleteExpired(BATCH);
-      idempotencyKeysDeleted += deleted;
-      if (deleted < BATCH) break;
+    for (const repository of [this.idempotency, this.records]) {
+      for (;;) {
+        const deleted = await repository.deleteExpired(BATCH);
+        idempotencyKeysDeleted += deleted;
+        if (deleted < BATCH) break;
+      }
     }
     if (sessionsDeleted)
       this.logger.log(`retention deleted ${sessionsDeleted} ownerless session(s) untouched for ${this.config.SESSION_RETENTION_DAYS} days`);

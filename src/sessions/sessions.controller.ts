@@ -8,6 +8,7 @@ import { CreateSessionBody, InstantiateSessionBody, ListSessionsQuery, SaveSessi
 import { SessionKeyPipe } from './session-key.pipe.js';
 import { SessionsService } from './sessions.service.js';
 import { IdempotencyKey } from '../common/idempotency-key.js';
+import { Idempotent } from '../idempotency/idempotency.interceptor.js';
 import { jsonText, type JsonText } from '../common/json-text.js';
 import { DocumentReader, documentBody } from './document.reader.js';
 import { versionFrom } from './version-precondition.js';
@@ -29,7 +30,9 @@ export class SessionsController {
     private readonly timeTravel: TimeTravel,
   ) {}
 
+  /** Its Idempotency-Key answers the same session (200) rather than replaying the 201: its own rule, older than the others'. */
   @Post()
+  @Idempotent(false)
   @RateLimit('session-creates', { countOnly: 201 })
   @ApiOperationDoc({
     id: 'createSession',
@@ -165,6 +168,7 @@ export class SessionsController {
       'METADATA_TOO_LARGE',
     ],
   })
+  @ApiHeader({ name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' })
   async save(
     @CurrentPrincipal() principal: Principal,
     @Param('key', SessionKeyPipe) key: string,

@@ -159,7 +159,7 @@ export class SessionsService implements OnModuleDestroy {
   async delete(principal: Principal, key: string): Promise<void> {
     const session = checkAccess(await this.sessions.findByKey(key), principal, 'delete');
     if (!(await this.sessions.delete(session.id))) throw new AppError('SESSION_NOT_FOUND');
-    await this.events.emit('session.deleted', {
+    await this.events.afterCommit('session.deleted', {
       key,
       actor: actorOf(principal),
       at: new Date().toISOString(),

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TesseraClient, TesseraError, type ChangeEvent } from '../../src/client/tessera-client.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { closeTestDb, createUser } from '../helpers/factories.js';
+import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { until } from '../helpers/sockets.js';
 import { currentRun } from '../helpers/test-environment.js';
 
@@ -51,6 +52,23 @@ describe('the typed client', () => {
     await until(() => seen.every((s) => s.length === 30));
     for (const s of seen) expect(seqsOf(s)).toEqual(oneTo(30));
     expect(fx.seq).toBe(30);
+  });
+
+  it('sends a write again with its key when the connection drops before the ack, and it is applied once', async () => {
+    const key = await newSession();
+    const c = await client(a);
+    const feed = await c.join(key);
+    const id = randomUUID();
+    expect(await feed.create({ id, type: 'text', content: { n: 0 } })).toMatchObject({ id, version: 1 });
+    for (let n = 1; n <= 3; n++) {
+      const pending = feed.update(id, n, { content: { n } });
+      // The write leaves, then the connection is cut: its ack is lost, and the client reconnects and sends it again.
+      c.socket.io.engine.close();
+      expect(await pending).toMatchObject({ id, version: n + 1, content: { n } });
+    }
+    const stored = await testDb().block.findUniqueOrThrow({ where: { id } });
+    expect(stored).toMatchObject({ version: 4, content: { n: 3 } });
+    expect(Number((await testDb().session.findUniqueOrThrow({ where: { key } })).seq)).toBe(4);
   });
 
   it('notices a gap that does not fill and fetches the missed changes', async () => {

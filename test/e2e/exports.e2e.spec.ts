@@ -156,13 +156,20 @@ describe('exports end to end (real workers, artifacts, signed URLs)', () => {
         body: { format },
         headers: { 'idempotency-key': 'export-once-1' },
       });
-    const [a, b, c] = await Promise.all([send('json'), send('json'), send('json')]);
-    expect(new Set([a.body.jobId, b.body.jobId, c.body.jobId]).size).toBe(1);
-    expect([a.status, b.status, c.status]).toEqual([202, 202, 202]);
+    // Concurrent copies: one queues the job; each other one gets the same jobId or, while the first runs, 409 IN_USE.
+    const answers = await Promise.all([send('json'), send('json'), send('json')]);
+    const accepted = answers.filter((r) => r.status === 202);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    for (const r of answers.filter((r) => r.status !== 202)) expect(r.body.code).toBe('IDEMPOTENCY_KEY_IN_USE');
+    const jobId = accepted[0].body.jobId as string;
+    expect(new Set(accepted.map((r) => r.body.jobId))).toEqual(new Set([jobId]));
+    const retried = await send('json');
+    expect(retried).toMatchObject({ status: 202, body: { jobId } });
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
     const reused = await send('html');
     expect(reused.status).toBe(422);
     expect(reused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
-    const job = await waitForJob(app, a.body.jobId, owner.token);
+    const job = await waitForJob(app, jobId, owner.token);
     expect(job.state).toBe('completed');
   });
 

@@ -148,7 +148,10 @@ describe('the OpenAPI document, the README and the examples', () => {
     const bySecurity = (id: string) => api.getOperation(id)?.security;
     expect([bySecurity('getSession'), bySecurity('getMe'), bySecurity('getHealth')]).toEqual([[{}, { bearer: [] }], [{ bearer: [] }], []]);
     const update = api.getOperation('updateBlock')!.responses as any;
-    expect(update['409'].content['application/problem+json'].schema.properties.code.enum).toEqual(['VERSION_CONFLICT']);
+    expect(update['409'].content['application/problem+json'].schema.properties.code.enum).toEqual([
+      'IDEMPOTENCY_KEY_IN_USE',
+      'VERSION_CONFLICT',
+    ]);
     expect(Object.keys(update['429'].headers)).toEqual(['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']);
   });
 

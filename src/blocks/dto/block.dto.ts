@@ -13,7 +13,7 @@ const TYPE_OR_CONTENT = { message: 'give type or content', path: ['content'] };
 export const BlockIdParam = blockId;
 
 export const CreateBlockBody = z
-  .object({ type: blockType, content, ...anchors })
+  .object({ id: blockId.optional(), type: blockType, content, ...anchors })
   .strict()
   .refine(oneAnchor, ANCHOR_MESSAGE)
   .meta({ id: 'CreateBlockBody' });

@@ -45,6 +45,13 @@ export const OPERATION_EXTENSION = 'x-tessera-operation';
  */
 export const RATE_LIMIT_EXTENSION = 'x-tessera-rate-limit';
 
+/**
+ * How a route takes an `Idempotency-Key` (`answer`, `with-write`, or `none`): set by `@Admission()`
+ * on its routes and by `@Idempotent()` on one route, so the document shows the header and its
+ * errors exactly where the interceptor honours it; read back and removed.
+ */
+export const IDEMPOTENCY_EXTENSION = 'x-tessera-idempotency';
+
 export interface OperationExtension {
   auth: OperationAuth;
   errors: ErrorCode[];

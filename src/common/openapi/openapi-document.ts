@@ -2,7 +2,13 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { ErrorCode } from '../../errors/error-catalog.js';
 import { SESSION_KEY_PATTERN } from '../session-key-format.js';
-import { OPERATION_EXTENSION, RATE_LIMIT_EXTENSION, type OperationAuth, type OperationExtension } from './api-operation.decorator.js';
+import {
+  IDEMPOTENCY_EXTENSION,
+  OPERATION_EXTENSION,
+  RATE_LIMIT_EXTENSION,
+  type OperationAuth,
+  type OperationExtension,
+} from './api-operation.decorator.js';
 import { byStatus, problemResponse } from './problem-responses.js';
 
 type Json = Record<string, unknown>;
@@ -54,6 +60,10 @@ const PARAMETER_SCHEMAS: Record<string, Json> = {
     schema: { type: 'string', pattern: '^\\s*(W/)?"?[0-9]{1,9}"?\\s*$', example: '"3"' },
   },
   'header:Idempotency-Key': {
+    description:
+      '1 to 255 visible ASCII characters. A retry with the same key, method, path and body within 24 h gets the first answer ' +
+      '(`Idempotent-Replayed: true`) and writes nothing; another request under the key: 422 IDEMPOTENCY_KEY_REUSED; ' +
+      'while the first still runs: 409 IDEMPOTENCY_KEY_IN_USE with Retry-After.',
     schema: { type: 'string', pattern: '^[!-~]{1,255}$', minLength: 1, maxLength: 255, example: 'create-7f3a' },
   },
   'query:cursor': {
@@ -79,7 +89,13 @@ const AUTH_CODES: Record<OperationAuth, ErrorCode[]> = {
 };
 
 /** The codes every operation of a kind gives: from its access rule, its body, its parameters and its limits. */
-function errorCodes(method: string, operation: Operation, extension: OperationExtension, rateLimited: boolean): Set<ErrorCode> {
+function errorCodes(
+  method: string,
+  operation: Operation,
+  extension: OperationExtension,
+  rateLimited: boolean,
+  idempotent: boolean,
+): Set<ErrorCode> {
   const codes = new Set<ErrorCode>([...extension.errors, ...AUTH_CODES[extension.auth], 'SERVICE_UNAVAILABLE']);
   const add = (more: ErrorCode[]) => more.forEach((code) => codes.add(code));
   if (operation.requestBody || BODY_METHODS.has(method)) add(BODY_CODES);
@@ -87,15 +103,22 @@ function errorCodes(method: string, operation: Operation, extension: OperationEx
   if (parameters.some((p) => p.in === 'query' || p.in === 'header' || (p.in === 'path' && p.name !== 'key'))) add(['VALIDATION_FAILED']);
   if (parameters.some((p) => p.in === 'path' && p.name === 'key')) add(KEY_CODES);
   if (rateLimited) add(['RATE_LIMITED', 'BLOCKED']);
+  if (idempotent) add(['IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE']);
   return codes;
 }
 
 function completeOperation(method: string, operation: Operation): void {
   const extension = operation[OPERATION_EXTENSION] as OperationExtension | undefined;
   const rateLimited = operation[RATE_LIMIT_EXTENSION] !== undefined;
+  const idempotency = operation[IDEMPOTENCY_EXTENSION];
   delete operation[RATE_LIMIT_EXTENSION];
+  delete operation[IDEMPOTENCY_EXTENSION];
   if (!extension) return;
   delete operation[OPERATION_EXTENSION];
+  const idempotent = BODY_METHODS.has(method) && (idempotency === 'answer' || idempotency === 'with-write');
+  if (idempotent && !operation.parameters?.some((p) => p.in === 'header' && p.name === 'Idempotency-Key')) {
+    (operation.parameters ??= []).push({ name: 'Idempotency-Key', in: 'header' });
+  }
   operation.security = SECURITY[extension.auth];
   for (const parameter of operation.parameters ?? []) {
     const known = PARAMETER_SCHEMAS[`${parameter.in}:${parameter.name}`];
@@ -105,7 +128,9 @@ function completeOperation(method: string, operation: Operation): void {
     const media = operation.requestBody?.content?.['application/json'];
     if (media) media.example = extension.requestExample;
   }
-  for (const [status, codes] of [...byStatus(errorCodes(method, operation, extension, rateLimited))].sort(([a], [b]) => a - b)) {
+  for (const [status, codes] of [...byStatus(errorCodes(method, operation, extension, rateLimited, idempotent))].sort(
+    ([a], [b]) => a - b,
+  )) {
     operation.responses[String(status)] = problemResponse(status, codes);
   }
 }
