@@ -104,6 +104,10 @@ export const envSchema = z
     WS_PING_TIMEOUT: int(1000).default(20000),
     WS_POLLING: bool.default(false),
     WS_MAX_BUFFERED_BYTES: int(64 * 1024).default(4 * 1024 * 1024),
+    SSE_HEARTBEAT_MS: int(1000).default(15_000),
+    SSE_MAX_STREAMS: int(1).default(5000),
+    SSE_MAX_STREAMS_PER_CLIENT: int(1).default(20),
+    SSE_MAX_BUFFERED_BYTES: int(64 * 1024).default(4 * 1024 * 1024),
     DRAIN_DELAY_MS: int(0).default(5000),
     SHUTDOWN_TIMEOUT_MS: int(3000).default(20000),
 
