@@ -26,6 +26,7 @@ import { SessionsModule } from './sessions/sessions.module.js';
 import { MembersModule } from './members/members.module.js';
 import { SnapshotsModule } from './snapshots/snapshots.module.js';
 import { ThemesModule } from './themes/themes.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { WorkersModule } from './workers/workers.module.js';
 
 /**
@@ -88,6 +89,7 @@ export class AppModule {
         ArtifactsModule,
         ExportsModule,
         GenerationModule,
+        WebhooksModule,
         role === 'api' ? CollaborationModule : BroadcastModule,
         AdminModule,
         ...(runWorkers ? [WorkersModule.forRoot(config)] : []),

@@ -59,6 +59,16 @@ export class ChangesService {
     }
   }
 
+  /**
+   * For a job that follows a session's log on its own (webhooks): up to `limit` changes after
+   * `since`, or, when the log no longer reaches back that far, the first seq it still holds.
+   */
+  async logAfter(sessionId: string, key: string, since: number, limit: number): Promise<{ items: ChangeEvent[]; keptFrom?: number }> {
+    const rows = await this.changes.listAfter(sessionId, since, limit, this.config.CHANGES_MAX_PAGE_BYTES);
+    if (rows.length > 0 && Number(rows[0].seq) !== since + 1) return { items: [], keptFrom: Number(rows[0].seq) };
+    return { items: rows.map((row) => toChangeEvent(row, key)) };
+  }
+
   /** The body of GET .../changes for a caller who may read the session, a ChangesPage as JSON text. */
   async pageFor(principal: Principal, key: string, since: number, limit: number): Promise<string> {
     const { id, head } = await this.access.require(principal, key, 'read');

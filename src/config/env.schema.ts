@@ -117,6 +117,7 @@ export const envSchema = z
     IMAGE_GENERATION_CONCURRENCY: int(1).default(5),
     EXPORT_CONCURRENCY: int(1).default(12),
     COLLABORATION_CONCURRENCY: int(1).default(100),
+    WEBHOOK_CONCURRENCY: int(1).default(20),
     JOB_ATTEMPTS: int(1, 20).default(3),
     JOB_BACKOFF_MS: int(1).default(2000),
     JOB_TIMEOUT_SECONDS: int(1).default(300),
@@ -134,6 +135,13 @@ export const envSchema = z
     IMAGE_API_KEY: optionalString,
     IMAGE_MODEL: z.string().default('gpt-image-1'),
     PROVIDER_TIMEOUT_MS: int(100).default(60000),
+
+    WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+    WEBHOOK_MAX_PER_USER: int(1, 1000).default(25),
+    WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+    WEBHOOK_RETRY_BASE_MS: int(10).default(10_000),
+    WEBHOOK_RETRY_MAX_MS: int(10).default(3_600_000),
+    WEBHOOK_DISABLE_AFTER_MS: int(100).default(24 * 3_600_000),
 
     ARTIFACTS_DIR: z.string().default('.data/artifacts'),
     ARTIFACT_RETENTION_DAYS: int(1).default(30),

@@ -1,7 +1,7 @@
 import type { Principal } from '../common/principal.js';
 
-/** The five queues (docs/api.md, Background jobs); BullMQ keys carry QUEUE_PREFIX, so environments never share them. */
-export const QUEUE_NAMES = ['ai-generation', 'thinking', 'image-generation', 'export', 'collaboration'] as const;
+/** The six queues (docs/api.md, Background jobs); BullMQ keys carry QUEUE_PREFIX, so environments never share them. */
+export const QUEUE_NAMES = ['ai-generation', 'thinking', 'image-generation', 'export', 'collaboration', 'webhooks'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Every job Tessera runs. Each has exactly one handler, checked when a worker starts. */
@@ -15,6 +15,7 @@ export const JobName = {
   SweepPresence: 'presence.sweep',
   WarmDocument: 'document.warm',
   CleanupArtifacts: 'artifacts.cleanup',
+  DeliverWebhook: 'webhook.deliver',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -31,6 +32,7 @@ export const QUEUE_OF: Readonly<Record<JobName, QueueName>> = {
   [JobName.SweepPresence]: 'collaboration',
   [JobName.WarmDocument]: 'collaboration',
   [JobName.CleanupArtifacts]: 'collaboration',
+  [JobName.DeliverWebhook]: 'webhooks',
 };
 
 export type ExportFormat = 'json' | 'markdown' | 'html';
@@ -89,4 +91,11 @@ export interface JobPayloads {
   [JobName.SweepPresence]: Record<string, never>;
   [JobName.WarmDocument]: SessionJob;
   [JobName.CleanupArtifacts]: Record<string, never>;
+  [JobName.DeliverWebhook]: WebhookLaneJob;
+}
+
+/** One webhook's lane of one session: its changes are delivered in seq order by whoever holds its lease. */
+export interface WebhookLaneJob {
+  webhookId: string;
+  sessionId: string;
 }

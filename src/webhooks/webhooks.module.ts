@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { ChangesModule } from '../changes/changes.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
+import { WebhookChangeListener } from './webhook-change.listener.js';
+import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
+import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookMetrics } from './webhook.metrics.js';
+import { WebhooksController } from './webhooks.controller.js';
+import { WebhooksRepository } from './webhooks.repository.js';
+import { WebhooksService } from './webhooks.service.js';
+
+/** Webhooks: subscriptions, the lanes their changes are delivered down, the delivery job and log. */
+@Module({
+  imports: [ChangesModule, QueuesModule, SessionsModule],
+  controllers: [WebhooksController],
+  providers: [WebhookChangeListener, WebhookDeliveryProcessor, WebhookLaneDeliverer, WebhookMetrics, WebhooksRepository, WebhooksService],
+})
+export class WebhooksModule {}

@@ -1,0 +1,199 @@
+import { Injectable } from '@nestjs/common';
+import { TransactionHost } from '../database/transaction-host.js';
+import type { ListCursor } from '../common/pagination.js';
+import type { Webhook, WebhookDelivery } from '../generated/prisma/client.js';
+
+/** Whose webhooks a query sees: one user's, or every one (an operator). */
+export type WebhookScope = { ownerId: string } | 'all';
+
+export interface WebhookLane {
+  webhookId: string;
+  sessionId: string;
+  sessionKey: string;
+  url: string;
+  secret: string;
+  deliveredSeq: number;
+  attempt: number;
+  failingSince: Date | null;
+}
+
+/** Deliveries kept per webhook: the log is for looking at recent attempts, not an archive. */
+const DELIVERIES_KEPT = 1000;
+
+const scoped = (scope: WebhookScope) => (scope === 'all' ? {} : { ownerId: scope.ownerId });
+
+@Injectable()
+export class WebhooksRepository {
+  constructor(private readonly db: TransactionHost) {}
+
+  create(data: Pick<Webhook, 'id' | 'ownerId' | 'sessionId' | 'url' | 'events' | 'secret'>): Promise<WebhookWithKey> {
+    return this.db.client.webhook.create({ data, include: withKey });
+  }
+
+  countOwnedBy(ownerId: string): Promise<number> {
+    return this.db.client.webhook.count({ where: { ownerId } });
+  }
+
+  find(scope: WebhookScope, id: string): Promise<WebhookWithKey | null> {
+    return this.db.client.webhook.findFirst({ where: { id, ...scoped(scope) }, include: withKey });
+  }
+
+  /** Newest first, `limit + 1` rows from after `cursor`. */
+  list(scope: WebhookScope, limit: number, cursor?: ListCursor): Promise<WebhookWithKey[]> {
+    const after = cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {};
+    return this.db.client.webhook.findMany({
+      where: { ...scoped(scope), ...after },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+      include: withKey,
+    });
+  }
+
+  /** Re-enabling clears the reason and lets failing lanes try again at once. */
+  async update(
+    scope: WebhookScope,
+    id: string,
+    data: Partial<Pick<Webhook, 'url' | 'events' | 'enabled'>>,
+  ): Promise<WebhookWithKey | null> {
+    const changed = await this.db.client.webhook.updateMany({
+      where: { id, ...scoped(scope) },
+      data: { ...data, ...(data.enabled === true && { disabledReason: null }), updatedAt: new Date() },
+    });
+    if (changed.count === 0) return null;
+    if (data.enabled === true) {
+      await this.db.client.webhookLane.updateMany({
+        where: { webhookId: id },
+        data: { attempt: 0, failingSince: null, nextAttemptAt: null },
+      });
+    }
+    return this.find(scope, id);
+  }
+
+  /** The sessions a webhook has lanes in. */
+  async laneSessions(webhookId: string): Promise<string[]> {
+    const lanes = await this.db.client.webhookLane.findMany({ where: { webhookId }, select: { sessionId: true } });
+    return lanes.map((lane) => lane.sessionId);
+  }
+
+  async delete(scope: WebhookScope, id: string): Promise<boolean> {
+    return (await this.db.client.webhook.deleteMany({ where: { id, ...scoped(scope) } })).count > 0;
+  }
+
+  /**
+   * The lanes a committed change of this session goes down: one per enabled webhook of
+   * `change` on the session, or on every session of its owner, or an operator's on every
+   * session. A lane made now starts just before this change; an existing one keeps its place.
+   */
+  async lanesFor(sessionId: string, seq: number): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string }>>`
+      INSERT INTO webhook_lanes (webhook_id, session_id, delivered_seq)
+      SELECT w.id, s.id, ${seq - 1}
+      FROM sessions s JOIN webhooks w
+        ON w.session_id = s.id OR (w.session_id IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
+      WHERE s.id = ${sessionId}::uuid AND w.enabled AND 'change' = ANY (w.events)
+      ON CONFLICT (webhook_id, session_id) DO UPDATE SET delivered_seq = webhook_lanes.delivered_seq
+      RETURNING webhook_id`;
+    return rows.map((row) => row.webhook_id);
+  }
+
+  /**
+   * Takes the lane's lease until `until` if nobody holds it and its retry is due; null when
+   * someone else delivers it, it waits for a retry, its webhook is disabled, or its session's
+   * owner is no longer the webhook's (ownership passed on).
+   */
+  async lease(webhookId: string, sessionId: string, until: Date): Promise<WebhookLane | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{ session_key: string; url: string; secret: string; delivered_seq: bigint; attempt: number; failing_since: Date | null }>
+    >`
+      UPDATE webhook_lanes l SET leased_until = ${until}
+      FROM webhooks w, sessions s
+      WHERE l.webhook_id = ${webhookId}::uuid AND l.session_id = ${sessionId}::uuid
+        AND w.id = l.webhook_id AND s.id = l.session_id AND w.enabled
+        AND (w.owner_id IS NULL OR w.owner_id = s.owner_id)
+        AND (l.leased_until IS NULL OR l.leased_until < now())
+        AND (l.next_attempt_at IS NULL OR l.next_attempt_at <= now())
+      RETURNING s.key AS session_key, w.url, w.secret, l.delivered_seq, l.attempt, l.failing_since`;
+    const [row] = rows;
+    if (!row) return null;
+    return {
+      webhookId,
+      sessionId,
+      sessionKey: row.session_key,
+      url: row.url,
+      secret: row.secret,
+      deliveredSeq: Number(row.delivered_seq),
+      attempt: row.attempt,
+      failingSince: row.failing_since,
+    };
+  }
+
+  /** When the lane's lease ends, or its retry is due: when another delivery job should look at it (null: free now). */
+  async busyUntil(webhookId: string, sessionId: string): Promise<Date | null> {
+    const lane = await this.db.client.webhookLane.findUnique({
+      where: { webhookId_sessionId: { webhookId, sessionId } },
+      select: { leasedUntil: true, nextAttemptAt: true },
+    });
+    if (!lane) return null;
+    const times = [lane.leasedUntil, lane.nextAttemptAt].filter((t): t is Date => t !== null && t.getTime() > Date.now());
+    return times.length ? new Date(Math.max(...times.map((t) => t.getTime()))) : null;
+  }
+
+  async delivered(webhookId: string, sessionId: string, seq: number): Promise<void> {
+    await this.db.client.webhookLane.update({
+      where: { webhookId_sessionId: { webhookId, sessionId } },
+      data: { deliveredSeq: seq, attempt: 0, failingSince: null, nextAttemptAt: null },
+    });
+  }
+
+  /** A failed attempt: the lane waits until `retryAt` and gives its lease back. */
+  async failed(webhookId: string, sessionId: string, attempt: number, failingSince: Date, retryAt: Date): Promise<void> {
+    await this.db.client.webhookLane.update({
+      where: { webhookId_sessionId: { webhookId, sessionId } },
+      data: { attempt, failingSince, nextAttemptAt: retryAt, leasedUntil: null },
+    });
+  }
+
+  /** The holder keeps its lease for another stretch (before each attempt). */
+  async renew(webhookId: string, sessionId: string, until: Date): Promise<void> {
+    await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: until } });
+  }
+
+  async release(webhookId: string, sessionId: string): Promise<void> {
+    await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: null } });
+  }
+
+  /** Skips the lane past changes the log no longer keeps. */
+  async skipTo(webhookId: string, sessionId: string, seq: number): Promise<void> {
+    await this.db.client.webhookLane.update({ where: { webhookId_sessionId: { webhookId, sessionId } }, data: { deliveredSeq: seq } });
+  }
+
+  async disable(webhookId: string, reason: string): Promise<void> {
+    await this.db.client.webhook.update({
+      where: { id: webhookId },
+      data: { enabled: false, disabledReason: reason, updatedAt: new Date() },
+    });
+  }
+
+  /** Logs an attempt; now and then the webhook's log is cut back to its latest DELIVERIES_KEPT. */
+  async logAttempt(data: Omit<WebhookDelivery, 'at'>, prune: boolean): Promise<void> {
+    await this.db.client.webhookDelivery.create({ data });
+    if (!prune) return;
+    await this.db.client.$executeRaw`
+      DELETE FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid AND id IN (
+        SELECT id FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid
+        ORDER BY at DESC, id DESC OFFSET ${DELIVERIES_KEPT})`;
+  }
+
+  /** Newest first, `limit + 1` rows from after `cursor`. */
+  deliveries(webhookId: string, limit: number, cursor?: ListCursor): Promise<WebhookDelivery[]> {
+    const after = cursor ? { OR: [{ at: { lt: cursor.createdAt } }, { at: cursor.createdAt, id: { lt: cursor.id } }] } : {};
+    return this.db.client.webhookDelivery.findMany({
+      where: { webhookId, ...after },
+      orderBy: [{ at: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+    });
+  }
+}
+
+const withKey = { session: { select: { key: true } } } as const;
+export type WebhookWithKey = Webhook & { session: { key: string } | null };
