@@ -1,15 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { Metrics } from '../metrics/metrics.service.js';
 import type { WebhookAttempt } from './webhook-transport.js';
+import { WebhooksRepository } from './webhooks.repository.js';
 
-/** Delivery attempts by outcome and their duration; webhooks disabled for failing. */
+/** Delivery attempts by outcome and their duration; webhooks disabled for failing; how long the oldest failing lane has failed. */
 @Injectable()
 export class WebhookMetrics {
   private readonly attempts;
   private readonly duration;
   readonly disabled;
 
-  constructor(metrics: Metrics) {
+  constructor(metrics: Metrics, repository: WebhooksRepository) {
+    metrics.gauge({
+      name: 'webhook_oldest_failing_seconds',
+      help: 'How long the longest-failing lane of an enabled webhook has been failing (0: none), cluster-wide',
+      async collect() {
+        this.set(await repository.oldestFailingSeconds().catch(() => 0));
+      },
+    });
     this.attempts = metrics.counter({
       name: 'webhook_deliveries_total',
       help: 'Webhook delivery attempts, by outcome (delivered, http_error, no_answer)',

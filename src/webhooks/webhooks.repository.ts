@@ -69,6 +69,15 @@ export class WebhooksRepository {
     return this.find(scope, id);
   }
 
+  /** Seconds since the longest-failing lane of an enabled webhook started failing; 0 when none fails. */
+  async oldestFailingSeconds(): Promise<number> {
+    const [row] = await this.db.client.$queryRaw<Array<{ seconds: number | null }>>`
+      SELECT extract(epoch FROM now() - min(l.failing_since))::float8 AS seconds
+      FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id
+      WHERE w.enabled AND l.failing_since IS NOT NULL`;
+    return row?.seconds ?? 0;
+  }
+
   /** The sessions a webhook has lanes in. */
   async laneSessions(webhookId: string): Promise<string[]> {
     const lanes = await this.db.client.webhookLane.findMany({ where: { webhookId }, select: { sessionId: true } });
