@@ -16,6 +16,7 @@ export const JobName = {
   WarmDocument: 'document.warm',
   CleanupArtifacts: 'artifacts.cleanup',
   DeliverWebhook: 'webhook.deliver',
+  RedeliverWebhook: 'webhook.redeliver',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -33,6 +34,7 @@ export const QUEUE_OF: Readonly<Record<JobName, QueueName>> = {
   [JobName.WarmDocument]: 'collaboration',
   [JobName.CleanupArtifacts]: 'collaboration',
   [JobName.DeliverWebhook]: 'webhooks',
+  [JobName.RedeliverWebhook]: 'webhooks',
 };
 
 export type ExportFormat = 'json' | 'markdown' | 'html';
@@ -92,6 +94,7 @@ export interface JobPayloads {
   [JobName.WarmDocument]: SessionJob;
   [JobName.CleanupArtifacts]: Record<string, never>;
   [JobName.DeliverWebhook]: WebhookLaneJob;
+  [JobName.RedeliverWebhook]: { webhookId: string; deliveryId: string };
 }
 
 /** One webhook's lane of one session: its changes are delivered in seq order by whoever holds its lease. */

@@ -11,6 +11,8 @@ import { WebhookTransport, type WebhookAttempt } from './webhook-transport.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhooksRepository, type WebhookLane } from './webhooks.repository.js';
 
+type LaneTarget = Pick<WebhookLane, 'webhookId' | 'sessionId' | 'sessionKey' | 'url' | 'secret'>;
+
 /** Changes one job delivers before handing the lane to the next job (jobs stay short). */
 const CHANGES_PER_RUN = 100;
 /** Deliveries between two cuts of a webhook's delivery log. */
@@ -87,6 +89,32 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     return { delivered };
   }
 
+  /**
+   * Sends a logged attempt's change once more, outside its lane's order (an owner asked for
+   * it), with its webhook-id; logged as a further attempt. Gone from the log: logged as failed.
+   */
+  async redeliver(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
+    const target = await this.lanes.redelivery(webhookId, deliveryId);
+    if (!target) return { delivered: false };
+    const lane = { webhookId, sessionId: target.sessionId, sessionKey: target.sessionKey, url: target.url, secret: target.secret };
+    const { items } = await this.changes.logAfter(target.sessionId, target.sessionKey, target.seq - 1, 1);
+    const change = items[0]?.seq === target.seq ? items[0] : undefined;
+    if (!change) {
+      const error = `change ${target.seq} is no longer kept`;
+      await this.log(lane, target.eventId, target.seq, target.attempts + 1, {
+        delivered: false,
+        status: null,
+        durationMs: 0,
+        excerpt: '',
+        error,
+      });
+      return { delivered: false };
+    }
+    const result = await this.post(lane, target.eventId, change);
+    await this.log(lane, target.eventId, target.seq, target.attempts + 1, result);
+    return { delivered: result.delivered };
+  }
+
   onApplicationShutdown(): void {
     this.transport.close();
   }
@@ -96,13 +124,8 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     await this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd());
     // The same id on every attempt of this change for this webhook: receivers deduplicate on it.
     const eventId = `msg_${derivedUuid('webhook', lane.webhookId, lane.sessionId, String(change.seq)).replaceAll('-', '')}`;
-    const body = JSON.stringify({ type: 'change', timestamp: change.at, data: { sessionKey: lane.sessionKey, ...change } });
     const attempt = lane.attempt + 1;
-    const result = await this.transport.post({
-      url: lane.url,
-      body,
-      headers: signWebhook(lane.secret, eventId, Math.floor(Date.now() / 1000), body),
-    });
+    const result = await this.post(lane, eventId, change);
     await this.log(lane, eventId, change.seq, attempt, result);
     if (result.delivered) {
       await this.lanes.delivered(lane.webhookId, lane.sessionId, change.seq);
@@ -124,6 +147,11 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     return false;
   }
 
+  private post(lane: LaneTarget, eventId: string, change: ChangeEvent): Promise<WebhookAttempt> {
+    const body = JSON.stringify({ type: 'change', timestamp: change.at, data: { sessionKey: lane.sessionKey, ...change } });
+    return this.transport.post({ url: lane.url, body, headers: signWebhook(lane.secret, eventId, Math.floor(Date.now() / 1000), body) });
+  }
+
   private async skipExpired(lane: WebhookLane, keptFrom: number): Promise<void> {
     this.logger.warn(`webhook ${lane.webhookId}: changes ${lane.deliveredSeq + 1}..${keptFrom - 1} of a session left the log undelivered`);
     const error = `changes ${lane.deliveredSeq + 1} to ${keptFrom - 1} are no longer kept`;
@@ -132,7 +160,13 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     lane.deliveredSeq = keptFrom - 1;
   }
 
-  private async log(lane: WebhookLane, eventId: string, seq: number | null, attempt: number, result: WebhookAttempt): Promise<void> {
+  private async log(
+    lane: Pick<LaneTarget, 'webhookId' | 'sessionId'>,
+    eventId: string,
+    seq: number | null,
+    attempt: number,
+    result: WebhookAttempt,
+  ): Promise<void> {
     this.metrics.observe(result);
     await this.lanes.logAttempt(
       {
@@ -140,6 +174,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
         webhookId: lane.webhookId,
         eventId,
         event: 'change',
+        sessionId: lane.sessionId,
         seq: seq === null ? null : BigInt(seq),
         attempt,
         status: result.delivered ? 'delivered' : 'failed',

@@ -43,6 +43,17 @@ export class WebhooksController {
     await this.webhooks.delete(principal, id);
   }
 
+  /** 202: the attempt's change is sent once more, with its webhook-id. */
+  @Post(':id/deliveries/:deliveryId/redeliver')
+  @HttpCode(202)
+  redeliver(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', { schema: WebhookIdParam }) id: string,
+    @Param('deliveryId', { schema: WebhookIdParam }) deliveryId: string,
+  ) {
+    return this.webhooks.redeliver(principal, id, deliveryId);
+  }
+
   /** The latest attempts, newest first. */
   @Get(':id/deliveries')
   deliveries(

@@ -5,6 +5,7 @@ import { SessionsModule } from '../sessions/sessions.module.js';
 import { WebhookChangeListener } from './webhook-change.listener.js';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhooksController } from './webhooks.controller.js';
 import { WebhooksRepository } from './webhooks.repository.js';
@@ -14,6 +15,14 @@ import { WebhooksService } from './webhooks.service.js';
 @Module({
   imports: [ChangesModule, QueuesModule, SessionsModule],
   controllers: [WebhooksController],
-  providers: [WebhookChangeListener, WebhookDeliveryProcessor, WebhookLaneDeliverer, WebhookMetrics, WebhooksRepository, WebhooksService],
+  providers: [
+    WebhookChangeListener,
+    WebhookDeliveryProcessor,
+    WebhookLaneDeliverer,
+    WebhookMetrics,
+    WebhookRedeliveryProcessor,
+    WebhooksRepository,
+    WebhooksService,
+  ],
 })
 export class WebhooksModule {}

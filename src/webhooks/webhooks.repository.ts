@@ -17,6 +17,16 @@ export interface WebhookLane {
   failingSince: Date | null;
 }
 
+export interface Redelivery {
+  url: string;
+  secret: string;
+  sessionId: string;
+  sessionKey: string;
+  seq: number;
+  eventId: string;
+  attempts: number;
+}
+
 /** Deliveries kept per webhook: the log is for looking at recent attempts, not an archive. */
 const DELIVERIES_KEPT = 1000;
 
@@ -76,6 +86,34 @@ export class WebhooksRepository {
       FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id
       WHERE w.enabled AND l.failing_since IS NOT NULL`;
     return row?.seconds ?? 0;
+  }
+
+  /** A logged attempt of this webhook, or null. */
+  findDelivery(webhookId: string, id: string): Promise<WebhookDelivery | null> {
+    return this.db.client.webhookDelivery.findFirst({ where: { id, webhookId } });
+  }
+
+  /** What a redelivery of an attempt needs: where to, the secret, the session's key, how many attempts its event had. */
+  async redelivery(webhookId: string, deliveryId: string): Promise<Redelivery | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{ url: string; secret: string; session_id: string; session_key: string; seq: bigint; event_id: string; attempts: number }>
+    >`
+      SELECT w.url, w.secret, d.session_id, s.key AS session_key, d.seq, d.event_id,
+             (SELECT count(*)::int FROM webhook_deliveries e WHERE e.webhook_id = w.id AND e.event_id = d.event_id) AS attempts
+      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN sessions s ON s.id = d.session_id
+      WHERE d.id = ${deliveryId}::uuid AND d.webhook_id = ${webhookId}::uuid AND d.seq IS NOT NULL`;
+    const [row] = rows;
+    return row
+      ? {
+          url: row.url,
+          secret: row.secret,
+          sessionId: row.session_id,
+          sessionKey: row.session_key,
+          seq: Number(row.seq),
+          eventId: row.event_id,
+          attempts: row.attempts,
+        }
+      : null;
   }
 
   /** The sessions a webhook has lanes in. */

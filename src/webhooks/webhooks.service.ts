@@ -5,6 +5,8 @@ import type { Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import type { WebhookDelivery } from '../generated/prisma/client.js';
+import { JobQueue } from '../queues/job-queue.js';
+import { JobName } from '../queues/queue.names.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 import type { CreateWebhookBody, UpdateWebhookBody } from './dto/webhooks.dto.js';
 import { ForbiddenWebhookTarget, parseWebhookUrl, resolveWebhookHost } from './webhook-address.guard.js';
@@ -44,6 +46,7 @@ export class WebhooksService {
     private readonly webhooks: WebhooksRepository,
     private readonly access: SessionAccess,
     private readonly deliverer: WebhookLaneDeliverer,
+    private readonly queue: JobQueue,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -98,6 +101,16 @@ export class WebhooksService {
     await this.found(principal, id);
     const rows = await this.webhooks.deliveries(id, limit, cursor === undefined ? undefined : decodeCursor(cursor));
     return toPage(rows, limit, toDeliveryView, (row) => encodeCursor({ createdAt: row.at, id: row.id }));
+  }
+
+  /** Queues the attempt's change to be sent once more (202); its event must still be in the change log when it runs. */
+  async redeliver(principal: Principal, id: string, deliveryId: string): Promise<{ deliveryId: string; eventId: string }> {
+    await this.found(principal, id);
+    const delivery = await this.webhooks.findDelivery(id, deliveryId);
+    if (!delivery) throw new AppError('DELIVERY_NOT_FOUND');
+    if (delivery.seq === null) throw new AppError('CHANGES_EXPIRED', 'This attempt names no change that is still kept.');
+    await this.queue.queueInternal(JobName.RedeliverWebhook, { webhookId: id, deliveryId }, { removeOnComplete: true, removeOnFail: true });
+    return { deliveryId, eventId: delivery.eventId };
   }
 
   private async found(principal: Principal, id: string): Promise<WebhookWithKey> {

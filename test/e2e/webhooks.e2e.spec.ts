@@ -194,6 +194,42 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     ).toEqual([1, 2]);
   }, 30_000);
 
+  it('redelivers a logged attempt on request, with its webhook-id, and logs it as a further attempt', async () => {
+    const key = await newSession();
+    const hook = await subscribe('/again', key);
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
+    await until(() => receiver.at('/again').length === 1, 10_000);
+    let log: any[] = [];
+    for (let tries = 0; log.length === 0 && tries < 50; tries++) {
+      log = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries`, { token: owner.token })).body.items;
+      if (log.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    const again = await b.request('POST', `/api/webhooks/${hook.id}/deliveries/${log[0].id}/redeliver`, { token: owner.token });
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual({ deliveryId: log[0].id, eventId: log[0].eventId });
+    await until(() => receiver.at('/again').length === 2, 10_000);
+    const [first, second] = receiver.at('/again');
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(second.body).toBe(first.body);
+    // The attempt is logged once the receiver has answered.
+    let attempts: any[] = [];
+    for (let tries = 0; attempts.length < 2 && tries < 50; tries++) {
+      attempts = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries`, { token: owner.token })).body.items;
+      if (attempts.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(attempts.map((d: any) => [d.eventId, d.attempt, d.status])).toEqual([
+      [log[0].eventId, 2, 'delivered'],
+      [log[0].eventId, 1, 'delivered'],
+    ]);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    expect((await a.request('POST', `/api/webhooks/${hook.id}/deliveries/${unknown}/redeliver`, { token: owner.token })).body.code).toBe(
+      'DELIVERY_NOT_FOUND',
+    );
+    expect((await a.request('POST', `/api/webhooks/${hook.id}/deliveries/${log[0].id}/redeliver`, { token: other.token })).body.code).toBe(
+      'WEBHOOK_NOT_FOUND',
+    );
+  });
+
   it('refuses a URL that resolves to 127.0.0.1 without WEBHOOK_ALLOW_PRIVATE', async () => {
     const strict = await startTestApp({ ...isolatedRedis('webhooks-strict') });
     try {

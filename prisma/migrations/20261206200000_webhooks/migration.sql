@@ -42,6 +42,7 @@ CREATE TABLE "webhook_deliveries" (
     "webhook_id" UUID NOT NULL,
     "event_id" TEXT NOT NULL,
     "event" TEXT NOT NULL,
+    "session_id" UUID,
     "seq" BIGINT,
     "attempt" INTEGER NOT NULL,
     "status" VARCHAR(10) NOT NULL,
