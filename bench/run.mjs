@@ -15,6 +15,7 @@ const BENCHES = [
   { name: 'bigread', about: '/api/health while a session at its 8 MiB budget is read, snapshot and exported' },
   { name: 'ratelimit', about: "the rate limiter's cost" },
   { name: 'fanout', about: 'change fan-out to sockets across two instances, idle-socket memory' },
+  { name: 'webhooks', about: 'change-to-webhook delivery latency and deliveries/s, beside sockets' },
   { name: 'feed', about: 'change feeds (server-sent events): 200 readers of one session on one instance, beside sockets' },
   { name: 'jobs', about: 'export jobs end to end, no-op job throughput' },
   { name: 'scale', about: 'connections one instance holds; editing users two instances serve within p99 < 100 ms' },
