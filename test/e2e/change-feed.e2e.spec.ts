@@ -144,7 +144,7 @@ describe('change feed (server-sent events), two instances', () => {
     }
   });
 
-  it('tells a reader who loses access and ends the stream: member removed, visibility lowered, session deleted', async () => {
+  it('tells a reader who loses access and ends the stream: member removed, visibility lowered, session or account deleted', async () => {
     const key = await newSession({ visibility: 'private' });
     await a.request('PUT', `/api/sessions/${key}/members/${other.user.id}`, { body: { role: 'viewer' }, token: owner.token });
     const member = await feed(b, `/api/sessions/${key}/events?since=0`, { token: other.token });
@@ -168,6 +168,15 @@ describe('change feed (server-sent events), two instances', () => {
     await b.request('DELETE', `/api/sessions/${open}`, { token: owner.token });
     await ownerFeed.ended;
     expect(ownerFeed.events.at(-1)).toEqual({ event: 'revoked', data: JSON.stringify({ key: open, reason: 'deleted' }) });
+
+    // A deleted account's feeds end on every instance, whatever the session's visibility.
+    const leaving = await createUser({ displayName: 'Leaving' });
+    const linkKey = await newSession();
+    const theirFeed = await feed(b, `/api/sessions/${linkKey}/events`, { token: leaving.token });
+    expect(theirFeed.status).toBe(200);
+    expect((await a.request('DELETE', '/api/auth/me', { token: leaving.token })).status).toBe(204);
+    await theirFeed.ended;
+    expect(JSON.parse(theirFeed.events.at(-1)!.data)).toEqual({ key: linkKey, reason: 'access' });
   });
 
   it('caps streams per caller and per instance, and frees the slots of closed streams', async () => {
