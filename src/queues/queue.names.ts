@@ -17,6 +17,7 @@ export const JobName = {
   CleanupArtifacts: 'artifacts.cleanup',
   DeliverWebhook: 'webhook.deliver',
   RedeliverWebhook: 'webhook.redeliver',
+  SweepWebhooks: 'webhooks.sweep',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -35,6 +36,7 @@ export const QUEUE_OF: Readonly<Record<JobName, QueueName>> = {
   [JobName.CleanupArtifacts]: 'collaboration',
   [JobName.DeliverWebhook]: 'webhooks',
   [JobName.RedeliverWebhook]: 'webhooks',
+  [JobName.SweepWebhooks]: 'webhooks',
 };
 
 export type ExportFormat = 'json' | 'markdown' | 'html';
@@ -95,6 +97,7 @@ export interface JobPayloads {
   [JobName.CleanupArtifacts]: Record<string, never>;
   [JobName.DeliverWebhook]: WebhookLaneJob;
   [JobName.RedeliverWebhook]: { webhookId: string; deliveryId: string };
+  [JobName.SweepWebhooks]: Record<string, never>;
 }
 
 /** One webhook's lane of one session: its changes are delivered in seq order by whoever holds its lease. */

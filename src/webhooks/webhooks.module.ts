@@ -6,6 +6,7 @@ import { WebhookChangeListener } from './webhook-change.listener.js';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
 import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
+import { SweepWebhooksProcessor } from './webhook-sweep.processor.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhooksController } from './webhooks.controller.js';
 import { WebhooksRepository } from './webhooks.repository.js';
@@ -16,6 +17,7 @@ import { WebhooksService } from './webhooks.service.js';
   imports: [ChangesModule, QueuesModule, SessionsModule],
   controllers: [WebhooksController],
   providers: [
+    SweepWebhooksProcessor,
     WebhookChangeListener,
     WebhookDeliveryProcessor,
     WebhookLaneDeliverer,

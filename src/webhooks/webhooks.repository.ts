@@ -116,6 +116,22 @@ export class WebhooksRepository {
       : null;
   }
 
+  /**
+   * Lanes of enabled webhooks that are behind their session and that nobody holds or holds
+   * back: their kick was lost (a process died between a commit and its kick, or Redis lost
+   * the queued jobs). At most `limit`.
+   */
+  async stranded(limit: number): Promise<Array<{ webhookId: string; sessionId: string }>> {
+    const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string; session_id: string }>>`
+      SELECT l.webhook_id, l.session_id
+      FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id JOIN sessions s ON s.id = l.session_id
+      WHERE w.enabled AND s.seq > l.delivered_seq
+        AND (l.leased_until IS NULL OR l.leased_until < now())
+        AND (l.next_attempt_at IS NULL OR l.next_attempt_at < now() - interval '1 minute')
+      LIMIT ${limit}`;
+    return rows.map((row) => ({ webhookId: row.webhook_id, sessionId: row.session_id }));
+  }
+
   /** The sessions a webhook has lanes in. */
   async laneSessions(webhookId: string): Promise<string[]> {
     const lanes = await this.db.client.webhookLane.findMany({ where: { webhookId }, select: { sessionId: true } });

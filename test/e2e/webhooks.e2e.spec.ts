@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'socket.io-client';
 import { Webhook } from 'standardwebhooks';
+import { QueueRegistry } from '../../src/queues/queue.registry.js';
 import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
 import { ack, connect, until } from '../helpers/sockets.js';
@@ -229,6 +230,30 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
       'WEBHOOK_NOT_FOUND',
     );
   });
+
+  it('delivers a change whose queued job was lost, from the sweep', async () => {
+    const env = { ...isolatedRedis('webhooks-lost'), WEBHOOK_ALLOW_PRIVATE: 'true' };
+    const apiOnly = await startTestApp(env);
+    try {
+      const key = (await apiOnly.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: owner.token })).body.key;
+      await apiOnly.request('POST', '/api/webhooks', {
+        body: { url: `${receiver.url}/lost`, events: ['change'], sessionKey: key },
+        token: owner.token,
+      });
+      await apiOnly.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
+      // The job that would deliver it is gone (Redis lost it, or the process died before queueing it).
+      await apiOnly.app.get(QueueRegistry).get('webhooks').obliterate({ force: true });
+      const worker = await startTestApp({ ...env, RUN_WORKERS: 'true' });
+      try {
+        await until(() => receiver.at('/lost').length === 1, 15_000);
+        expect(JSON.parse(receiver.at('/lost')[0].body).data).toMatchObject({ sessionKey: key, seq: 1 });
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await apiOnly.close();
+    }
+  }, 40_000);
 
   it('refuses a URL that resolves to 127.0.0.1 without WEBHOOK_ALLOW_PRIVATE', async () => {
     const strict = await startTestApp({ ...isolatedRedis('webhooks-strict') });
