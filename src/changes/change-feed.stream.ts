@@ -59,7 +59,7 @@ export class FeedStream {
   start(first: ChangesPage): void {
     this.filling = false;
     if (!this.sendAll(first.items)) return;
-    if (this.lastSeq < first.seq) return void this.fill();
+    if (this.lastSeq < first.seq || this.fillAgain) return void this.fill();
     for (const seq of this.pending.keys()) if (seq <= this.lastSeq) this.pending.delete(seq);
     this.flush();
   }
@@ -76,6 +76,11 @@ export class FeedStream {
         return;
       case 'change':
         if (message.sessionId !== this.sessionId || message.change.seq <= this.lastSeq) return;
+        // While the log is being read, a burst is not held in memory: it is read from the log next.
+        if (this.filling && this.pending.size >= PENDING_MAX) {
+          this.fillAgain = true;
+          return;
+        }
         this.pending.set(message.change.seq, message);
         if (!this.filling) this.flush();
     }
