@@ -18,6 +18,7 @@ export const JobName = {
   DeliverWebhook: 'webhook.deliver',
   RedeliverWebhook: 'webhook.redeliver',
   SweepWebhooks: 'webhooks.sweep',
+  DeliverWebhookEvent: 'webhook.event',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -37,6 +38,7 @@ export const QUEUE_OF: Readonly<Record<JobName, QueueName>> = {
   [JobName.DeliverWebhook]: 'webhooks',
   [JobName.RedeliverWebhook]: 'webhooks',
   [JobName.SweepWebhooks]: 'webhooks',
+  [JobName.DeliverWebhookEvent]: 'webhooks',
 };
 
 export type ExportFormat = 'json' | 'markdown' | 'html';
@@ -98,6 +100,7 @@ export interface JobPayloads {
   [JobName.DeliverWebhook]: WebhookLaneJob;
   [JobName.RedeliverWebhook]: { webhookId: string; deliveryId: string };
   [JobName.SweepWebhooks]: Record<string, never>;
+  [JobName.DeliverWebhookEvent]: { eventId: string };
 }
 
 /** One webhook's lane of one session: its changes are delivered in seq order by whoever holds its lease. */

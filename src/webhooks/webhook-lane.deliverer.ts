@@ -115,6 +115,42 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     return { delivered: result.delivered };
   }
 
+  /** One run of a pending job event: sent if this worker gets its lease; on failure held back and retried like a lane. */
+  async runEvent(eventId: string): Promise<{ delivered: boolean }> {
+    const event = await this.lanes.leaseEvent(eventId, this.leaseEnd());
+    if (!event) {
+      const busyUntil = await this.lanes.eventBusyUntil(eventId);
+      if (busyUntil) await this.kickEvent(eventId, Math.max(busyUntil.getTime() - Date.now() + 50, 50), `at${busyUntil.getTime()}`);
+      return { delivered: false };
+    }
+    const id = `msg_${event.id.replaceAll('-', '')}`;
+    const result = await this.transport.post({
+      url: event.url,
+      body: event.body,
+      headers: signWebhook(event.secret, id, Math.floor(Date.now() / 1000), event.body),
+    });
+    const attempt = event.attempt + 1;
+    await this.log(event, id, null, attempt, result, event.type);
+    if (result.delivered) {
+      await this.lanes.eventDelivered(event.id);
+      return { delivered: true };
+    }
+    const failingSince = event.failingSince ?? new Date();
+    if (await this.disableIfFailedTooLong(event.webhookId, failingSince, result)) return { delivered: false };
+    const delayMs = this.retryDelay(attempt);
+    await this.lanes.eventFailed(event.id, attempt, failingSince, new Date(Date.now() + delayMs));
+    await this.kickEvent(event.id, delayMs, `retry${attempt}`);
+    return { delivered: false };
+  }
+
+  async kickEvent(eventId: string, delayMs = 0, tag = 'now'): Promise<void> {
+    await this.queue.queueInternal(
+      JobName.DeliverWebhookEvent,
+      { eventId },
+      { jobId: `${tag}-${eventId}`, delay: delayMs, removeOnComplete: true, removeOnFail: true },
+    );
+  }
+
   onApplicationShutdown(): void {
     this.transport.close();
   }
@@ -135,16 +171,24 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       return true;
     }
     const failingSince = lane.failingSince ?? new Date();
-    if (Date.now() - failingSince.getTime() >= this.config.WEBHOOK_DISABLE_AFTER_MS) {
-      const hours = Math.round(this.config.WEBHOOK_DISABLE_AFTER_MS / 360_000) / 10;
-      await this.lanes.disable(lane.webhookId, `Every delivery failed for ${hours} h (last: ${describe(result)}).`);
-      this.metrics.disabled.inc();
-      return false;
-    }
-    const delayMs = Math.min(this.config.WEBHOOK_RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 30), this.config.WEBHOOK_RETRY_MAX_MS);
+    if (await this.disableIfFailedTooLong(lane.webhookId, failingSince, result)) return false;
+    const delayMs = this.retryDelay(attempt);
     await this.lanes.failed(lane.webhookId, lane.sessionId, attempt, failingSince, new Date(Date.now() + delayMs));
     await this.kick(lane.webhookId, lane.sessionId, delayMs, `retry${attempt}at${lane.deliveredSeq}`);
     return false;
+  }
+
+  /** After WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled, saying why. */
+  private async disableIfFailedTooLong(webhookId: string, failingSince: Date, result: WebhookAttempt): Promise<boolean> {
+    if (Date.now() - failingSince.getTime() < this.config.WEBHOOK_DISABLE_AFTER_MS) return false;
+    const hours = Math.round(this.config.WEBHOOK_DISABLE_AFTER_MS / 360_000) / 10;
+    await this.lanes.disable(webhookId, `Every delivery failed for ${hours} h (last: ${describe(result)}).`);
+    this.metrics.disabled.inc();
+    return true;
+  }
+
+  private retryDelay(attempt: number): number {
+    return Math.min(this.config.WEBHOOK_RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 30), this.config.WEBHOOK_RETRY_MAX_MS);
   }
 
   private post(lane: LaneTarget, eventId: string, change: ChangeEvent): Promise<WebhookAttempt> {
@@ -166,6 +210,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     seq: number | null,
     attempt: number,
     result: WebhookAttempt,
+    event = 'change',
   ): Promise<void> {
     this.metrics.observe(result);
     await this.lanes.logAttempt(
@@ -173,7 +218,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
         id: randomUUID(),
         webhookId: lane.webhookId,
         eventId,
-        event: 'change',
+        event,
         sessionId: lane.sessionId,
         seq: seq === null ? null : BigInt(seq),
         attempt,

@@ -26,6 +26,8 @@ export class SweepWebhooksProcessor implements JobHandler<typeof JobName.SweepWe
   async handle(): Promise<{ kicked: number }> {
     const stranded = await this.lanes.stranded(SWEEP_LIMIT);
     for (const { webhookId, sessionId } of stranded) await this.deliverer.kick(webhookId, sessionId, 0, 'sweep');
-    return { kicked: stranded.length };
+    const events = await this.lanes.strandedEvents(SWEEP_LIMIT);
+    for (const id of events) await this.deliverer.kickEvent(id, 0, 'sweep');
+    return { kicked: stranded.length + events.length };
   }
 }

@@ -4,6 +4,8 @@ import { QueuesModule } from '../queues/queues.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { WebhookChangeListener } from './webhook-change.listener.js';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
+import { WebhookEventProcessor } from './webhook-event.processor.js';
+import { WebhookJobListener } from './webhook-job.listener.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
 import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
 import { SweepWebhooksProcessor } from './webhook-sweep.processor.js';
@@ -20,6 +22,8 @@ import { WebhooksService } from './webhooks.service.js';
     SweepWebhooksProcessor,
     WebhookChangeListener,
     WebhookDeliveryProcessor,
+    WebhookEventProcessor,
+    WebhookJobListener,
     WebhookLaneDeliverer,
     WebhookMetrics,
     WebhookRedeliveryProcessor,

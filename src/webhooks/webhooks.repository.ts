@@ -17,6 +17,18 @@ export interface WebhookLane {
   failingSince: Date | null;
 }
 
+export interface PendingEvent {
+  id: string;
+  webhookId: string;
+  sessionId: string;
+  type: string;
+  body: string;
+  attempt: number;
+  failingSince: Date | null;
+  url: string;
+  secret: string;
+}
+
 export interface Redelivery {
   url: string;
   secret: string;
@@ -130,6 +142,87 @@ export class WebhooksRepository {
         AND (l.next_attempt_at IS NULL OR l.next_attempt_at < now() - interval '1 minute')
       LIMIT ${limit}`;
     return rows.map((row) => ({ webhookId: row.webhook_id, sessionId: row.session_id }));
+  }
+
+  /** Keeps a job event for every enabled webhook of `type` on the session named `sessionKey`; their ids. */
+  async recordEvent(sessionKey: string, type: string, body: string): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ id: string }>>`
+      INSERT INTO webhook_events (id, webhook_id, session_id, type, body)
+      SELECT gen_random_uuid(), w.id, s.id, ${type}, ${body}
+      FROM sessions s JOIN webhooks w
+        ON w.session_id = s.id OR (w.session_id IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
+      WHERE s.key = ${sessionKey} AND w.enabled AND ${type} = ANY (w.events)
+      RETURNING id`;
+    return rows.map((row) => row.id);
+  }
+
+  /** Takes a pending event's lease, as `lease` does a lane's; null when it is not due, held, delivered or its webhook disabled. */
+  async leaseEvent(id: string, until: Date): Promise<PendingEvent | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{
+        webhook_id: string;
+        session_id: string;
+        type: string;
+        body: string;
+        attempt: number;
+        failing_since: Date | null;
+        url: string;
+        secret: string;
+      }>
+    >`
+      UPDATE webhook_events e SET leased_until = ${until}
+      FROM webhooks w
+      WHERE e.id = ${id}::uuid AND w.id = e.webhook_id AND w.enabled AND e.delivered_at IS NULL
+        AND (e.leased_until IS NULL OR e.leased_until < now())
+        AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= now())
+      RETURNING e.webhook_id, e.session_id, e.type, e.body, e.attempt, e.failing_since, w.url, w.secret`;
+    const [row] = rows;
+    return row
+      ? {
+          id,
+          webhookId: row.webhook_id,
+          sessionId: row.session_id,
+          type: row.type,
+          body: row.body,
+          attempt: row.attempt,
+          failingSince: row.failing_since,
+          url: row.url,
+          secret: row.secret,
+        }
+      : null;
+  }
+
+  async eventBusyUntil(id: string): Promise<Date | null> {
+    const event = await this.db.client.webhookEvent.findUnique({
+      where: { id },
+      select: { leasedUntil: true, nextAttemptAt: true, deliveredAt: true },
+    });
+    if (!event || event.deliveredAt) return null;
+    const times = [event.leasedUntil, event.nextAttemptAt].filter((t): t is Date => t !== null && t.getTime() > Date.now());
+    return times.length ? new Date(Math.max(...times.map((t) => t.getTime()))) : null;
+  }
+
+  /** Delivered: the event leaves the outbox. */
+  async eventDelivered(id: string): Promise<void> {
+    await this.db.client.webhookEvent.deleteMany({ where: { id } });
+  }
+
+  async eventFailed(id: string, attempt: number, failingSince: Date, retryAt: Date): Promise<void> {
+    await this.db.client.webhookEvent.updateMany({
+      where: { id },
+      data: { attempt, failingSince, nextAttemptAt: retryAt, leasedUntil: null },
+    });
+  }
+
+  /** Pending events of enabled webhooks that no job holds or holds back, older than a minute (their kick was lost). */
+  async strandedEvents(limit: number): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ id: string }>>`
+      SELECT e.id FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+      WHERE e.delivered_at IS NULL AND w.enabled AND e.created_at < now() - interval '1 minute'
+        AND (e.leased_until IS NULL OR e.leased_until < now())
+        AND (e.next_attempt_at IS NULL OR e.next_attempt_at < now() - interval '1 minute')
+      LIMIT ${limit}`;
+    return rows.map((row) => row.id);
   }
 
   /** The sessions a webhook has lanes in. */

@@ -108,6 +108,8 @@ export class WebhooksService {
     await this.found(principal, id);
     const delivery = await this.webhooks.findDelivery(id, deliveryId);
     if (!delivery) throw new AppError('DELIVERY_NOT_FOUND');
+    if (delivery.event !== 'change')
+      throw AppError.validation([{ field: 'deliveryId', message: 'only deliveries of changes can be sent again' }]);
     if (delivery.seq === null) throw new AppError('CHANGES_EXPIRED', 'This attempt names no change that is still kept.');
     await this.queue.queueInternal(JobName.RedeliverWebhook, { webhookId: id, deliveryId }, { removeOnComplete: true, removeOnFail: true });
     return { deliveryId, eventId: delivery.eventId };

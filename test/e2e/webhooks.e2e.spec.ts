@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'socket.io-client';
 import { Webhook } from 'standardwebhooks';
 import { QueueRegistry } from '../../src/queues/queue.registry.js';
+import { SweepWebhooksProcessor } from '../../src/webhooks/webhook-sweep.processor.js';
 import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
 import { ack, connect, until } from '../helpers/sockets.js';
@@ -231,6 +232,30 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     );
   });
 
+  it('delivers job.completed of a session job to the webhooks that asked for it, signed, and only to them', async () => {
+    const key = await newSession();
+    const created = await b.request('POST', '/api/webhooks', {
+      body: { url: `${receiver.url}/jobs`, events: ['job.completed', 'job.failed'], sessionKey: key },
+      token: owner.token,
+    });
+    expect(created.status).toBe(201);
+    await subscribe('/changes-only', key);
+    const job = await a.request('POST', `/api/sessions/${key}/exports`, { body: { format: 'json' }, token: owner.token });
+    expect(job.status).toBe(202);
+    await until(() => receiver.at('/jobs').length === 1, 20_000);
+    const [delivery] = receiver.at('/jobs');
+    const verified = new Webhook(created.body.secret).verify(delivery.body, delivery.headers as Record<string, string>);
+    expect(verified).toEqual({
+      type: 'job.completed',
+      timestamp: expect.any(String),
+      data: expect.objectContaining({ sessionKey: key, jobId: job.body.jobId, queue: 'export', state: 'completed' }),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.at('/changes-only')).toEqual([]);
+    const log = (await a.request('GET', `/api/webhooks/${created.body.id}/deliveries`, { token: owner.token })).body.items;
+    expect(log[0]).toMatchObject({ event: 'job.completed', seq: null, status: 'delivered', eventId: delivery.headers['webhook-id'] });
+  }, 40_000);
+
   it('delivers a change whose queued job was lost, from the sweep', async () => {
     const env = { ...isolatedRedis('webhooks-lost'), WEBHOOK_ALLOW_PRIVATE: 'true' };
     const apiOnly = await startTestApp(env);
@@ -245,7 +270,11 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
       await apiOnly.app.get(QueueRegistry).get('webhooks').obliterate({ force: true });
       const worker = await startTestApp({ ...env, RUN_WORKERS: 'true' });
       try {
-        await until(() => receiver.at('/lost').length === 1, 15_000);
+        // The minute's sweep, run now rather than waited for (any worker's sweep finds every stranded lane).
+        await worker.app.get(SweepWebhooksProcessor).handle();
+        await until(() => receiver.at('/lost').length >= 1, 15_000);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(receiver.at('/lost')).toHaveLength(1);
         expect(JSON.parse(receiver.at('/lost')[0].body).data).toMatchObject({ sessionKey: key, seq: 1 });
       } finally {
         await worker.close();

@@ -56,3 +56,23 @@ CREATE TABLE "webhook_deliveries" (
 );
 CREATE INDEX "webhook_deliveries_webhook_id_at_id_idx" ON "webhook_deliveries"("webhook_id", "at" DESC, "id" DESC);
 ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_webhook_id_fkey" FOREIGN KEY ("webhook_id") REFERENCES "webhooks"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- Events other than changes (a session's job completed or failed) have no log of their own:
+-- each is kept here, one row per webhook, from the moment it happens until it is delivered
+-- (or its webhook deleted), and retried on the same terms as a lane.
+CREATE TABLE "webhook_events" (
+    "id" UUID NOT NULL,
+    "webhook_id" UUID NOT NULL,
+    "session_id" UUID NOT NULL,
+    "type" VARCHAR(40) NOT NULL,
+    "body" TEXT NOT NULL,
+    "attempt" INTEGER NOT NULL DEFAULT 0,
+    "failing_since" TIMESTAMPTZ(3),
+    "next_attempt_at" TIMESTAMPTZ(3),
+    "leased_until" TIMESTAMPTZ(3),
+    "delivered_at" TIMESTAMPTZ(3),
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "webhook_events_pkey" PRIMARY KEY ("id")
+);
+CREATE INDEX "webhook_events_pending_idx" ON "webhook_events"("created_at") WHERE "delivered_at" IS NULL;
+ALTER TABLE "webhook_events" ADD CONSTRAINT "webhook_events_webhook_id_fkey" FOREIGN KEY ("webhook_id") REFERENCES "webhooks"("id") ON DELETE CASCADE ON UPDATE CASCADE;

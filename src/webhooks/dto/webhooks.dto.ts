@@ -3,8 +3,8 @@ import { SESSION_KEY_PATTERN } from '../../common/session-key-format.js';
 import { PageQuery } from '../../common/pagination.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../webhook-address.guard.js';
 
-/** The events a webhook can subscribe to. Only `change` is delivered so far. */
-export const WEBHOOK_EVENTS = ['change'] as const;
+/** The events a webhook can subscribe to. */
+export const WEBHOOK_EVENTS = ['change', 'job.completed', 'job.failed'] as const;
 
 const url = z.string().min(1).max(WEBHOOK_URL_MAX_LENGTH);
 const events = z
