@@ -83,10 +83,9 @@ export class WebhooksRepository {
     });
     if (changed.count === 0) return null;
     if (data.enabled === true) {
-      await this.db.client.webhookLane.updateMany({
-        where: { webhookId: id },
-        data: { attempt: 0, failingSince: null, nextAttemptAt: null },
-      });
+      const retryNow = { attempt: 0, failingSince: null, nextAttemptAt: null };
+      await this.db.client.webhookLane.updateMany({ where: { webhookId: id }, data: retryNow });
+      await this.db.client.webhookEvent.updateMany({ where: { webhookId: id }, data: retryNow });
     }
     return this.find(scope, id);
   }
@@ -223,6 +222,16 @@ export class WebhooksRepository {
         AND (e.next_attempt_at IS NULL OR e.next_attempt_at < now() - interval '1 minute')
       LIMIT ${limit}`;
     return rows.map((row) => row.id);
+  }
+
+  /** The ids of a webhook's events not yet delivered (at most `limit`). */
+  async pendingEvents(webhookId: string, limit: number): Promise<string[]> {
+    const events = await this.db.client.webhookEvent.findMany({
+      where: { webhookId, deliveredAt: null },
+      select: { id: true },
+      take: limit,
+    });
+    return events.map((event) => event.id);
   }
 
   /** The sessions a webhook has lanes in. */

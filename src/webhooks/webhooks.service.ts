@@ -88,7 +88,10 @@ export class WebhooksService {
     if (!updated) throw new AppError('WEBHOOK_NOT_FOUND');
     // Re-enabled: what waited meanwhile goes out now, not with the next change.
     if (body.enabled === true) {
-      for (const sessionId of await this.webhooks.laneSessions(id)) await this.deliverer.kick(id, sessionId, 0, `enabled${Date.now()}`);
+      const tag = `enabled${Date.now()}`;
+      for (const sessionId of await this.webhooks.laneSessions(id)) await this.deliverer.kick(id, sessionId, 0, tag);
+      // Events beyond these are taken up by the sweep.
+      for (const eventId of await this.webhooks.pendingEvents(id, 1000)) await this.deliverer.kickEvent(eventId, 0, tag);
     }
     return toView(updated);
   }
