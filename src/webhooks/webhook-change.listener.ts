@@ -22,7 +22,8 @@ export class WebhookChangeListener {
   async onChange(event: CommittedChange): Promise<void> {
     try {
       const webhooks = await this.repository.lanesFor(event.sessionId, event.change.seq);
-      await Promise.all(webhooks.map((webhookId) => this.deliverer.kick(webhookId, event.sessionId)));
+      // One job per change: a kick named like one already running (the lane's holder, about to finish) would be dropped.
+      await Promise.all(webhooks.map((webhookId) => this.deliverer.kick(webhookId, event.sessionId, 0, `c${event.change.seq}`)));
     } catch (error) {
       this.logger.error(`queueing webhook deliveries for session ${event.sessionKey} failed: ${(error as Error).message}`);
     }

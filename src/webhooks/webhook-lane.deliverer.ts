@@ -45,9 +45,9 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   }
 
   /**
-   * Asks a worker to look at the lane, after `delayMs`. `tag` names the kick: kicks with the
-   * same tag wait as one job, so the commits of a burst queue one look, not one each; a job
-   * that kicks its own lane passes a tag of its own, since its own id is still taken.
+   * Asks a worker to look at the lane, after `delayMs`. `tag` names the kick: a kick whose
+   * job id exists (waiting, delayed or running) is dropped, so every kick that must not be
+   * lost names what it is for (the change, the retry, the moment the lease ends).
    */
   async kick(webhookId: string, sessionId: string, delayMs = 0, tag = 'now'): Promise<void> {
     await this.queue.queueInternal(
