@@ -17,6 +17,8 @@ const BENCHES = [
   { name: 'ratelimit', about: "the rate limiter's cost" },
   { name: 'idempotency', about: 'PATCH with and without an Idempotency-Key, and a replay' },
   { name: 'fanout', about: 'change fan-out to sockets across two instances, idle-socket memory' },
+  { name: 'webhooks', about: 'change-to-webhook delivery latency and deliveries/s, beside sockets' },
+  { name: 'feed', about: 'change feeds (server-sent events): 200 readers of one session on one instance, beside sockets' },
   { name: 'jobs', about: 'export jobs end to end, no-op job throughput' },
   { name: 'scale', about: 'connections one instance holds; editing users two instances serve within p99 < 100 ms' },
 ];

@@ -27,6 +27,7 @@ import { MembersModule } from './members/members.module.js';
 import { SnapshotsModule } from './snapshots/snapshots.module.js';
 import { ThemesModule } from './themes/themes.module.js';
 import { UndoModule } from './undo/undo.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { WorkersModule } from './workers/workers.module.js';
 
 /**
@@ -90,6 +91,7 @@ export class AppModule {
         ArtifactsModule,
         ExportsModule,
         GenerationModule,
+        WebhooksModule,
         role === 'api' ? CollaborationModule : BroadcastModule,
         AdminModule,
         ...(runWorkers ? [WorkersModule.forRoot(config)] : []),

@@ -43,6 +43,37 @@ export class ChangesService {
     return (await this.changes.ofStep(session.id, step)).map((row) => toChangeEvent(row, session.key));
   }
 
+  /**
+   * For a live feed: up to `limit` changes after `since` of the session with this id, read
+   * first, then the caller's access checked afresh against the database, so that nothing
+   * committed after a revocation is returned (SESSION_NOT_FOUND once they may not read it,
+   * or the key names another session). 410 when some of them are no longer kept.
+   */
+  async follow(principal: Principal, key: string, sessionId: string, since: number, limit: number): Promise<ChangesPage> {
+    for (let attempt = 0; ; attempt++) {
+      const rows = await this.changes.listAfter(sessionId, since, limit, this.config.CHANGES_MAX_PAGE_BYTES);
+      const { id, head } = await this.access.require(principal, key, 'read', { fresh: true });
+      if (id !== sessionId) throw new AppError('SESSION_NOT_FOUND');
+      if (rows.length > 0 && Number(rows[0].seq) !== since + 1) throw expired(since);
+      if (rows.length === 0 && caughtUp({ id, key, seq: head.seq }, since)) return { items: [], seq: head.seq };
+      // None read, yet the session is further on: committed between the read and the check, or pruned.
+      if (rows.length === 0 && attempt > 0) throw expired(since);
+      if (rows.length === 0) continue;
+      const items = rows.map((row) => toChangeEvent(row, key));
+      return { items, seq: Math.max(head.seq, items[items.length - 1].seq) };
+    }
+  }
+
+  /**
+   * For a job that follows a session's log on its own (webhooks): up to `limit` changes after
+   * `since`, or, when the log no longer reaches back that far, the first seq it still holds.
+   */
+  async logAfter(sessionId: string, key: string, since: number, limit: number): Promise<{ items: ChangeEvent[]; keptFrom?: number }> {
+    const rows = await this.changes.listAfter(sessionId, since, limit, this.config.CHANGES_MAX_PAGE_BYTES);
+    if (rows.length > 0 && Number(rows[0].seq) !== since + 1) return { items: [], keptFrom: Number(rows[0].seq) };
+    return { items: rows.map((row) => toChangeEvent(row, key)) };
+  }
+
   /** The body of GET .../changes for a caller who may read the session, a ChangesPage as JSON text. */
   async pageFor(principal: Principal, key: string, since: number, limit: number): Promise<string> {
     const { id, head } = await this.access.require(principal, key, 'read');

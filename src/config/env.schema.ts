@@ -105,6 +105,10 @@ export const envSchema = z
     WS_PING_TIMEOUT: int(1000).default(20000),
     WS_POLLING: bool.default(false),
     WS_MAX_BUFFERED_BYTES: int(64 * 1024).default(4 * 1024 * 1024),
+    SSE_HEARTBEAT_MS: int(1000).default(15_000),
+    SSE_MAX_STREAMS: int(1).default(5000),
+    SSE_MAX_STREAMS_PER_CLIENT: int(1).default(20),
+    SSE_MAX_BUFFERED_BYTES: int(64 * 1024).default(4 * 1024 * 1024),
     DRAIN_DELAY_MS: int(0).default(5000),
     SHUTDOWN_TIMEOUT_MS: int(3000).default(20000),
 
@@ -114,6 +118,7 @@ export const envSchema = z
     IMAGE_GENERATION_CONCURRENCY: int(1).default(5),
     EXPORT_CONCURRENCY: int(1).default(12),
     COLLABORATION_CONCURRENCY: int(1).default(100),
+    WEBHOOK_CONCURRENCY: int(1).default(20),
     JOB_ATTEMPTS: int(1, 20).default(3),
     JOB_BACKOFF_MS: int(1).default(2000),
     JOB_TIMEOUT_SECONDS: int(1).default(300),
@@ -131,6 +136,13 @@ export const envSchema = z
     IMAGE_API_KEY: optionalString,
     IMAGE_MODEL: z.string().default('gpt-image-1'),
     PROVIDER_TIMEOUT_MS: int(100).default(60000),
+
+    WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+    WEBHOOK_MAX_PER_USER: int(1, 1000).default(25),
+    WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+    WEBHOOK_RETRY_BASE_MS: int(10).default(10_000),
+    WEBHOOK_RETRY_MAX_MS: int(10).default(3_600_000),
+    WEBHOOK_DISABLE_AFTER_MS: int(100).default(24 * 3_600_000),
 
     ARTIFACTS_DIR: z.string().default('.data/artifacts'),
     ARTIFACT_RETENTION_DAYS: int(1).default(30),

@@ -121,6 +121,46 @@ export const UndoResultSchema = z
   .object({ seq: z.int().min(1), changes: z.array(ChangeEventSchema) })
   .meta({ id: 'UndoResult', description: 'The changes the undo or redo wrote (each with `undoOf`), and the seq of the last.' });
 
+const webhookFields = {
+  id: uuid,
+  url: z.string(),
+  events: z.array(z.enum(['change', 'job.completed', 'job.failed'])),
+  sessionKey: sessionKey.nullable().meta({ description: 'The session it follows; null: every session its owner owns.' }),
+  enabled: z.boolean(),
+  disabledReason: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+};
+
+export const WebhookSchema = z.object(webhookFields).meta({ id: 'Webhook' });
+
+export const CreatedWebhookSchema = z
+  .object({
+    ...webhookFields,
+    secret: z.string().meta({ description: '`whsec_` and base64: the signing key, shown in this answer only.' }),
+  })
+  .meta({ id: 'CreatedWebhook' });
+
+export const WebhookDeliverySchema = z
+  .object({
+    id: uuid,
+    eventId: z.string().meta({ description: 'The `webhook-id` header: the same on every attempt of one event.' }),
+    event: z.string(),
+    seq: z.int().min(1).nullable(),
+    attempt: z.int().min(1),
+    status: z.enum(['delivered', 'failed']),
+    responseStatus: z.int().nullable(),
+    error: z.string().nullable(),
+    responseExcerpt: z.string().nullable().meta({ description: 'The first KiB of the answer, at most.' }),
+    durationMs: z.number().min(0),
+    at: timestamp,
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const RedeliverySchema = z
+  .object({ deliveryId: uuid, eventId: z.string() })
+  .meta({ id: 'Redelivery', description: 'The attempt sent again, and its event (`webhook-id`).' });
+
 /** `{items, nextCursor}`: one page of a list, newest first. */
 export const pageOf = <T extends z.ZodType>(item: T, id: string) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() }).meta({ id });
@@ -160,6 +200,8 @@ export const MemberSchema = z
   .object({ userId: uuid, displayName: z.string(), role, addedAt: timestamp, addedBy: uuid.nullable() })
   .meta({ id: 'Member' });
 export const MemberPageSchema = pageOf(MemberSchema, 'MemberPage');
+export const WebhookPageSchema = pageOf(WebhookSchema, 'WebhookPage');
+export const WebhookDeliveryPageSchema = pageOf(WebhookDeliverySchema, 'WebhookDeliveryPage');
 
 const inviteFields = {
   id: uuid,

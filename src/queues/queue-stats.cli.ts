@@ -19,8 +19,9 @@ async function main(): Promise<void> {
   );
   const redis = new RedisService(config);
   try {
-    const [ai, thinking, image, exports, collaboration] = queues;
-    const stats = await new QueueStatsService(new QueueRegistry(ai, thinking, image, exports, collaboration), redis, config).stats();
+    const [ai, thinking, image, exports, collaboration, webhooks] = queues;
+    const registry = new QueueRegistry(ai, thinking, image, exports, collaboration, webhooks);
+    const stats = await new QueueStatsService(registry, redis, config).stats();
     if (process.argv.includes('--json')) {
       console.log(JSON.stringify(stats, null, 2));
       return;

@@ -14,6 +14,8 @@ export const DEFAULT_QUEUE_LIMITS: Record<QueueName, QueueLimit> = {
   'image-generation': { max: 10, durationMs: 1000 },
   export: { max: 100, durationMs: 1000 },
   collaboration: null,
+  // Deliveries per second from the whole cluster: receivers are other people's servers.
+  webhooks: { max: 200, durationMs: 1000 },
 };
 
 const limit = z

@@ -1,7 +1,7 @@
 import type { Principal } from '../common/principal.js';
 
-/** The five queues (docs/api.md, Background jobs); BullMQ keys carry QUEUE_PREFIX, so environments never share them. */
-export const QUEUE_NAMES = ['ai-generation', 'thinking', 'image-generation', 'export', 'collaboration'] as const;
+/** The six queues (docs/api.md, Background jobs); BullMQ keys carry QUEUE_PREFIX, so environments never share them. */
+export const QUEUE_NAMES = ['ai-generation', 'thinking', 'image-generation', 'export', 'collaboration', 'webhooks'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Every job Tessera runs. Each has exactly one handler, checked when a worker starts. */
@@ -15,6 +15,10 @@ export const JobName = {
   SweepPresence: 'presence.sweep',
   WarmDocument: 'document.warm',
   CleanupArtifacts: 'artifacts.cleanup',
+  DeliverWebhook: 'webhook.deliver',
+  RedeliverWebhook: 'webhook.redeliver',
+  SweepWebhooks: 'webhooks.sweep',
+  DeliverWebhookEvent: 'webhook.event',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -31,6 +35,10 @@ export const QUEUE_OF: Readonly<Record<JobName, QueueName>> = {
   [JobName.SweepPresence]: 'collaboration',
   [JobName.WarmDocument]: 'collaboration',
   [JobName.CleanupArtifacts]: 'collaboration',
+  [JobName.DeliverWebhook]: 'webhooks',
+  [JobName.RedeliverWebhook]: 'webhooks',
+  [JobName.SweepWebhooks]: 'webhooks',
+  [JobName.DeliverWebhookEvent]: 'webhooks',
 };
 
 export type ExportFormat = 'json' | 'markdown' | 'html';
@@ -89,4 +97,14 @@ export interface JobPayloads {
   [JobName.SweepPresence]: Record<string, never>;
   [JobName.WarmDocument]: SessionJob;
   [JobName.CleanupArtifacts]: Record<string, never>;
+  [JobName.DeliverWebhook]: WebhookLaneJob;
+  [JobName.RedeliverWebhook]: { webhookId: string; deliveryId: string };
+  [JobName.SweepWebhooks]: Record<string, never>;
+  [JobName.DeliverWebhookEvent]: { eventId: string };
+}
+
+/** One webhook's lane of one session: its changes are delivered in seq order by whoever holds its lease. */
+export interface WebhookLaneJob {
+  webhookId: string;
+  sessionId: string;
 }

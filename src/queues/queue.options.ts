@@ -40,6 +40,8 @@ export function concurrencyOf(config: AppConfig, queue: QueueName): number {
       return config.EXPORT_CONCURRENCY;
     case 'collaboration':
       return config.COLLABORATION_CONCURRENCY;
+    case 'webhooks':
+      return config.WEBHOOK_CONCURRENCY;
   }
 }
 

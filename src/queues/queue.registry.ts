@@ -3,7 +3,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue, Worker } from 'bullmq';
 import { QUEUE_NAMES, type QueueName } from './queue.names.js';
 
-/** The five queues by name, for code that picks one at run time (job lookup, stats, health). */
+/** The six queues by name, for code that picks one at run time (job lookup, stats, health). */
 @Injectable()
 export class QueueRegistry {
   private readonly byName: ReadonlyMap<QueueName, Queue>;
@@ -14,8 +14,9 @@ export class QueueRegistry {
     @Inject(getQueueToken('image-generation')) imageGeneration: Queue,
     @Inject(getQueueToken('export')) exports: Queue,
     @Inject(getQueueToken('collaboration')) collaboration: Queue,
+    @Inject(getQueueToken('webhooks')) webhooks: Queue,
   ) {
-    const queues = [aiGeneration, thinking, imageGeneration, exports, collaboration];
+    const queues = [aiGeneration, thinking, imageGeneration, exports, collaboration, webhooks];
     this.byName = new Map(QUEUE_NAMES.map((name, i) => [name, queues[i]]));
     for (const [name, queue] of this.byName) reportErrors(name, queue);
   }

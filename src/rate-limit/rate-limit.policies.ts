@@ -12,6 +12,7 @@ export const RATE_LIMITED_ACTIONS = [
   'login-failures',
   'login-failures-account',
   'member-changes',
+  'webhook-changes',
 ] as const;
 export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
 
@@ -38,6 +39,8 @@ export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
   snapshots: { anonymous: perHour(20), FREE: perHour(30), PRO: perHour(300), ENTERPRISE: null, global: null },
   // Member, ownership and invitation writes (and accepts): each takes the session's row lock (a member change a seq too).
   'member-changes': { anonymous: perHour(60), FREE: perHour(300), PRO: perHour(3000), ENTERPRISE: perHour(10_000), global: null },
+  // Webhook creates, changes, deletes and redeliveries: a create or a new URL resolves a host name.
+  'webhook-changes': { FREE: perHour(60), PRO: perHour(600), ENTERPRISE: perHour(3000), global: null },
   // Registration and login are anonymous requests: their windows are per IP (and, for failed logins, per account).
   registrations: perIpOnly(perHour(10)),
   'login-failures': perIpOnly(per15Minutes(30)),

@@ -40,7 +40,7 @@ describe('/metrics (Prometheus)', () => {
     expect(metrics.value('db_pool_max')).toBe(10);
     expect(metrics.value('db_pool_connections', { state: 'total' })).toBeGreaterThanOrEqual(1);
     const queues = new Set(metrics.matching('queue_jobs', { state: 'waiting' }).map((s) => s.labels.queue));
-    expect([...queues].sort()).toEqual(['ai-generation', 'collaboration', 'export', 'image-generation', 'thinking']);
+    expect([...queues].sort()).toEqual(['ai-generation', 'collaboration', 'export', 'image-generation', 'thinking', 'webhooks']);
   });
 
   it('active_connections equals the sockets connected to the instance, as they come and go', async () => {

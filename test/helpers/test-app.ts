@@ -18,6 +18,7 @@ export const RELAXED_LIMITS = {
   'login-failures': { anonymous: HIGH },
   'login-failures-account': { anonymous: HIGH },
   'member-changes': { anonymous: HIGH, FREE: HIGH },
+  'webhook-changes': { FREE: HIGH },
 };
 
 export interface ApiResponse<T = any> {

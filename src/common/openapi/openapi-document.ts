@@ -40,6 +40,7 @@ const TAGS: Record<string, string> = {
   sessions: 'Sessions: shareable documents addressed by short keys, and their change log.',
   blocks: 'The ordered, versioned blocks of a session. Every write names the version it is based on.',
   members: 'Members, roles and invitations of a session.',
+  webhooks: 'Signed deliveries of changes and job outcomes to a URL, and their delivery log.',
   snapshots: 'Restore points of a session.',
   jobs: 'Background work (exports, generation) and its state.',
   artifacts: 'Files that jobs produce, and their signed download URLs.',

@@ -1,0 +1,241 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ChangesService } from '../changes/changes.service.js';
+import { derivedUuid } from '../common/ids.js';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
+import type { ChangeEvent } from '../contract/change.js';
+import { JobQueue } from '../queues/job-queue.js';
+import { JobName } from '../queues/queue.names.js';
+import { signWebhook } from './webhook-signature.js';
+import { WebhookTransport, type WebhookAttempt } from './webhook-transport.js';
+import { WebhookMetrics } from './webhook.metrics.js';
+import { WebhooksRepository, type WebhookLane } from './webhooks.repository.js';
+
+type LaneTarget = Pick<WebhookLane, 'webhookId' | 'sessionId' | 'sessionKey' | 'url' | 'secret'>;
+
+/** Changes one job delivers before handing the lane to the next job (jobs stay short). */
+const CHANGES_PER_RUN = 100;
+/** Deliveries between two cuts of a webhook's delivery log. */
+const PRUNE_EVERY = 64;
+
+/**
+ * Delivers a lane (one webhook, one session): the session's changes after the lane's
+ * `delivered_seq`, read from the change log, one at a time in seq order, by whoever holds the
+ * lane's lease. A failed attempt holds the lane back (exponential backoff) so no later change
+ * overtakes it; after WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled.
+ */
+@Injectable()
+export class WebhookLaneDeliverer implements OnApplicationShutdown {
+  private readonly logger = new Logger(WebhookLaneDeliverer.name);
+  private readonly transport: WebhookTransport;
+  private attempts = 0;
+
+  constructor(
+    private readonly lanes: WebhooksRepository,
+    private readonly changes: ChangesService,
+    private readonly queue: JobQueue,
+    private readonly metrics: WebhookMetrics,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {
+    this.transport = new WebhookTransport({
+      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      userAgent: 'Tessera-Webhooks/1',
+    });
+  }
+
+  /**
+   * Asks a worker to look at the lane, after `delayMs`. `tag` names the kick: a kick whose
+   * job id exists (waiting, delayed or running) is dropped, so every kick that must not be
+   * lost names what it is for (the change, the retry, the moment the lease ends).
+   */
+  async kick(webhookId: string, sessionId: string, delayMs = 0, tag = 'now'): Promise<void> {
+    await this.queue.queueInternal(
+      JobName.DeliverWebhook,
+      { webhookId, sessionId },
+      { jobId: `${tag}-${webhookId}-${sessionId}`, delay: delayMs, removeOnComplete: true, removeOnFail: true },
+    );
+  }
+
+  /** One run: deliver what the lane has, if this worker gets its lease. */
+  async run(webhookId: string, sessionId: string, signal: AbortSignal): Promise<{ delivered: number }> {
+    const lane = await this.lanes.lease(webhookId, sessionId, this.leaseEnd());
+    if (!lane) {
+      // Someone holds it, or its retry is due later: look again then (a dead holder's lease lapses).
+      const busyUntil = await this.lanes.busyUntil(webhookId, sessionId);
+      if (busyUntil) await this.kick(webhookId, sessionId, Math.max(busyUntil.getTime() - Date.now() + 50, 50), `at${busyUntil.getTime()}`);
+      return { delivered: 0 };
+    }
+    let delivered = 0;
+    let more = false;
+    try {
+      const { items, keptFrom } = await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, CHANGES_PER_RUN);
+      if (keptFrom !== undefined) {
+        await this.skipExpired(lane, keptFrom);
+        more = true;
+      }
+      for (const change of items) {
+        if (signal.aborted) break;
+        if (!(await this.deliver(lane, change))) return { delivered };
+        delivered++;
+      }
+      more ||= items.length === CHANGES_PER_RUN;
+    } finally {
+      await this.lanes.release(webhookId, sessionId);
+    }
+    // Read again after giving the lease back: a change whose job found the lease held is seen here.
+    if (!more) more = (await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, 1)).items.length > 0;
+    if (more) await this.kick(webhookId, sessionId, 0, `after${lane.deliveredSeq}`);
+    return { delivered };
+  }
+
+  /**
+   * Sends a logged attempt's change once more, outside its lane's order (an owner asked for
+   * it), with its webhook-id; logged as a further attempt. Gone from the log: logged as failed.
+   */
+  async redeliver(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
+    const target = await this.lanes.redelivery(webhookId, deliveryId);
+    if (!target) return { delivered: false };
+    const lane = { webhookId, sessionId: target.sessionId, sessionKey: target.sessionKey, url: target.url, secret: target.secret };
+    const { items } = await this.changes.logAfter(target.sessionId, target.sessionKey, target.seq - 1, 1);
+    const change = items[0]?.seq === target.seq ? items[0] : undefined;
+    if (!change) {
+      const error = `change ${target.seq} is no longer kept`;
+      await this.log(lane, target.eventId, target.seq, target.attempts + 1, {
+        delivered: false,
+        status: null,
+        durationMs: 0,
+        excerpt: '',
+        error,
+      });
+      return { delivered: false };
+    }
+    const result = await this.post(lane, target.eventId, change);
+    await this.log(lane, target.eventId, target.seq, target.attempts + 1, result);
+    return { delivered: result.delivered };
+  }
+
+  /** One run of a pending job event: sent if this worker gets its lease; on failure held back and retried like a lane. */
+  async runEvent(eventId: string): Promise<{ delivered: boolean }> {
+    const event = await this.lanes.leaseEvent(eventId, this.leaseEnd());
+    if (!event) {
+      const busyUntil = await this.lanes.eventBusyUntil(eventId);
+      if (busyUntil) await this.kickEvent(eventId, Math.max(busyUntil.getTime() - Date.now() + 50, 50), `at${busyUntil.getTime()}`);
+      return { delivered: false };
+    }
+    const id = `msg_${event.id.replaceAll('-', '')}`;
+    const result = await this.transport.post({
+      url: event.url,
+      body: event.body,
+      headers: signWebhook(event.secret, id, Math.floor(Date.now() / 1000), event.body),
+    });
+    const attempt = event.attempt + 1;
+    await this.log(event, id, null, attempt, result, event.type);
+    if (result.delivered) {
+      await this.lanes.eventDelivered(event.id);
+      return { delivered: true };
+    }
+    const failingSince = event.failingSince ?? new Date();
+    if (await this.disableIfFailedTooLong(event.webhookId, failingSince, result)) return { delivered: false };
+    const delayMs = this.retryDelay(attempt);
+    await this.lanes.eventFailed(event.id, attempt, failingSince, new Date(Date.now() + delayMs));
+    await this.kickEvent(event.id, delayMs, `retry${attempt}`);
+    return { delivered: false };
+  }
+
+  async kickEvent(eventId: string, delayMs = 0, tag = 'now'): Promise<void> {
+    await this.queue.queueInternal(
+      JobName.DeliverWebhookEvent,
+      { eventId },
+      { jobId: `${tag}-${eventId}`, delay: delayMs, removeOnComplete: true, removeOnFail: true },
+    );
+  }
+
+  onApplicationShutdown(): void {
+    this.transport.close();
+  }
+
+  /** One change, signed; true when the receiver took it. */
+  private async deliver(lane: WebhookLane, change: ChangeEvent): Promise<boolean> {
+    await this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd());
+    // The same id on every attempt of this change for this webhook: receivers deduplicate on it.
+    const eventId = `msg_${derivedUuid('webhook', lane.webhookId, lane.sessionId, String(change.seq)).replaceAll('-', '')}`;
+    const attempt = lane.attempt + 1;
+    const result = await this.post(lane, eventId, change);
+    await this.log(lane, eventId, change.seq, attempt, result);
+    if (result.delivered) {
+      await this.lanes.delivered(lane.webhookId, lane.sessionId, change.seq);
+      lane.deliveredSeq = change.seq;
+      lane.attempt = 0;
+      lane.failingSince = null;
+      return true;
+    }
+    const failingSince = lane.failingSince ?? new Date();
+    if (await this.disableIfFailedTooLong(lane.webhookId, failingSince, result)) return false;
+    const delayMs = this.retryDelay(attempt);
+    await this.lanes.failed(lane.webhookId, lane.sessionId, attempt, failingSince, new Date(Date.now() + delayMs));
+    await this.kick(lane.webhookId, lane.sessionId, delayMs, `retry${attempt}at${lane.deliveredSeq}`);
+    return false;
+  }
+
+  /** After WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled, saying why. */
+  private async disableIfFailedTooLong(webhookId: string, failingSince: Date, result: WebhookAttempt): Promise<boolean> {
+    if (Date.now() - failingSince.getTime() < this.config.WEBHOOK_DISABLE_AFTER_MS) return false;
+    const hours = Math.round(this.config.WEBHOOK_DISABLE_AFTER_MS / 360_000) / 10;
+    await this.lanes.disable(webhookId, `Every delivery failed for ${hours} h (last: ${describe(result)}).`);
+    this.metrics.disabled.inc();
+    return true;
+  }
+
+  private retryDelay(attempt: number): number {
+    return Math.min(this.config.WEBHOOK_RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 30), this.config.WEBHOOK_RETRY_MAX_MS);
+  }
+
+  private post(lane: LaneTarget, eventId: string, change: ChangeEvent): Promise<WebhookAttempt> {
+    const body = JSON.stringify({ type: 'change', timestamp: change.at, data: { sessionKey: lane.sessionKey, ...change } });
+    return this.transport.post({ url: lane.url, body, headers: signWebhook(lane.secret, eventId, Math.floor(Date.now() / 1000), body) });
+  }
+
+  private async skipExpired(lane: WebhookLane, keptFrom: number): Promise<void> {
+    this.logger.warn(`webhook ${lane.webhookId}: changes ${lane.deliveredSeq + 1}..${keptFrom - 1} of a session left the log undelivered`);
+    const error = `changes ${lane.deliveredSeq + 1} to ${keptFrom - 1} are no longer kept`;
+    await this.log(lane, `msg_expired_${keptFrom}`, null, 0, { delivered: false, status: null, durationMs: 0, excerpt: '', error });
+    await this.lanes.skipTo(lane.webhookId, lane.sessionId, keptFrom - 1);
+    lane.deliveredSeq = keptFrom - 1;
+  }
+
+  private async log(
+    lane: Pick<LaneTarget, 'webhookId' | 'sessionId'>,
+    eventId: string,
+    seq: number | null,
+    attempt: number,
+    result: WebhookAttempt,
+    event = 'change',
+  ): Promise<void> {
+    this.metrics.observe(result);
+    await this.lanes.logAttempt(
+      {
+        id: randomUUID(),
+        webhookId: lane.webhookId,
+        eventId,
+        event,
+        sessionId: lane.sessionId,
+        seq: seq === null ? null : BigInt(seq),
+        attempt,
+        status: result.delivered ? 'delivered' : 'failed',
+        responseStatus: result.status,
+        error: result.error ?? null,
+        responseExcerpt: result.excerpt || null,
+        durationMs: result.durationMs,
+      },
+      ++this.attempts % PRUNE_EVERY === 0,
+    );
+  }
+
+  /** Longer than one attempt can take, so a live holder never loses it; a dead one's lapses soon. */
+  private leaseEnd(): Date {
+    return new Date(Date.now() + this.config.WEBHOOK_TIMEOUT_MS * 2 + 5000);
+  }
+}
+
+const describe = (result: WebhookAttempt) => (result.status !== null ? `HTTP ${result.status}` : (result.error ?? 'no answer'));

@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { JobProcessor, type JobHandler } from '../queues/job-handler.js';
+import { JobName } from '../queues/queue.names.js';
+import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhooksRepository } from './webhooks.repository.js';
+
+/** Lanes looked at per sweep; a longer backlog is taken up by the next ones. */
+const SWEEP_LIMIT = 1000;
+
+/**
+ * Every minute: lanes behind their session that no job will look at (their kick was lost to a
+ * process that died after a commit, or to Redis losing queued jobs) are kicked again, so a
+ * change waiting in the log is delivered without waiting for the session's next change.
+ */
+@Injectable()
+@JobProcessor()
+export class SweepWebhooksProcessor implements JobHandler<typeof JobName.SweepWebhooks> {
+  readonly job = JobName.SweepWebhooks;
+  readonly schedule = { everyMs: 60_000 };
+
+  constructor(
+    private readonly lanes: WebhooksRepository,
+    private readonly deliverer: WebhookLaneDeliverer,
+  ) {}
+
+  async handle(): Promise<{ kicked: number }> {
+    const stranded = await this.lanes.stranded(SWEEP_LIMIT);
+    for (const { webhookId, sessionId } of stranded) await this.deliverer.kick(webhookId, sessionId, 0, 'sweep');
+    const events = await this.lanes.strandedEvents(SWEEP_LIMIT);
+    for (const id of events) await this.deliverer.kickEvent(id, 0, 'sweep');
+    return { kicked: stranded.length + events.length };
+  }
+}

@@ -1,0 +1,35 @@
+import { Module } from '@nestjs/common';
+import { ChangesModule } from '../changes/changes.module.js';
+import { QueuesModule } from '../queues/queues.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
+import { WebhookChangeListener } from './webhook-change.listener.js';
+import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
+import { WebhookEventProcessor } from './webhook-event.processor.js';
+import { WebhookJobListener } from './webhook-job.listener.js';
+import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
+import { SweepWebhooksProcessor } from './webhook-sweep.processor.js';
+import { WebhookMetrics } from './webhook.metrics.js';
+import { WebhooksController } from './webhooks.controller.js';
+import { WebhooksRepository } from './webhooks.repository.js';
+import { WebhooksService } from './webhooks.service.js';
+
+/** Webhooks: subscriptions, the lanes their changes are delivered down, the delivery job and log. */
+@Module({
+  imports: [ChangesModule, QueuesModule, RateLimitModule, SessionsModule],
+  controllers: [WebhooksController],
+  providers: [
+    SweepWebhooksProcessor,
+    WebhookChangeListener,
+    WebhookDeliveryProcessor,
+    WebhookEventProcessor,
+    WebhookJobListener,
+    WebhookLaneDeliverer,
+    WebhookMetrics,
+    WebhookRedeliveryProcessor,
+    WebhooksRepository,
+    WebhooksService,
+  ],
+})
+export class WebhooksModule {}

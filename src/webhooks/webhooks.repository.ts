@@ -1,0 +1,364 @@
+import { Injectable } from '@nestjs/common';
+import { TransactionHost } from '../database/transaction-host.js';
+import type { ListCursor } from '../common/pagination.js';
+import type { Webhook, WebhookDelivery } from '../generated/prisma/client.js';
+
+/** Whose webhooks a query sees: one user's, or every one (an operator). */
+export type WebhookScope = { ownerId: string } | 'all';
+
+export interface WebhookLane {
+  webhookId: string;
+  sessionId: string;
+  sessionKey: string;
+  url: string;
+  secret: string;
+  deliveredSeq: number;
+  attempt: number;
+  failingSince: Date | null;
+}
+
+export interface PendingEvent {
+  id: string;
+  webhookId: string;
+  sessionId: string;
+  type: string;
+  body: string;
+  attempt: number;
+  failingSince: Date | null;
+  url: string;
+  secret: string;
+}
+
+export interface Redelivery {
+  url: string;
+  secret: string;
+  sessionId: string;
+  sessionKey: string;
+  seq: number;
+  eventId: string;
+  attempts: number;
+}
+
+/** Deliveries kept per webhook: the log is for looking at recent attempts, not an archive. */
+const DELIVERIES_KEPT = 1000;
+
+const scoped = (scope: WebhookScope) => (scope === 'all' ? {} : { ownerId: scope.ownerId });
+
+@Injectable()
+export class WebhooksRepository {
+  constructor(private readonly db: TransactionHost) {}
+
+  create(data: Pick<Webhook, 'id' | 'ownerId' | 'sessionId' | 'url' | 'events' | 'secret'>): Promise<WebhookWithKey> {
+    return this.db.client.webhook.create({ data, include: withKey });
+  }
+
+  countOwnedBy(ownerId: string): Promise<number> {
+    return this.db.client.webhook.count({ where: { ownerId } });
+  }
+
+  find(scope: WebhookScope, id: string): Promise<WebhookWithKey | null> {
+    return this.db.client.webhook.findFirst({ where: { id, ...scoped(scope) }, include: withKey });
+  }
+
+  /** Newest first, `limit + 1` rows from after `cursor`. */
+  list(scope: WebhookScope, limit: number, cursor?: ListCursor): Promise<WebhookWithKey[]> {
+    const after = cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {};
+    return this.db.client.webhook.findMany({
+      where: { ...scoped(scope), ...after },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+      include: withKey,
+    });
+  }
+
+  /** Re-enabling clears the reason and lets failing lanes try again at once. */
+  async update(
+    scope: WebhookScope,
+    id: string,
+    data: Partial<Pick<Webhook, 'url' | 'events' | 'enabled'>>,
+  ): Promise<WebhookWithKey | null> {
+    const changed = await this.db.client.webhook.updateMany({
+      where: { id, ...scoped(scope) },
+      data: { ...data, ...(data.enabled === true && { disabledReason: null }), updatedAt: new Date() },
+    });
+    if (changed.count === 0) return null;
+    if (data.enabled === true) {
+      const retryNow = { attempt: 0, failingSince: null, nextAttemptAt: null };
+      await this.db.client.webhookLane.updateMany({ where: { webhookId: id }, data: retryNow });
+      await this.db.client.webhookEvent.updateMany({ where: { webhookId: id }, data: retryNow });
+    }
+    return this.find(scope, id);
+  }
+
+  /** Seconds since the longest-failing lane of an enabled webhook started failing; 0 when none fails. */
+  async oldestFailingSeconds(): Promise<number> {
+    const [row] = await this.db.client.$queryRaw<Array<{ seconds: number | null }>>`
+      SELECT extract(epoch FROM now() - min(l.failing_since))::float8 AS seconds
+      FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id
+      WHERE w.enabled AND l.failing_since IS NOT NULL`;
+    return row?.seconds ?? 0;
+  }
+
+  /** A logged attempt of this webhook, or null. */
+  findDelivery(webhookId: string, id: string): Promise<WebhookDelivery | null> {
+    return this.db.client.webhookDelivery.findFirst({ where: { id, webhookId } });
+  }
+
+  /** What a redelivery of an attempt needs: where to, the secret, the session's key, how many attempts its event had. */
+  async redelivery(webhookId: string, deliveryId: string): Promise<Redelivery | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{ url: string; secret: string; session_id: string; session_key: string; seq: bigint; event_id: string; attempts: number }>
+    >`
+      SELECT w.url, w.secret, d.session_id, s.key AS session_key, d.seq, d.event_id,
+             (SELECT count(*)::int FROM webhook_deliveries e WHERE e.webhook_id = w.id AND e.event_id = d.event_id) AS attempts
+      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN sessions s ON s.id = d.session_id
+      WHERE d.id = ${deliveryId}::uuid AND d.webhook_id = ${webhookId}::uuid AND d.seq IS NOT NULL`;
+    const [row] = rows;
+    return row
+      ? {
+          url: row.url,
+          secret: row.secret,
+          sessionId: row.session_id,
+          sessionKey: row.session_key,
+          seq: Number(row.seq),
+          eventId: row.event_id,
+          attempts: row.attempts,
+        }
+      : null;
+  }
+
+  /**
+   * Lanes of enabled webhooks that are behind their session and that nobody holds or holds
+   * back: their kick was lost (a process died between a commit and its kick, or Redis lost
+   * the queued jobs). At most `limit`.
+   */
+  async stranded(limit: number): Promise<Array<{ webhookId: string; sessionId: string }>> {
+    const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string; session_id: string }>>`
+      SELECT l.webhook_id, l.session_id
+      FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id JOIN sessions s ON s.id = l.session_id
+      WHERE w.enabled AND s.seq > l.delivered_seq
+        AND (l.leased_until IS NULL OR l.leased_until < now())
+        AND (l.next_attempt_at IS NULL OR l.next_attempt_at < now() - interval '1 minute')
+      LIMIT ${limit}`;
+    return rows.map((row) => ({ webhookId: row.webhook_id, sessionId: row.session_id }));
+  }
+
+  /** Keeps a job event for every enabled webhook of `type` on the session named `sessionKey`; their ids. */
+  async recordEvent(sessionKey: string, type: string, body: string): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ id: string }>>`
+      INSERT INTO webhook_events (id, webhook_id, session_id, type, body)
+      SELECT gen_random_uuid(), w.id, s.id, ${type}, ${body}
+      FROM sessions s JOIN webhooks w
+        ON w.session_id = s.id OR (w.session_id IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
+      WHERE s.key = ${sessionKey} AND w.enabled AND ${type} = ANY (w.events)
+      RETURNING id`;
+    return rows.map((row) => row.id);
+  }
+
+  /** Takes a pending event's lease, as `lease` does a lane's; null when it is not due, held, delivered or its webhook disabled. */
+  async leaseEvent(id: string, until: Date): Promise<PendingEvent | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{
+        webhook_id: string;
+        session_id: string;
+        type: string;
+        body: string;
+        attempt: number;
+        failing_since: Date | null;
+        url: string;
+        secret: string;
+      }>
+    >`
+      UPDATE webhook_events e SET leased_until = ${until}
+      FROM webhooks w
+      WHERE e.id = ${id}::uuid AND w.id = e.webhook_id AND w.enabled AND e.delivered_at IS NULL
+        AND (e.leased_until IS NULL OR e.leased_until < now())
+        AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= now())
+      RETURNING e.webhook_id, e.session_id, e.type, e.body, e.attempt, e.failing_since, w.url, w.secret`;
+    const [row] = rows;
+    return row
+      ? {
+          id,
+          webhookId: row.webhook_id,
+          sessionId: row.session_id,
+          type: row.type,
+          body: row.body,
+          attempt: row.attempt,
+          failingSince: row.failing_since,
+          url: row.url,
+          secret: row.secret,
+        }
+      : null;
+  }
+
+  async eventBusyUntil(id: string): Promise<Date | null> {
+    const event = await this.db.client.webhookEvent.findUnique({
+      where: { id },
+      select: { leasedUntil: true, nextAttemptAt: true, deliveredAt: true },
+    });
+    if (!event || event.deliveredAt) return null;
+    const times = [event.leasedUntil, event.nextAttemptAt].filter((t): t is Date => t !== null && t.getTime() > Date.now());
+    return times.length ? new Date(Math.max(...times.map((t) => t.getTime()))) : null;
+  }
+
+  /** Delivered: the event leaves the outbox. */
+  async eventDelivered(id: string): Promise<void> {
+    await this.db.client.webhookEvent.deleteMany({ where: { id } });
+  }
+
+  async eventFailed(id: string, attempt: number, failingSince: Date, retryAt: Date): Promise<void> {
+    await this.db.client.webhookEvent.updateMany({
+      where: { id },
+      data: { attempt, failingSince, nextAttemptAt: retryAt, leasedUntil: null },
+    });
+  }
+
+  /** Pending events of enabled webhooks that no job holds or holds back, older than a minute (their kick was lost). */
+  async strandedEvents(limit: number): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ id: string }>>`
+      SELECT e.id FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+      WHERE e.delivered_at IS NULL AND w.enabled AND e.created_at < now() - interval '1 minute'
+        AND (e.leased_until IS NULL OR e.leased_until < now())
+        AND (e.next_attempt_at IS NULL OR e.next_attempt_at < now() - interval '1 minute')
+      LIMIT ${limit}`;
+    return rows.map((row) => row.id);
+  }
+
+  /** The ids of a webhook's events not yet delivered (at most `limit`). */
+  async pendingEvents(webhookId: string, limit: number): Promise<string[]> {
+    const events = await this.db.client.webhookEvent.findMany({
+      where: { webhookId, deliveredAt: null },
+      select: { id: true },
+      take: limit,
+    });
+    return events.map((event) => event.id);
+  }
+
+  /** The sessions a webhook has lanes in. */
+  async laneSessions(webhookId: string): Promise<string[]> {
+    const lanes = await this.db.client.webhookLane.findMany({ where: { webhookId }, select: { sessionId: true } });
+    return lanes.map((lane) => lane.sessionId);
+  }
+
+  async delete(scope: WebhookScope, id: string): Promise<boolean> {
+    return (await this.db.client.webhook.deleteMany({ where: { id, ...scoped(scope) } })).count > 0;
+  }
+
+  /**
+   * The lanes a committed change of this session goes down: one per enabled webhook of
+   * `change` on the session, or on every session of its owner, or an operator's on every
+   * session. A lane made now starts just before this change; an existing one keeps its place.
+   */
+  async lanesFor(sessionId: string, seq: number): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string }>>`
+      INSERT INTO webhook_lanes (webhook_id, session_id, delivered_seq)
+      SELECT w.id, s.id, ${seq - 1}
+      FROM sessions s JOIN webhooks w
+        ON w.session_id = s.id OR (w.session_id IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
+      WHERE s.id = ${sessionId}::uuid AND w.enabled AND 'change' = ANY (w.events)
+      ON CONFLICT (webhook_id, session_id) DO UPDATE SET delivered_seq = webhook_lanes.delivered_seq
+      RETURNING webhook_id`;
+    return rows.map((row) => row.webhook_id);
+  }
+
+  /**
+   * Takes the lane's lease until `until` if nobody holds it and its retry is due; null when
+   * someone else delivers it, it waits for a retry, its webhook is disabled, or its session's
+   * owner is no longer the webhook's (ownership passed on).
+   */
+  async lease(webhookId: string, sessionId: string, until: Date): Promise<WebhookLane | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{ session_key: string; url: string; secret: string; delivered_seq: bigint; attempt: number; failing_since: Date | null }>
+    >`
+      UPDATE webhook_lanes l SET leased_until = ${until}
+      FROM webhooks w, sessions s
+      WHERE l.webhook_id = ${webhookId}::uuid AND l.session_id = ${sessionId}::uuid
+        AND w.id = l.webhook_id AND s.id = l.session_id AND w.enabled
+        AND (w.owner_id IS NULL OR w.owner_id = s.owner_id)
+        AND (l.leased_until IS NULL OR l.leased_until < now())
+        AND (l.next_attempt_at IS NULL OR l.next_attempt_at <= now())
+      RETURNING s.key AS session_key, w.url, w.secret, l.delivered_seq, l.attempt, l.failing_since`;
+    const [row] = rows;
+    if (!row) return null;
+    return {
+      webhookId,
+      sessionId,
+      sessionKey: row.session_key,
+      url: row.url,
+      secret: row.secret,
+      deliveredSeq: Number(row.delivered_seq),
+      attempt: row.attempt,
+      failingSince: row.failing_since,
+    };
+  }
+
+  /** When the lane's lease ends, or its retry is due: when another delivery job should look at it (null: free now). */
+  async busyUntil(webhookId: string, sessionId: string): Promise<Date | null> {
+    const lane = await this.db.client.webhookLane.findUnique({
+      where: { webhookId_sessionId: { webhookId, sessionId } },
+      select: { leasedUntil: true, nextAttemptAt: true },
+    });
+    if (!lane) return null;
+    const times = [lane.leasedUntil, lane.nextAttemptAt].filter((t): t is Date => t !== null && t.getTime() > Date.now());
+    return times.length ? new Date(Math.max(...times.map((t) => t.getTime()))) : null;
+  }
+
+  async delivered(webhookId: string, sessionId: string, seq: number): Promise<void> {
+    await this.db.client.webhookLane.update({
+      where: { webhookId_sessionId: { webhookId, sessionId } },
+      data: { deliveredSeq: seq, attempt: 0, failingSince: null, nextAttemptAt: null },
+    });
+  }
+
+  /** A failed attempt: the lane waits until `retryAt` and gives its lease back. */
+  async failed(webhookId: string, sessionId: string, attempt: number, failingSince: Date, retryAt: Date): Promise<void> {
+    await this.db.client.webhookLane.update({
+      where: { webhookId_sessionId: { webhookId, sessionId } },
+      data: { attempt, failingSince, nextAttemptAt: retryAt, leasedUntil: null },
+    });
+  }
+
+  /** The holder keeps its lease for another stretch (before each attempt). */
+  async renew(webhookId: string, sessionId: string, until: Date): Promise<void> {
+    await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: until } });
+  }
+
+  async release(webhookId: string, sessionId: string): Promise<void> {
+    await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: null } });
+  }
+
+  /** Skips the lane past changes the log no longer keeps. */
+  async skipTo(webhookId: string, sessionId: string, seq: number): Promise<void> {
+    await this.db.client.webhookLane.update({ where: { webhookId_sessionId: { webhookId, sessionId } }, data: { deliveredSeq: seq } });
+  }
+
+  async disable(webhookId: string, reason: string): Promise<void> {
+    await this.db.client.webhook.update({
+      where: { id: webhookId },
+      data: { enabled: false, disabledReason: reason, updatedAt: new Date() },
+    });
+  }
+
+  /** Logs an attempt; now and then the webhook's log is cut back to its latest DELIVERIES_KEPT. */
+  async logAttempt(data: Omit<WebhookDelivery, 'at'>, prune: boolean): Promise<void> {
+    await this.db.client.webhookDelivery.create({ data });
+    if (!prune) return;
+    await this.db.client.$executeRaw`
+      DELETE FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid AND id IN (
+        SELECT id FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid
+        ORDER BY at DESC, id DESC OFFSET ${DELIVERIES_KEPT})`;
+  }
+
+  /** Newest first, `limit + 1` rows from after `cursor`. */
+  deliveries(webhookId: string, limit: number, cursor?: ListCursor): Promise<WebhookDelivery[]> {
+    const after = cursor ? { OR: [{ at: { lt: cursor.createdAt } }, { at: cursor.createdAt, id: { lt: cursor.id } }] } : {};
+    return this.db.client.webhookDelivery.findMany({
+      where: { webhookId, ...after },
+      orderBy: [{ at: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+    });
+  }
+}
+
+const withKey = { session: { select: { key: true } } } as const;
+export type WebhookWithKey = Webhook & { session: { key: string } | null };

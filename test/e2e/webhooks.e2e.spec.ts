@@ -1,0 +1,386 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Socket } from 'socket.io-client';
+import { Webhook } from 'standardwebhooks';
+import { QueueRegistry } from '../../src/queues/queue.registry.js';
+import { SweepWebhooksProcessor } from '../../src/webhooks/webhook-sweep.processor.js';
+import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { closeTestDb, createUser } from '../helpers/factories.js';
+import { ack, connect, until } from '../helpers/sockets.js';
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  answered: number;
+}
+
+/** A real receiver on 127.0.0.1: each path answers with the status its handler picks, and every request is recorded. */
+class Receiver {
+  readonly requests: Received[] = [];
+  private server!: Server;
+  url = '';
+  status: (path: string) => number = () => 204;
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        const answered = this.status(req.url ?? '');
+        this.requests.push({ path: req.url ?? '', headers: req.headers, body, answered });
+        res.writeHead(answered).end(answered >= 400 ? 'receiver says no' : '');
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  at(path: string): Received[] {
+    return this.requests.filter((r) => r.path === path);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('webhooks: signed, ordered, retried deliveries of every change', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let receiver: Receiver;
+  let owner: Awaited<ReturnType<typeof createUser>>;
+  let other: Awaited<ReturnType<typeof createUser>>;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    const env = {
+      ...isolatedRedis('webhooks-spec'),
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_BASE_MS: '100',
+      WEBHOOK_RETRY_MAX_MS: '400',
+      WEBHOOK_DISABLE_AFTER_MS: '6000',
+      WEBHOOK_MAX_PER_USER: '8',
+    };
+    // Workers on one instance only: a change made on the other is delivered all the same.
+    [a, b] = await Promise.all([startTestApp({ ...env, RUN_WORKERS: 'true' }), startTestApp(env)]);
+    receiver = await new Receiver().start();
+    owner = await createUser({ displayName: 'Owner' });
+    other = await createUser({ displayName: 'Other' });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await Promise.all([a.close(), b.close()]);
+    await receiver.close();
+    await closeTestDb();
+  });
+
+  const newSession = async (token = owner.token) =>
+    (await a.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token })).body.key as string;
+  const subscribe = async (path: string, sessionKey?: string, token = owner.token) => {
+    const created = await b.request('POST', '/api/webhooks', {
+      body: { url: `${receiver.url}${path}`, events: ['change'], ...(sessionKey && { sessionKey }) },
+      token,
+    });
+    expect(created.status).toBe(201);
+    return created.body as { id: string; secret: string };
+  };
+  const seqsAt = (path: string, secret: string) =>
+    receiver.at(path).map((r) => {
+      const verified = new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { type: string; data: { seq: number } };
+      expect(verified.type).toBe('change');
+      return verified.data.seq;
+    });
+
+  it('delivers 100 changes made over HTTP and sockets on both instances once each, in seq order, signed', async () => {
+    const key = await newSession();
+    const hook = await subscribe('/ordered', key);
+    expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    const socket = await connect(b, { token: owner.token });
+    sockets.push(socket);
+    await ack(socket, 'session.join', { key });
+    const writes = [];
+    for (let n = 1; n <= 100; n++) {
+      writes.push(
+        n % 3 === 0
+          ? ack(socket, 'block.create', { key, type: 'text', content: { n } })
+          : (n % 2 ? a : b).request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: owner.token }),
+      );
+    }
+    await Promise.all(writes);
+    await until(() => receiver.at('/ordered').length >= 100, 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seqsAt('/ordered', hook.secret)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const first = JSON.parse(receiver.at('/ordered')[0].body);
+    expect(first).toEqual({
+      type: 'change',
+      timestamp: expect.any(String),
+      data: expect.objectContaining({
+        sessionKey: key,
+        seq: 1,
+        kind: 'block.created',
+        actor: { userId: owner.user.id, displayName: 'Owner' },
+      }),
+    });
+    const log = await a.request('GET', `/api/webhooks/${hook.id}/deliveries?limit=3`, { token: owner.token });
+    expect(log.status).toBe(200);
+    expect(log.body.items).toHaveLength(3);
+    expect(log.body.items[0]).toMatchObject({ event: 'change', seq: 100, attempt: 1, status: 'delivered', responseStatus: 204 });
+    expect(log.body.nextCursor).toEqual(expect.any(String));
+  }, 60_000);
+
+  it('holds later changes back while the receiver fails, then delivers everything in order with the same webhook-id per change', async () => {
+    const key = await newSession();
+    const hook = await subscribe('/flaky', key);
+    let failing = true;
+    receiver.status = (path) => (path === '/flaky' && failing ? 503 : 204);
+    try {
+      for (let n = 1; n <= 5; n++) {
+        await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: owner.token });
+      }
+      await until(() => receiver.at('/flaky').length >= 4, 10_000);
+      // Only the first change was tried while it failed: nothing overtook it.
+      expect(new Set(receiver.at('/flaky').map((r) => r.headers['webhook-id'])).size).toBe(1);
+      failing = false;
+      await until(() => receiver.at('/flaky').filter((r) => r.answered === 204).length === 5, 10_000);
+    } finally {
+      receiver.status = () => 204;
+    }
+    const requests = receiver.at('/flaky');
+    const ids = new Map<number, Set<string>>();
+    for (const r of requests) {
+      const seq = (JSON.parse(r.body) as { data: { seq: number } }).data.seq;
+      ids.set(seq, (ids.get(seq) ?? new Set()).add(String(r.headers['webhook-id'])));
+      expect(new Webhook(hook.secret).verify(r.body, r.headers as Record<string, string>)).toBeTruthy();
+    }
+    expect([...ids.keys()]).toEqual([1, 2, 3, 4, 5]);
+    for (const set of ids.values()) expect(set.size).toBe(1);
+    expect(requests.filter((r) => r.answered === 204).map((r) => JSON.parse(r.body).data.seq)).toEqual([1, 2, 3, 4, 5]);
+    const log = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries?limit=100`, { token: owner.token })).body.items;
+    expect(log.find((d: any) => d.status === 'failed')).toMatchObject({ seq: 1, responseStatus: 503, responseExcerpt: 'receiver says no' });
+  }, 30_000);
+
+  it('disables a webhook whose deliveries all failed for WEBHOOK_DISABLE_AFTER_MS, and re-enabling resumes it', async () => {
+    const key = await newSession();
+    const hook = await subscribe('/down', key);
+    receiver.status = (path) => (path === '/down' ? 500 : 204);
+    try {
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
+      let view: any;
+      for (let tries = 0; tries < 100; tries++) {
+        view = (await a.request('GET', `/api/webhooks/${hook.id}`, { token: owner.token })).body;
+        if (!view.enabled) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(view).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('HTTP 500') });
+    } finally {
+      receiver.status = () => 204;
+    }
+    // Disabled: nothing more is tried, whatever is committed.
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
+    const tried = receiver.at('/down').length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receiver.at('/down').length).toBe(tried);
+    // Re-enabled: both changes go out, in order, without waiting for another one.
+    const patched = await a.request('PATCH', `/api/webhooks/${hook.id}`, { body: { enabled: true }, token: owner.token });
+    expect(patched.body).toMatchObject({ enabled: true, disabledReason: null });
+    await until(() => receiver.at('/down').filter((r) => r.answered === 204).length === 2, 10_000);
+    expect(
+      receiver
+        .at('/down')
+        .filter((r) => r.answered === 204)
+        .map((r) => JSON.parse(r.body).data.seq),
+    ).toEqual([1, 2]);
+  }, 30_000);
+
+  it('redelivers a logged attempt on request, with its webhook-id, and logs it as a further attempt', async () => {
+    const key = await newSession();
+    const hook = await subscribe('/again', key);
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
+    await until(() => receiver.at('/again').length === 1, 10_000);
+    let log: any[] = [];
+    for (let tries = 0; log.length === 0 && tries < 50; tries++) {
+      log = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries`, { token: owner.token })).body.items;
+      if (log.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    const again = await b.request('POST', `/api/webhooks/${hook.id}/deliveries/${log[0].id}/redeliver`, { token: owner.token });
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual({ deliveryId: log[0].id, eventId: log[0].eventId });
+    await until(() => receiver.at('/again').length === 2, 10_000);
+    const [first, second] = receiver.at('/again');
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(second.body).toBe(first.body);
+    // The attempt is logged once the receiver has answered.
+    let attempts: any[] = [];
+    for (let tries = 0; attempts.length < 2 && tries < 50; tries++) {
+      attempts = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries`, { token: owner.token })).body.items;
+      if (attempts.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(attempts.map((d: any) => [d.eventId, d.attempt, d.status])).toEqual([
+      [log[0].eventId, 2, 'delivered'],
+      [log[0].eventId, 1, 'delivered'],
+    ]);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    expect((await a.request('POST', `/api/webhooks/${hook.id}/deliveries/${unknown}/redeliver`, { token: owner.token })).body.code).toBe(
+      'DELIVERY_NOT_FOUND',
+    );
+    expect((await a.request('POST', `/api/webhooks/${hook.id}/deliveries/${log[0].id}/redeliver`, { token: other.token })).body.code).toBe(
+      'WEBHOOK_NOT_FOUND',
+    );
+  });
+
+  it('delivers job.completed of a session job to the webhooks that asked for it, signed, and only to them', async () => {
+    const key = await newSession();
+    const created = await b.request('POST', '/api/webhooks', {
+      body: { url: `${receiver.url}/jobs`, events: ['job.completed', 'job.failed'], sessionKey: key },
+      token: owner.token,
+    });
+    expect(created.status).toBe(201);
+    await subscribe('/changes-only', key);
+    const job = await a.request('POST', `/api/sessions/${key}/exports`, { body: { format: 'json' }, token: owner.token });
+    expect(job.status).toBe(202);
+    await until(() => receiver.at('/jobs').length === 1, 20_000);
+    const [delivery] = receiver.at('/jobs');
+    const verified = new Webhook(created.body.secret).verify(delivery.body, delivery.headers as Record<string, string>);
+    expect(verified).toEqual({
+      type: 'job.completed',
+      timestamp: expect.any(String),
+      data: expect.objectContaining({ sessionKey: key, jobId: job.body.jobId, queue: 'export', state: 'completed' }),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.at('/changes-only')).toEqual([]);
+    const log = (await a.request('GET', `/api/webhooks/${created.body.id}/deliveries`, { token: owner.token })).body.items;
+    expect(log[0]).toMatchObject({ event: 'job.completed', seq: null, status: 'delivered', eventId: delivery.headers['webhook-id'] });
+  }, 40_000);
+
+  it('delivers a change whose queued job was lost, from the sweep', async () => {
+    const env = { ...isolatedRedis('webhooks-lost'), WEBHOOK_ALLOW_PRIVATE: 'true' };
+    const apiOnly = await startTestApp(env);
+    try {
+      const key = (await apiOnly.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: owner.token })).body.key;
+      await apiOnly.request('POST', '/api/webhooks', {
+        body: { url: `${receiver.url}/lost`, events: ['change'], sessionKey: key },
+        token: owner.token,
+      });
+      await apiOnly.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token });
+      // The job that would deliver it is gone (Redis lost it, or the process died before queueing it).
+      await apiOnly.app.get(QueueRegistry).get('webhooks').obliterate({ force: true });
+      const worker = await startTestApp({ ...env, RUN_WORKERS: 'true' });
+      try {
+        // The minute's sweep, run now rather than waited for (any worker's sweep finds every stranded lane).
+        await worker.app.get(SweepWebhooksProcessor).handle();
+        await until(() => receiver.at('/lost').length >= 1, 15_000);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(receiver.at('/lost')).toHaveLength(1);
+        expect(JSON.parse(receiver.at('/lost')[0].body).data).toMatchObject({ sessionKey: key, seq: 1 });
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await apiOnly.close();
+    }
+  }, 40_000);
+
+  it('refuses a URL that resolves to 127.0.0.1 without WEBHOOK_ALLOW_PRIVATE', async () => {
+    const strict = await startTestApp({ ...isolatedRedis('webhooks-strict') });
+    try {
+      for (const url of [
+        'http://localhost:9/hook',
+        'http://127.0.0.1/hook',
+        'http://[::1]/hook',
+        'http://169.254.169.254/latest',
+        'ftp://example.com/',
+      ]) {
+        const refused = await strict.request('POST', '/api/webhooks', { body: { url, events: ['change'] }, token: owner.token });
+        expect({ url, status: refused.status, code: refused.body.code }).toEqual({ url, status: 400, code: 'WEBHOOK_URL_FORBIDDEN' });
+      }
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('bounds a flood of webhook writes by one user with the webhook-changes limit, and the refused ones create nothing', async () => {
+    const limited = await startTestApp({
+      ...isolatedRedis('webhooks-limited'),
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      RATE_LIMIT_POLICIES: JSON.stringify({ 'webhook-changes': { FREE: { limit: 3, windowSeconds: 3600 } } }),
+    });
+    try {
+      const flooder = await createUser();
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          limited.request('POST', '/api/webhooks', {
+            body: { url: `http://127.0.0.1:9/hook-${i}`, events: ['change'] },
+            token: flooder.token,
+          }),
+        ),
+      );
+      const statuses = answers.map((r) => r.status).sort();
+      expect(statuses).toEqual([201, 201, 201, 429, 429, 429, 429, 429]);
+      expect(answers.find((r) => r.status === 429)?.body.code).toBe('RATE_LIMITED');
+      expect(Number(answers.find((r) => r.status === 429)?.headers.get('retry-after'))).toBeGreaterThan(0);
+      const listed = await limited.request('GET', '/api/webhooks', { token: flooder.token });
+      expect(listed.body.items).toHaveLength(3);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('keeps webhooks to their owner, sessions to theirs, and refuses bad input', async () => {
+    const mine = await newSession();
+    const theirs = await newSession(other.token);
+    const hook = await subscribe('/private', mine);
+    expect((await a.request('GET', `/api/webhooks/${hook.id}`, { token: other.token })).status).toBe(404);
+    expect((await a.request('DELETE', `/api/webhooks/${hook.id}`, { token: other.token })).body.code).toBe('WEBHOOK_NOT_FOUND');
+    expect((await a.request('GET', `/api/webhooks/${hook.id}`, { token: owner.token })).body).toEqual({
+      id: hook.id,
+      url: `${receiver.url}/private`,
+      events: ['change'],
+      sessionKey: mine,
+      enabled: true,
+      disabledReason: null,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+    expect((await a.request('GET', `/api/webhooks/${hook.id}`, { token: ADMIN_TOKEN })).status).toBe(200);
+    const cases: Array<[unknown, number, string]> = [
+      [{ url: `${receiver.url}/x`, events: ['change'], sessionKey: theirs }, 404, 'SESSION_NOT_FOUND'],
+      [{ url: `${receiver.url}/x`, events: ['change'], sessionKey: 'ZZZZZZZZ' }, 404, 'SESSION_NOT_FOUND'],
+      [{ url: `${receiver.url}/x`, events: [] }, 400, 'VALIDATION_FAILED'],
+      [{ url: `${receiver.url}/x`, events: ['change', 'change'] }, 400, 'VALIDATION_FAILED'],
+      [{ url: `${receiver.url}/x`, events: ['nope'] }, 400, 'VALIDATION_FAILED'],
+      [{ url: `${receiver.url}/x`, events: ['change'], extra: 1 }, 400, 'VALIDATION_FAILED'],
+      [{ url: `${receiver.url}/${'x'.repeat(3000)}`, events: ['change'] }, 400, 'VALIDATION_FAILED'],
+    ];
+    for (const [body, status, code] of cases) {
+      const answer = await a.request('POST', '/api/webhooks', { body, token: owner.token });
+      expect({ body, status: answer.status, code: answer.body.code }).toEqual({ body, status, code });
+    }
+    expect((await a.request('POST', '/api/webhooks', { body: { url: `${receiver.url}/x`, events: ['change'] } })).status).toBe(401);
+    expect((await a.request('GET', '/api/webhooks/not-a-uuid', { token: owner.token })).status).toBe(400);
+    // A user holds at most WEBHOOK_MAX_PER_USER (8 here).
+    const statuses: number[] = [];
+    let refusal: unknown;
+    for (let i = 0; i < 10; i++) {
+      const answer = await a.request('POST', '/api/webhooks', {
+        body: { url: `${receiver.url}/cap`, events: ['change'] },
+        token: other.token,
+      });
+      statuses.push(answer.status);
+      if (answer.status !== 201) refusal ??= answer.body.code;
+    }
+    expect(statuses).toEqual([...Array<number>(8).fill(201), 409, 409]);
+    expect(refusal).toBe('WEBHOOK_LIMIT_REACHED');
+    const listed = await a.request('GET', '/api/webhooks?limit=5', { token: other.token });
+    expect(listed.body.items).toHaveLength(5);
+    expect(listed.body.items.every((w: any) => !('secret' in w))).toBe(true);
+    const rest = await a.request('GET', `/api/webhooks?limit=5&cursor=${listed.body.nextCursor}`, { token: other.token });
+    expect(rest.body).toMatchObject({ nextCursor: null });
+    expect(rest.body.items).toHaveLength(3);
+    expect((await a.request('DELETE', `/api/webhooks/${hook.id}`, { token: owner.token })).status).toBe(204);
+    expect((await a.request('GET', `/api/webhooks/${hook.id}`, { token: owner.token })).status).toBe(404);
+  });
+});
