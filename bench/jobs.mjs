@@ -113,7 +113,10 @@ async function queueRuns(prefix) {
   const config = loadConfig({ REDIS_URL: redisUrl, QUEUE_PREFIX: `${prefix}bull` });
   // Every job name gets a handler (the dispatcher's start check), each one doing nothing.
   const handlers = Object.values(JobName).map((job) => ({ job, handle: async () => null }));
-  const dispatcher = new JobDispatcher(handlers, config);
+  // The dispatcher finds its handlers through Nest's discovery at start; here they are handed to it.
+  const discovery = { getProviders: () => handlers.map((instance) => ({ instance })) };
+  const dispatcher = new JobDispatcher(discovery, config);
+  dispatcher.onModuleInit();
   const tesseraOptions = { ...workerOptions(config, 'collaboration'), autorun: true };
   const noopName = JobName.WarmDocument;
   const concurrencyOf = tesseraOptions.concurrency;
