@@ -131,6 +131,8 @@ const env = {
   DB_POOL_MAX: '10',
   RATE_LIMIT_ENABLED: 'false',
   WS_MAX_CONNECTIONS: String(idleSockets + 100),
+  // Every client of the bench comes from one address: a room's 10 members and its writer need their seats.
+  SESSION_MAX_SEATS_PER_IP: '100',
 };
 const servers = [];
 try {

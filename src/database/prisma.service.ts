@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 const NAMES_REMEMBERED = 2000;
+const logger = new Logger('PrismaService');
 const names = new Map<string, string>();
 
 /**
@@ -43,6 +44,9 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     // idle connections would hold the process open for DB_IDLE_TIMEOUT.
     super({ adapter: new PrismaPg(pool, { statementNameGenerator: statementName }) });
     this.pool = pool;
+    // An idle connection the server ends (a restart, a terminated backend) is dropped by the pool and
+    // replaced on demand; unheard, its 'error' would crash the process (the adapter listens only while connected).
+    pool.on('error', (error) => logger.warn(`an idle database connection closed: ${error.message}`));
   }
 
   /** Ends the pool after Prisma lets go of it: a query after this fails at once instead of reconnecting. */
