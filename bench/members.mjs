@@ -24,6 +24,7 @@ try {
       'block-edits': { FREE: { limit: 1_000_000_000, windowSeconds: 10 } },
       'session-creates': { FREE: { limit: 1_000_000, windowSeconds: 10 } },
       registrations: { anonymous: { limit: 1_000_000, windowSeconds: 10 } },
+      'member-changes': { FREE: { limit: 1_000_000, windowSeconds: 10 } },
     }),
   });
   const client = httpClient(server.url, { connections: concurrency });
