@@ -1,73 +1,22 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ensureBuilt, spawnTessera, whenReady, type TesseraProcess } from '../helpers/processes.js';
-import { isolatedRedis } from '../helpers/test-app.js';
-import { ensureMigrated } from '../helpers/test-environment.js';
-
-/** Debian's Chromium (Playwright's own download cannot work offline); CHROMIUM_PATH overrides. */
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (path): path is string => !!path && existsSync(path),
-);
-const SCREENSHOTS = join('test-artifacts', 'browser');
-if (!CHROMIUM && process.env.TESSERA_REQUIRE_BROWSER) throw new Error('No Chromium found: install it (apt-get install chromium)');
-if (!CHROMIUM) console.warn('Browser tests skipped: no Chromium found (apt-get install chromium, or set CHROMIUM_PATH).');
-
-const describeWithBrowser = CHROMIUM ? describe : describe.skip;
+import { expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
+import { describeWithBrowser, editorHarness, SCREENSHOTS } from '../helpers/browser.js';
 
 /** The editor page as its users see it: real Chromium, two people, one Tessera process with its workers. */
 describeWithBrowser('the editor page in a browser', () => {
-  let server: TesseraProcess;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-  /** Uncaught errors in any page: none is expected. */
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    ensureBuilt();
-    await ensureMigrated();
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    server = await spawnTessera('api', { ...isolatedRedis('browser-spec'), RUN_WORKERS: 'true' });
-    await whenReady(server);
-    // No background networking: on a closed network Chromium's own connections only fail, many at a time.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  }, 60_000);
-  afterAll(async () => {
-    expect(pageErrors).toEqual([]);
-    await browser?.close();
-    server?.child.kill('SIGTERM');
-    await server?.exited;
-  });
-
-  /** A person: a browser context of their own (their own guest account), with a page. */
-  async function person(): Promise<Page> {
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    return page;
-  }
+  const harness = editorHarness('browser-spec');
+  const person = () => harness.person();
 
   const blockText = (page: Page, index: number) => page.locator('#blocks textarea').nth(index);
   const allTexts = (page: Page) =>
     page.locator('#blocks textarea').evaluateAll((areas) => areas.map((a) => (a as unknown as { value: string }).value));
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const shot = (page: Page, name: string) => harness.shot(page, name);
 
   async function openNewSession(page: Page, title: string, blocks: number): Promise<string> {
-    await page.goto(server.url);
+    await page.goto(harness.server.url);
     await page.locator('#connection[data-state="online"]').waitFor();
     await page.fill('#create-title', title);
     await page.click('#create-form button');
@@ -96,7 +45,7 @@ describeWithBrowser('the editor page in a browser', () => {
     const key = await openNewSession(ada, 'Launch plan', 2);
     expect(key).toMatch(/^[A-Z0-9]{3,12}$/);
     const bob = await person();
-    await bob.goto(`${server.url}/?=${key}`);
+    await bob.goto(`${harness.server.url}/?=${key}`);
     await blockText(bob, 1).waitFor();
 
     // At once: Ada types in the first block, Bob in the second.
@@ -128,7 +77,7 @@ describeWithBrowser('the editor page in a browser', () => {
     const ada = await person();
     const key = await openNewSession(ada, 'Conflicts', 1);
     const bob = await person();
-    await bob.goto(`${server.url}/?=${key}`);
+    await bob.goto(`${harness.server.url}/?=${key}`);
     await blockText(bob, 0).waitFor();
     // Both edit the same block from the same version; one save wins, the other meets it.
     await Promise.all([blockText(ada, 0).fill('Ada’s wording'), blockText(bob, 0).fill('Bob’s wording')]);
@@ -167,7 +116,7 @@ describeWithBrowser('the editor page in a browser', () => {
 
   it('shares a private session by invite link; a role lowered, removed or handed over takes effect on each page at once', async () => {
     const ada = await person();
-    await ada.goto(server.url);
+    await ada.goto(harness.server.url);
     await ada.locator('#connection[data-state="online"]').waitFor();
     await ada.fill('#create-title', 'Private plan');
     await ada.selectOption('#create-visibility', 'private');
@@ -244,7 +193,7 @@ describeWithBrowser('the editor page in a browser', () => {
     const carol = await person();
     await carol.goto(revoked);
     await settle(async () => (await carol.locator('#start-error').textContent())?.includes('expired, was revoked'), true);
-    await carol.goto(`${server.url}/?invite=${'x'.repeat(43)}`);
+    await carol.goto(`${harness.server.url}/?invite=${'x'.repeat(43)}`);
     await settle(async () => (await carol.locator('#start-error').textContent())?.includes('not valid'), true);
 
     // Ada hands the session to Carol, who joined as a viewer: each page follows its new role.
@@ -287,7 +236,7 @@ describeWithBrowser('the editor page in a browser', () => {
     await synced(ada);
     // The restored edit reached the server: a newcomer sees it.
     const bob = await person();
-    await bob.goto(`${server.url}/?=${key}`);
+    await bob.goto(`${harness.server.url}/?=${key}`);
     await settle(() => blockText(bob, 1).inputValue(), 'Typed just before');
     await shot(ada, 'editor');
   }, 60_000);

@@ -1,71 +1,18 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ensureBuilt, spawnTessera, whenReady, type TesseraProcess } from '../helpers/processes.js';
-import { isolatedRedis } from '../helpers/test-app.js';
-import { ensureMigrated } from '../helpers/test-environment.js';
-
-/** Debian's Chromium (Playwright's own download cannot work offline); CHROMIUM_PATH overrides. */
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
-  (path): path is string => !!path && existsSync(path),
-);
-const SCREENSHOTS = join('test-artifacts', 'browser');
-if (!CHROMIUM && process.env.TESSERA_REQUIRE_BROWSER) throw new Error('No Chromium found: install it (apt-get install chromium)');
-if (!CHROMIUM) console.warn('Browser tests skipped: no Chromium found (apt-get install chromium, or set CHROMIUM_PATH).');
-
-const describeWithBrowser = CHROMIUM ? describe : describe.skip;
+import { expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
+import { describeWithBrowser, editorHarness } from '../helpers/browser.js';
 
 /** Undo, redo and earlier changes on the editor page: real Chromium, two people, one Tessera process. */
 describeWithBrowser('history on the editor page', () => {
-  let server: TesseraProcess;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-  /** Uncaught errors in any page: none is expected. */
-  const pageErrors: string[] = [];
-
-  beforeAll(async () => {
-    ensureBuilt();
-    await ensureMigrated();
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    server = await spawnTessera('api', { ...isolatedRedis('history-browser-spec'), RUN_WORKERS: 'true' });
-    await whenReady(server);
-    // No background networking: on a closed network Chromium's own connections only fail, many at a time.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  }, 60_000);
-  afterAll(async () => {
-    expect(pageErrors).toEqual([]);
-    await browser?.close();
-    server?.child.kill('SIGTERM');
-    await server?.exited;
-  });
-
-  /** A person: a browser context of their own (their own guest account), with a page. */
-  async function person(): Promise<Page> {
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    return page;
-  }
+  const harness = editorHarness('history-browser-spec');
+  const person = () => harness.person();
 
   const blockText = (page: Page, index: number) => page.locator('#blocks textarea').nth(index);
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const shot = (page: Page, name: string) => harness.shot(page, name);
 
   async function openNewSession(page: Page, title: string, blocks: number): Promise<string> {
-    await page.goto(server.url);
+    await page.goto(harness.server.url);
     await page.locator('#connection[data-state="online"]').waitFor();
     await page.fill('#create-title', title);
     await page.click('#create-form button');
@@ -93,7 +40,7 @@ describeWithBrowser('history on the editor page', () => {
     const ada = await person();
     const key = await openNewSession(ada, 'Undo', 1);
     const bob = await person();
-    await bob.goto(`${server.url}/?=${key}`);
+    await bob.goto(`${harness.server.url}/?=${key}`);
     await blockText(bob, 0).waitFor();
 
     await blockText(ada, 0).fill('First draft');
