@@ -143,6 +143,7 @@ export const envSchema = z
     WEBHOOK_RETRY_BASE_MS: int(10).default(10_000),
     WEBHOOK_RETRY_MAX_MS: int(10).default(3_600_000),
     WEBHOOK_DISABLE_AFTER_MS: int(100).default(24 * 3_600_000),
+    WEBHOOK_SWEEP_SECONDS: int(0, 86_400).default(60),
 
     ARTIFACTS_DIR: z.string().default('.data/artifacts'),
     ARTIFACT_RETENTION_DAYS: int(1).default(30),

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { JobProcessor, type JobHandler } from '../queues/job-handler.js';
 import { JobName } from '../queues/queue.names.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
@@ -8,7 +9,7 @@ import { WebhooksRepository } from './webhooks.repository.js';
 const SWEEP_LIMIT = 1000;
 
 /**
- * Every minute: lanes behind their session that no job will look at (their kick was lost to a
+ * Every WEBHOOK_SWEEP_SECONDS (a minute; 0: never): lanes behind their session that no job will look at (their kick was lost to a
  * process that died after a commit, or to Redis losing queued jobs) are kicked again, so a
  * change waiting in the log is delivered without waiting for the session's next change.
  */
@@ -16,12 +17,15 @@ const SWEEP_LIMIT = 1000;
 @JobProcessor()
 export class SweepWebhooksProcessor implements JobHandler<typeof JobName.SweepWebhooks> {
   readonly job = JobName.SweepWebhooks;
-  readonly schedule = { everyMs: 60_000 };
+  readonly schedule: { everyMs: number } | null;
 
   constructor(
     private readonly lanes: WebhooksRepository,
     private readonly deliverer: WebhookLaneDeliverer,
-  ) {}
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.schedule = config.WEBHOOK_SWEEP_SECONDS > 0 ? { everyMs: config.WEBHOOK_SWEEP_SECONDS * 1000 } : null;
+  }
 
   async handle(): Promise<{ kicked: number }> {
     const stranded = await this.lanes.stranded(SWEEP_LIMIT);

@@ -66,6 +66,9 @@ export async function spawnTessera(
       RATE_LIMIT_POLICIES: JSON.stringify(RELAXED_LIMITS),
       // As in startTestApp: the database-wide cleanup runs only in the suites that test it.
       ENABLE_ARTIFACT_CLEANUP: 'false',
+      // The webhook sweep reads the whole database too, and would deliver other suites' lanes with this
+      // process's settings (a 127.0.0.1 receiver refused, a lane backed off): off unless a suite turns it on.
+      WEBHOOK_SWEEP_SECONDS: '0',
       ...env,
     }),
     stdio: options.captureOutput ? ['ignore', 'pipe', 'pipe'] : 'ignore',

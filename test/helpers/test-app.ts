@@ -73,6 +73,9 @@ export async function startTestApp(env: Record<string, string> = {}, role: Proce
     // The cleanup deletes due artifacts and abandoned sessions database-wide, and a worker on a
     // prefix of its own runs it at once: only the suites that test it turn it on.
     ENABLE_ARTIFACT_CLEANUP: 'false',
+    // The webhook sweep reads the whole database too, and would deliver other suites' lanes with this
+    // process's settings (a 127.0.0.1 receiver refused, a lane backed off): off unless a suite turns it on.
+    WEBHOOK_SWEEP_SECONDS: '0',
     ...env,
   });
   const app = await createApp(config, { logger: false, role });
