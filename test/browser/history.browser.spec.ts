@@ -1,7 +1,6 @@
-import { isDeepStrictEqual } from 'node:util';
 import { expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
-import { describeWithBrowser, editorHarness } from '../helpers/browser.js';
+import { describeWithBrowser, editorHarness, settle, synced } from '../helpers/browser.js';
 
 /** Undo, redo and earlier changes on the editor page: real Chromium, two people, one Tessera process. */
 describeWithBrowser('history on the editor page', () => {
@@ -11,30 +10,7 @@ describeWithBrowser('history on the editor page', () => {
   const blockText = (page: Page, index: number) => page.locator('#blocks textarea').nth(index);
   const shot = (page: Page, name: string) => harness.shot(page, name);
 
-  async function openNewSession(page: Page, title: string, blocks: number): Promise<string> {
-    await page.goto(harness.server.url);
-    await page.locator('#connection[data-state="online"]').waitFor();
-    await page.fill('#create-title', title);
-    await page.click('#create-form button');
-    await page.locator('#session').waitFor();
-    for (let i = 0; i < blocks; i++) {
-      await page.click('#add-form button');
-      await page.locator('#blocks textarea').nth(i).waitFor();
-    }
-    return new URL(page.url()).search.slice(2);
-  }
-
-  /** Reads until the value is `expected` (10 s at most), then asserts it: pages converge, they do not answer at once. */
-  async function settle<T>(read: () => Promise<T>, expected: T, timeoutMs = 10_000): Promise<void> {
-    let value = await read();
-    for (const deadline = Date.now() + timeoutMs; !isDeepStrictEqual(value, expected) && Date.now() < deadline;) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      value = await read();
-    }
-    expect(value).toEqual(expected);
-  }
-
-  const synced = (page: Page) => page.locator('#unsynced').waitFor({ state: 'hidden' });
+  const openNewSession = (page: Page, title: string, blocks: number) => harness.openNewSession(page, title, blocks);
 
   it('undoes with the keyboard, and the other person sees the undo live; the slider shows an earlier change', async () => {
     const ada = await person();

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensureBuilt, spawnTessera, whenReady, type TesseraProcess } from './processes.js';
@@ -23,7 +24,22 @@ export interface EditorHarness {
   /** A person: a browser context of their own (their own guest account), with a page. */
   person(): Promise<Page>;
   shot(page: Page, name: string): Promise<Buffer>;
+  /** Creates a session from the start form with `blocks` empty blocks; its key. */
+  openNewSession(page: Page, title: string, blocks: number): Promise<string>;
 }
+
+/** Reads until the value is `expected` (10 s at most), then asserts it: pages converge, they do not answer at once. */
+export async function settle<T>(read: () => Promise<T>, expected: T, timeoutMs = 10_000): Promise<void> {
+  let value = await read();
+  for (const deadline = Date.now() + timeoutMs; !isDeepStrictEqual(value, expected) && Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await read();
+  }
+  expect(value).toEqual(expected);
+}
+
+/** Resolves once the page has no unsynced edit left. */
+export const synced = (page: Page) => page.locator('#unsynced').waitFor({ state: 'hidden' });
 
 /**
  * Registers, in the calling `describe`, one `node dist/main.js` with its workers (Redis under
@@ -73,5 +89,17 @@ export function editorHarness(name: string): EditorHarness {
       return page;
     },
     shot: (page, shotName) => page.screenshot({ path: join(SCREENSHOTS, `${shotName}.png`), fullPage: true }),
+    async openNewSession(page, title, blocks) {
+      await page.goto(server!.url);
+      await page.locator('#connection[data-state="online"]').waitFor();
+      await page.fill('#create-title', title);
+      await page.click('#create-form button');
+      await page.locator('#session').waitFor();
+      for (let i = 0; i < blocks; i++) {
+        await page.click('#add-form button');
+        await page.locator('#blocks textarea').nth(i).waitFor();
+      }
+      return new URL(page.url()).search.slice(2);
+    },
   };
 }
