@@ -6,10 +6,16 @@
 //    The server's write statement is also run alone (its repository, Prisma, no HTTP) to
 //    show what the database part costs, and through the server's group commit.
 //  - GET /api/sessions/:key on a 95/5 read/write mix over the same sessions, with the cache
-//    hit ratio from /api/admin/cache/stats, beside a raw Redis GET of a value of the same size.
+//    hit ratio from /api/admin/cache/stats, beside a raw Redis GET of a value of the same size;
+//    and cached GETs alone, beside a bare node:http server (its own process, like Tessera)
+//    answering the same bytes to the same client at the same concurrency.
 // Run with `npm run bench:blocks`.
 //   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 32), BENCH_PORT (default 3902)
-import { cpus } from 'node:os';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, printTable, recordFigures, startServer } from './lib.mjs';
@@ -148,6 +154,34 @@ try {
   const hits = after.byType.blocks.hits - before.byType.blocks.hits;
   const misses = after.byType.blocks.misses - before.byType.blocks.misses;
 
+  // Cached reads alone (every session was read above, so each GET is a cache hit).
+  let cachedBody = '';
+  const cachedOnly = await closedLoop(
+    async (worker) => {
+      const res = await call('GET', `/api/sessions/${spread[worker % spread.length].key}`);
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      cachedBody = JSON.stringify(res.body);
+    },
+    { concurrency, seconds },
+  );
+  const bodyFile = join(tmpdir(), `tessera-bench-body-${process.pid}.json`);
+  writeFileSync(bodyFile, cachedBody);
+  const bare = fork(new URL('./bare-http-server.mjs', import.meta.url), {
+    env: { ...process.env, PORT: String(port + 50), BODY_FILE: bodyFile },
+  });
+  await once(bare, 'message');
+  const bareClient = httpClient(`http://127.0.0.1:${port + 50}`, { connections: concurrency });
+  const bareGet = await closedLoop(
+    async () => {
+      const res = await bareClient.call('GET', '/api/sessions/bare');
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+    },
+    { concurrency, seconds },
+  );
+  bareClient.close();
+  bare.kill('SIGTERM');
+  await once(bare, 'exit');
+
   const redis = new Redis({ keyPrefix: redisPrefix });
   await redis.set('bench:raw', 'x'.repeat(readBytes));
   const redisGet = await closedLoop(() => redis.get('bench:raw'), { concurrency, seconds });
@@ -170,6 +204,8 @@ try {
     { name: 'raw Redis GET (baseline)', ...redisGet },
     { name: '95/5 mix: all ops', ...mixed },
     { name: '95/5 mix: GET session (reads only)', ...readOnly },
+    { name: 'GET session, cached, reads alone', ...cachedOnly },
+    { name: 'bare node:http, the same bytes (baseline)', ...bareGet },
   ]);
   client.close();
   const r = (x, base) => `${(x.opsPerSec / base.opsPerSec).toFixed(2)} of its ops/s, p99 ${x.p99.toFixed(1)} ms`;
@@ -178,6 +214,7 @@ try {
   console.log(`PATCH (one session per client) vs pg UPDATE: ${r(patchSpread, baseline)}`);
   console.log(`PATCH (one shared session) vs pg UPDATE:     ${r(patchSingle, baseline)}`);
   console.log(`GET session vs raw Redis GET:                ${r(readOnly, redisGet)} (${readBytes} bytes per read)`);
+  console.log(`cached GET vs bare node:http:                ${r(cachedOnly, bareGet)} (${cachedBody.length} bytes)`);
   console.log(`cache hit ratio on the 95/5 mix: ${(hits / (hits + misses)).toFixed(3)} (${hits} hits, ${misses} misses)`);
   const update = { name: 'optimistic UPDATE via pg', result: baseline };
   recordFigures('blocks', [
@@ -186,6 +223,10 @@ try {
     opsFigure('PATCH block, one session per client', patchSpread, update),
     opsFigure('PATCH block, all clients in one session', patchSingle, update),
     opsFigure(`GET session, cached (${readBytes} bytes)`, readOnly, { name: 'raw Redis GET of the same size', result: redisGet }),
+    opsFigure(`GET session, cached, reads alone (${cachedBody.length} bytes)`, cachedOnly, {
+      name: 'bare node:http answering the same bytes',
+      result: bareGet,
+    }),
   ]);
 } finally {
   await server?.stop();
