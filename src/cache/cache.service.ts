@@ -126,11 +126,10 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   async invalidate(tags: readonly string[]): Promise<void> {
     for (const tag of tags) this.unconfirmed.add(tag);
     if (!this.connected()) throw new AppError('SERVICE_UNAVAILABLE', 'The cache cannot confirm the change yet; retry shortly.');
-    const pipeline = this.redis.client.pipeline();
-    for (const tag of tags) pipeline.incr(this.genKey(tag)).expire(this.genKey(tag), GENERATION_TTL_SECONDS);
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0] as Error;
+    // Separate commands, not an explicit pipeline: auto-pipelining sends them in the same
+    // write as every other request's commands of this event-loop turn.
+    const client = this.redis.client;
+    await Promise.all(tags.flatMap((tag) => [client.incr(this.genKey(tag)), client.expire(this.genKey(tag), GENERATION_TTL_SECONDS)]));
     for (const tag of tags) this.unconfirmed.delete(tag);
   }
 
@@ -146,17 +145,19 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   private async readAll<T>(entries: CacheEntry[], codec: CacheCodec<T>): Promise<Read<T>[]> {
     const miss: Read<T> = { hit: false, gens: null };
     if (!this.connected() || entries.some((e) => e.tags?.some((t) => this.unconfirmed.has(t)))) return entries.map(() => miss);
-    const pipeline = this.redis.client.pipeline();
+    const client = this.redis.client as unknown as CacheReadClient;
     const seed = String(randomInt(1, 2 ** 47));
-    for (const entry of entries) {
-      const keys = [this.valueKey(entry), ...(entry.tags ?? []).map((t) => this.genKey(t))];
-      (pipeline as unknown as CacheReadPipeline).cacheRead(keys.length, ...keys, seed, GENERATION_TTL_SECONDS);
-    }
-    const results = await pipeline.exec().catch(() => null);
-    return entries.map((_entry, i) => {
-      const [error, reply] = results?.[i] ?? [new Error('redis unavailable'), null];
-      if (error) return miss;
-      const [raw, ...gens] = reply as [string | null, ...string[]];
+    // One script call per entry, auto-pipelined with the other requests' commands of this
+    // turn: one socket write for all of them, where an explicit pipeline would be its own.
+    const results = await Promise.allSettled(
+      entries.map((entry) => {
+        const keys = [this.valueKey(entry), ...(entry.tags ?? []).map((t) => this.genKey(t))];
+        return client.cacheRead(keys.length, ...keys, seed, GENERATION_TTL_SECONDS);
+      }),
+    );
+    return results.map((result) => {
+      if (result.status === 'rejected') return miss;
+      const [raw, ...gens] = result.value;
       const value = raw ? stampedValue(raw, gens.join(','), codec) : undefined;
       return value === undefined ? { hit: false, gens } : { hit: true, value };
     });
@@ -164,16 +165,15 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
 
   private async fillAll<T>(fills: Array<{ entry: CacheEntry; gens: string[]; value: T }>, codec: CacheCodec<T>): Promise<void> {
     if (fills.length === 0 || !this.connected()) return;
-    const pipeline = this.redis.client.pipeline();
-    let queued = 0;
+    const client = this.redis.client;
+    const sets: Promise<unknown>[] = [];
     for (const { entry, gens, value } of fills) {
       if ((codec.length?.(value) ?? 0) > this.config.CACHE_MAX_VALUE_BYTES) continue;
       const text = codec.encode(value);
       if (exceeds(text, this.config.CACHE_MAX_VALUE_BYTES)) continue;
-      pipeline.set(this.valueKey(entry), `${gens.join(',')}\n${text}`, 'EX', CACHE_TTL_SECONDS[entry.type]);
-      queued++;
+      sets.push(client.set(this.valueKey(entry), `${gens.join(',')}\n${text}`, 'EX', CACHE_TTL_SECONDS[entry.type]));
     }
-    if (queued > 0) await pipeline.exec().catch(() => undefined);
+    await Promise.allSettled(sets);
   }
 
   /** Joins the load already running for `key`, or starts it (the leader stores what it loaded). */
@@ -227,6 +227,6 @@ function exceeds(text: string, max: number): boolean {
   return text.length * 3 > max && Buffer.byteLength(text) > max;
 }
 
-interface CacheReadPipeline {
-  cacheRead(numKeys: number, ...args: Array<string | number>): unknown;
+interface CacheReadClient {
+  cacheRead(numKeys: number, ...args: Array<string | number>): Promise<[string | null, ...string[]]>;
 }
