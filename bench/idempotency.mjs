@@ -3,7 +3,9 @@
 // own statement), side by side in one run on one instance (half the clients each), and the
 // ratio. Then a replay: the same keyed PATCH sent again, answered from its record.
 // Run with `npm run bench:idempotency`.
-//   BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default 16), BENCH_PORT (default 3908)
+//   BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default 16), BENCH_PORT (default 3908),
+//   BENCH_RATE_LIMIT (default off; on: limits on, set too high to refuse, so that the key's
+//   lease rides in the admission script as it does in production)
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +14,7 @@ import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, reco
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const port = Number(process.env.BENCH_PORT ?? 3908);
+const limited = process.env.BENCH_RATE_LIMIT === 'on';
 const prefix = `tessera-bench-idempotency:${Date.now()}:`;
 
 const database = await benchDatabase('idempotency');
@@ -21,8 +24,12 @@ try {
     PORT: String(port),
     DATABASE_URL: database.url,
     REDIS_PREFIX: prefix,
-    // The limiter's own cost is bench/ratelimit.mjs's subject; here it would refuse the load.
-    RATE_LIMIT_ENABLED: 'false',
+    // The limiter's own cost is bench/ratelimit.mjs's subject; with its default limits it would refuse the load.
+    RATE_LIMIT_ENABLED: String(limited),
+    RATE_LIMIT_POLICIES: JSON.stringify({
+      'block-edits': { FREE: { limit: 1_000_000_000, windowSeconds: 10 } },
+      'session-creates': { anonymous: { limit: 1_000_000, windowSeconds: 10 } },
+    }),
   });
   const client = httpClient(server.url, { connections: concurrency });
   /** One session with one block per client: no client ever conflicts with another. */
@@ -106,13 +113,14 @@ try {
       { 'ops/s': Math.round(r.opsPerSec), 'p50 ms': r.p50?.toFixed(1), 'p99 ms': r.p99.toFixed(1), errors: r.errors },
     ]),
   );
-  console.log(`\nPATCH of a block, one instance, ${concurrency} clients (half with a key), ${seconds}s, ${cpus().length} cores`);
+  const limits = limited ? 'limits on' : 'limits off';
+  console.log(`\nPATCH of a block, one instance, ${concurrency} clients (half with a key), ${limits}, ${seconds}s, ${cpus().length} cores`);
   console.table(lines);
   const [without, keyed] = [results['PATCH block, no key'], results['PATCH block, Idempotency-Key']];
   console.log(`throughput with a key / without: ${(keyed.opsPerSec / without.opsPerSec).toFixed(3)}`);
   console.log(`p99 with a key / without: ${(keyed.p99 / without.p99).toFixed(3)}`);
   const baseline = { name: 'PATCH block, no key', result: without };
-  recordFigures('idempotency', [
+  recordFigures(limited ? 'idempotency-limited' : 'idempotency', [
     opsFigure('PATCH block, Idempotency-Key', keyed, baseline),
     opsFigure('PATCH block, replayed', results['PATCH block, replayed'], baseline),
   ]);

@@ -36,7 +36,7 @@ export const Idempotent = (mode: IdempotencyMode = 'answer') =>
   applyDecorators(SetMetadata(IDEMPOTENT, mode), ApiExtension(IDEMPOTENCY_EXTENSION, mode === false ? 'none' : mode));
 
 /** One keyed request: whose key, and what it asks (a retry must ask the same). */
-interface Keyed {
+export interface Keyed {
   scope: string;
   key: string;
   fingerprint: string;
@@ -67,7 +67,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     let keyed: Keyed | undefined;
     try {
-      keyed = this.keyedRequest(context);
+      keyed = keyedRequest(this.reflector, context);
     } catch (error) {
       return throwError(() => error);
     }
@@ -79,7 +79,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     // A route that records with its write needs no look-up first: a recorded key makes its
     // statement (or the record of its refusal) collide, and the collision is replayed.
     const lookup = keyed.mode === 'with-write' ? null : this.records.find(keyed.scope, keyed.key);
-    const [recorded, lease] = await Promise.all([lookup, this.leases.take(keyed.scope, keyed.key)]);
+    const [recorded, lease] = await Promise.all([lookup, this.leases.take(keyed.scope, keyed.key, callOf(context).handle)]);
     if (recorded) {
       lease?.release();
       return this.replay(context, keyed, recorded, next);
@@ -185,28 +185,50 @@ export class IdempotencyInterceptor implements NestInterceptor {
     void reply.type('application/json');
     return recorded.body;
   }
+}
 
-  /** The request's key, scope and fingerprint, or undefined when it carries no key (or takes none). */
-  private keyedRequest(context: ExecutionContext): Keyed | undefined {
-    const marked = this.reflector.get<IdempotencyMode | undefined>(IDEMPOTENT, context.getHandler());
-    if (context.getType() === 'ws') {
-      if (!marked) return undefined;
-      const data: unknown = context.switchToWs().getData();
-      if (!isRecord(data) || data.idempotencyKey === undefined) return undefined;
-      const key = validKey(data.idempotencyKey, 'idempotencyKey');
-      delete data.idempotencyKey;
-      const event = String(context.switchToWs().getPattern());
-      return { key, scope: principalScope(callOf(context).principal), fingerprint: sha256(['ws', event, data]), mode: marked };
+/** What `keyedRequest` found for a call, by the call's handle: it is read once, by admission or the interceptor. */
+const keyedCalls = new WeakMap<object, { keyed?: Keyed; error?: Error }>();
+
+/**
+ * The request's key, scope and fingerprint, or undefined when it carries no key (or takes
+ * none); a malformed key throws. Found once per call (a socket payload's key is taken out of
+ * it), so admission can take the key's lease with its own decision and the interceptor run under it.
+ */
+export function keyedRequest(reflector: Reflector, context: ExecutionContext): Keyed | undefined {
+  const handle = callOf(context).handle;
+  let found = keyedCalls.get(handle);
+  if (!found) {
+    try {
+      found = { keyed: findKeyed(reflector, context) };
+    } catch (error) {
+      found = { error: error as Error };
     }
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const mode = marked ?? (WRITE_METHODS.has(request.method) ? 'answer' : false);
-    if (!mode) return undefined;
-    const header = request.headers['idempotency-key'];
-    if (header === undefined) return undefined;
-    const key = validKey(header, 'Idempotency-Key');
-    const fingerprint = sha256([request.method, request.url, request.headers['if-match'] ?? null, request.body ?? null]);
-    return { key, scope: principalScope(callOf(context).principal), fingerprint, mode };
+    keyedCalls.set(handle, found);
   }
+  if (found.error !== undefined) throw found.error;
+  return found.keyed;
+}
+
+function findKeyed(reflector: Reflector, context: ExecutionContext): Keyed | undefined {
+  const marked = reflector.get<IdempotencyMode | undefined>(IDEMPOTENT, context.getHandler());
+  if (context.getType() === 'ws') {
+    if (!marked) return undefined;
+    const data: unknown = context.switchToWs().getData();
+    if (!isRecord(data) || data.idempotencyKey === undefined) return undefined;
+    const key = validKey(data.idempotencyKey, 'idempotencyKey');
+    delete data.idempotencyKey;
+    const event = String(context.switchToWs().getPattern());
+    return { key, scope: principalScope(callOf(context).principal), fingerprint: sha256(['ws', event, data]), mode: marked };
+  }
+  const request = context.switchToHttp().getRequest<FastifyRequest>();
+  const mode = marked ?? (WRITE_METHODS.has(request.method) ? 'answer' : false);
+  if (!mode) return undefined;
+  const header = request.headers['idempotency-key'];
+  if (header === undefined) return undefined;
+  const key = validKey(header, 'Idempotency-Key');
+  const fingerprint = sha256([request.method, request.url, request.headers['if-match'] ?? null, request.body ?? null]);
+  return { key, scope: principalScope(callOf(context).principal), fingerprint, mode };
 }
 
 function validKey(value: unknown, field: string): string {

@@ -1,5 +1,8 @@
-/** A decision as the scripts return it: outcome (0 allowed, 1 limited, 2 blocked), limit, remaining, ms until a slot frees. */
-export type RawDecision = [number, number, number, number];
+/**
+ * A decision as the scripts return it: outcome (0 allowed, 1 limited, 2 blocked), limit, remaining, ms until a slot
+ * frees, and (from Redis only) what became of the idempotency lease asked for with it.
+ */
+export type RawDecision = [number, number, number, number, number?];
 
 export interface WindowSpec {
   key: string;

@@ -14,14 +14,27 @@ import type { Principal } from '../common/principal.js';
 import { callOf, type Call } from '../common/call-context.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
-import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
+import { IdempotencyInterceptor, keyedRequest } from '../idempotency/idempotency.interceptor.js';
+import { admitLease, LEASE_MS, leaseName } from '../idempotency/idempotency-lease.js';
 import { KeyProbeInterceptor, lookupTickets } from './key-probe.interceptor.js';
 import { GiveBackInterceptor } from './rate-limit.give-back.interceptor.js';
 import { RATE_LIMIT, type RateLimitMetadata, type RateLimitOptions } from './rate-limit.metadata.js';
 import type { RateLimitedAction } from './rate-limit.policies.js';
-import { RateLimiter, refusal, type Decision, type LookupTicket, type Take, type Taken } from './rate-limiter.js';
+import {
+  RateLimiter,
+  refusal,
+  type Decision,
+  type LeaseAsk,
+  type LeaseOutcome,
+  type LookupTicket,
+  type Take,
+  type Taken,
+} from './rate-limiter.js';
 import { isValidSessionKey } from '../common/session-key-format.js';
 import { IDEMPOTENCY_EXTENSION, RATE_LIMIT_EXTENSION } from '../common/openapi/api-operation.decorator.js';
+
+/** Marks a controller or gateway under `@Admission()`: its writes run under IdempotencyInterceptor. */
+const ADMISSION = 'tessera:admission';
 
 /** The longest a lookup waits between two tries for a probe slot that other instances hold. */
 const SLOT_RETRY_MAX_MS = 100;
@@ -37,11 +50,13 @@ export const RateLimit = (action: RateLimitedAction, options: RateLimitOptions =
 /**
  * The admission of every route and socket event that names a session key or is rate
  * limited, the same for HTTP and sockets: the key's format, the key-probe guard, then the
- * rate limit; then a write's idempotency key (IdempotencyInterceptor). Apply with
+ * rate limit; then a write's idempotency key (IdempotencyInterceptor), whose in-flight lease
+ * is taken in the same Redis script as the key-probe and rate-limit decision. Apply with
  * `@Admission()` on a controller or gateway.
  */
 export const Admission = () =>
   applyDecorators(
+    SetMetadata(ADMISSION, true),
     UseGuards(RateLimitGuard),
     UseInterceptors(KeyProbeInterceptor, IdempotencyInterceptor),
     // Every write route under it takes an idempotency key unless its own @Idempotent() says otherwise.
@@ -78,6 +93,8 @@ function limitHeaders(header: Call['header'], decision: Decision): void {
  * before anything else runs; a well-formed one takes a key-probe slot (settled by
  * KeyProbeInterceptor); then the action's windows are consumed. Limited responses carry
  * RateLimit-Limit / -Remaining / -Reset; refusals Retry-After (HTTP) or `retryAfter` (acks).
+ * A write with an idempotency key asks for its lease with that decision (one round trip to
+ * Redis for both): an allowed call takes it, a refused one takes none.
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -93,15 +110,19 @@ export class RateLimitGuard implements CanActivate {
     const limited = limit !== undefined && this.limiter.enabled;
     if (call.takesKey && !isValidSessionKey(call.key)) {
       // A malformed key is answered without a lookup (nor a unit of the window), and counted as a miss like an unknown one.
-      const ticket = await this.reserveSlot(call);
+      const { ticket } = await this.reserveSlot(call);
       if (ticket) await this.limiter.settleLookup(ticket, true);
       throw new AppError('INVALID_SESSION_KEY');
     }
     let ticket: LookupTicket | undefined;
     let take: Take | undefined;
-    if ((call.takesKey || call.takesInviteToken) && limited) ({ ticket, take } = await this.admitBoth(call, limit));
-    else if (call.takesKey || call.takesInviteToken) ticket = await this.reserveSlot(call);
-    else if (limited) take = await this.decide(call, limit);
+    let leased: LeaseOutcome | undefined;
+    const lease = this.leaseOf(context);
+    if ((call.takesKey || call.takesInviteToken) && limited) ({ ticket, take } = await this.admitBoth(call, limit, lease));
+    else if (call.takesKey || call.takesInviteToken) ({ ticket, lease: leased } = await this.reserveSlot(call, lease));
+    else if (limited) take = await this.decide(call, limit, lease);
+    leased ??= take?.lease;
+    if (lease && leased) admitLease(call.handle, lease.name, leased);
     if (take) {
       limitHeaders((name, value) => call.header(name, value), take.decision);
       if (take.decision.outcome !== 'allowed') throw refusal(take.decision, limit?.action);
@@ -111,11 +132,22 @@ export class RateLimitGuard implements CanActivate {
     return true;
   }
 
+  /** The idempotency lease a keyed write asks for with its admission (a malformed key asks none: the interceptor refuses it). */
+  private leaseOf(context: ExecutionContext): LeaseAsk | undefined {
+    if (this.reflector.get<boolean | undefined>(ADMISSION, context.getClass()) !== true) return undefined;
+    try {
+      const keyed = keyedRequest(this.reflector, context);
+      return keyed && { name: leaseName(keyed.scope, keyed.key), ms: LEASE_MS };
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The probe slot and the window decision in one step (one round trip to Redis), waiting for a slot like `reserveSlot`. */
-  private async admitBoth(call: Call, limit: RateLimitMetadata): Promise<{ ticket?: LookupTicket; take: Take }> {
+  private async admitBoth(call: Call, limit: RateLimitMetadata, lease?: LeaseAsk): Promise<{ ticket?: LookupTicket; take: Take }> {
     const caller = limit.perIp ? fromIp(call.principal) : call.principal;
     const cost = limit.cost?.(call.body) ?? 1;
-    const admit = () => this.limiter.takeWithLookup(limit.action, caller, cost);
+    const admit = () => this.limiter.takeWithLookup(limit.action, caller, cost, lease);
     let admitted = await admit();
     const deadline = performance.now() + this.config.KEY_PROBE_WAIT_MS;
     for (let attempt = 1; admitted.probe.outcome === 'limited'; attempt++) {
@@ -129,17 +161,17 @@ export class RateLimitGuard implements CanActivate {
   }
 
   /** The action's windows: `take` (which remembers what it took) for a countOnly route, whose units may go back. */
-  private decide(call: Call, limit: RateLimitMetadata): Promise<Take> {
+  private decide(call: Call, limit: RateLimitMetadata, lease?: LeaseAsk): Promise<Take> {
     const caller = limit.perIp ? fromIp(call.principal) : call.principal;
     const cost = limit.cost?.(call.body) ?? 1;
-    if (countsOnlyAnswers(call, limit)) return this.limiter.take(limit.action, caller, cost);
-    return this.limiter.consume(limit.action, caller, cost).then((decision) => ({ decision, taken: null }));
+    if (countsOnlyAnswers(call, limit)) return this.limiter.take(limit.action, caller, cost, lease);
+    return this.limiter.consumeLeased(limit.action, caller, cost, lease).then(({ decision, lease }) => ({ decision, taken: null, lease }));
   }
 
-  /** Takes one of the IP's key-probe slots (undefined with limits off), or throws the refusal. */
-  private async reserveSlot(call: Call): Promise<LookupTicket | undefined> {
+  /** Takes one of the IP's key-probe slots (no ticket with limits off) and the lease asked for, or throws the refusal. */
+  private async reserveSlot(call: Call, lease?: LeaseAsk): Promise<{ ticket?: LookupTicket; lease?: LeaseOutcome }> {
     const ip = call.principal.ip;
-    let { decision, ticket } = await this.limiter.reserveLookup(ip);
+    let { decision, ticket, lease: leased } = await this.limiter.reserveLookup(ip, lease);
     // Every slot held by lookups in flight (a busy IP, e.g. a shared NAT): hits settle within
     // milliseconds, so an honest burst waits for slots to free rather than being refused.
     const deadline = performance.now() + this.config.KEY_PROBE_WAIT_MS;
@@ -147,9 +179,9 @@ export class RateLimitGuard implements CanActivate {
       const left = deadline - performance.now();
       if (left <= 0) break;
       await this.limiter.slotFreed(ip, Math.min(left, attempt * 10, SLOT_RETRY_MAX_MS));
-      ({ decision, ticket } = await this.limiter.reserveLookup(ip));
+      ({ decision, ticket, lease: leased } = await this.limiter.reserveLookup(ip, lease));
     }
-    if (decision.outcome === 'allowed') return ticket;
+    if (decision.outcome === 'allowed') return { ticket, lease: leased };
     throw this.probeRefusal(call, decision);
   }
 

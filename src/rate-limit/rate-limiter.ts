@@ -43,6 +43,23 @@ const NONCE_PREFIX = randomBytes(6).toString('hex');
 let nonces = 0;
 const nextNonce = () => `${NONCE_PREFIX}${(nonces++).toString(36)}`;
 
+/**
+ * A keyed write's idempotency lease, asked for with its admission: the Redis key (under the
+ * prefix) and how long it holds. Its outcome: `taken`, `held` by another run of the key, or
+ * `unavailable` (decided without Redis: the write goes ahead without one).
+ */
+export interface LeaseAsk {
+  name: string;
+  ms: number;
+}
+export type LeaseOutcome = 'taken' | 'held' | 'unavailable';
+
+const leaseOutcome = (raw: unknown, source: 'redis' | 'local'): LeaseOutcome | undefined => {
+  if (source === 'local') return 'unavailable';
+  const leased = Number(raw);
+  return leased === 1 ? 'taken' : leased === 0 ? 'held' : undefined;
+};
+
 /** A slot whose lookup never settled (its instance died) frees itself after this long. */
 const PENDING_LOOKUP_MS = 30_000;
 
@@ -54,7 +71,7 @@ interface Scripted {
   rlConsume(...args: Array<string | number>): Promise<RawDecision>;
   rlConsumeWithProbe(...args: Array<string | number>): Promise<RawDecision>;
   rlGiveBack(...args: Array<string | number>): Promise<number>;
-  rlProbeReserve(...args: Array<string | number>): Promise<[number, number]>;
+  rlProbeReserve(...args: Array<string | number>): Promise<[number, number, number?]>;
   rlProbeSettle(...args: Array<string | number>): Promise<number>;
 }
 
@@ -110,7 +127,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     this.client.defineCommand('rlConsume', { lua: CONSUME_SCRIPT });
     this.client.defineCommand('rlConsumeWithProbe', { lua: CONSUME_WITH_PROBE_SCRIPT });
     this.client.defineCommand('rlGiveBack', { lua: GIVE_BACK_SCRIPT });
-    this.client.defineCommand('rlProbeReserve', { numberOfKeys: 4, lua: PROBE_RESERVE_SCRIPT });
+    this.client.defineCommand('rlProbeReserve', { numberOfKeys: 5, lua: PROBE_RESERVE_SCRIPT });
     this.client.defineCommand('rlProbeSettle', { numberOfKeys: 5, lua: PROBE_SETTLE_SCRIPT });
     const longest = Math.max(3600, this.config.KEY_PROBE_WINDOW_SECONDS, this.config.RATE_LIMIT_BLOCK_SECONDS) * 1000;
     this.sweeper = setInterval(() => this.local.sweep(longest), 60_000).unref();
@@ -126,13 +143,27 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
 
   /** Takes `cost` from the caller's and the action's global window, or refuses. */
   async consume(action: RateLimitedAction, principal: Principal, cost = 1): Promise<Decision> {
-    if (!this.enabled || principal.kind === 'admin') return UNLIMITED;
+    return (await this.consumeLeased(action, principal, cost)).decision;
+  }
+
+  /**
+   * `consume`, taking `lease` with the decision when it allows (no lease: undefined, when no
+   * decision went to Redis).
+   */
+  async consumeLeased(
+    action: RateLimitedAction,
+    principal: Principal,
+    cost = 1,
+    lease?: LeaseAsk,
+  ): Promise<{ decision: Decision; lease?: LeaseOutcome }> {
+    if (!this.enabled || principal.kind === 'admin') return { decision: UNLIMITED };
     const identity = identityOf(principal);
     const windows = this.windowsOf(action, identity, this.ownWindow(action, principal));
-    if (windows.length === 0) return UNLIMITED;
+    if (windows.length === 0) return { decision: UNLIMITED };
     const keys = { block: `rl:block:${identity}`, offences: `rl:off:${identity}`, windows };
-    const { value: raw, source } = await this.decide(action, identity, cost, keys, this.blockRules());
-    return this.count(action, toDecision(raw), source);
+    const { value: raw, source } = await this.decide(action, identity, cost, keys, this.blockRules(), lease);
+    const decision = this.count(action, toDecision(raw), source);
+    return { decision, lease: lease && decision.outcome === 'allowed' ? leaseOutcome(raw[4], source) : undefined };
   }
 
   /**
@@ -144,12 +175,13 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     action: RateLimitedAction,
     principal: Principal,
     cost: number,
+    lease?: LeaseAsk,
   ): Promise<Take & { probe: Decision; ticket?: LookupTicket }> {
     const identity = identityOf(principal);
     const windows = principal.kind === 'admin' ? [] : this.windowsOf(action, identity, this.ownWindow(action, principal));
     if (!this.enabled || windows.length === 0) {
-      const { decision: probe, ticket } = await this.reserveLookup(principal.ip);
-      return { decision: UNLIMITED, taken: null, probe, ticket };
+      const { decision: probe, ticket, lease: leased } = await this.reserveLookup(principal.ip, lease);
+      return { decision: UNLIMITED, taken: null, probe, ticket, lease: leased };
     }
     const at = performance.now();
     const probeKeys = this.probeKeys(principal.ip);
@@ -161,7 +193,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     const { value: raw, source } = await this.onRedis(
       () =>
         (this.client as unknown as Scripted).rlConsumeWithProbe(
-          7 + windows.length,
+          8 + windows.length,
           keys.block,
           keys.offences,
           STATS_KEY,
@@ -169,6 +201,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
           probeKeys.misses,
           probeKeys.pending,
           probeKeys.block,
+          lease?.name ?? NO_LEASE,
           ...windows.map((w) => w.key),
           action,
           identity,
@@ -180,6 +213,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
           probeLimit,
           probeWindowMs,
           PENDING_LOOKUP_MS,
+          lease?.ms ?? 0,
           ...windows.flatMap((w) => [w.limit, w.windowMs]),
         ),
       (): RawDecision => {
@@ -203,7 +237,8 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     const probe = this.count('key-probe', UNLIMITED, source);
     const decision = this.count(action, toDecision(raw), source);
     if (decision.outcome !== 'allowed') return { decision, taken: null, probe };
-    return { decision, taken: { action, windows, cost, at }, probe, ticket: { ip: principal.ip, nonce } };
+    const leased = lease && leaseOutcome(raw[4], source);
+    return { decision, taken: { action, windows, cost, at }, probe, ticket: { ip: principal.ip, nonce }, lease: leased };
   }
 
   private blockRules() {
@@ -221,16 +256,18 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     cost: number,
     keys: { block: string; offences: string; windows: WindowSpec[] },
     rules: { blockAfter: number; offenceWindowMs: number; blockMs: number },
+    lease?: LeaseAsk,
   ): Promise<{ value: RawDecision; source: 'redis' | 'local' }> {
     const { windows } = keys;
     return this.onRedis(
       () =>
         (this.client as unknown as Scripted).rlConsume(
-          4 + windows.length,
+          5 + windows.length,
           keys.block,
           keys.offences,
           STATS_KEY,
           OFFENDERS_KEY,
+          lease?.name ?? NO_LEASE,
           ...windows.map((w) => w.key),
           action,
           identity,
@@ -239,6 +276,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
           rules.offenceWindowMs,
           rules.blockMs,
           nextNonce(),
+          lease?.ms ?? 0,
           ...windows.flatMap((w) => [w.limit, w.windowMs]),
         ),
       () => this.local.consume(keys, cost, rules),
@@ -250,7 +288,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
    * refuses (blocked for probing, or as many lookups in flight as misses it has left).
    * The returned ticket must be settled once the lookup has answered.
    */
-  async reserveLookup(ip: string): Promise<{ decision: Decision; ticket?: LookupTicket }> {
+  async reserveLookup(ip: string, lease?: LeaseAsk): Promise<{ decision: Decision; ticket?: LookupTicket; lease?: LeaseOutcome }> {
     if (!this.enabled) return { decision: UNLIMITED };
     const keys = this.probeKeys(ip);
     const nonce = nextNonce();
@@ -261,10 +299,12 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
           keys.pending,
           keys.block,
           STATS_KEY,
+          lease?.name ?? NO_LEASE,
           this.config.KEY_PROBE_LIMIT,
           this.config.KEY_PROBE_WINDOW_SECONDS * 1000,
           nonce,
           PENDING_LOOKUP_MS,
+          lease?.ms ?? 0,
         ),
       () =>
         this.local.reserveLookup(keys, this.config.KEY_PROBE_LIMIT, this.config.KEY_PROBE_WINDOW_SECONDS * 1000, nonce, PENDING_LOOKUP_MS),
@@ -272,7 +312,10 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     );
     const [outcome, retryMs] = raw.map(Number);
     const retryAfterSeconds = Math.max(1, Math.ceil(retryMs / 1000));
-    if (outcome === 0) return { decision: this.count('key-probe', UNLIMITED, source), ticket: { ip, nonce } };
+    if (outcome === 0) {
+      const leased = lease && leaseOutcome((raw as unknown[])[2], source);
+      return { decision: this.count('key-probe', UNLIMITED, source), ticket: { ip, nonce }, lease: leased };
+    }
     const limit = this.config.KEY_PROBE_LIMIT;
     return { decision: this.count('key-probe', { outcome: outcome === 2 ? 'blocked' : 'limited', limit, retryAfterSeconds }, source) };
   }
@@ -395,13 +438,14 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
    * `consume`, remembering what it took so that `giveBack` can return it: for actions that
    * count only what a request achieved (a session created, not an existing one opened).
    */
-  async take(action: RateLimitedAction, principal: Principal, cost = 1): Promise<Take> {
+  async take(action: RateLimitedAction, principal: Principal, cost = 1, lease?: LeaseAsk): Promise<Take> {
     const at = performance.now();
-    const decision = await this.consume(action, principal, cost);
-    if (decision.outcome !== 'allowed' || decision.limit === null) return { decision, taken: null };
+    const { decision, lease: leased } = await this.consumeLeased(action, principal, cost, lease);
+    if (decision.outcome !== 'allowed' || decision.limit === null) return { decision, taken: null, lease: leased };
     return {
       decision,
       taken: { action, windows: this.windowsOf(action, identityOf(principal), this.ownWindow(action, principal)), cost, at },
+      lease: leased,
     };
   }
 
@@ -504,7 +548,12 @@ export interface Take {
   decision: Decision;
   /** Null when nothing was taken: refused, unlimited, or limits off. */
   taken: Taken | null;
+  /** What became of the lease asked for with the decision; undefined when none was decided. */
+  lease?: LeaseOutcome;
 }
+
+/** The lease key of a decision that asks for none: never written (its lease ms is 0). */
+const NO_LEASE = 'rl:no-lease';
 
 /** A policy's per-IP window: its `anonymous` column, else its FREE one. */
 const perIpWindow = (policy: Policy): Window => (policy.anonymous !== undefined ? policy.anonymous : policy.FREE);

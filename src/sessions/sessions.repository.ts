@@ -9,7 +9,7 @@ import { fitsBudget, jsonBytes, type SessionBudget } from './session-budget.js';
 import type { Actor } from '../contract/actor.js';
 import type { SessionChange } from '../contract/session.js';
 import type { Principal } from '../common/principal.js';
-import { accessSqlFor, type SqlAction } from './session-access.js';
+import { accessSql, type SqlAction } from './session-access.js';
 
 /** Every column, aliased to the model's field names, for raw statements that RETURNING a session. */
 const columns = (t: string) =>
@@ -60,6 +60,15 @@ export type SaveOutcome = { saved: Session } | { saved: null; miss: SaveMiss | n
 export interface InsertOutcome {
   session: Session | null;
   storedBytes: number;
+}
+
+/** One save of `saveAllIfVersions`: the session, the version it is based on, what it writes and for whom. */
+export interface PendingSave {
+  id: string;
+  version: number;
+  save: SessionSave;
+  change: SessionChange;
+  access: { caller: Principal; action: SqlAction };
 }
 
 export interface SessionSave {
@@ -131,70 +140,89 @@ export class SessionsRepository {
   }
 
   /**
-   * One conditional statement: applies the save only if the stored version is `version`
-   * and the result fits `budget` (merged metadata, and the session's stored bytes grown by
-   * this save's delta), takes the next seq and appends the `session.updated` change (only
-   * what the save wrote: `change`), or does nothing and says what it found.
+   * Saves in one conditional statement (one save alone, or many: group commit): each applies
+   * only if its session's stored version is its `version`, the caller may (its `access`, as
+   * the locked row says) and the result fits `budget` (merged metadata, and the session's
+   * stored bytes grown by the save's delta); it takes the session's next seq and appends the
+   * `session.updated` change (only what the save wrote: `change`). A refused save does nothing
+   * and says what it found. One outcome per save, in order. No two saves may name the same
+   * session: each session's row is locked (in id order, so concurrent statements never
+   * deadlock) and takes one seq.
    */
-  async saveIfVersion(
-    id: string,
-    version: number,
-    save: SessionSave,
-    change: SessionChange,
-    budget: SessionBudget,
-    access: { caller: Principal; action: SqlAction },
-  ): Promise<SaveOutcome> {
-    const metadata = JSON.stringify({ ...save.metadata, lastModified: save.at.toISOString() });
-    const title = save.title === undefined ? Prisma.sql`s.title` : Prisma.sql`${save.title}::varchar`;
-    const state = save.state === undefined ? Prisma.sql`s.state` : Prisma.sql`${JSON.stringify(save.state)}::json`;
-    const sets: Prisma.Sql[] = [
-      Prisma.sql`version = sessions.version + 1`,
-      Prisma.sql`seq = sessions.seq + 1`,
-      Prisma.sql`updated_at = ${save.at}`,
-      Prisma.sql`metadata = c.metadata`,
-      Prisma.sql`stored_bytes = sessions.stored_bytes + c.delta`,
-    ];
-    if (save.title !== undefined) sets.push(Prisma.sql`title = c.title`);
-    if (save.state !== undefined) sets.push(Prisma.sql`state = c.state`);
-    if (save.themeId !== undefined) sets.push(Prisma.sql`theme_id = ${save.themeId}::uuid`);
-    if (save.visibility !== undefined) sets.push(Prisma.sql`visibility = ${save.visibility}::"Visibility"`);
-    const payload = JSON.stringify(change);
+  async saveAllIfVersions(saves: PendingSave[], budget: SessionBudget): Promise<SaveOutcome[]> {
+    const column = <T>(pick: (s: PendingSave) => T) => saves.map(pick);
+    const given = <T>(value: T | undefined) => value !== undefined;
+    const metadata = (s: PendingSave) => JSON.stringify({ ...s.save.metadata, lastModified: s.save.at.toISOString() });
+    const callerOf = (s: PendingSave) => s.access.caller;
+    const allowed = (action: SqlAction) => accessSql(action, { userId: Prisma.sql`w.user_id`, admin: Prisma.sql`w.admin` });
     // What the save overwrites, for time travel and undo: the small fields always, the state when it is replaced.
-    const prior = Prisma.sql`json_build_object('title', s.title, ${save.state === undefined ? Prisma.empty : Prisma.sql`'state', s.state,`}
-      'metadata', s.metadata, 'visibility', s.visibility, 'themeId', s.theme_id)`;
-    const rows = await this.db.client.$queryRaw<Array<Session & { miss: SaveMiss }>>`
-      WITH s AS (
-        SELECT s.id, s.version, s.stored_bytes, s.title, s.state, s.metadata, s.visibility, s.theme_id,
-               ${accessSqlFor(access.action, access.caller)} AS allowed
-        FROM sessions s WHERE s.id = ${id}::uuid FOR UPDATE
+    const prior = (withState: boolean) => Prisma.sql`json_build_object('title', c.old_title,
+      ${withState ? Prisma.sql`'state', c.old_state,` : Prisma.empty} 'metadata', c.old_metadata, 'visibility', c.old_visibility,
+      'themeId', c.old_theme_id)`;
+    const rows = await this.db.client.$queryRaw<Array<Session & { miss: SaveMiss | null; ord: bigint }>>`
+      WITH w AS (
+        SELECT * FROM unnest(
+          ${column((s) => s.id)}::uuid[], ${column((s) => s.version)}::int[],
+          ${column((s) => given(s.save.title))}::boolean[], ${column((s) => s.save.title ?? null)}::varchar[],
+          ${column((s) => given(s.save.state))}::boolean[],
+          ${column((s) => (s.save.state === undefined ? null : JSON.stringify(s.save.state)))}::json[],
+          ${column(metadata)}::json[], ${column((s) => given(s.save.themeId))}::boolean[], ${column((s) => s.save.themeId ?? null)}::uuid[],
+          ${column((s) => s.save.visibility ?? null)}::text[], ${column((s) => JSON.stringify(s.change))}::json[],
+          ${column((s) => JSON.stringify(s.save.actor))}::jsonb[], ${column((s) => s.save.at)}::timestamptz[],
+          ${column((s) => s.save.undoOf ?? null)}::bigint[],
+          ${column((s) => {
+            const c = callerOf(s);
+            return c.kind === 'user' ? c.userId : null;
+          })}::uuid[],
+          ${column((s) => callerOf(s).kind === 'admin')}::boolean[], ${column((s) => s.access.action)}::text[]
+        ) WITH ORDINALITY AS w(id, version, has_title, title, has_state, state, metadata, has_theme, theme_id, visibility, payload,
+                               actor, at, undo_of, user_id, admin, action, ord)
+      ), s AS (
+        SELECT s.id, s.version, s.stored_bytes, s.title, s.state, s.metadata, s.visibility, s.theme_id, s.owner_id, s.member_roles
+        FROM sessions s WHERE s.id IN (SELECT id FROM w) ORDER BY s.id FOR UPDATE
       ), n AS (
-        SELECT s.id, ${title} AS title, ${state} AS state, ${mergedJson(Prisma.sql`s.metadata`, Prisma.sql`${metadata}::json`)} AS metadata FROM s
+        SELECT w.*, s.version AS old_version, s.stored_bytes, s.title AS old_title, s.state AS old_state, s.metadata AS old_metadata,
+               s.visibility AS old_visibility, s.theme_id AS old_theme_id,
+               CASE w.action WHEN 'own' THEN ${allowed('own')} WHEN 'read' THEN ${allowed('read')} ELSE ${allowed('write')} END AS allowed,
+               CASE WHEN w.has_title THEN w.title ELSE s.title END AS new_title,
+               CASE WHEN w.has_state THEN w.state ELSE s.state END AS new_state,
+               ${mergedJson(Prisma.sql`s.metadata`, Prisma.sql`w.metadata`)} AS new_metadata
+        FROM w JOIN s ON s.id = w.id
       ), c AS (
-        SELECT n.id, n.title, n.state, n.metadata, ${jsonBytes(Prisma.sql`n.metadata`)} AS metadata_bytes,
-               (octet_length(n.title) - octet_length(s.title))
-                 + (${jsonBytes(Prisma.sql`n.state`)} - ${jsonBytes(Prisma.sql`s.state`)})
-                 + (${jsonBytes(Prisma.sql`n.metadata`)} - ${jsonBytes(Prisma.sql`s.metadata`)}) AS delta
-        FROM n JOIN s ON s.id = n.id
+        SELECT n.*, ${jsonBytes(Prisma.sql`n.new_metadata`)} AS metadata_bytes,
+               (octet_length(n.new_title) - octet_length(n.old_title))
+                 + (${jsonBytes(Prisma.sql`n.new_state`)} - ${jsonBytes(Prisma.sql`n.old_state`)})
+                 + (${jsonBytes(Prisma.sql`n.new_metadata`)} - ${jsonBytes(Prisma.sql`n.old_metadata`)}) AS delta
+        FROM n
       ), u AS (
-        UPDATE sessions SET ${Prisma.join(sets, ', ')}
-        FROM s, c
-        WHERE sessions.id = s.id AND c.id = s.id AND s.allowed AND s.version = ${version}
-          AND (c.metadata_bytes <= ${budget.maxMetadataBytes} OR c.metadata_bytes <= ${jsonBytes(Prisma.sql`s.metadata`)})
-          AND ${fitsBudget(Prisma.sql`s.stored_bytes`, Prisma.sql`c.delta`, budget.maxBytes)}
+        UPDATE sessions SET version = sessions.version + 1, seq = sessions.seq + 1, updated_at = c.at, metadata = c.new_metadata,
+                            stored_bytes = sessions.stored_bytes + c.delta,
+                            -- A field the save leaves is not rewritten (a large state keeps its stored value as it is).
+                            title = CASE WHEN c.has_title THEN c.title ELSE sessions.title END,
+                            state = CASE WHEN c.has_state THEN c.state ELSE sessions.state END,
+                            theme_id = CASE WHEN c.has_theme THEN c.theme_id ELSE sessions.theme_id END,
+                            visibility = COALESCE(c.visibility::"Visibility", sessions.visibility)
+        FROM c
+        WHERE sessions.id = c.id AND c.allowed AND c.old_version = c.version
+          AND (c.metadata_bytes <= ${budget.maxMetadataBytes} OR c.metadata_bytes <= ${jsonBytes(Prisma.sql`c.old_metadata`)})
+          AND ${fitsBudget(Prisma.sql`c.stored_bytes`, Prisma.sql`c.delta`, budget.maxBytes)}
         RETURNING ${SAVED_COLUMNS}
       ), log AS (
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, prior, step, undo_of)
-        SELECT u.id, u.seq, 'session.updated', ${payload}::json, octet_length(${payload}::json::text),
-               ${JSON.stringify(save.actor)}::jsonb, ${save.at}, ${prior}, ${this.db.step}::uuid, ${save.undoOf ?? null}::bigint
-        FROM u, s
+        SELECT u.id, u.seq, 'session.updated', c.payload, octet_length(c.payload::text), c.actor, c.at,
+               CASE WHEN c.has_state THEN ${prior(true)} ELSE ${prior(false)} END, ${this.db.step}::uuid, c.undo_of
+        FROM u JOIN c ON c.id = u.id
       )
-      SELECT u.*, json_build_object('version', s.version, 'storedBytes', s.stored_bytes, 'delta', c.delta,
-                                    'metadataBytes', c.metadata_bytes, 'allowed', s.allowed) AS miss
-      FROM s JOIN c ON c.id = s.id LEFT JOIN u ON true`;
-    const row = rows[0];
-    if (!row) return { saved: null, miss: null };
-    const { miss, ...saved } = row;
-    return saved.id ? { saved: saved } : { saved: null, miss };
+      SELECT u.*, c.ord, json_build_object('version', c.old_version, 'storedBytes', c.stored_bytes, 'delta', c.delta,
+                                           'metadataBytes', c.metadata_bytes, 'allowed', c.allowed) AS miss
+      FROM c LEFT JOIN u ON u.id = c.id`;
+    const byOrd = new Map(rows.map(({ ord, ...row }) => [Number(ord), row]));
+    return saves.map((_, i) => {
+      const row = byOrd.get(i + 1);
+      if (!row) return { saved: null, miss: null };
+      const { miss, ...saved } = row;
+      return saved.id ? { saved } : { saved: null, miss };
+    });
   }
 
   async delete(id: string): Promise<boolean> {

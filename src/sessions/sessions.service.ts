@@ -17,9 +17,17 @@ import { SessionKeyGenerator } from './session-key.generator.js';
 import { SessionKeyStats } from './session-key.stats.js';
 import { SessionTypesRegistry } from './session-types.registry.js';
 import { toSessionChange, toSessionView } from './session.view.js';
-import { SessionsRepository, type InsertOutcome, type NewSession, type SessionSave } from './sessions.repository.js';
+import {
+  SessionsRepository,
+  type InsertOutcome,
+  type NewSession,
+  type PendingSave,
+  type SaveOutcome,
+  type SessionSave,
+} from './sessions.repository.js';
 import type { SessionView } from '../contract/session.js';
 import { EventBus } from '../events/event-bus.js';
+import { Metrics } from '../metrics/metrics.service.js';
 
 /** Enough tries that escalating the key length makes a free key certain long before. */
 const MAX_KEY_ATTEMPTS = 32;
@@ -36,6 +44,8 @@ export interface Created {
 export class SessionsService implements OnModuleDestroy {
   /** Creates from every caller of this instance, inserted a tick at a time. */
   private readonly inserts: GroupCommit<NewSession, InsertOutcome>;
+  /** Saves from every caller of this instance, applied a tick at a time (one per session per statement). */
+  private readonly saves: GroupCommit<PendingSave, SaveOutcome>;
 
   constructor(
     private readonly sessions: SessionsRepository,
@@ -47,19 +57,35 @@ export class SessionsService implements OnModuleDestroy {
     private readonly tx: TransactionHost,
     private readonly events: EventBus,
     @InjectConfig() private readonly config: AppConfig,
+    metrics: Metrics,
   ) {
+    const batchSize = metrics.histogram({
+      name: 'session_write_batch_size',
+      help: 'Session creates and saves applied by one group-commit statement, by kind (create, save)',
+      labelNames: ['kind'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    });
     this.inserts = new GroupCommit({
       maxBatch: config.GROUP_COMMIT_MAX_BATCH,
       maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
       keyOf: (session) => session.key,
       applyAll: (sessions) => this.sessions.insertAllIfKeysFree(sessions, this.budget.maxBytes),
       applyOne: (session) => this.sessions.insertIfKeyFree(session, this.budget.maxBytes),
+      onBatch: (size) => batchSize.observe({ kind: 'create' }, size),
+    });
+    this.saves = new GroupCommit({
+      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+      maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+      keyOf: (save) => save.id,
+      applyAll: (saves) => this.sessions.saveAllIfVersions(saves, this.budget),
+      applyOne: async (save) => (await this.sessions.saveAllIfVersions([save], this.budget))[0],
+      onBatch: (size) => batchSize.observe({ kind: 'save' }, size),
     });
   }
 
-  /** Inserts the creates still waiting for their tick before the process stops. */
-  onModuleDestroy(): Promise<void> {
-    return this.inserts.drain();
+  /** Applies the creates and saves still waiting for their tick before the process stops. */
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([this.inserts.drain(), this.saves.drain()]);
   }
 
   /** Outside a transaction the insert joins the instance's group commit; inside one it runs alone, as part of it. */
@@ -116,7 +142,9 @@ export class SessionsService implements OnModuleDestroy {
     const { version: _version, ...changes } = body;
     const save: SessionSave = { ...changes, actor, at, undoOf };
     const change = toSessionChange({ ...save, version: version + 1, metadata: { ...save.metadata, lastModified: at.toISOString() } });
-    const outcome = await this.sessions.saveIfVersion(current.id, version, save, change, this.budget, { caller: principal, action });
+    const pending: PendingSave = { id: current.id, version, save, change, access: { caller: principal, action } };
+    // Outside a transaction the save joins the instance's group commit; inside one it runs alone, as part of it.
+    const outcome = this.tx.active ? (await this.sessions.saveAllIfVersions([pending], this.budget))[0] : await this.saves.submit(pending);
     if (!outcome.saved) {
       const { miss } = outcome;
       // The role changed since the first check: the locked row's answer, with its reason.

@@ -8,7 +8,7 @@ import { startTestApp, type TestApp } from '../helpers/test-app.js';
  * sent at once against an instance whose tick is long (100 ms), so each burst is one batch;
  * every write must still get exactly the answer it would have got alone.
  */
-describe('group commit of block writes', () => {
+describe('group commit of block and session writes', () => {
   let api: TestApp;
   let owner: Awaited<ReturnType<typeof createUser>>;
   let stranger: Awaited<ReturnType<typeof createUser>>;
@@ -116,6 +116,94 @@ describe('group commit of block writes', () => {
     const changes = await changesOf(key);
     expect(changes.map((c) => c.seq)).toEqual(changes.map((_, i) => i + 1));
     expect(changes.filter((c) => c.kind === 'block.updated')).toHaveLength(2);
+  });
+
+  /** Statements that carried more than one session write of `kind`. */
+  const sharedSessionBatches = async (kind: 'create' | 'save') => {
+    const metrics = await scrape(api);
+    return metrics.value('session_write_batch_size_count', { kind }) - metrics.value('session_write_batch_size_bucket', { kind, le: '1' });
+  };
+  const save = (key: string, body: Record<string, unknown>, token = owner.token) =>
+    api.request('PATCH', `/api/sessions/${key}`, { body, token });
+
+  it('gives each session save of a tick with winners and losers its own answer, and each session gap-free seqs', async () => {
+    const sessions = await Promise.all([0, 1, 2, 3, 4].map(() => newSession()));
+    const privateKey = await newSession({ visibility: 'private' });
+    const readonlyKey = await newSession({ visibility: 'readonly' });
+    const before = await sharedSessionBatches('save');
+
+    // Per session: two saves on its version (one wins, the other gets 409 with the winner's
+    // session), one on a stale version. Plus saves refused for other reasons in the same tick.
+    const saves = sessions.flatMap((key) => [
+      { key, body: { version: 1, state: { by: 'first', key } } },
+      { key, body: { version: 1, state: { by: 'second', key }, title: 'second' } },
+      { key, body: { version: 8, state: { by: 'stale' } } },
+    ]);
+    const answers = await Promise.all([
+      ...saves.map((s) => save(s.key, s.body)),
+      save(privateKey, { version: 1, state: { by: 'stranger' } }, stranger.token),
+      save(readonlyKey, { version: 1, state: { by: 'stranger' } }, stranger.token),
+      save(readonlyKey, { version: 1, visibility: 'private' }, stranger.token),
+    ]);
+    expect(await sharedSessionBatches('save')).toBeGreaterThan(before);
+
+    const [hidden, readOnly, notOwner] = answers.slice(saves.length);
+    expect([hidden.status, hidden.body.code]).toEqual([404, 'SESSION_NOT_FOUND']);
+    expect([readOnly.status, readOnly.body.code]).toEqual([403, 'READ_ONLY']);
+    expect([notOwner.status, notOwner.body.code]).toEqual([403, 'READ_ONLY']);
+
+    for (const [i, key] of sessions.entries()) {
+      const [first, second, stale] = answers.slice(i * 3, i * 3 + 3);
+      const won = [first, second].filter((a) => a.status === 200);
+      const lost = [first, second].filter((a) => a.status === 409);
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(won[0].body).toMatchObject({ key, version: 2, seq: 1 });
+      expect(won[0].headers.get('etag')).toBe('"2"');
+      expect(lost[0].body.code).toBe('VERSION_CONFLICT');
+      expect(lost[0].body.current).toEqual(won[0].body);
+      expect(stale.status).toBe(409);
+      expect(stale.body.code).toBe('VERSION_CONFLICT');
+      expect([1, 2]).toContain(stale.body.current.version);
+
+      const changes = await changesOf(key);
+      expect(changes.map((c) => [c.seq, c.kind])).toEqual([[1, 'session.updated']]);
+      const stored = (await api.request('GET', `/api/sessions/${key}`, { token: owner.token })).body;
+      expect(stored).toEqual({ ...won[0].body, blocks: [] });
+    }
+    for (const key of [privateKey, readonlyKey]) {
+      const untouched = (await api.request('GET', `/api/sessions/${key}`, { token: owner.token })).body;
+      expect(untouched).toMatchObject({ version: 1, seq: 0, state: {} });
+    }
+  });
+
+  it('holds the saves of one tick each to its own budget: the one that would pass it is 413, the others win', async () => {
+    const keys = await Promise.all([0, 1, 2].map(() => newSession()));
+    const answers = await Promise.all([
+      save(keys[0], { version: 1, state: { text: 'a'.repeat(70_000) } }),
+      save(keys[1], { version: 1, state: { text: 'b'.repeat(20_000) } }),
+      save(keys[2], { version: 1, title: 'small' }),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([413, 200, 200]);
+    expect(answers[0].body.code).toBe('SESSION_TOO_LARGE');
+    expect(answers[1].body).toMatchObject({ version: 2, state: { text: 'b'.repeat(20_000) } });
+    expect(answers[2].body).toMatchObject({ version: 2, title: 'small', state: {} });
+  });
+
+  it('creates 100 sessions at once: each its own key, all of them stored', async () => {
+    const before = await sharedSessionBatches('create');
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        api.request('POST', '/api/sessions', { body: { typeSlug: 'checklist', state: { n: i } }, token: i % 2 ? owner.token : undefined }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 201));
+    const keys = answers.map((a) => a.body.key as string);
+    expect(new Set(keys).size).toBe(100);
+    expect(answers.map((a) => a.body.state)).toEqual(answers.map((_, i) => ({ n: i })));
+    expect(await sharedSessionBatches('create')).toBeGreaterThan(before);
+    const stored = await Promise.all(keys.map((key) => api.request('GET', `/api/sessions/${key}`, { token: owner.token })));
+    expect(stored.map((s) => s.body.key)).toEqual(keys);
   });
 
   it('inserts the creates of one tick together: each gets its own session, and a PUT of a key taken in the same tick opens it', async () => {

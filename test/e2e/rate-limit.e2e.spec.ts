@@ -68,6 +68,23 @@ describe('rate limits', () => {
     expect((await addBlock(b, key, token)).status).toBe(201);
   });
 
+  it('a keyed write the limit refuses takes no idempotency lease: its retry runs once the window frees', async () => {
+    const { token } = await createUser();
+    const key = await sessionOf(token);
+    for (let i = 0; i < 5; i++) expect((await addBlock(i % 2 ? a : b, key, token)).status).toBe(201);
+    const idem = { 'idempotency-key': `refused-${freshIp()}`, 'x-forwarded-for': '203.0.113.9' };
+    const body = { type: 'text', content: { keyed: true } };
+    const refused = await a.request('POST', `/api/sessions/${key}/blocks`, { body, token, headers: idem });
+    expect(refused).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    await sleep(Number(refused.headers.get('retry-after')) * 1000 + 100);
+    // A lease taken by the refused request would hold the key for 15 s: 409 IDEMPOTENCY_KEY_IN_USE.
+    const retried = await b.request('POST', `/api/sessions/${key}/blocks`, { body, token, headers: idem });
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    const replayed = await a.request('POST', `/api/sessions/${key}/blocks`, { body, token, headers: idem });
+    expect([replayed.status, replayed.headers.get('idempotent-replayed'), replayed.body.id]).toEqual([201, 'true', retried.body.id]);
+  });
+
   it('counts a batch as one edit per op', async () => {
     const { token } = await createUser();
     const key = await sessionOf(token);

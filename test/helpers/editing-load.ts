@@ -124,3 +124,51 @@ export async function expectAcknowledgedKept(
   expect(final.length).toBe(acknowledged.size);
   for (const block of final) expect({ version: block.version, text: block.content.text }).toEqual(acknowledged.get(block.id));
 }
+
+/**
+ * A saver of the session's own state, like a writer of a block: `PATCH /api/sessions/:key
+ * {version, state}` continuously from the version its last save was acknowledged at. With
+ * `retry`, a failed save is retried after re-reading the session, and it ends only on an
+ * acknowledged save. Its last acknowledged save is under the session's key.
+ */
+export function startSessionSaver(url: string, token: string, key: string, options: { retry?: boolean } = {}): Writers {
+  let saving = true;
+  const failures: string[] = [];
+  const acknowledged = new Map<string, { version: number; text: string }>();
+  const call = (method: string, path: string, body?: unknown) => requestOrNoAnswer(url, method, path, { token, body });
+  const loop = (async () => {
+    let version = (await call('GET', `/api/sessions/${key}`)).body.version as number;
+    let lastOk = true;
+    for (let n = 0; saving || (options.retry && !lastOk); n++) {
+      const text = `save ${n}`;
+      const res = await call('PATCH', `/api/sessions/${key}`, { version, state: { text } });
+      lastOk = res.status === 200;
+      if (lastOk) {
+        version = res.body.version;
+        acknowledged.set(key, { version, text });
+        continue;
+      }
+      failures.push(`${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status === 409 && res.body.current) version = res.body.current.version;
+      if (!options.retry) continue;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const current = await call('GET', `/api/sessions/${key}`);
+      if (current.status === 200) version = current.body.version;
+    }
+  })();
+  return {
+    failures,
+    acknowledged,
+    stop: async () => {
+      saving = false;
+      await loop;
+    },
+  };
+}
+
+/** The session holds its saver's last acknowledged save. */
+export async function expectSessionSaveKept(url: string, token: string, key: string, acknowledged: Writers['acknowledged']): Promise<void> {
+  const final = (await request(url, 'GET', `/api/sessions/${key}`, { token })).body as { version: number; state: { text?: string } };
+  expect(acknowledged.has(key)).toBe(true);
+  expect({ version: final.version, text: final.state.text }).toEqual(acknowledged.get(key));
+}

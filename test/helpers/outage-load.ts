@@ -1,16 +1,16 @@
 import { expect } from '@jest/globals';
-import { expectAcknowledgedKept, sessionForWriters } from './editing-load.js';
+import { expectAcknowledgedKept, expectSessionSaveKept, sessionForWriters } from './editing-load.js';
 import { requestOrNoAnswer, type TestApp } from './test-app.js';
 
 const RECOVERY_BUDGET_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * Clients write (one block each) and read continuously through `outage` (a dependency
+ * Clients write (one block each), save the session's state and read continuously through `outage` (a dependency
  * going away and coming back). Then: every request answered (none hung past 10 s) with
  * success, a version conflict or a clear 503, never another 5xx; service was back (ready,
  * and 20 requests in a row succeeded) within 15 s of the dependency; and every block holds
- * its writer's last acknowledged edit.
+ * its writer's last acknowledged edit, the session its saver's last acknowledged save.
  */
 export async function editThroughOutage(app: TestApp, token: string, outage: () => Promise<void>): Promise<void> {
   const { key, blocks } = await sessionForWriters(app.url, token, 4);
@@ -36,6 +36,19 @@ export async function editThroughOutage(app: TestApp, token: string, outage: () 
       else await new Promise((resolve) => setTimeout(resolve, 50));
     }
   });
+  const savedAt = new Map<string, { version: number; text: string }>();
+  const saver = (async () => {
+    let version = 1;
+    for (let n = 0; running; n++) {
+      const text = `save ${n}`;
+      const res = await call('PATCH', `/api/sessions/${key}`, { version, state: { text } });
+      if (res.status === 200) {
+        version = res.body.version;
+        savedAt.set(key, { version, text });
+      } else if (res.status === 409) version = res.body.current.version;
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
   const readers = Array.from({ length: 2 }, async () => {
     while (running) {
       const res = await call('GET', `/api/sessions/${key}`);
@@ -57,7 +70,7 @@ export async function editThroughOutage(app: TestApp, token: string, outage: () 
   }
   await new Promise((resolve) => setTimeout(resolve, 1000));
   running = false;
-  await Promise.all([...writers, ...readers]);
+  await Promise.all([...writers, saver, ...readers]);
 
   const unexpected = outcomes.filter(
     (o) => !(o.status === 200 || o.status === 409 || (o.status === 503 && o.code === 'SERVICE_UNAVAILABLE')),
@@ -67,4 +80,5 @@ export async function editThroughOutage(app: TestApp, token: string, outage: () 
   expect(recoveredAt).toBeGreaterThan(0);
   expect(recoveredAt - upAt).toBeLessThan(RECOVERY_BUDGET_MS);
   await expectAcknowledgedKept(app.url, token, key, acknowledged);
+  await expectSessionSaveKept(app.url, token, key, savedAt);
 }
