@@ -167,6 +167,7 @@ export class SessionsController {
       'SESSION_TOO_LARGE',
       'METADATA_TOO_LARGE',
     ],
+    conflict: { current: [SessionSchema] },
   })
   @ApiHeader({ name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' })
   async save(
