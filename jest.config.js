@@ -3,7 +3,7 @@
  * ESM-only packages that CommonJS dependencies require(). Node 20.19+ loads them natively
  * (require(esm)); Jest's module runtime only does from Node 24.9, so Jest compiles them.
  */
-const ESM_REQUIRED_FROM_CJS = ['content-disposition', '@apidevtools/json-schema-ref-parser'];
+const ESM_REQUIRED_FROM_CJS = ['@apidevtools/json-schema-ref-parser'];
 
 const swcEcmascript = ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2023' } }];
 
@@ -28,7 +28,8 @@ export default {
     '^.+\\.ts$': swc,
     [`/node_modules/(${ESM_REQUIRED_FROM_CJS.join('|')})/.+\\.js$`]: swcEcmascript,
   },
-  transformIgnorePatterns: [`/node_modules/(?!(${ESM_REQUIRED_FROM_CJS.join('|')})/)`],
+  // Nested too: `openapi-backend/node_modules/@apidevtools/json-schema-ref-parser`.
+  transformIgnorePatterns: [`/node_modules/(?!(.+/node_modules/)?(${ESM_REQUIRED_FROM_CJS.join('|')})/)`],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   // The fault suite restarts dependencies: it runs on its own (`npm run test:faults`).

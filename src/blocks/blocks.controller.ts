@@ -113,6 +113,7 @@ export class BlocksController {
       'BLOCK_TOO_LARGE',
       'SESSION_TOO_LARGE',
     ],
+    conflict: { current: [BlockSchema] },
   })
   batch(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string, @Body({ schema: BatchBody }) body: BatchBody) {
     return this.blocks.batch(principal, key, body.ops);
@@ -139,6 +140,7 @@ export class BlocksController {
       },
     },
     errors: ['VERSION_CONFLICT', 'PRECONDITION_REQUIRED', 'READ_ONLY', 'BLOCK_NOT_FOUND', 'BLOCK_TOO_LARGE', 'SESSION_TOO_LARGE'],
+    conflict: { current: [BlockSchema] },
   })
   async update(
     @CurrentPrincipal() principal: Principal,
@@ -166,6 +168,7 @@ export class BlocksController {
     auth: 'optional',
     responses: { 200: { description: 'Moved.', schema: BlockSchema, headers: { ETag: { description: 'The new version.' } } } },
     errors: ['VERSION_CONFLICT', 'PRECONDITION_REQUIRED', 'READ_ONLY', 'BLOCK_NOT_FOUND', 'INVALID_ANCHOR'],
+    conflict: { current: [BlockSchema] },
   })
   async move(
     @CurrentPrincipal() principal: Principal,
@@ -192,6 +195,7 @@ export class BlocksController {
     auth: 'optional',
     responses: { 204: { description: 'Deleted.' } },
     errors: ['VERSION_CONFLICT', 'PRECONDITION_REQUIRED', 'READ_ONLY', 'BLOCK_NOT_FOUND'],
+    conflict: { current: [BlockSchema] },
   })
   async delete(
     @CurrentPrincipal() principal: Principal,

@@ -16,6 +16,8 @@ export interface Call {
   /** The route names an invitation token: a lookup that counts toward the key-probe guard like a key. */
   takesInviteToken: boolean;
   body: unknown;
+  /** The query string, parsed (HTTP only). */
+  query: unknown;
   /** Response headers (HTTP only; a socket ack carries its figures in its body). */
   header(name: string, value: string | number): void;
   /** A stable object for this one call, to hang per-call state on between guard and interceptor. */
@@ -36,6 +38,7 @@ export function callOf(context: ExecutionContext): Call {
       takesKey: true,
       takesInviteToken: false,
       body,
+      query: undefined,
       header: () => undefined,
       handle: context.getArgs(),
     };
@@ -51,6 +54,7 @@ export function callOf(context: ExecutionContext): Call {
     takesKey: params?.key !== undefined,
     takesInviteToken: params?.token !== undefined,
     body: request.body,
+    query: request.query,
     header: (name, value) => void reply.header(name, value),
     handle: request,
   };

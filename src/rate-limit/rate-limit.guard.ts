@@ -107,7 +107,7 @@ export class RateLimitGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const call = callOf(context);
     const limit = this.reflector.get<RateLimitMetadata | undefined>(RATE_LIMIT, context.getHandler());
-    const limited = limit !== undefined && this.limiter.enabled;
+    const limited = limit !== undefined && this.limiter.enabled && (limit.only?.(call.query) ?? true);
     if (call.takesKey && !isValidSessionKey(call.key)) {
       // A malformed key is answered without a lookup (nor a unit of the window), and counted as a miss like an unknown one.
       const { ticket } = await this.reserveSlot(call);

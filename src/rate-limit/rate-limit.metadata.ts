@@ -14,6 +14,8 @@ export interface RateLimitOptions {
   countOnly?: number;
   /** The window is the IP's, even for a caller with a token (registration). */
   perIp?: boolean;
+  /** Limits only the calls whose query this accepts (a past view, `?atSeq=`, on the route that serves the present too). */
+  only?: (query: unknown) => boolean;
 }
 
 /** What `@RateLimit` records on a route or socket event. */

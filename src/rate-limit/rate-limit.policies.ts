@@ -13,6 +13,7 @@ export const RATE_LIMITED_ACTIONS = [
   'login-failures-account',
   'member-changes',
   'webhook-changes',
+  'time-travel',
 ] as const;
 export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
 
@@ -23,6 +24,7 @@ export type Policy = Record<Plan | 'global', Window> & { anonymous?: Window };
 
 const perHour = (limit: number): Window => ({ limit, windowSeconds: 3600 });
 const per15Minutes = (limit: number): Window => ({ limit, windowSeconds: 900 });
+const perMinute = (limit: number): Window => ({ limit, windowSeconds: 60 });
 /** One window for every caller alike: actions of anonymous requests, counted per IP (or per account). */
 const perIpOnly = (window: Window): Policy => ({ anonymous: window, FREE: window, PRO: window, ENTERPRISE: window, global: null });
 
@@ -41,6 +43,14 @@ export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
   'member-changes': { anonymous: perHour(60), FREE: perHour(300), PRO: perHour(3000), ENTERPRISE: perHour(10_000), global: null },
   // Webhook creates, changes, deletes and redeliveries: a create or a new URL resolves a host name.
   'webhook-changes': { FREE: perHour(60), PRO: perHour(600), ENTERPRISE: perHour(3000), global: null },
+  // Past views (`?atSeq=`) and diffs replay the change log and are never cached: tens of milliseconds of database time each.
+  'time-travel': {
+    anonymous: perMinute(30),
+    FREE: perMinute(60),
+    PRO: perMinute(300),
+    ENTERPRISE: perMinute(600),
+    global: null,
+  },
   // Registration and login are anonymous requests: their windows are per IP (and, for failed logins, per account).
   registrations: perIpOnly(perHour(10)),
   'login-failures': perIpOnly(per15Minutes(30)),

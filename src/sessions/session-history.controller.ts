@@ -5,7 +5,7 @@ import { SessionDiffSchema } from '../contract/schemas.js';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { jsonText, type JsonText } from '../common/json-text.js';
-import { Admission } from '../rate-limit/rate-limit.guard.js';
+import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { DiffQuery } from './dto/history.dto.js';
 import { SessionKeyPipe } from './session-key.pipe.js';
 import { TimeTravel } from './time-travel.service.js';
@@ -19,12 +19,14 @@ export class SessionHistoryController {
 
   /** `{from, to, blocks: [{id, change, before, after}], session?: {before, after}}`; 410 CHANGES_EXPIRED past the kept log. */
   @Get()
+  @RateLimit('time-travel')
   @ApiOperationDoc({
     id: 'diffSession',
     summary: 'What changed between two seqs',
     description:
       'Each block that differs between right after change `from` and right after change `to` (created, updated, moved or deleted, ' +
-      'with its state before and after), and the session fields when they changed. 410 when `from` is older than the kept log.',
+      'with its state before and after), and the session fields when they changed. 410 when `from` is older than the kept log. ' +
+      'Rate limited with past views (`time-travel`).',
     auth: 'optional',
     responses: { 200: { description: 'The differences.', schema: SessionDiffSchema } },
     errors: ['SEQ_OUT_OF_RANGE', 'CHANGES_EXPIRED'],

@@ -110,13 +110,15 @@ export class SessionsController {
    * With `atSeq`: as it was right after that change (read-only, `atSeq` echoed, never cached).
    */
   @Get(':key')
+  @RateLimit('time-travel', { only: asksForThePast })
   @ApiOperationDoc({
     id: 'getSession',
     summary: 'Get a session with its blocks',
     description:
       'The session and its blocks in position order, as the caller may see them. `ETag` carries the version. ' +
       'With `atSeq=n`: as they were right after change n (read-only, never cached, `atSeq` echoed); 410 CHANGES_EXPIRED when ' +
-      'n is older than the kept log, 400 SEQ_OUT_OF_RANGE past the current seq.',
+      'n is older than the kept log, 400 SEQ_OUT_OF_RANGE past the current seq; past views are rate limited (`time-travel`), ' +
+      'present ones are not.',
     auth: 'optional',
     responses: {
       200: {
@@ -167,6 +169,7 @@ export class SessionsController {
       'SESSION_TOO_LARGE',
       'METADATA_TOO_LARGE',
     ],
+    conflict: { current: [SessionSchema] },
   })
   @ApiHeader({ name: 'If-Match', required: false, description: 'The base version, "<n>", instead of body `version`.' })
   async save(
@@ -195,4 +198,9 @@ export class SessionsController {
   async delete(@CurrentPrincipal() principal: Principal, @Param('key', SessionKeyPipe) key: string): Promise<void> {
     await this.sessions.delete(principal, key);
   }
+}
+
+/** A read of the session as it was (`?atSeq=`, in any form): it replays the log, so it takes from the `time-travel` window. */
+function asksForThePast(query: unknown): boolean {
+  return typeof query === 'object' && query !== null && 'atSeq' in query;
 }

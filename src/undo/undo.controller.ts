@@ -1,7 +1,7 @@
 import { Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { ApiOperationDoc } from '../common/openapi/api-operation.decorator.js';
-import { UndoResultSchema } from '../contract/schemas.js';
+import { BlockSchema, SessionSchema, UndoResultSchema } from '../contract/schemas.js';
 import { CurrentPrincipal, type Principal } from '../common/principal.js';
 import { Admission, RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { SessionKeyPipe } from '../sessions/session-key.pipe.js';
@@ -33,6 +33,8 @@ export class UndoController {
       'SESSION_TOO_LARGE',
       'BLOCK_LIMIT_REACHED',
     ],
+    // A block or the session someone changed since; null when a block the step wrote is gone.
+    conflict: { current: [BlockSchema, SessionSchema], nullable: true },
   })
   @HttpCode(200)
   @RateLimit('block-edits')
@@ -59,6 +61,8 @@ export class UndoController {
       'SESSION_TOO_LARGE',
       'BLOCK_LIMIT_REACHED',
     ],
+    // A block or the session someone changed since; null when a block the step wrote is gone.
+    conflict: { current: [BlockSchema, SessionSchema], nullable: true },
   })
   @HttpCode(200)
   @RateLimit('block-edits')

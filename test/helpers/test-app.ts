@@ -19,6 +19,7 @@ export const RELAXED_LIMITS = {
   'login-failures-account': { anonymous: HIGH },
   'member-changes': { anonymous: HIGH, FREE: HIGH },
   'webhook-changes': { FREE: HIGH },
+  'time-travel': { anonymous: HIGH, FREE: HIGH, PRO: HIGH, ENTERPRISE: HIGH },
 };
 
 export interface ApiResponse<T = any> {

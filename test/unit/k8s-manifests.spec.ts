@@ -106,10 +106,9 @@ function fieldsOf(dts: string): Map<string, Field> | null {
   const text = readFileSync(dts, 'utf8');
   const imports = new Map<string, string>();
   for (const [, names, from] of text.matchAll(/^import \{ ([\w, ]+) \} from "([^"]+)";$/gm)) {
-    const path = from.replace(/\.js$/, '.d.ts');
-    const file = from.startsWith('.')
-      ? join(dirname(dts), path)
-      : join(ROOT, 'node_modules', path.endsWith('.d.ts') ? path : `${path}.d.ts`);
+    // Relative imports name their file with or without `.js`.
+    const path = `${from.replace(/\.js$/, '')}.d.ts`;
+    const file = from.startsWith('.') ? join(dirname(dts), path) : join(ROOT, 'node_modules', path);
     for (const name of names.split(', ')) imports.set(name, file);
   }
   const body = /^export interface \w+(?: extends [\w, ]+)? \{$([\s\S]*?)^\}$/m.exec(text)?.[1];

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtension, ApiOperation, ApiResponse } from '@nestjs/swagger';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ErrorCode } from '../../errors/error-catalog.js';
 
 /**
@@ -34,6 +34,11 @@ export interface OperationDoc {
   errors?: ErrorCode[];
   /** An example request body. */
   requestExample?: unknown;
+  /**
+   * With VERSION_CONFLICT: what the answer's `current` holds, one of these schemas (each with a
+   * component id, e.g. BlockSchema), or null when `nullable` (a block deleted since).
+   */
+  conflict?: { current: z.ZodType[]; nullable?: boolean };
 }
 
 /** What the document builder reads back and removes: the parts a decorator cannot write alone. */
@@ -52,10 +57,23 @@ export const RATE_LIMIT_EXTENSION = 'x-tessera-rate-limit';
  */
 export const IDEMPOTENCY_EXTENSION = 'x-tessera-idempotency';
 
+/** `current` of a VERSION_CONFLICT answer, by component name. */
+export interface ConflictCurrent {
+  components: string[];
+  nullable: boolean;
+}
+
 export interface OperationExtension {
   auth: OperationAuth;
   errors: ErrorCode[];
   requestExample?: unknown;
+  conflict?: ConflictCurrent;
+}
+
+function componentName(schema: z.ZodType): string {
+  const id = z.globalRegistry.get(schema)?.id;
+  if (!id) throw new Error("A conflict's `current` schema needs an id (.meta({ id }))");
+  return id;
 }
 
 /** Documents one route: its operationId, summary, description, success bodies (from zod) and error codes. */
@@ -75,6 +93,7 @@ export function ApiOperationDoc(doc: OperationDoc): MethodDecorator {
     auth: doc.auth,
     errors: doc.errors ?? [],
     ...(doc.requestExample !== undefined && { requestExample: doc.requestExample }),
+    ...(doc.conflict && { conflict: { components: doc.conflict.current.map(componentName), nullable: doc.conflict.nullable ?? false } }),
   };
   return applyDecorators(
     ApiOperation({ operationId: doc.id, summary: doc.summary, description: doc.description }),

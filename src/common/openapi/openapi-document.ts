@@ -132,7 +132,7 @@ function completeOperation(method: string, operation: Operation): void {
   for (const [status, codes] of [...byStatus(errorCodes(method, operation, extension, rateLimited, idempotent))].sort(
     ([a], [b]) => a - b,
   )) {
-    operation.responses[String(status)] = problemResponse(status, codes);
+    operation.responses[String(status)] = problemResponse(status, codes, extension.conflict);
   }
 }
 
