@@ -69,6 +69,10 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     let delivered = 0;
     let more = false;
     try {
+      if (lane.finalSeq !== null) {
+        await this.end(lane, lane.finalSeq);
+        return { delivered };
+      }
       const { items, keptFrom } = await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, CHANGES_PER_RUN);
       if (keptFrom !== undefined) {
         await this.skipExpired(lane, keptFrom);
@@ -85,6 +89,8 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     }
     // Read again after giving the lease back: a change whose job found the lease held is seen here.
     if (!more) more = (await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, 1)).items.length > 0;
+    // Its session was deleted meanwhile: the next run ends the lane and lets `session.deleted` go.
+    if (!more) more = await this.lanes.laneEnded(webhookId, sessionId);
     if (more) await this.kick(webhookId, sessionId, 0, `after${lane.deliveredSeq}`);
     return { delivered };
   }
@@ -119,6 +125,12 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   async runEvent(eventId: string): Promise<{ delivered: boolean }> {
     const event = await this.lanes.leaseEvent(eventId, this.leaseEnd());
     if (!event) {
+      // Held back by the lane of its deleted session: that lane, once done, sends it on.
+      const lane = await this.lanes.blockingLane(eventId);
+      if (lane) {
+        await this.kick(lane.webhookId, lane.sessionId, 0, 'ended');
+        return { delivered: false };
+      }
       const busyUntil = await this.lanes.eventBusyUntil(eventId);
       if (busyUntil) await this.kickEvent(eventId, Math.max(busyUntil.getTime() - Date.now() + 50, 50), `at${busyUntil.getTime()}`);
       return { delivered: false };
@@ -194,6 +206,20 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   private post(lane: LaneTarget, eventId: string, change: ChangeEvent): Promise<WebhookAttempt> {
     const body = JSON.stringify({ type: 'change', timestamp: change.at, data: { sessionKey: lane.sessionKey, ...change } });
     return this.transport.post({ url: lane.url, body, headers: signWebhook(lane.secret, eventId, Math.floor(Date.now() / 1000), body) });
+  }
+
+  /**
+   * The lane of a deleted session, once its holder is done: changes it had not delivered went
+   * with the session's log (logged as given up), the lane goes, and the webhook's pending
+   * events of that session (its `session.deleted` last of all) are sent.
+   */
+  private async end(lane: WebhookLane, finalSeq: number): Promise<void> {
+    if (lane.deliveredSeq < finalSeq) {
+      const error = `changes ${lane.deliveredSeq + 1} to ${finalSeq} went with the deleted session`;
+      await this.log(lane, `msg_deleted_${finalSeq}`, null, 0, { delivered: false, status: null, durationMs: 0, excerpt: '', error });
+    }
+    const events = await this.lanes.endLane(lane.webhookId, lane.sessionId);
+    await Promise.all(events.map((id) => this.kickEvent(id, 0, 'ended')));
   }
 
   private async skipExpired(lane: WebhookLane, keptFrom: number): Promise<void> {

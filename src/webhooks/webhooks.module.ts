@@ -8,6 +8,7 @@ import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookEventProcessor } from './webhook-event.processor.js';
 import { WebhookJobListener } from './webhook-job.listener.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookSessionListener } from './webhook-session.listener.js';
 import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
 import { SweepWebhooksProcessor } from './webhook-sweep.processor.js';
 import { WebhookMetrics } from './webhook.metrics.js';
@@ -28,6 +29,7 @@ import { WebhooksService } from './webhooks.service.js';
     WebhookLaneDeliverer,
     WebhookMetrics,
     WebhookRedeliveryProcessor,
+    WebhookSessionListener,
     WebhooksRepository,
     WebhooksService,
   ],

@@ -153,7 +153,7 @@ function toView(row: WebhookWithKey): WebhookView {
     id: row.id,
     url: row.url,
     events: row.events,
-    sessionKey: row.session?.key ?? null,
+    sessionKey: row.session?.key ?? row.deletedSessionKey,
     enabled: row.enabled,
     disabledReason: row.disabledReason,
     createdAt: row.createdAt.toISOString(),
