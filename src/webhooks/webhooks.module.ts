@@ -4,6 +4,7 @@ import { QueuesModule } from '../queues/queues.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { WebhookChangeListener } from './webhook-change.listener.js';
+import { WebhookCoverage } from './webhook-coverage.js';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookEventProcessor } from './webhook-event.processor.js';
 import { WebhookJobListener } from './webhook-job.listener.js';
@@ -23,6 +24,7 @@ import { WebhooksService } from './webhooks.service.js';
   providers: [
     SweepWebhooksProcessor,
     WebhookChangeListener,
+    WebhookCoverage,
     WebhookDeliveryProcessor,
     WebhookEventProcessor,
     WebhookJobListener,

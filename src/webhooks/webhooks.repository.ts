@@ -300,20 +300,26 @@ export class WebhooksRepository {
   }
 
   /**
-   * The lanes a committed change of this session goes down: one per enabled webhook of
-   * `change` on the session, or on every session of its owner, or an operator's on every
-   * session. A lane made now starts just before this change; an existing one keeps its place.
+   * The webhooks whose lanes of this session have not delivered `seq` yet. Lanes are opened by
+   * the change itself (a trigger on `changes`, in its transaction): one per enabled webhook of
+   * `change` on the session, on every session of its owner, or an operator's on every session.
    */
-  async lanesFor(sessionId: string, seq: number): Promise<string[]> {
+  async lanesBehind(sessionId: string, seq: number): Promise<string[]> {
     const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string }>>`
-      INSERT INTO webhook_lanes (webhook_id, session_id, delivered_seq)
-      SELECT w.id, s.id, ${seq - 1}
-      FROM sessions s JOIN webhooks w
-        ON w.session_id = s.id OR (w.session_id IS NULL AND w.deleted_session_key IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
-      WHERE s.id = ${sessionId}::uuid AND w.enabled AND 'change' = ANY (w.events)
-      ON CONFLICT (webhook_id, session_id) DO UPDATE SET delivered_seq = webhook_lanes.delivered_seq
-      RETURNING webhook_id`;
+      SELECT l.webhook_id FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id
+      WHERE l.session_id = ${sessionId}::uuid AND l.delivered_seq < ${seq} AND l.final_seq IS NULL AND w.enabled`;
     return rows.map((row) => row.webhook_id);
+  }
+
+  /** Whether an enabled webhook of `change` may cover a session of this owner (its own, or an operator's). */
+  async anyCovering(ownerId: string | null): Promise<boolean> {
+    const [row] = await this.db.client.$queryRaw<Array<{ covered: boolean }>>`
+      SELECT EXISTS (
+        SELECT 1 FROM webhooks
+        WHERE enabled AND 'change' = ANY (events) AND deleted_session_key IS NULL
+          AND (owner_id IS NULL OR owner_id = ${ownerId}::uuid)
+      ) AS covered`;
+    return row?.covered ?? false;
   }
 
   /**

@@ -10,6 +10,7 @@ import { JobName } from '../queues/queue.names.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 import type { CreateWebhookBody, UpdateWebhookBody } from './dto/webhooks.dto.js';
 import { ForbiddenWebhookTarget, parseWebhookUrl, resolveWebhookHost } from './webhook-address.guard.js';
+import { WebhookCoverage } from './webhook-coverage.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
 import { newWebhookSecret } from './webhook-signature.js';
 import { WebhooksRepository, type WebhookScope, type WebhookWithKey } from './webhooks.repository.js';
@@ -47,6 +48,7 @@ export class WebhooksService {
     private readonly access: SessionAccess,
     private readonly deliverer: WebhookLaneDeliverer,
     private readonly queue: JobQueue,
+    private readonly coverage: WebhookCoverage,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -66,6 +68,7 @@ export class WebhooksService {
     }
     const secret = newWebhookSecret();
     const created = await this.webhooks.create({ id: randomUUID(), ownerId, sessionId, url, events: [...body.events], secret });
+    this.coverage.forget();
     return { ...toView(created), secret };
   }
 
@@ -86,6 +89,7 @@ export class WebhooksService {
       ...(body.enabled !== undefined && { enabled: body.enabled }),
     });
     if (!updated) throw new AppError('WEBHOOK_NOT_FOUND');
+    this.coverage.forget();
     // Re-enabled: what waited meanwhile goes out now, not with the next change.
     if (body.enabled === true) {
       const tag = `enabled${Date.now()}`;

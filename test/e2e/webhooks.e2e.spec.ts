@@ -345,6 +345,33 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     expect(status).toBe(404);
   }, 40_000);
 
+  it('delivers every change from the first one that saw a webhook created amid writes on both instances, gap-free and in order', async () => {
+    const me = await createUser({ displayName: 'Racing' });
+    const key = await newSession(me.token);
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+    // Both instances have just seen this owner with no webhook (their in-memory answer is "none").
+    await b.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+    const writes: Array<Promise<unknown>> = [];
+    let hook: { id: string; secret: string } | undefined;
+    for (let n = 0; n < 60; n++) {
+      writes.push(
+        (n % 2 ? a : b).request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: me.token }),
+      );
+      if (n === 20) writes.push(subscribe('/race', undefined, me.token).then((created) => (hook = created)));
+      if (n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(writes);
+    // The last changes may have been committed where the webhook was not known yet: the sweep (every minute) kicks their lane.
+    await a.app.get(SweepWebhooksProcessor).handle();
+    const seq = (await a.request('GET', `/api/sessions/${key}`, { token: me.token })).body.seq as number;
+    expect(seq).toBe(62);
+    await until(() => receiver.at('/race').length > 0 && seqsAt('/race', hook!.secret).at(-1) === seq, 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const seqs = seqsAt('/race', hook!.secret);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0] + i));
+    expect(seqs[0]).toBeGreaterThan(2);
+  }, 40_000);
+
   it('delivers a change whose queued job was lost, from the sweep', async () => {
     const env = { ...isolatedRedis('webhooks-lost'), WEBHOOK_ALLOW_PRIVATE: 'true' };
     const apiOnly = await startTestApp(env);
