@@ -45,16 +45,21 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   }
 
   /**
-   * Asks a worker to look at the lane, after `delayMs`. `tag` names the kick: a kick whose
-   * job id exists (waiting, delayed or running) is dropped, so every kick that must not be
-   * lost names what it is for (the change, the retry, the moment the lease ends).
+   * Asks a worker to look at the lane, after `delayMs`. A kick for now joins the lane's one
+   * waiting job if it has one (that job reads the log when it starts, so it sees this change
+   * too); while the lane's job runs, one more is kept to follow it. So a busy lane has at most
+   * one job running and one waiting, however many changes it gets: the queue's limiter counts
+   * runs of lanes, not changes, and never holds a change back behind a crowd of redundant jobs.
+   * A delayed kick (a retry, the end of a lease) is named by `tag` instead: one whose job id
+   * exists (waiting, delayed or running) is dropped.
    */
   async kick(webhookId: string, sessionId: string, delayMs = 0, tag = 'now'): Promise<void> {
-    await this.queue.queueInternal(
-      JobName.DeliverWebhook,
-      { webhookId, sessionId },
-      { jobId: `${tag}-${webhookId}-${sessionId}`, delay: delayMs, removeOnComplete: true, removeOnFail: true },
-    );
+    const job = { webhookId, sessionId };
+    const options =
+      delayMs > 0
+        ? { jobId: `${tag}-${webhookId}-${sessionId}`, delay: delayMs }
+        : { deduplication: { id: `lane-${webhookId}-${sessionId}`, keepLastIfActive: true } };
+    await this.queue.queueInternal(JobName.DeliverWebhook, job, { ...options, removeOnComplete: true, removeOnFail: true });
   }
 
   /** One run: deliver what the lane has, if this worker gets its lease. */
@@ -68,6 +73,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     }
     let delivered = 0;
     let more = false;
+    let ended = false;
     try {
       if (lane.finalSeq !== null) {
         await this.end(lane, lane.finalSeq);
@@ -85,13 +91,12 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       }
       more ||= items.length === CHANGES_PER_RUN;
     } finally {
-      await this.lanes.release(webhookId, sessionId);
+      ended = await this.lanes.release(webhookId, sessionId);
     }
     // Read again after giving the lease back: a change whose job found the lease held is seen here.
-    if (!more) more = (await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, 1)).items.length > 0;
     // Its session was deleted meanwhile: the next run ends the lane and lets `session.deleted` go.
-    if (!more) more = await this.lanes.laneEnded(webhookId, sessionId);
-    if (more) await this.kick(webhookId, sessionId, 0, `after${lane.deliveredSeq}`);
+    if (!more) more = ended || (await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, 1)).items.length > 0;
+    if (more) await this.kick(webhookId, sessionId);
     return { delivered };
   }
 

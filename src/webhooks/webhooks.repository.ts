@@ -230,15 +230,6 @@ export class WebhooksRepository {
     return events.map((event) => event.id);
   }
 
-  /** True once the lane's session was deleted. */
-  async laneEnded(webhookId: string, sessionId: string): Promise<boolean> {
-    const lane = await this.db.client.webhookLane.findUnique({
-      where: { webhookId_sessionId: { webhookId, sessionId } },
-      select: { finalSeq: true },
-    });
-    return lane?.finalSeq !== null && lane?.finalSeq !== undefined;
-  }
-
   async eventBusyUntil(id: string): Promise<Date | null> {
     const event = await this.db.client.webhookEvent.findUnique({
       where: { id },
@@ -394,8 +385,13 @@ export class WebhooksRepository {
     await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: until } });
   }
 
-  async release(webhookId: string, sessionId: string): Promise<void> {
-    await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: null } });
+  /** Gives the lease back; true when the lane's session was deleted meanwhile (the lane is to be ended). */
+  async release(webhookId: string, sessionId: string): Promise<boolean> {
+    const rows = await this.db.client.$queryRaw<Array<{ final_seq: bigint | null }>>`
+      UPDATE webhook_lanes SET leased_until = NULL
+      WHERE webhook_id = ${webhookId}::uuid AND session_id = ${sessionId}::uuid
+      RETURNING final_seq`;
+    return rows[0]?.final_seq !== null && rows[0]?.final_seq !== undefined;
   }
 
   /** Skips the lane past changes the log no longer keeps. */
