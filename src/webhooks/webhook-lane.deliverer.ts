@@ -73,7 +73,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     }
     let delivered = 0;
     let more = false;
-    let ended = false;
+    let ended: boolean;
     try {
       if (lane.finalSeq !== null) {
         await this.end(lane, lane.finalSeq);
