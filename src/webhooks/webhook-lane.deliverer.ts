@@ -106,7 +106,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
    */
   async redeliver(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
     const target = await this.lanes.redelivery(webhookId, deliveryId);
-    if (!target) return { delivered: false };
+    if (!target) return this.redeliverEvent(webhookId, deliveryId);
     const lane = { webhookId, sessionId: target.sessionId, sessionKey: target.sessionKey, url: target.url, secret: target.secret };
     const { items } = await this.changes.logAfter(target.sessionId, target.sessionKey, target.seq - 1, 1);
     const change = items[0]?.seq === target.seq ? items[0] : undefined;
@@ -123,6 +123,26 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     }
     const result = await this.post(lane, target.eventId, change);
     await this.log(lane, target.eventId, target.seq, target.attempts + 1, result);
+    return { delivered: result.delivered };
+  }
+
+  /**
+   * Sends an event other than a change (`job.*`, `session.deleted`) once more, as it was first
+   * sent and with its webhook-id; logged as a further attempt. No longer kept: logged as failed.
+   */
+  private async redeliverEvent(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
+    const target = await this.lanes.eventRedelivery(webhookId, deliveryId);
+    if (!target) return { delivered: false };
+    const event = { webhookId, sessionId: target.sessionId ?? '' };
+    const result =
+      target.body === null
+        ? { delivered: false, status: null, durationMs: 0, excerpt: '', error: 'the event is no longer kept' }
+        : await this.transport.post({
+            url: target.url,
+            body: target.body,
+            headers: signWebhook(target.secret, target.eventId, Math.floor(Date.now() / 1000), target.body),
+          });
+    await this.log(event, target.eventId, null, target.attempts + 1, result, target.type);
     return { delivered: result.delivered };
   }
 

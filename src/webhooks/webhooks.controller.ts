@@ -100,14 +100,16 @@ export class WebhooksController {
     await this.webhooks.delete(principal, id);
   }
 
-  /** 202: the attempt's change is sent once more, with its webhook-id. */
+  /** 202: the attempt's event is sent once more, with its webhook-id. */
   @Post(':id/deliveries/:deliveryId/redeliver')
   @RateLimit('webhook-changes')
   @HttpCode(202)
   @ApiOperationDoc({
     id: 'redeliverWebhookDelivery',
     summary: 'Send a logged delivery again',
-    description: 'Queues the change of a logged attempt once more, with the same `webhook-id`; the new attempt joins the log.',
+    description:
+      'Queues the event of a logged attempt (a change, `session.deleted`, `job.completed` or `job.failed`) once more, with the same ' +
+      '`webhook-id` and body; the new attempt joins the log. A change must still be in the change log.',
     auth: 'user',
     responses: { 202: { description: 'Queued.', schema: RedeliverySchema } },
     errors: ['WEBHOOK_NOT_FOUND', 'DELIVERY_NOT_FOUND', 'CHANGES_EXPIRED'],

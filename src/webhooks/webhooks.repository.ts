@@ -41,6 +41,16 @@ export interface Redelivery {
   attempts: number;
 }
 
+export interface EventRedelivery {
+  url: string;
+  secret: string;
+  sessionId: string | null;
+  eventId: string;
+  type: string;
+  body: string | null;
+  attempts: number;
+}
+
 /** Deliveries kept per webhook: the log is for looking at recent attempts, not an archive. */
 const DELIVERIES_KEPT = 1000;
 
@@ -124,6 +134,42 @@ export class WebhooksRepository {
           sessionKey: row.session_key,
           seq: Number(row.seq),
           eventId: row.event_id,
+          attempts: row.attempts,
+        }
+      : null;
+  }
+
+  /**
+   * What a redelivery of an attempt at an event other than a change needs: the event as it was
+   * first sent (null when it is no longer kept), and how many attempts it had.
+   */
+  async eventRedelivery(webhookId: string, deliveryId: string): Promise<EventRedelivery | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{
+        url: string;
+        secret: string;
+        session_id: string | null;
+        event_id: string;
+        event: string;
+        body: string | null;
+        attempts: number;
+      }>
+    >`
+      SELECT w.url, w.secret, d.session_id, d.event_id, d.event,
+             (SELECT e.body FROM webhook_events e
+              WHERE e.webhook_id = w.id AND 'msg_' || replace(e.id::text, '-', '') = d.event_id) AS body,
+             (SELECT count(*)::int FROM webhook_deliveries x WHERE x.webhook_id = w.id AND x.event_id = d.event_id) AS attempts
+      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.id = ${deliveryId}::uuid AND d.webhook_id = ${webhookId}::uuid AND d.event <> 'change'`;
+    const [row] = rows;
+    return row
+      ? {
+          url: row.url,
+          secret: row.secret,
+          sessionId: row.session_id,
+          eventId: row.event_id,
+          type: row.event,
+          body: row.body,
           attempts: row.attempts,
         }
       : null;
@@ -241,12 +287,14 @@ export class WebhooksRepository {
   }
 
   /**
-   * Delivered: the event leaves the outbox. A webhook for one session that was waiting only
-   * for that session's `session.deleted` has ended: it goes.
+   * Delivered: the event leaves the outbox but stays kept, for redelivery on request, as long
+   * as the webhook's delivery log keeps its attempts. A webhook for one session that was
+   * waiting only for that session's `session.deleted` has ended: it goes.
    */
   async eventDelivered(id: string): Promise<void> {
     const [event] = await this.db.client.$queryRaw<Array<{ webhook_id: string; type: string }>>`
-      DELETE FROM webhook_events WHERE id = ${id}::uuid RETURNING webhook_id, type`;
+      UPDATE webhook_events SET delivered_at = now(), leased_until = NULL, next_attempt_at = NULL
+      WHERE id = ${id}::uuid RETURNING webhook_id, type`;
     if (event?.type === 'session.deleted') {
       await this.db.client.webhook.deleteMany({ where: { id: event.webhook_id, deletedSessionKey: { not: null } } });
     }
@@ -406,7 +454,10 @@ export class WebhooksRepository {
     });
   }
 
-  /** Logs an attempt; now and then the webhook's log is cut back to its latest DELIVERIES_KEPT. */
+  /**
+   * Logs an attempt; now and then the webhook's log is cut back to its latest DELIVERIES_KEPT,
+   * and so are its delivered events kept for redelivery.
+   */
   async logAttempt(data: Omit<WebhookDelivery, 'at'>, prune: boolean): Promise<void> {
     await this.db.client.webhookDelivery.create({ data });
     if (!prune) return;
@@ -414,6 +465,10 @@ export class WebhooksRepository {
       DELETE FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid AND id IN (
         SELECT id FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid
         ORDER BY at DESC, id DESC OFFSET ${DELIVERIES_KEPT})`;
+    await this.db.client.$executeRaw`
+      DELETE FROM webhook_events WHERE webhook_id = ${data.webhookId}::uuid AND id IN (
+        SELECT id FROM webhook_events WHERE webhook_id = ${data.webhookId}::uuid AND delivered_at IS NOT NULL
+        ORDER BY delivered_at DESC, id DESC OFFSET ${DELIVERIES_KEPT})`;
   }
 
   /** Newest first, `limit + 1` rows from after `cursor`. */

@@ -110,14 +110,17 @@ export class WebhooksService {
     return toPage(rows, limit, toDeliveryView, (row) => encodeCursor({ createdAt: row.at, id: row.id }));
   }
 
-  /** Queues the attempt's change to be sent once more (202); its event must still be in the change log when it runs. */
+  /**
+   * Queues the attempt's event to be sent once more (202): a change must still be in the change
+   * log when it runs; any other event (`job.*`, `session.deleted`) is sent as it was kept.
+   */
   async redeliver(principal: Principal, id: string, deliveryId: string): Promise<{ deliveryId: string; eventId: string }> {
     await this.found(principal, id);
     const delivery = await this.webhooks.findDelivery(id, deliveryId);
     if (!delivery) throw new AppError('DELIVERY_NOT_FOUND');
-    if (delivery.event !== 'change')
-      throw AppError.validation([{ field: 'deliveryId', message: 'only deliveries of changes can be sent again' }]);
-    if (delivery.seq === null) throw new AppError('CHANGES_EXPIRED', 'This attempt names no change that is still kept.');
+    if (delivery.event === 'change' && delivery.seq === null) {
+      throw new AppError('CHANGES_EXPIRED', 'This attempt names no change that is still kept.');
+    }
     await this.queue.queueInternal(JobName.RedeliverWebhook, { webhookId: id, deliveryId }, { removeOnComplete: true, removeOnFail: true });
     return { deliveryId, eventId: delivery.eventId };
   }

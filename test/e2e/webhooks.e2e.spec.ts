@@ -254,6 +254,25 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     expect(receiver.at('/changes-only')).toEqual([]);
     const log = (await a.request('GET', `/api/webhooks/${created.body.id}/deliveries`, { token: owner.token })).body.items;
     expect(log[0]).toMatchObject({ event: 'job.completed', seq: null, status: 'delivered', eventId: delivery.headers['webhook-id'] });
+    // Sent again on request, as it was, with its webhook-id: a further attempt in the log.
+    const again = await a.request('POST', `/api/webhooks/${created.body.id}/deliveries/${log[0].id}/redeliver`, { token: owner.token });
+    expect(again.status).toBe(202);
+    await until(() => receiver.at('/jobs').length === 2, 10_000);
+    const second = receiver.at('/jobs')[1];
+    expect(second.headers['webhook-id']).toBe(delivery.headers['webhook-id']);
+    expect(second.body).toBe(delivery.body);
+    expect(new Webhook(created.body.secret).verify(second.body, second.headers as Record<string, string>)).toMatchObject({
+      type: 'job.completed',
+    });
+    let attempts: any[] = [];
+    for (let tries = 0; attempts.length < 2 && tries < 50; tries++) {
+      attempts = (await a.request('GET', `/api/webhooks/${created.body.id}/deliveries`, { token: owner.token })).body.items;
+      if (attempts.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(attempts.map((d: any) => [d.event, d.eventId, d.attempt, d.status])).toEqual([
+      ['job.completed', log[0].eventId, 2, 'delivered'],
+      ['job.completed', log[0].eventId, 1, 'delivered'],
+    ]);
   }, 40_000);
 
   it("delivers session.deleted after the session's last change, signed and retried; a webhook for that session then ends", async () => {
@@ -310,6 +329,18 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     expect(status).toBe(404);
     expect((await a.request('GET', `/api/webhooks/${changesOnly.id}`, { token: me.token })).status).toBe(404);
     expect((await a.request('GET', `/api/webhooks/${everyOwned.id}`, { token: me.token })).body).toMatchObject({ enabled: true });
+    // Its session.deleted can be sent again on request, as it was.
+    let logged: any[] = [];
+    for (let tries = 0; logged.length === 0 && tries < 50; tries++) {
+      logged = (await a.request('GET', `/api/webhooks/${everyOwned.id}/deliveries`, { token: me.token })).body.items;
+      if (logged.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logged[0]).toMatchObject({ event: 'session.deleted', seq: null, status: 'delivered', eventId: toAll[0].headers['webhook-id'] });
+    const again = await a.request('POST', `/api/webhooks/${everyOwned.id}/deliveries/${logged[0].id}/redeliver`, { token: me.token });
+    expect(again.status).toBe(202);
+    await until(() => receiver.at('/gone-all').filter((r) => JSON.parse(r.body).data.sessionKey === key).length === 2, 10_000);
+    const resent = receiver.at('/gone-all').filter((r) => JSON.parse(r.body).data.sessionKey === key)[1];
+    expect([resent.headers['webhook-id'], resent.body]).toEqual([toAll[0].headers['webhook-id'], toAll[0].body]);
     await a.request('DELETE', `/api/webhooks/${everyOwned.id}`, { token: me.token });
     expect(receiver.at('/gone-changes')).toHaveLength(3);
   }, 40_000);
