@@ -5,6 +5,8 @@
 //  - Prints, for the webhook receiver and for the sockets, the changes received per second
 //    and the latency from the write being sent to its receipt, p50/p99 (same clock: both
 //    ends are this process).
+//  - Then the idle case: BENCH_IDLE_WRITES (40) writes to one session, one at a time with
+//    a pause between them, each waiting for both ends, and the same latencies.
 // Run with `npm run bench:webhooks`.
 import http from 'node:http';
 import { cpus } from 'node:os';
@@ -13,6 +15,7 @@ import { benchDatabase, dropRedisPrefix, httpClient, percentile, recordFigures, 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const sessions = Number(process.env.BENCH_SESSIONS ?? 10);
 const port = Number(process.env.BENCH_PORT ?? 3924);
+const idleWrites = Number(process.env.BENCH_IDLE_WRITES ?? 40);
 
 const hookLatencies = [];
 const socketLatencies = [];
@@ -93,12 +96,30 @@ try {
   );
   // The webhooks' tail: wait until every write reached the receiver (or 30 s).
   for (let i = 0; i < 300 && hookLatencies.length < writes; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const loaded = { hooks: [...hookLatencies], sockets: [...socketLatencies] };
+  // Idle: one write at a time, both ends caught up before the next.
+  hookLatencies.length = 0;
+  socketLatencies.length = 0;
+  const idle = targets[0];
+  for (let n = 1; n <= idleWrites; n++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const answer = await api.call(
+      'PATCH',
+      `/api/sessions/${idle.key}/blocks/${idle.id}`,
+      { version: idle.version, content: { sentAt: performance.now() } },
+      auth,
+    );
+    idle.version = answer.body.version;
+    for (let i = 0; i < 500 && (hookLatencies.length < n || socketLatencies.length < n); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+  const idleHooks = summary(hookLatencies);
+  const idleSockets = summary(socketLatencies);
+  hookLatencies.splice(0, hookLatencies.length, ...loaded.hooks);
+  socketLatencies.splice(0, socketLatencies.length, ...loaded.sockets);
   for (const m of members) m.close();
   api.close();
-  const summary = (latencies) => {
-    const sorted = [...latencies].sort((x, y) => x - y);
-    return { received: sorted.length, perSecond: sorted.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-  };
   const hooks = summary(hookLatencies);
   const sockets = summary(socketLatencies);
   console.log(
@@ -106,6 +127,8 @@ try {
   );
   console.table({ 'socket fan-out of the same changes (baseline)': row(sockets), 'webhook deliveries': row(hooks) });
   console.log(`writes: ${writes}; webhook deliveries received twice: ${duplicates}`);
+  console.log(`\nIdle: ${idleWrites} writes to one session, one at a time`);
+  console.table({ 'socket fan-out of the same change (baseline)': row(idleSockets), 'webhook delivery': row(idleHooks) });
   recordFigures('webhooks', [
     {
       name: `webhook deliveries, ${sessions} sessions on one instance`,
@@ -115,12 +138,25 @@ try {
       p99: hooks.p99,
       baseline: { name: 'the same changes to one socket per session', value: sockets.perSecond, p50: sockets.p50, p99: sockets.p99 },
     },
+    {
+      name: 'webhook delivery of one change at a time (idle)',
+      value: idleHooks.p50,
+      unit: 'ms p50',
+      p50: idleHooks.p50,
+      p99: idleHooks.p99,
+      baseline: { name: 'the same change to its socket', value: idleSockets.p50, p50: idleSockets.p50, p99: idleSockets.p99 },
+    },
   ]);
 } finally {
   await server?.stop();
   await db.drop();
   await dropRedisPrefix(prefix);
   receiver.close();
+}
+
+function summary(latencies, span = seconds) {
+  const sorted = [...latencies].sort((x, y) => x - y);
+  return { received: sorted.length, perSecond: sorted.length / span, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
 function row(r) {

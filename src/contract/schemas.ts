@@ -124,7 +124,7 @@ export const UndoResultSchema = z
 const webhookFields = {
   id: uuid,
   url: z.string(),
-  events: z.array(z.enum(['change', 'job.completed', 'job.failed'])),
+  events: z.array(z.enum(['change', 'session.deleted', 'job.completed', 'job.failed'])),
   sessionKey: sessionKey.nullable().meta({ description: 'The session it follows; null: every session its owner owns.' }),
   enabled: z.boolean(),
   disabledReason: z.string().nullable(),

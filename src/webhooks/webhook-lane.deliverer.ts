@@ -45,16 +45,21 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   }
 
   /**
-   * Asks a worker to look at the lane, after `delayMs`. `tag` names the kick: a kick whose
-   * job id exists (waiting, delayed or running) is dropped, so every kick that must not be
-   * lost names what it is for (the change, the retry, the moment the lease ends).
+   * Asks a worker to look at the lane, after `delayMs`. A kick for now joins the lane's one
+   * waiting job if it has one (that job reads the log when it starts, so it sees this change
+   * too); while the lane's job runs, one more is kept to follow it. So a busy lane has at most
+   * one job running and one waiting, however many changes it gets: the queue's limiter counts
+   * runs of lanes, not changes, and never holds a change back behind a crowd of redundant jobs.
+   * A delayed kick (a retry, the end of a lease) is named by `tag` instead: one whose job id
+   * exists (waiting, delayed or running) is dropped.
    */
   async kick(webhookId: string, sessionId: string, delayMs = 0, tag = 'now'): Promise<void> {
-    await this.queue.queueInternal(
-      JobName.DeliverWebhook,
-      { webhookId, sessionId },
-      { jobId: `${tag}-${webhookId}-${sessionId}`, delay: delayMs, removeOnComplete: true, removeOnFail: true },
-    );
+    const job = { webhookId, sessionId };
+    const options =
+      delayMs > 0
+        ? { jobId: `${tag}-${webhookId}-${sessionId}`, delay: delayMs }
+        : { deduplication: { id: `lane-${webhookId}-${sessionId}`, keepLastIfActive: true } };
+    await this.queue.queueInternal(JobName.DeliverWebhook, job, { ...options, removeOnComplete: true, removeOnFail: true });
   }
 
   /** One run: deliver what the lane has, if this worker gets its lease. */
@@ -68,7 +73,12 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     }
     let delivered = 0;
     let more = false;
+    let ended: boolean;
     try {
+      if (lane.finalSeq !== null) {
+        await this.end(lane, lane.finalSeq);
+        return { delivered };
+      }
       const { items, keptFrom } = await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, CHANGES_PER_RUN);
       if (keptFrom !== undefined) {
         await this.skipExpired(lane, keptFrom);
@@ -81,11 +91,12 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       }
       more ||= items.length === CHANGES_PER_RUN;
     } finally {
-      await this.lanes.release(webhookId, sessionId);
+      ended = await this.lanes.release(webhookId, sessionId);
     }
     // Read again after giving the lease back: a change whose job found the lease held is seen here.
-    if (!more) more = (await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, 1)).items.length > 0;
-    if (more) await this.kick(webhookId, sessionId, 0, `after${lane.deliveredSeq}`);
+    // Its session was deleted meanwhile: the next run ends the lane and lets `session.deleted` go.
+    if (!more) more = ended || (await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, 1)).items.length > 0;
+    if (more) await this.kick(webhookId, sessionId);
     return { delivered };
   }
 
@@ -95,7 +106,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
    */
   async redeliver(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
     const target = await this.lanes.redelivery(webhookId, deliveryId);
-    if (!target) return { delivered: false };
+    if (!target) return this.redeliverEvent(webhookId, deliveryId);
     const lane = { webhookId, sessionId: target.sessionId, sessionKey: target.sessionKey, url: target.url, secret: target.secret };
     const { items } = await this.changes.logAfter(target.sessionId, target.sessionKey, target.seq - 1, 1);
     const change = items[0]?.seq === target.seq ? items[0] : undefined;
@@ -115,10 +126,36 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     return { delivered: result.delivered };
   }
 
+  /**
+   * Sends an event other than a change (`job.*`, `session.deleted`) once more, as it was first
+   * sent and with its webhook-id; logged as a further attempt. No longer kept: logged as failed.
+   */
+  private async redeliverEvent(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
+    const target = await this.lanes.eventRedelivery(webhookId, deliveryId);
+    if (!target) return { delivered: false };
+    const event = { webhookId, sessionId: target.sessionId ?? '' };
+    const result =
+      target.body === null
+        ? { delivered: false, status: null, durationMs: 0, excerpt: '', error: 'the event is no longer kept' }
+        : await this.transport.post({
+            url: target.url,
+            body: target.body,
+            headers: signWebhook(target.secret, target.eventId, Math.floor(Date.now() / 1000), target.body),
+          });
+    await this.log(event, target.eventId, null, target.attempts + 1, result, target.type);
+    return { delivered: result.delivered };
+  }
+
   /** One run of a pending job event: sent if this worker gets its lease; on failure held back and retried like a lane. */
   async runEvent(eventId: string): Promise<{ delivered: boolean }> {
     const event = await this.lanes.leaseEvent(eventId, this.leaseEnd());
     if (!event) {
+      // Held back by the lane of its deleted session: that lane, once done, sends it on.
+      const lane = await this.lanes.blockingLane(eventId);
+      if (lane) {
+        await this.kick(lane.webhookId, lane.sessionId, 0, 'ended');
+        return { delivered: false };
+      }
       const busyUntil = await this.lanes.eventBusyUntil(eventId);
       if (busyUntil) await this.kickEvent(eventId, Math.max(busyUntil.getTime() - Date.now() + 50, 50), `at${busyUntil.getTime()}`);
       return { delivered: false };
@@ -194,6 +231,20 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   private post(lane: LaneTarget, eventId: string, change: ChangeEvent): Promise<WebhookAttempt> {
     const body = JSON.stringify({ type: 'change', timestamp: change.at, data: { sessionKey: lane.sessionKey, ...change } });
     return this.transport.post({ url: lane.url, body, headers: signWebhook(lane.secret, eventId, Math.floor(Date.now() / 1000), body) });
+  }
+
+  /**
+   * The lane of a deleted session, once its holder is done: changes it had not delivered went
+   * with the session's log (logged as given up), the lane goes, and the webhook's pending
+   * events of that session (its `session.deleted` last of all) are sent.
+   */
+  private async end(lane: WebhookLane, finalSeq: number): Promise<void> {
+    if (lane.deliveredSeq < finalSeq) {
+      const error = `changes ${lane.deliveredSeq + 1} to ${finalSeq} went with the deleted session`;
+      await this.log(lane, `msg_deleted_${finalSeq}`, null, 0, { delivered: false, status: null, durationMs: 0, excerpt: '', error });
+    }
+    const events = await this.lanes.endLane(lane.webhookId, lane.sessionId);
+    await Promise.all(events.map((id) => this.kickEvent(id, 0, 'ended')));
   }
 
   private async skipExpired(lane: WebhookLane, keptFrom: number): Promise<void> {

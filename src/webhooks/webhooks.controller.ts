@@ -28,7 +28,8 @@ export class WebhooksController {
     id: 'createWebhook',
     summary: 'Create a webhook',
     description:
-      'Signed deliveries of `change` (every committed change, in seq order per session), `job.completed` and `job.failed` to an ' +
+      'Signed deliveries of `change` (every committed change, in seq order per session), `session.deleted` (after the session’s ' +
+      'last change; a webhook on that one session ends with it), `job.completed` and `job.failed` to an ' +
       'http(s) URL on a public address, for one session the caller owns or, without `sessionKey`, every session they own ' +
       '(operators: any). The signing `secret` is in this answer only.',
     auth: 'user',
@@ -100,14 +101,16 @@ export class WebhooksController {
     await this.webhooks.delete(principal, id);
   }
 
-  /** 202: the attempt's change is sent once more, with its webhook-id. */
+  /** 202: the attempt's event is sent once more, with its webhook-id. */
   @Post(':id/deliveries/:deliveryId/redeliver')
   @RateLimit('webhook-changes')
   @HttpCode(202)
   @ApiOperationDoc({
     id: 'redeliverWebhookDelivery',
     summary: 'Send a logged delivery again',
-    description: 'Queues the change of a logged attempt once more, with the same `webhook-id`; the new attempt joins the log.',
+    description:
+      'Queues the event of a logged attempt (a change, `session.deleted`, `job.completed` or `job.failed`) once more, with the same ' +
+      '`webhook-id` and body; the new attempt joins the log. A change must still be in the change log.',
     auth: 'user',
     responses: { 202: { description: 'Queued.', schema: RedeliverySchema } },
     errors: ['WEBHOOK_NOT_FOUND', 'DELIVERY_NOT_FOUND', 'CHANGES_EXPIRED'],

@@ -4,10 +4,12 @@ import { QueuesModule } from '../queues/queues.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { WebhookChangeListener } from './webhook-change.listener.js';
+import { WebhookCoverage } from './webhook-coverage.js';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookEventProcessor } from './webhook-event.processor.js';
 import { WebhookJobListener } from './webhook-job.listener.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookSessionListener } from './webhook-session.listener.js';
 import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
 import { SweepWebhooksProcessor } from './webhook-sweep.processor.js';
 import { WebhookMetrics } from './webhook.metrics.js';
@@ -22,12 +24,14 @@ import { WebhooksService } from './webhooks.service.js';
   providers: [
     SweepWebhooksProcessor,
     WebhookChangeListener,
+    WebhookCoverage,
     WebhookDeliveryProcessor,
     WebhookEventProcessor,
     WebhookJobListener,
     WebhookLaneDeliverer,
     WebhookMetrics,
     WebhookRedeliveryProcessor,
+    WebhookSessionListener,
     WebhooksRepository,
     WebhooksService,
   ],

@@ -15,6 +15,8 @@ export interface WebhookLane {
   deliveredSeq: number;
   attempt: number;
   failingSince: Date | null;
+  /** Set once the session is deleted: its last seq, after which the lane ends and `session.deleted` follows. */
+  finalSeq: number | null;
 }
 
 export interface PendingEvent {
@@ -36,6 +38,16 @@ export interface Redelivery {
   sessionKey: string;
   seq: number;
   eventId: string;
+  attempts: number;
+}
+
+export interface EventRedelivery {
+  url: string;
+  secret: string;
+  sessionId: string | null;
+  eventId: string;
+  type: string;
+  body: string | null;
   attempts: number;
 }
 
@@ -128,15 +140,51 @@ export class WebhooksRepository {
   }
 
   /**
-   * Lanes of enabled webhooks that are behind their session and that nobody holds or holds
+   * What a redelivery of an attempt at an event other than a change needs: the event as it was
+   * first sent (null when it is no longer kept), and how many attempts it had.
+   */
+  async eventRedelivery(webhookId: string, deliveryId: string): Promise<EventRedelivery | null> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{
+        url: string;
+        secret: string;
+        session_id: string | null;
+        event_id: string;
+        event: string;
+        body: string | null;
+        attempts: number;
+      }>
+    >`
+      SELECT w.url, w.secret, d.session_id, d.event_id, d.event,
+             (SELECT e.body FROM webhook_events e
+              WHERE e.webhook_id = w.id AND 'msg_' || replace(e.id::text, '-', '') = d.event_id) AS body,
+             (SELECT count(*)::int FROM webhook_deliveries x WHERE x.webhook_id = w.id AND x.event_id = d.event_id) AS attempts
+      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.id = ${deliveryId}::uuid AND d.webhook_id = ${webhookId}::uuid AND d.event <> 'change'`;
+    const [row] = rows;
+    return row
+      ? {
+          url: row.url,
+          secret: row.secret,
+          sessionId: row.session_id,
+          eventId: row.event_id,
+          type: row.event,
+          body: row.body,
+          attempts: row.attempts,
+        }
+      : null;
+  }
+
+  /**
+   * Lanes of enabled webhooks that are behind their session (or whose session was deleted) and that nobody holds or holds
    * back: their kick was lost (a process died between a commit and its kick, or Redis lost
    * the queued jobs). At most `limit`.
    */
   async stranded(limit: number): Promise<Array<{ webhookId: string; sessionId: string }>> {
     const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string; session_id: string }>>`
       SELECT l.webhook_id, l.session_id
-      FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id JOIN sessions s ON s.id = l.session_id
-      WHERE w.enabled AND s.seq > l.delivered_seq
+      FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id LEFT JOIN sessions s ON s.id = l.session_id
+      WHERE w.enabled AND (l.final_seq IS NOT NULL OR s.seq > l.delivered_seq)
         AND (l.leased_until IS NULL OR l.leased_until < now())
         AND (l.next_attempt_at IS NULL OR l.next_attempt_at < now() - interval '1 minute')
       LIMIT ${limit}`;
@@ -149,13 +197,17 @@ export class WebhooksRepository {
       INSERT INTO webhook_events (id, webhook_id, session_id, type, body)
       SELECT gen_random_uuid(), w.id, s.id, ${type}, ${body}
       FROM sessions s JOIN webhooks w
-        ON w.session_id = s.id OR (w.session_id IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
+        ON w.session_id = s.id OR (w.session_id IS NULL AND w.deleted_session_key IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
       WHERE s.key = ${sessionKey} AND w.enabled AND ${type} = ANY (w.events)
       RETURNING id`;
     return rows.map((row) => row.id);
   }
 
-  /** Takes a pending event's lease, as `lease` does a lane's; null when it is not due, held, delivered or its webhook disabled. */
+  /**
+   * Takes a pending event's lease, as `lease` does a lane's; null when it is not due, held,
+   * delivered or its webhook disabled, or while a lane of its deleted session is not done yet
+   * (see `blockingLane`: nothing of a session goes out after its `session.deleted`).
+   */
   async leaseEvent(id: string, until: Date): Promise<PendingEvent | null> {
     const rows = await this.db.client.$queryRaw<
       Array<{
@@ -174,6 +226,8 @@ export class WebhooksRepository {
       WHERE e.id = ${id}::uuid AND w.id = e.webhook_id AND w.enabled AND e.delivered_at IS NULL
         AND (e.leased_until IS NULL OR e.leased_until < now())
         AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= now())
+        AND NOT EXISTS (SELECT 1 FROM webhook_lanes l
+                        WHERE l.webhook_id = e.webhook_id AND l.session_id = e.session_id AND l.final_seq IS NOT NULL)
       RETURNING e.webhook_id, e.session_id, e.type, e.body, e.attempt, e.failing_since, w.url, w.secret`;
     const [row] = rows;
     return row
@@ -191,6 +245,37 @@ export class WebhooksRepository {
       : null;
   }
 
+  /** The lane of a deleted session that holds this pending event back, if any. */
+  async blockingLane(eventId: string): Promise<{ webhookId: string; sessionId: string } | null> {
+    const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string; session_id: string }>>`
+      SELECT l.webhook_id, l.session_id FROM webhook_events e
+      JOIN webhook_lanes l ON l.webhook_id = e.webhook_id AND l.session_id = e.session_id
+      WHERE e.id = ${eventId}::uuid AND e.delivered_at IS NULL AND l.final_seq IS NOT NULL`;
+    const [row] = rows;
+    return row ? { webhookId: row.webhook_id, sessionId: row.session_id } : null;
+  }
+
+  /** The pending `session.deleted` events of the session just deleted under `key`. */
+  async pendingSessionDeleted(key: string): Promise<string[]> {
+    const rows = await this.db.client.$queryRaw<Array<{ id: string }>>`
+      SELECT id FROM webhook_events
+      WHERE delivered_at IS NULL AND type = 'session.deleted' AND body::jsonb -> 'data' ->> 'sessionKey' = ${key}`;
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * The lane of a deleted session is done (its holder delivered what it had): it goes, and the
+   * ids of its webhook's pending events of that session (`session.deleted` among them) are returned.
+   */
+  async endLane(webhookId: string, sessionId: string): Promise<string[]> {
+    await this.db.client.webhookLane.deleteMany({ where: { webhookId, sessionId, finalSeq: { not: null } } });
+    const events = await this.db.client.webhookEvent.findMany({
+      where: { webhookId, sessionId, deliveredAt: null },
+      select: { id: true },
+    });
+    return events.map((event) => event.id);
+  }
+
   async eventBusyUntil(id: string): Promise<Date | null> {
     const event = await this.db.client.webhookEvent.findUnique({
       where: { id },
@@ -201,9 +286,18 @@ export class WebhooksRepository {
     return times.length ? new Date(Math.max(...times.map((t) => t.getTime()))) : null;
   }
 
-  /** Delivered: the event leaves the outbox. */
+  /**
+   * Delivered: the event leaves the outbox but stays kept, for redelivery on request, as long
+   * as the webhook's delivery log keeps its attempts. A webhook for one session that was
+   * waiting only for that session's `session.deleted` has ended: it goes.
+   */
   async eventDelivered(id: string): Promise<void> {
-    await this.db.client.webhookEvent.deleteMany({ where: { id } });
+    const [event] = await this.db.client.$queryRaw<Array<{ webhook_id: string; type: string }>>`
+      UPDATE webhook_events SET delivered_at = now(), leased_until = NULL, next_attempt_at = NULL
+      WHERE id = ${id}::uuid RETURNING webhook_id, type`;
+    if (event?.type === 'session.deleted') {
+      await this.db.client.webhook.deleteMany({ where: { id: event.webhook_id, deletedSessionKey: { not: null } } });
+    }
   }
 
   async eventFailed(id: string, attempt: number, failingSince: Date, retryAt: Date): Promise<void> {
@@ -245,20 +339,26 @@ export class WebhooksRepository {
   }
 
   /**
-   * The lanes a committed change of this session goes down: one per enabled webhook of
-   * `change` on the session, or on every session of its owner, or an operator's on every
-   * session. A lane made now starts just before this change; an existing one keeps its place.
+   * The webhooks whose lanes of this session have not delivered `seq` yet. Lanes are opened by
+   * the change itself (a trigger on `changes`, in its transaction): one per enabled webhook of
+   * `change` on the session, on every session of its owner, or an operator's on every session.
    */
-  async lanesFor(sessionId: string, seq: number): Promise<string[]> {
+  async lanesBehind(sessionId: string, seq: number): Promise<string[]> {
     const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string }>>`
-      INSERT INTO webhook_lanes (webhook_id, session_id, delivered_seq)
-      SELECT w.id, s.id, ${seq - 1}
-      FROM sessions s JOIN webhooks w
-        ON w.session_id = s.id OR (w.session_id IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
-      WHERE s.id = ${sessionId}::uuid AND w.enabled AND 'change' = ANY (w.events)
-      ON CONFLICT (webhook_id, session_id) DO UPDATE SET delivered_seq = webhook_lanes.delivered_seq
-      RETURNING webhook_id`;
+      SELECT l.webhook_id FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id
+      WHERE l.session_id = ${sessionId}::uuid AND l.delivered_seq < ${seq} AND l.final_seq IS NULL AND w.enabled`;
     return rows.map((row) => row.webhook_id);
+  }
+
+  /** Whether an enabled webhook of `change` may cover a session of this owner (its own, or an operator's). */
+  async anyCovering(ownerId: string | null): Promise<boolean> {
+    const [row] = await this.db.client.$queryRaw<Array<{ covered: boolean }>>`
+      SELECT EXISTS (
+        SELECT 1 FROM webhooks
+        WHERE enabled AND 'change' = ANY (events) AND deleted_session_key IS NULL
+          AND (owner_id IS NULL OR owner_id = ${ownerId}::uuid)
+      ) AS covered`;
+    return row?.covered ?? false;
   }
 
   /**
@@ -268,27 +368,36 @@ export class WebhooksRepository {
    */
   async lease(webhookId: string, sessionId: string, until: Date): Promise<WebhookLane | null> {
     const rows = await this.db.client.$queryRaw<
-      Array<{ session_key: string; url: string; secret: string; delivered_seq: bigint; attempt: number; failing_since: Date | null }>
+      Array<{
+        session_key: string | null;
+        url: string;
+        secret: string;
+        delivered_seq: bigint;
+        attempt: number;
+        failing_since: Date | null;
+        final_seq: bigint | null;
+      }>
     >`
       UPDATE webhook_lanes l SET leased_until = ${until}
-      FROM webhooks w, sessions s
-      WHERE l.webhook_id = ${webhookId}::uuid AND l.session_id = ${sessionId}::uuid
-        AND w.id = l.webhook_id AND s.id = l.session_id AND w.enabled
-        AND (w.owner_id IS NULL OR w.owner_id = s.owner_id)
+      FROM webhooks w
+      WHERE l.webhook_id = ${webhookId}::uuid AND l.session_id = ${sessionId}::uuid AND w.id = l.webhook_id AND w.enabled
+        AND (l.final_seq IS NOT NULL OR w.owner_id IS NULL OR w.owner_id = (SELECT owner_id FROM sessions WHERE id = l.session_id))
         AND (l.leased_until IS NULL OR l.leased_until < now())
         AND (l.next_attempt_at IS NULL OR l.next_attempt_at <= now())
-      RETURNING s.key AS session_key, w.url, w.secret, l.delivered_seq, l.attempt, l.failing_since`;
+      RETURNING (SELECT key FROM sessions WHERE id = l.session_id) AS session_key, w.url, w.secret, l.delivered_seq, l.attempt,
+                l.failing_since, l.final_seq`;
     const [row] = rows;
-    if (!row) return null;
+    if (!row || (row.session_key === null && row.final_seq === null)) return null;
     return {
       webhookId,
       sessionId,
-      sessionKey: row.session_key,
+      sessionKey: row.session_key ?? '',
       url: row.url,
       secret: row.secret,
       deliveredSeq: Number(row.delivered_seq),
       attempt: row.attempt,
       failingSince: row.failing_since,
+      finalSeq: row.final_seq === null ? null : Number(row.final_seq),
     };
   }
 
@@ -304,16 +413,17 @@ export class WebhooksRepository {
   }
 
   async delivered(webhookId: string, sessionId: string, seq: number): Promise<void> {
-    await this.db.client.webhookLane.update({
-      where: { webhookId_sessionId: { webhookId, sessionId } },
+    // updateMany: the lane may be gone meanwhile (its session deleted, and its webhook not waiting for that).
+    await this.db.client.webhookLane.updateMany({
+      where: { webhookId, sessionId },
       data: { deliveredSeq: seq, attempt: 0, failingSince: null, nextAttemptAt: null },
     });
   }
 
   /** A failed attempt: the lane waits until `retryAt` and gives its lease back. */
   async failed(webhookId: string, sessionId: string, attempt: number, failingSince: Date, retryAt: Date): Promise<void> {
-    await this.db.client.webhookLane.update({
-      where: { webhookId_sessionId: { webhookId, sessionId } },
+    await this.db.client.webhookLane.updateMany({
+      where: { webhookId, sessionId },
       data: { attempt, failingSince, nextAttemptAt: retryAt, leasedUntil: null },
     });
   }
@@ -323,13 +433,18 @@ export class WebhooksRepository {
     await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: until } });
   }
 
-  async release(webhookId: string, sessionId: string): Promise<void> {
-    await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { leasedUntil: null } });
+  /** Gives the lease back; true when the lane's session was deleted meanwhile (the lane is to be ended). */
+  async release(webhookId: string, sessionId: string): Promise<boolean> {
+    const rows = await this.db.client.$queryRaw<Array<{ final_seq: bigint | null }>>`
+      UPDATE webhook_lanes SET leased_until = NULL
+      WHERE webhook_id = ${webhookId}::uuid AND session_id = ${sessionId}::uuid
+      RETURNING final_seq`;
+    return rows[0]?.final_seq !== null && rows[0]?.final_seq !== undefined;
   }
 
   /** Skips the lane past changes the log no longer keeps. */
   async skipTo(webhookId: string, sessionId: string, seq: number): Promise<void> {
-    await this.db.client.webhookLane.update({ where: { webhookId_sessionId: { webhookId, sessionId } }, data: { deliveredSeq: seq } });
+    await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { deliveredSeq: seq } });
   }
 
   async disable(webhookId: string, reason: string): Promise<void> {
@@ -339,7 +454,10 @@ export class WebhooksRepository {
     });
   }
 
-  /** Logs an attempt; now and then the webhook's log is cut back to its latest DELIVERIES_KEPT. */
+  /**
+   * Logs an attempt; now and then the webhook's log is cut back to its latest DELIVERIES_KEPT,
+   * and so are its delivered events kept for redelivery.
+   */
   async logAttempt(data: Omit<WebhookDelivery, 'at'>, prune: boolean): Promise<void> {
     await this.db.client.webhookDelivery.create({ data });
     if (!prune) return;
@@ -347,6 +465,10 @@ export class WebhooksRepository {
       DELETE FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid AND id IN (
         SELECT id FROM webhook_deliveries WHERE webhook_id = ${data.webhookId}::uuid
         ORDER BY at DESC, id DESC OFFSET ${DELIVERIES_KEPT})`;
+    await this.db.client.$executeRaw`
+      DELETE FROM webhook_events WHERE webhook_id = ${data.webhookId}::uuid AND id IN (
+        SELECT id FROM webhook_events WHERE webhook_id = ${data.webhookId}::uuid AND delivered_at IS NOT NULL
+        ORDER BY delivered_at DESC, id DESC OFFSET ${DELIVERIES_KEPT})`;
   }
 
   /** Newest first, `limit + 1` rows from after `cursor`. */

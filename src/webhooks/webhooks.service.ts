@@ -10,6 +10,7 @@ import { JobName } from '../queues/queue.names.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 import type { CreateWebhookBody, UpdateWebhookBody } from './dto/webhooks.dto.js';
 import { ForbiddenWebhookTarget, parseWebhookUrl, resolveWebhookHost } from './webhook-address.guard.js';
+import { WebhookCoverage } from './webhook-coverage.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
 import { newWebhookSecret } from './webhook-signature.js';
 import { WebhooksRepository, type WebhookScope, type WebhookWithKey } from './webhooks.repository.js';
@@ -47,6 +48,7 @@ export class WebhooksService {
     private readonly access: SessionAccess,
     private readonly deliverer: WebhookLaneDeliverer,
     private readonly queue: JobQueue,
+    private readonly coverage: WebhookCoverage,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -66,6 +68,7 @@ export class WebhooksService {
     }
     const secret = newWebhookSecret();
     const created = await this.webhooks.create({ id: randomUUID(), ownerId, sessionId, url, events: [...body.events], secret });
+    this.coverage.forget();
     return { ...toView(created), secret };
   }
 
@@ -86,6 +89,7 @@ export class WebhooksService {
       ...(body.enabled !== undefined && { enabled: body.enabled }),
     });
     if (!updated) throw new AppError('WEBHOOK_NOT_FOUND');
+    this.coverage.forget();
     // Re-enabled: what waited meanwhile goes out now, not with the next change.
     if (body.enabled === true) {
       const tag = `enabled${Date.now()}`;
@@ -106,14 +110,17 @@ export class WebhooksService {
     return toPage(rows, limit, toDeliveryView, (row) => encodeCursor({ createdAt: row.at, id: row.id }));
   }
 
-  /** Queues the attempt's change to be sent once more (202); its event must still be in the change log when it runs. */
+  /**
+   * Queues the attempt's event to be sent once more (202): a change must still be in the change
+   * log when it runs; any other event (`job.*`, `session.deleted`) is sent as it was kept.
+   */
   async redeliver(principal: Principal, id: string, deliveryId: string): Promise<{ deliveryId: string; eventId: string }> {
     await this.found(principal, id);
     const delivery = await this.webhooks.findDelivery(id, deliveryId);
     if (!delivery) throw new AppError('DELIVERY_NOT_FOUND');
-    if (delivery.event !== 'change')
-      throw AppError.validation([{ field: 'deliveryId', message: 'only deliveries of changes can be sent again' }]);
-    if (delivery.seq === null) throw new AppError('CHANGES_EXPIRED', 'This attempt names no change that is still kept.');
+    if (delivery.event === 'change' && delivery.seq === null) {
+      throw new AppError('CHANGES_EXPIRED', 'This attempt names no change that is still kept.');
+    }
     await this.queue.queueInternal(JobName.RedeliverWebhook, { webhookId: id, deliveryId }, { removeOnComplete: true, removeOnFail: true });
     return { deliveryId, eventId: delivery.eventId };
   }
@@ -153,7 +160,7 @@ function toView(row: WebhookWithKey): WebhookView {
     id: row.id,
     url: row.url,
     events: row.events,
-    sessionKey: row.session?.key ?? null,
+    sessionKey: row.session?.key ?? row.deletedSessionKey,
     enabled: row.enabled,
     disabledReason: row.disabledReason,
     createdAt: row.createdAt.toISOString(),

@@ -80,9 +80,9 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
 
   const newSession = async (token = owner.token) =>
     (await a.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token })).body.key as string;
-  const subscribe = async (path: string, sessionKey?: string, token = owner.token) => {
+  const subscribe = async (path: string, sessionKey?: string, token = owner.token, events = ['change']) => {
     const created = await b.request('POST', '/api/webhooks', {
-      body: { url: `${receiver.url}${path}`, events: ['change'], ...(sessionKey && { sessionKey }) },
+      body: { url: `${receiver.url}${path}`, events, ...(sessionKey && { sessionKey }) },
       token,
     });
     expect(created.status).toBe(201);
@@ -254,6 +254,153 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     expect(receiver.at('/changes-only')).toEqual([]);
     const log = (await a.request('GET', `/api/webhooks/${created.body.id}/deliveries`, { token: owner.token })).body.items;
     expect(log[0]).toMatchObject({ event: 'job.completed', seq: null, status: 'delivered', eventId: delivery.headers['webhook-id'] });
+    // Sent again on request, as it was, with its webhook-id: a further attempt in the log.
+    const again = await a.request('POST', `/api/webhooks/${created.body.id}/deliveries/${log[0].id}/redeliver`, { token: owner.token });
+    expect(again.status).toBe(202);
+    await until(() => receiver.at('/jobs').length === 2, 10_000);
+    const second = receiver.at('/jobs')[1];
+    expect(second.headers['webhook-id']).toBe(delivery.headers['webhook-id']);
+    expect(second.body).toBe(delivery.body);
+    expect(new Webhook(created.body.secret).verify(second.body, second.headers as Record<string, string>)).toMatchObject({
+      type: 'job.completed',
+    });
+    let attempts: any[] = [];
+    for (let tries = 0; attempts.length < 2 && tries < 50; tries++) {
+      attempts = (await a.request('GET', `/api/webhooks/${created.body.id}/deliveries`, { token: owner.token })).body.items;
+      if (attempts.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(attempts.map((d: any) => [d.event, d.eventId, d.attempt, d.status])).toEqual([
+      ['job.completed', log[0].eventId, 2, 'delivered'],
+      ['job.completed', log[0].eventId, 1, 'delivered'],
+    ]);
+  }, 40_000);
+
+  it("delivers session.deleted after the session's last change, signed and retried; a webhook for that session then ends", async () => {
+    const me = await createUser({ displayName: 'Leaving' });
+    const key = await newSession(me.token);
+    const hook = await subscribe('/gone', key, me.token, ['change', 'session.deleted']);
+    const everyOwned = await subscribe('/gone-all', undefined, me.token, ['session.deleted']);
+    const changesOnly = await subscribe('/gone-changes', key, me.token);
+    for (let n = 0; n < 3; n++) {
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: me.token });
+    }
+    await until(() => receiver.at('/gone').length === 3 && receiver.at('/gone-changes').length === 3, 10_000);
+    // The receiver refuses session.deleted twice: it is retried, and nothing follows it.
+    let refusals = 2;
+    receiver.status = (path) => {
+      if (path !== '/gone' || refusals === 0) return 204;
+      return receiver.at('/gone').length >= 3 ? (refusals--, 503) : 204;
+    };
+    try {
+      expect((await b.request('DELETE', `/api/sessions/${key}`, { token: me.token })).status).toBe(204);
+      await until(() => receiver.at('/gone').filter((r) => r.answered === 204).length === 4, 15_000);
+      await until(() => receiver.at('/gone-all').some((r) => JSON.parse(r.body).data.sessionKey === key), 15_000);
+    } finally {
+      receiver.status = () => 204;
+    }
+    const requests = receiver.at('/gone');
+    const bodies = requests.map((r) => new Webhook(hook.secret).verify(r.body, r.headers as Record<string, string>) as any);
+    expect(bodies.map((body) => [body.type, body.data.seq])).toEqual([
+      ['change', 1],
+      ['change', 2],
+      ['change', 3],
+      ['session.deleted', 3],
+      ['session.deleted', 3],
+      ['session.deleted', 3],
+    ]);
+    expect(bodies[3]).toEqual({
+      type: 'session.deleted',
+      timestamp: expect.any(String),
+      data: { sessionKey: key, seq: 3, at: expect.any(String) },
+    });
+    expect(new Set(requests.slice(3).map((r) => r.headers['webhook-id'])).size).toBe(1);
+    const toAll = receiver.at('/gone-all').filter((r) => JSON.parse(r.body).data.sessionKey === key);
+    expect(toAll).toHaveLength(1);
+    expect(new Webhook(everyOwned.secret).verify(toAll[0].body, toAll[0].headers as Record<string, string>)).toMatchObject({
+      type: 'session.deleted',
+      data: { sessionKey: key, seq: 3 },
+    });
+    // The webhook for the deleted session ends once its session.deleted is delivered; one without it at once; one for every session stays.
+    let status = 200;
+    for (let tries = 0; status !== 404 && tries < 100; tries++) {
+      status = (await a.request('GET', `/api/webhooks/${hook.id}`, { token: me.token })).status;
+      if (status !== 404) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(404);
+    expect((await a.request('GET', `/api/webhooks/${changesOnly.id}`, { token: me.token })).status).toBe(404);
+    expect((await a.request('GET', `/api/webhooks/${everyOwned.id}`, { token: me.token })).body).toMatchObject({ enabled: true });
+    // Its session.deleted can be sent again on request, as it was.
+    let logged: any[] = [];
+    for (let tries = 0; logged.length === 0 && tries < 50; tries++) {
+      logged = (await a.request('GET', `/api/webhooks/${everyOwned.id}/deliveries`, { token: me.token })).body.items;
+      if (logged.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logged[0]).toMatchObject({ event: 'session.deleted', seq: null, status: 'delivered', eventId: toAll[0].headers['webhook-id'] });
+    const again = await a.request('POST', `/api/webhooks/${everyOwned.id}/deliveries/${logged[0].id}/redeliver`, { token: me.token });
+    expect(again.status).toBe(202);
+    await until(() => receiver.at('/gone-all').filter((r) => JSON.parse(r.body).data.sessionKey === key).length === 2, 10_000);
+    const resent = receiver.at('/gone-all').filter((r) => JSON.parse(r.body).data.sessionKey === key)[1];
+    expect([resent.headers['webhook-id'], resent.body]).toEqual([toAll[0].headers['webhook-id'], toAll[0].body]);
+    await a.request('DELETE', `/api/webhooks/${everyOwned.id}`, { token: me.token });
+    expect(receiver.at('/gone-changes')).toHaveLength(3);
+  }, 40_000);
+
+  it('sends session.deleted once the lane lets go: changes the deleted log took with it are logged as given up, none follows it', async () => {
+    const me = await createUser({ displayName: 'Leaving too' });
+    const key = await newSession(me.token);
+    const hook = await subscribe('/held', key, me.token, ['change', 'session.deleted']);
+    const deletedAnswered = () => receiver.at('/held').some((r) => r.answered === 204 && JSON.parse(r.body).type === 'session.deleted');
+    receiver.status = (path) => (path === '/held' ? 503 : 204);
+    try {
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+      await until(() => receiver.at('/held').length >= 2, 10_000);
+      expect((await a.request('DELETE', `/api/sessions/${key}`, { token: me.token })).status).toBe(204);
+      await until(() => receiver.at('/held').some((r) => JSON.parse(r.body).type === 'session.deleted'), 10_000);
+    } finally {
+      receiver.status = () => 204;
+    }
+    await until(deletedAnswered, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const types = receiver.at('/held').map((r) => JSON.parse(r.body));
+    const first = types.findIndex((body) => body.type === 'session.deleted');
+    expect(types.slice(first).every((body) => body.type === 'session.deleted')).toBe(true);
+    expect(new Set(types.slice(0, first).map((body) => body.data.seq))).toEqual(new Set([1]));
+    expect(types.at(-1)).toMatchObject({ type: 'session.deleted', data: { sessionKey: key, seq: 2 } });
+    // Its webhook ended with that delivery; while it waited, its log said what was given up.
+    let status = 200;
+    for (let tries = 0; status !== 404 && tries < 100; tries++) {
+      status = (await a.request('GET', `/api/webhooks/${hook.id}`, { token: me.token })).status;
+      if (status !== 404) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(404);
+  }, 40_000);
+
+  it('delivers every change from the first one that saw a webhook created amid writes on both instances, gap-free and in order', async () => {
+    const me = await createUser({ displayName: 'Racing' });
+    const key = await newSession(me.token);
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+    // Both instances have just seen this owner with no webhook (their in-memory answer is "none").
+    await b.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+    const writes: Array<Promise<unknown>> = [];
+    let hook: { id: string; secret: string } | undefined;
+    for (let n = 0; n < 60; n++) {
+      writes.push(
+        (n % 2 ? a : b).request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: me.token }),
+      );
+      if (n === 20) writes.push(subscribe('/race', undefined, me.token).then((created) => (hook = created)));
+      if (n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(writes);
+    // The last changes may have been committed where the webhook was not known yet: the sweep (every minute) kicks their lane.
+    await a.app.get(SweepWebhooksProcessor).handle();
+    const seq = (await a.request('GET', `/api/sessions/${key}`, { token: me.token })).body.seq as number;
+    expect(seq).toBe(62);
+    await until(() => receiver.at('/race').length > 0 && seqsAt('/race', hook!.secret).at(-1) === seq, 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const seqs = seqsAt('/race', hook!.secret);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0] + i));
+    expect(seqs[0]).toBeGreaterThan(2);
   }, 40_000);
 
   it('delivers a change whose queued job was lost, from the sweep', async () => {

@@ -4,7 +4,7 @@ import { PageQuery } from '../../common/pagination.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../webhook-address.guard.js';
 
 /** The events a webhook can subscribe to. */
-export const WEBHOOK_EVENTS = ['change', 'job.completed', 'job.failed'] as const;
+export const WEBHOOK_EVENTS = ['change', 'session.deleted', 'job.completed', 'job.failed'] as const;
 
 const url = z.string().min(1).max(WEBHOOK_URL_MAX_LENGTH);
 const events = z
