@@ -4,9 +4,13 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { SESSION_KEY_PATTERN } from '../common/session-key-format.js';
 import type { Principal } from '../common/principal.js';
 
-/** The socket protocol this server speaks; a handshake asking for another is refused. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The socket protocols this server speaks; a handshake asking for another is refused.
+ * 1: one `change` event per change. 2: one `changes` event `{key, changes}` per session and tick.
+ */
+export const PROTOCOL_VERSION = 2;
 export const MIN_PROTOCOL_VERSION = 1;
+export type Protocol = 1 | 2;
 
 export const NAMESPACE = '/collab';
 
