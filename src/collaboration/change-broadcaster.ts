@@ -29,11 +29,17 @@ export class ChangeBroadcaster {
     private readonly presence: PresenceService,
   ) {}
 
-  /** Resolves once the change is published, so a write is answered after its change went out, as before batching. */
+  /**
+   * Queues the change for this tick's batch. A write does not wait for the publish (its
+   * answer carries its seq); a change that may take access away does, so the removed hear
+   * of it after the change itself.
+   */
   @OnAppEvent('change.committed')
   async onChange(event: CommittedChange): Promise<void> {
     if (!this.server.started) return;
-    await this.publishInTick(event);
+    const published = this.publishInTick(event);
+    if (!event.visibilityLowered && !event.rolesChanged?.length) return;
+    await published;
     const key = event.sessionKey;
     const session = { ownerId: event.ownerId ?? null, visibility: event.visibility, memberRoles: event.memberRoles ?? {} };
     if (event.visibilityLowered && event.ownerId !== undefined) await this.revokeWhoCannotRead(key, roomOf(key), session);
