@@ -55,8 +55,9 @@ export class RedisIoAdapter extends IoAdapter {
 }
 
 /**
- * The sharded Redis adapter (with batches of changes, see change-batch) on its own two connections. They are owned by the caller, not
- * by RedisService: they must outlive the modules until the Socket.IO server has closed.
+ * The sharded Redis adapter (which also delivers batches of changes, see change-batch) on
+ * its own two connections. They are owned by the caller, not by RedisService: they must
+ * outlive the modules until the Socket.IO server has closed.
  */
 export function createRoomAdapter(
   redis: RedisService,
