@@ -2,7 +2,8 @@
 // measured in the same run with the same topology:
 //  - 2 instances; BENCH_ROOMS rooms (sessions) of 10 members, 5 connected to each
 //    instance; one writer per room sending block updates (Tessera) or relay messages
-//    (baseline) in a closed loop for BENCH_SECONDS. Prints delivered events/s and the
+//    (baseline) in a closed loop (or BENCH_RATE writes/s per room) for BENCH_SECONDS.
+//    Members speak the typed client's protocol (2: one `changes` event per batch). Prints delivered events/s and the
 //    end-to-end latency (writer send -> every member's receipt) p50/p99.
 //  - RSS per idle connection: one instance's resident memory before and after
 //    BENCH_IDLE_SOCKETS (5000) idle authenticated-less sockets.
@@ -17,6 +18,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rooms = Number(process.env.BENCH_ROOMS ?? 20);
 const idleSockets = Number(process.env.BENCH_IDLE_SOCKETS ?? 5000);
 const port = Number(process.env.BENCH_PORT ?? 3904);
+/** Writes per second per room; 0 (the default) writes in a closed loop, each write once the previous one is acked. */
+const rate = Number(process.env.BENCH_RATE ?? 0);
 const MEMBERS = 10;
 
 const connectTo = (url) =>
@@ -44,9 +47,12 @@ async function run(urls, side) {
   let writes = 0;
   await Promise.all(
     writers.map(async (writer, r) => {
-      while (performance.now() < end) {
+      const start = performance.now();
+      for (let n = 1; performance.now() < end; n++) {
         await side.write(writer, r, performance.now());
         writes++;
+        const next = start + (n * 1000) / rate;
+        if (rate > 0 && next > performance.now()) await new Promise((resolve) => setTimeout(resolve, next - performance.now()));
       }
     }),
   );
@@ -143,7 +149,10 @@ try {
   await Promise.all(relays.map((r) => r.stop()));
   const result = await tessera(urls);
   const memory = await idleMemory(servers[0]);
-  console.log(`\nFan-out, ${rooms} rooms x ${MEMBERS} members over 2 instances, one writer per room, ${seconds}s, ${cpus().length} cores`);
+  const pace = rate > 0 ? `${rate} writes/s per room` : 'closed loop';
+  console.log(
+    `\nFan-out, ${rooms} rooms x ${MEMBERS} members over 2 instances, one writer per room (${pace}), ${seconds}s, ${cpus().length} cores`,
+  );
   console.table({
     'bare Socket.IO + Redis adapter relay (baseline)': row(baseline),
     'Tessera block.update -> change': row(result),
@@ -154,7 +163,7 @@ try {
   );
   recordFigures('fanout', [
     {
-      name: `change events delivered, ${rooms} rooms x ${MEMBERS} members, 2 instances`,
+      name: `change events delivered, ${rooms} rooms x ${MEMBERS} members, 2 instances${rate > 0 ? `, ${pace}` : ''}`,
       value: result.perSecond,
       unit: 'events/s',
       p50: result.p50,

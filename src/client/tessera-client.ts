@@ -4,7 +4,7 @@ import type { ChangeEvent } from '../contract/change.js';
 import type { Member } from '../contract/presence.js';
 
 /** The protocol this client speaks (see the server's collab.protocol). */
-export const CLIENT_PROTOCOL = 1;
+export const CLIENT_PROTOCOL = 2;
 /** How long a gap in the seq may stay open before the client asks for the missed changes. */
 const GAP_WAIT_MS = 300;
 /** How long a write keeps being sent again (same key) while it gets no answer. */
@@ -64,7 +64,10 @@ export class TesseraClient {
       randomizationFactor: 0.5,
       ...options.socket,
     });
-    this.socket.on('change', (change: ChangeEvent, room?: { key?: string }) => this.feedOf(change, room?.key)?.receive(change));
+    this.socket.on('changes', ({ key, changes }: { key: string; changes: ChangeEvent[] }) => {
+      const feed = this.feeds.get(key);
+      for (const change of changes) feed?.receive(change);
+    });
     this.socket.on('presence', ({ key, members }: { key: string; members: Member[] }) => this.feeds.get(key)?.presenceChanged(members));
     this.socket.on('block.conflict', (conflict: Conflict) => this.feeds.get(conflict.current.sessionKey)?.conflicted(conflict));
     this.socket.on('session.role', ({ key, role }: { key: string; role: string }) => this.feeds.get(key)?.roleChanged(role));
@@ -189,11 +192,6 @@ export class TesseraClient {
     setTimeout(() => {
       if (!this.closed && !this.socket.connected) this.socket.connect();
     }, delayMs);
-  }
-
-  private feedOf(change: ChangeEvent, roomKey?: string): SessionFeed | undefined {
-    const key = roomKey ?? change.block?.sessionKey;
-    return key ? this.feeds.get(key) : undefined;
   }
 }
 

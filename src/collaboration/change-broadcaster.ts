@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../common/principal.js';
 import { roleIn, type Guarded } from '../sessions/session-access.js';
+import { CHANGE_BATCH_PACKET, changeBatch, deliverChanges } from './change-batch.js';
 import { readerRoomsOf, roomOf, roomsFor, userRoomOf } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 import { PresenceService } from './presence.service.js';
@@ -8,32 +9,71 @@ import { OnAppEvent, type BlockConflictEvent, type CommittedChange, type Session
 
 /**
  * Every committed change, whether made over HTTP or a socket, goes to the session's room on
- * every instance that holds members of it (the Redis adapter routes by room). Deletion,
- * lowered visibility and member changes take the affected sockets out of the room
- * everywhere, and say why; a member whose role changed but still reads is told the new role.
+ * every instance that holds members of it (the Redis adapter routes by room). The changes
+ * this instance commits for a session within one tick (a group commit's writes announce
+ * themselves together) travel as one batch: one adapter message per session and tick,
+ * each change with the audience its own statement saw, which the receiving instances
+ * check per socket (see change-batch). Deletion, lowered visibility and member changes
+ * take the affected sockets out of the room everywhere, and say why; a member whose role
+ * changed but still reads is told the new role.
  */
 @Injectable()
 export class ChangeBroadcaster {
   private readonly logger = new Logger(ChangeBroadcaster.name);
+  /** The changes of the current tick, by session key. */
+  private queued = new Map<string, CommittedChange[]>();
+  private tick?: Promise<void>;
 
   constructor(
     private readonly server: CollabServer,
     private readonly presence: PresenceService,
   ) {}
 
+  /**
+   * Queues the change for this tick's batch. A write does not wait for the publish (its
+   * answer carries its seq); a change that may take access away does, so the removed hear
+   * of it after the change itself.
+   */
   @OnAppEvent('change.committed')
   async onChange(event: CommittedChange): Promise<void> {
     if (!this.server.started) return;
+    const published = this.publishInTick(event);
+    if (!event.visibilityLowered && !event.rolesChanged?.length) return;
+    await published;
     const key = event.sessionKey;
-    // The change that lowered visibility still goes to the audience it had; every later one only to who may read it.
-    // A member change goes to its audience after it and to the users it concerns (a removed member learns of the removal).
-    const rooms = new Set(event.visibilityLowered ? [roomOf(key)] : readerRoomsOf(key, event));
-    for (const userId of event.rolesChanged ?? []) rooms.add(userRoomOf(key, userId));
-    // The key rides beside the change (a session change names no key of its own), for clients in several rooms.
-    for (const room of rooms) this.server.namespace.to(room).emit('change', event.change, { key });
     const session = { ownerId: event.ownerId ?? null, visibility: event.visibility, memberRoles: event.memberRoles ?? {} };
     if (event.visibilityLowered && event.ownerId !== undefined) await this.revokeWhoCannotRead(key, roomOf(key), session);
     for (const userId of event.rolesChanged ?? []) await this.revokeWhoCannotRead(key, userRoomOf(key, userId), session, true);
+  }
+
+  private publishInTick(event: CommittedChange): Promise<void> {
+    const queued = this.queued.get(event.sessionKey);
+    if (queued) queued.push(event);
+    else this.queued.set(event.sessionKey, [event]);
+    return (this.tick ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.tick = undefined;
+        this.publishQueued();
+        resolve();
+      }),
+    ));
+  }
+
+  private publishQueued(): void {
+    const queued = this.queued;
+    this.queued = new Map();
+    const namespace = this.server.namespace;
+    for (const [key, events] of queued) {
+      try {
+        const batch = changeBatch(key, events);
+        const room = roomOf(key);
+        // To the other instances on the room's channel; excluding the room keeps the adapter itself from delivering it.
+        namespace.to(room).except(room).emit(CHANGE_BATCH_PACKET, batch);
+        deliverChanges(namespace, batch);
+      } catch (error) {
+        this.logger.error(`publishing the changes of ${key} failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   /** To everyone but the socket whose write was refused (it has the refusal in its ack). */

@@ -7,12 +7,14 @@ import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { ERROR_CATALOG, type ErrorCode } from '../errors/error-catalog.js';
 import { LifecycleState } from '../health/lifecycle.state.js';
-import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './collab.protocol.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type Protocol } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 import { errorAck } from './socket-ack.js';
 
 export interface SocketData {
   principal: Principal;
+  /** The protocol the handshake asked for: how changes are sent to this socket. */
+  protocol: Protocol;
   /** Sessions joined; socket.io empties `rooms` before the disconnect handler runs. */
   sessions?: Set<string>;
 }
@@ -55,6 +57,7 @@ export class CollabHandshake {
     if (typeof protocol !== 'number' || !Number.isInteger(protocol) || protocol < MIN_PROTOCOL_VERSION || protocol > PROTOCOL_VERSION) {
       throw connectError('PROTOCOL_UNSUPPORTED', `This server speaks protocol ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}.`);
     }
+    socket.data.protocol = protocol as Protocol;
     if (this.lifecycle.draining) throw connectError('SERVER_DRAINING');
     if (this.connections >= this.config.WS_MAX_CONNECTIONS) throw connectError('SERVER_FULL');
     this.admitting.add(socket.id);

@@ -4,9 +4,13 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { SESSION_KEY_PATTERN } from '../common/session-key-format.js';
 import type { Principal } from '../common/principal.js';
 
-/** The socket protocol this server speaks; a handshake asking for another is refused. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The socket protocols this server speaks; a handshake asking for another is refused.
+ * 1: one `change` event per change. 2: one `changes` event `{key, changes}` per session and tick.
+ */
+export const PROTOCOL_VERSION = 2;
 export const MIN_PROTOCOL_VERSION = 1;
+export type Protocol = 1 | 2;
 
 export const NAMESPACE = '/collab';
 
@@ -39,12 +43,11 @@ export interface Audience {
 }
 
 /**
- * Where what the session holds may go, as of the commit that produced it: a private
- * session's changes go to its operators' room and to the rooms of its owner and members
- * only. Each change names the audience its own statement saw on the locked session row,
- * so a change committed after a revocation never reaches the revoked, in whatever order
- * the instances publish. A socket is in exactly one of these rooms (its user's or the
- * operators'), so sending to each in turn delivers once, on per-room channels.
+ * Where a conflict (which shows the stored block) may go, as of the statement that saw it:
+ * a private session's go to its operators' room and to the rooms of its owner and members
+ * only. A socket is in exactly one of these rooms (its user's or the operators'), so
+ * sending to each in turn delivers once. Changes do not use these rooms: each carries its
+ * audience and is checked per socket where it is delivered (see change-batch).
  */
 export function readerRoomsOf(sessionKey: string, audience: Audience): string[] {
   if (audience.visibility !== 'private') return [roomOf(sessionKey)];

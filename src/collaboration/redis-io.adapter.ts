@@ -9,6 +9,7 @@ import { AppError } from '../errors/app-error.js';
 import { PROBLEM_CONTENT_TYPE } from '../errors/http-exception.filter.js';
 import { toProblem } from '../errors/problem.js';
 import { closeRedis, RedisService } from '../redis/redis.service.js';
+import { withChangeBatches } from './change-batch.js';
 
 /**
  * Socket.IO over the sharded Redis adapter with dynamic subscriptions (Redis 7): each
@@ -54,8 +55,9 @@ export class RedisIoAdapter extends IoAdapter {
 }
 
 /**
- * The sharded Redis adapter on its own two connections. They are owned by the caller, not
- * by RedisService: they must outlive the modules until the Socket.IO server has closed.
+ * The sharded Redis adapter (which also delivers batches of changes, see change-batch) on
+ * its own two connections. They are owned by the caller, not by RedisService: they must
+ * outlive the modules until the Socket.IO server has closed.
  */
 export function createRoomAdapter(
   redis: RedisService,
@@ -68,7 +70,9 @@ export function createRoomAdapter(
     'subscribe',
     'unsubscribe',
   ]);
-  const adapter = createShardedAdapter(pub, sub, { channelPrefix: `${config.REDIS_PREFIX}socket.io`, subscriptionMode: 'dynamic' });
+  const adapter = withChangeBatches(
+    createShardedAdapter(pub, sub, { channelPrefix: `${config.REDIS_PREFIX}socket.io`, subscriptionMode: 'dynamic' }),
+  );
   return { adapter, clients: [pub, sub] };
 }
 

@@ -5,7 +5,7 @@ import { CLIENT_EVENTS } from './collab.protocol.js';
 import { CollabServer } from './collab.server.js';
 
 const RECEIVED = new Set<string>(Object.values(CLIENT_EVENTS));
-const SENT = new Set(['change', 'block.conflict', 'session.revoked', 'presence', 'job', 'server.draining']);
+const SENT = new Set(['change', 'changes', 'session.role', 'block.conflict', 'session.revoked', 'presence', 'job', 'server.draining']);
 /**
  * The event name of an encoded Socket.IO packet: `2` (event) or `5` (binary event), then
  * optional attachments, namespace and ack id, then `["name",`. A `3` is an ack.

@@ -599,16 +599,22 @@ describe('members, roles and invitations', () => {
     const member = await createUser({ displayName: 'Racer' });
     const flooders = [await open(a, member.token), await open(b, member.token)];
     const joiner = await open(b, member.token);
-    const received: Array<Array<{ seq: number; key: string }>> = [[], [], []];
+    // A reader on protocol 2 too: its `changes` batches are checked change by change.
+    const batched = await connect(a, { token: member.token, protocol: 2 });
+    sockets.push(batched);
+    const received: Array<Array<{ seq: number; key: string }>> = [[], [], [], []];
     [...flooders, joiner].forEach((s, i) =>
       s.on('change', (c: { seq: number }, room: { key: string }) => received[i].push({ seq: c.seq, key: room.key })),
+    );
+    batched.on('changes', ({ key, changes }: { key: string; changes: Array<{ seq: number }> }) =>
+      received[3].push(...changes.map((c) => ({ seq: c.seq, key }))),
     );
     let accepted = 0;
     for (let trial = 0; trial < TRIALS; trial++) {
       const key = await newSession();
       await a.request('PUT', `/api/sessions/${key}/members/${member.user.id}`, { body: { role: 'editor' }, token: owner.token });
       const block = await newBlock(key);
-      for (const s of flooders) await ack(s, 'session.join', { key });
+      for (const s of [...flooders, batched]) await ack(s, 'session.join', { key });
       let stop = false;
       const loops = [
         (async () => {
@@ -656,8 +662,9 @@ describe('members, roles and invitations', () => {
       const leaked = received.flat().filter((c) => c.key === key && c.seq > removal);
       expect({ trial, leaked }).toEqual({ trial, leaked: [] });
     }
-    // The floods did write before each removal: the race was real.
+    // The floods did write before each removal: the race was real, and reached the batched reader too.
     expect(accepted).toBeGreaterThan(0);
+    expect(received[3].length).toBeGreaterThan(0);
   }, 90_000);
 });
 
