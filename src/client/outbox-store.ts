@@ -13,6 +13,8 @@ export interface OutboxEntry {
   /** The entry's place in the queue: entries are sent in this order. */
   order: number;
   edit: Edit;
+  /** An update's top-level content fields that differ from the block as the user saw it (shown over a newer server block). */
+  fields?: string[];
   /** When the edit was made (ISO 8601). */
   madeAt: string;
 }

@@ -87,13 +87,14 @@ export class Outbox extends Emitter<OutboxEvents> {
    * Queues an edit and resolves once it is stored. With `coalesce`, an update that follows an
    * update of the same block still waiting behind others (never sent) is folded into it.
    */
-  async add(session: string, edit: Edit, options: { coalesce?: boolean } = {}): Promise<OutboxEntry> {
+  async add(session: string, edit: Edit, options: { coalesce?: boolean; fields?: string[] } = {}): Promise<OutboxEntry> {
     await this.open();
     const last = this.entries.at(-1);
     if (options.coalesce && edit.op === 'update' && last && this.unsentFor(last) && last.session === session) {
       const previous = last.edit;
       if (previous.op === 'update' && previous.id === edit.id && previous.merge === edit.merge) {
         last.edit = { ...previous, ...(edit.type !== undefined && { type: edit.type }), ...(edit.content && { content: edit.content }) };
+        if (last.fields || options.fields) last.fields = [...new Set([...(last.fields ?? []), ...(options.fields ?? [])])];
         await this.persist(last);
         return last;
       }
@@ -103,6 +104,7 @@ export class Outbox extends Emitter<OutboxEvents> {
       session,
       order: ++this.lastOrder,
       edit,
+      ...(options.fields && { fields: options.fields }),
       madeAt: new Date().toISOString(),
     };
     this.entries.push(entry);

@@ -26,6 +26,25 @@ const byPosition = (a: BlockView, b: BlockView) => (a.position < b.position ? -1
 const anchorOf = (anchor: Anchor): Anchor =>
   anchor.afterId !== undefined ? { afterId: anchor.afterId } : anchor.beforeId !== undefined ? { beforeId: anchor.beforeId } : {};
 
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The top-level fields whose value differs between two contents (a removed field too). */
+function changedFields(from: Record<string, unknown>, to: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(from), ...Object.keys(to)])].filter((field) => !same(from[field], to[field]));
+}
+
+/** `content` with `fields` taken from `mine` (or removed where `mine` has none). */
+function overlay(content: Record<string, unknown>, mine: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  const touched = new Set(fields);
+  return Object.fromEntries([
+    ...Object.entries(content).flatMap(([field, value]): Array<[string, unknown]> => {
+      if (!touched.has(field)) return [[field, value]];
+      return Object.hasOwn(mine, field) ? [[field, mine[field]]] : [];
+    }),
+    ...Object.entries(mine).filter(([field]) => touched.has(field) && !Object.hasOwn(content, field)),
+  ]);
+}
+
 /** Puts `block` where `anchor` says in `list` (no anchor, or one not in the list: at the end). */
 function place(list: BlockView[], block: BlockView, anchor: Anchor): void {
   const after = anchor.afterId === undefined ? -1 : list.findIndex((b) => b.id === anchor.afterId);
@@ -91,8 +110,10 @@ export class SessionView extends Emitter<SessionViewEvents> {
   /** `content` replaces the whole content, as on the server. */
   update(id: string, change: { type?: string; content?: Record<string, unknown> }, options: { merge?: 'fields' } = {}) {
     const merge = options.merge ?? this.options.merge;
+    const seen = this.block(id);
     const edit: Edit = { op: 'update', id, version: this.versionOf(id), ...change, ...(merge && { merge }) };
-    return this.queue(edit, this.options.coalesce ?? true);
+    const fields = change.content && seen ? changedFields(seen.content, change.content) : undefined;
+    return this.outbox.add(this.key, edit, { coalesce: this.options.coalesce ?? true, fields });
   }
 
   move(id: string, anchor: Anchor): Promise<OutboxEntry> {
@@ -108,8 +129,8 @@ export class SessionView extends Emitter<SessionViewEvents> {
     for (const off of this.off) off();
   }
 
-  private queue(edit: Edit, coalesce = false): Promise<OutboxEntry> {
-    return this.outbox.add(this.key, edit, { coalesce });
+  private queue(edit: Edit): Promise<OutboxEntry> {
+    return this.outbox.add(this.key, edit);
   }
 
   /** The version an edit made now is based on: what the user's pending edits will have made of the block. */
@@ -143,15 +164,18 @@ export class SessionView extends Emitter<SessionViewEvents> {
           place(list, block, edit);
           break;
         }
-        case 'update':
-          if (at >= 0)
-            list[at] = {
-              ...list[at],
-              type: edit.type ?? list[at].type,
-              content: edit.content ?? list[at].content,
-              version: edit.version + 1,
-            };
+        case 'update': {
+          if (at < 0) break;
+          const block = list[at];
+          // A merge keeps what others changed since the user saw the block, as the server will.
+          const content = !edit.content
+            ? block.content
+            : edit.merge && entry.fields
+              ? overlay(block.content, edit.content, entry.fields)
+              : edit.content;
+          list[at] = { ...block, type: edit.type ?? block.type, content, version: edit.version + 1 };
           break;
+        }
         case 'move':
           if (at >= 0) place(list, { ...list.splice(at, 1)[0], version: edit.version + 1 }, edit);
           break;
