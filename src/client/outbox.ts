@@ -134,7 +134,13 @@ export class Outbox extends Emitter<OutboxEvents> {
   }
 
   private async drain(): Promise<void> {
-    await this.open();
+    if (
+      !(await this.open().then(
+        () => true,
+        () => false,
+      ))
+    )
+      return; // the store cannot be read: `open()` tells the caller
     while (!this.client.isClosed) {
       const entry = this.entries[0];
       if (!entry) return;
