@@ -8,7 +8,7 @@ export {
   type Conflict,
   type WriteOptions,
 } from './tessera-client.js';
-export { Outbox, type Outcome, type OutboxEvents, type SyncStatus } from './outbox.js';
+export { Outbox, type Outcome, type OutboxEvents, type OutboxOptions, type SyncStatus } from './outbox.js';
 export { MemoryOutboxStore, type Edit, type OutboxEntry, type OutboxStore } from './outbox-store.js';
 export { IndexedDbOutboxStore } from './indexeddb-store.js';
 export { openSessionView, SessionView, type SessionViewEvents, type SessionViewOptions } from './session-view.js';

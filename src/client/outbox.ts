@@ -18,6 +18,18 @@ export type Outcome =
   /** Refused for another reason (no longer allowed, block gone, too large...): nothing was stored. */
   | { kind: 'rejected'; entry: OutboxEntry; error: TesseraError };
 
+export interface OutboxOptions {
+  /**
+   * How many entries may be out at once (default 16). Only entries that touch different
+   * blocks and anchors go together, so the result is the queue's order whatever the order
+   * the server applies them in; 1 sends strictly one at a time.
+   */
+  concurrency?: number;
+}
+
+/** Enough to hide the round trip on a replay; small enough not to meet a per-socket rate limit at once. */
+const DEFAULT_CONCURRENCY = 16;
+
 export type SyncStatus = 'online' | 'offline' | 'syncing';
 
 export interface OutboxEvents extends Record<string, unknown> {
@@ -32,24 +44,29 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A durable queue of edits. Each edit gets its idempotency key when it is made and keeps it:
- * entries are sent one at a time, in order, again and again (same key) across lost acks,
+ * entries are sent in order (independent ones together), again and again (same key) across lost acks,
  * reconnects and restarts, and each leaves the store only once its outcome is known.
  */
 export class Outbox extends Emitter<OutboxEvents> {
   private entries: OutboxEntry[] = [];
   private opened?: Promise<void>;
   private sending?: Promise<void>;
-  private inFlight?: string;
+  private readonly inFlight = new Set<string>();
   /** Store writes not finished yet, by key: an entry is never sent before its latest form is stored. */
   private readonly writes = new Map<string, Promise<void>>();
   private lastOrder = 0;
   private lastStatus = '';
 
+  /** How many independent entries may be out at once (1: strictly one at a time). */
+  private readonly concurrency: number;
+
   constructor(
     readonly client: TesseraClient,
     readonly store: OutboxStore = new MemoryOutboxStore(),
+    options: OutboxOptions = {},
   ) {
     super();
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
     client.socket.on('connect', () => {
       this.announce();
       void this.flush();
@@ -130,33 +147,58 @@ export class Outbox extends Emitter<OutboxEvents> {
 
   /** True while `entry` was never sent and will not be before it is read again: it may still change. */
   private unsentFor(entry: OutboxEntry): boolean {
-    return this.entries[0] !== entry && this.inFlight !== entry.key;
+    return this.entries[0] !== entry && !this.inFlight.has(entry.key);
   }
 
   private async drain(): Promise<void> {
-    if (
-      !(await this.open().then(
-        () => true,
-        () => false,
-      ))
-    )
-      return; // the store cannot be read: `open()` tells the caller
+    const readable = await this.open().then(
+      () => true,
+      () => false,
+    );
+    if (!readable) return; // the store cannot be read: `open()` tells the caller
     while (!this.client.isClosed) {
-      const entry = this.entries[0];
-      if (!entry) return;
-      this.inFlight = entry.key;
+      const window = this.window();
+      if (window.length === 0) return;
+      for (const entry of window) this.inFlight.add(entry.key);
       this.announce();
-      let outcome: Outcome;
+      let outcomes: Outcome[];
       try {
-        await this.writes.get(entry.key);
-        outcome = await this.send(entry);
+        outcomes = await Promise.all(
+          window.map(async (entry) => {
+            await this.writes.get(entry.key);
+            return this.send(entry);
+          }),
+        );
       } catch {
-        return; // the client closed: the entry stays stored for the next start
+        return; // the client closed: the entries stay stored for the next start
       } finally {
-        this.inFlight = undefined;
+        for (const entry of window) this.inFlight.delete(entry.key);
       }
-      await this.settle(outcome);
+      // Outcomes are told in the order the edits were made.
+      for (const outcome of outcomes) await this.settle(outcome);
     }
+  }
+
+  /**
+   * The entries sent together: from the head of the queue, as long as none touches a block,
+   * or an anchor (`afterId`, `beforeId`, the end of the session), that an earlier one in the
+   * window touches. Whatever order the server applies them in, the result is the same as in
+   * the queue's order.
+   */
+  private window(): OutboxEntry[] {
+    const taken = new Set<string>();
+    const window: OutboxEntry[] = [];
+    for (const entry of this.entries) {
+      if (window.length >= this.concurrency) break;
+      const edit = entry.edit;
+      const touched = [edit.id];
+      if (edit.op === 'create' || edit.op === 'move') touched.push(edit.afterId ?? edit.beforeId ?? ' end');
+      const names = touched.map((id) => `${entry.session}/${id}`);
+      if (names.some((name) => taken.has(name))) break;
+      for (const name of names) taken.add(name);
+      window.push(entry);
+    }
+    return window;
   }
 
   private async send(entry: OutboxEntry): Promise<Outcome> {
