@@ -10,6 +10,6 @@ export {
 } from './tessera-client.js';
 export { Outbox, type Outcome, type OutboxEvents, type OutboxOptions, type SyncStatus } from './outbox.js';
 export { MemoryOutboxStore, type Edit, type OutboxEntry, type OutboxStore } from './outbox-store.js';
-export { IndexedDbOutboxStore } from './indexeddb-store.js';
+export { IndexedDbOutboxStore, type IndexedDbFactory } from './indexeddb-store.js';
 export { openSessionView, SessionView, type SessionViewEvents, type SessionViewOptions } from './session-view.js';
 export type { Actor, BlockView, ChangeEvent, ChangeKind, Member, MemberChange, SessionChange, Visibility } from './protocol.js';

@@ -2,8 +2,37 @@ import { isOutboxEntry, type OutboxEntry, type OutboxStore } from './outbox-stor
 
 const STORE = 'entries';
 
+// The parts of IndexedDB this store uses, declared here so the package builds (and its
+// declarations read) without the DOM library; a browser's `indexedDB` fits them.
+interface IdbRequest<T> {
+  readonly result: T;
+  readonly error: Error | null;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbOpenRequest extends IdbRequest<IdbDatabase> {
+  onupgradeneeded: (() => void) | null;
+  onblocked: (() => void) | null;
+}
+interface IdbDatabase {
+  transaction(store: string, mode: 'readonly' | 'readwrite'): IdbTransaction;
+  createObjectStore(name: string, options: { keyPath: string }): unknown;
+  close(): void;
+}
+interface IdbTransaction {
+  readonly error: Error | null;
+  objectStore(name: string): { getAll(): IdbRequest<unknown[]>; put(value: unknown): unknown; delete(key: string): unknown };
+  oncomplete: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+}
+/** What `indexedDB` offers that this store needs. */
+export interface IndexedDbFactory {
+  open(name: string, version: number): IdbOpenRequest;
+}
+
 /** Resolves with a request's result once it succeeds. */
-function done<T>(request: IDBRequest<T>): Promise<T> {
+function done<T>(request: IdbRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error ?? new Error('IndexedDB request failed'));
@@ -11,7 +40,7 @@ function done<T>(request: IDBRequest<T>): Promise<T> {
 }
 
 /** Resolves once a transaction is committed. */
-function committed(transaction: IDBTransaction): Promise<void> {
+function committed(transaction: IdbTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
     transaction.oncomplete = () => resolve();
     transaction.onerror = () => reject(transaction.error ?? new Error('IndexedDB transaction failed'));
@@ -24,16 +53,16 @@ function committed(transaction: IDBTransaction): Promise<void> {
  * closed tab and a restart of the browser. Every change is its own committed transaction.
  */
 export class IndexedDbOutboxStore implements OutboxStore {
-  private database?: Promise<IDBDatabase>;
+  private database?: Promise<IdbDatabase>;
 
   constructor(
     readonly name = 'tessera-outbox',
-    private readonly factory: IDBFactory = globalThis.indexedDB,
+    private readonly factory: IndexedDbFactory = (globalThis as { indexedDB?: IndexedDbFactory }).indexedDB!,
   ) {}
 
   async load(): Promise<OutboxEntry[]> {
     const transaction = (await this.open()).transaction(STORE, 'readonly');
-    const entries = await done(transaction.objectStore(STORE).getAll() as IDBRequest<unknown[]>);
+    const entries = await done(transaction.objectStore(STORE).getAll());
     return entries.filter(isOutboxEntry);
   }
 
@@ -56,7 +85,7 @@ export class IndexedDbOutboxStore implements OutboxStore {
     (await database)?.close();
   }
 
-  private open(): Promise<IDBDatabase> {
+  private open(): Promise<IdbDatabase> {
     this.database ??= new Promise((resolve, reject) => {
       const request = this.factory.open(this.name, 1);
       request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'key' });
