@@ -12,7 +12,7 @@ ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json nest-cli.json ./
+COPY tsconfig.json tsconfig.client.json nest-cli.json ./
 COPY src ./src
 COPY web ./web
 # postinstall generated the client already; generating explicitly keeps the build working

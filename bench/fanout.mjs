@@ -65,7 +65,7 @@ async function run(urls, side) {
 
 /** Tessera through its typed client: members follow a session feed, writers update one block each. */
 async function tessera(urls) {
-  const { TesseraClient } = await import('../dist/client/tessera-client.js');
+  const { TesseraClient } = await import('../src/client/dist/index.js');
   const api = httpClient(urls[0]);
   const targets = [];
   for (let r = 0; r < rooms; r++) {

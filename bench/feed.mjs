@@ -99,7 +99,7 @@ try {
   const feed = await measure(api, feedTarget, latencies);
   for (const f of feeds) f.close();
 
-  const { TesseraClient } = await import('../dist/client/tessera-client.js');
+  const { TesseraClient } = await import('../src/client/dist/index.js');
   const socketTarget = await newTarget(api);
   const members = [];
   for (let i = 0; i < readers; i++) {

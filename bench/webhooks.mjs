@@ -59,7 +59,7 @@ try {
   const token = registered.accessToken;
   const api = httpClient(server.url, { connections: sessions + 2 });
   const auth = { authorization: `Bearer ${token}` };
-  const { TesseraClient } = await import('../dist/client/tessera-client.js');
+  const { TesseraClient } = await import('../src/client/dist/index.js');
   const targets = [];
   const members = [];
   for (let i = 0; i < sessions; i++) {

@@ -1,9 +1,10 @@
 /**
  * Builds the editor page into dist/public after `nest build`: the page's TypeScript is
- * transpiled (types are checked by `npm run check`), the typed client is the one the
- * server build emitted, and socket.io-client's browser module comes from its package.
+ * transpiled (types are checked by `npm run check`), the client package is the one
+ * `tsc -p tsconfig.client.json` emitted (all but its Node.js file store), and
+ * socket.io-client's browser module comes from its package.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,10 @@ for (const page of ['editor', 'share', 'dom']) {
 }
 copyFileSync(join(root, 'web', 'index.html'), join(out, 'index.html'));
 copyFileSync(join(root, 'web', 'editor.css'), join(assets, 'editor.css'));
-copyFileSync(join(root, 'dist', 'client', 'tessera-client.js'), join(assets, 'tessera-client.js'));
+const client = join(root, 'src', 'client', 'dist');
+mkdirSync(join(assets, 'client'), { recursive: true });
+for (const file of readdirSync(client).filter((name) => name.endsWith('.js') && name !== 'file-store.js')) {
+  copyFileSync(join(client, file), join(assets, 'client', file));
+}
 const socketIoClient = dirname(createRequire(import.meta.url).resolve('socket.io-client/package.json'));
 copyFileSync(join(socketIoClient, 'dist', 'socket.io.esm.min.js'), join(assets, 'socket.io.esm.min.js'));

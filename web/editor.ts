@@ -1,15 +1,27 @@
 /**
  * Tessera's editor page: a small collaborative block editor on the typed client. It opens
- * a session by key (`/?=XYZ`) or creates one, edits blocks with versioned writes over the
- * socket, shows who is here and where their cursor is, resolves conflicts with the user,
+ * a session by key (`/?=XYZ`) or creates one, edits blocks through the client's outbox (shown
+ * at once, kept in IndexedDB until the server answers, so edits made offline survive a reload
+ * and are applied once when the network returns), shows who is here and where their cursor is, resolves conflicts with the user,
  * runs exports and generation jobs with live progress, and lets the owner invite people by
  * link and manage their roles; a role taken away takes effect on the page at once.
  */
-import { TesseraClient, TesseraError, type BlockView, type ChangeEvent, type Member, type SessionFeed } from 'tessera-client';
+import {
+  IndexedDbOutboxStore,
+  MemoryOutboxStore,
+  Outbox,
+  SessionView,
+  TesseraClient,
+  TesseraError,
+  type BlockView,
+  type ChangeEvent,
+  type Member,
+  type Outcome,
+  type SessionFeed,
+} from 'tessera-client';
 import { create, element } from './dom.js';
 import { ShareDialog, type Role } from './share.js';
 
-const SAVE_AFTER_MS = 400;
 const IDENTITY_KEY = 'tessera.identity';
 
 interface Identity {
@@ -27,16 +39,14 @@ interface JobEvent {
   error?: { code: string; message: string };
 }
 
-/** One block on the page: what the server last acknowledged, and what the user typed since. */
+/** One block on the page: the block as the session view shows it (the user's pending edits on top). */
 interface Row {
   view: BlockView;
   item: HTMLLIElement;
   text: HTMLTextAreaElement;
   cursors: HTMLElement;
-  /** The text differs from `view` and is not saved yet. */
-  dirty: boolean;
-  saving: boolean;
-  timer?: ReturnType<typeof setTimeout>;
+  /** Edits typed here that are being queued: the text field is not overwritten meanwhile. */
+  typing: number;
 }
 
 const textOf = (block: BlockView) => {
@@ -46,11 +56,14 @@ const textOf = (block: BlockView) => {
 
 let identity: Identity = { name: 'Anonymous' };
 let client: TesseraClient;
+let outbox: Outbox;
+/** False when this browser has no IndexedDB: unsent edits then live only as long as the page. */
+let durable = true;
 let feed: SessionFeed | undefined;
+let view: SessionView | undefined;
 let sessionKey: string | undefined;
 const rows = new Map<string, Row>();
 let members: Member[] = [];
-let creating = 0;
 /** The caller's role in the open session: it decides what the page offers. */
 let role: Role = 'editor';
 /** The open session's listeners, removed when another session (or the same one again) opens. */
@@ -105,8 +118,9 @@ async function loadIdentity(): Promise<Identity> {
 
 // ---------------------------------------------------------------------------- connection and unsynced edits
 
+/** Edits not yet answered by the server (all sessions: the outbox sends them in order), and typing being queued. */
 function unsynced(): number {
-  return [...rows.values()].filter((r) => r.dirty || r.saving).length + creating;
+  return (outbox?.unsent ?? 0) + [...rows.values()].filter((r) => r.typing > 0).length;
 }
 
 function showConnection(): void {
@@ -118,32 +132,41 @@ function showConnection(): void {
   const badge = element('unsynced');
   badge.hidden = pending === 0;
   badge.textContent = `${pending} unsynced ${pending === 1 ? 'edit' : 'edits'}`;
-  for (const row of rows.values()) row.item.classList.toggle('pending', row.dirty || row.saving);
+  for (const row of rows.values()) row.item.classList.toggle('pending', row.typing > 0 || (view?.pending(row.view.id).length ?? 0) > 0);
 }
 
+// Queued edits are kept in IndexedDB: leaving loses nothing, unless an edit is still being stored or there is no IndexedDB.
 window.addEventListener('beforeunload', (event) => {
-  if (unsynced() > 0) {
+  const typing = [...rows.values()].some((r) => r.typing > 0);
+  if (typing || (!durable && (outbox?.unsent ?? 0) > 0)) {
     event.preventDefault();
     event.returnValue = '';
   }
 });
 
-/** Unsaved text is kept per session in this browser, so a reload picks it up where it was. */
-const draftsKey = () => `tessera.drafts.${sessionKey}`;
-function saveDrafts(): void {
-  const drafts: Record<string, { base: number; text: string }> = {};
-  for (const [id, row] of rows) if (row.dirty) drafts[id] = { base: row.view.version, text: row.text.value };
-  if (Object.keys(drafts).length) localStorage.setItem(draftsKey(), JSON.stringify(drafts));
-  else localStorage.removeItem(draftsKey());
-}
+// A browser that knows it is offline says so before the socket notices: stop trying, and start again when it returns.
+window.addEventListener('offline', () => client?.socket.disconnect());
+window.addEventListener('online', () => client?.socket.connect());
 
 // ---------------------------------------------------------------------------- blocks
 
 function sortedRows(): Row[] {
-  return [...rows.values()].sort((a, b) => (a.view.position < b.view.position ? -1 : a.view.position > b.view.position ? 1 : 0));
+  const order = new Map((view?.blocks ?? []).map((block, index) => [block.id, index]));
+  return [...rows.values()].filter((row) => order.has(row.view.id)).sort((a, b) => order.get(a.view.id)! - order.get(b.view.id)!);
 }
 
+/** Shows the session view's document: new rows, changed text (unless the user is typing there), order. */
 function render(): void {
+  if (view) {
+    const blocks = view.blocks;
+    const present = new Set(blocks.map((block) => block.id));
+    for (const id of [...rows.keys()]) if (!present.has(id)) rows.delete(id);
+    for (const block of blocks) {
+      const row = rowFor(block);
+      row.view = block;
+      if (row.typing === 0 && row.text.value !== textOf(block)) row.text.value = textOf(block);
+    }
+  }
   const list = element<HTMLOListElement>('blocks');
   const ordered = sortedRows();
   ordered.forEach((row, index) => {
@@ -155,14 +178,14 @@ function render(): void {
   showConnection();
 }
 
-function rowFor(view: BlockView): Row {
-  const existing = rows.get(view.id);
+function rowFor(block: BlockView): Row {
+  const existing = rows.get(block.id);
   if (existing) return existing;
   const item = create('li', { className: 'block' });
-  item.dataset.id = view.id;
-  item.dataset.type = view.type;
+  item.dataset.id = block.id;
+  item.dataset.type = block.type;
   const head = create('div', { className: 'block-head' });
-  const type = create('span', { className: 'type', textContent: view.type });
+  const type = create('span', { className: 'type', textContent: block.type });
   const cursors = create('span', { className: 'cursors' });
   const actions = create('span', { className: 'actions' });
   const up = create('button', { type: 'button', className: 'quiet', textContent: '↑', title: 'Move up' });
@@ -173,19 +196,13 @@ function rowFor(view: BlockView): Row {
   remove.setAttribute('aria-label', 'Delete block');
   actions.append(up, down, remove);
   head.append(type, cursors, actions);
-  const text = create('textarea', { rows: 2, value: textOf(view), readOnly: role === 'viewer' });
-  text.setAttribute('aria-label', `${view.type} text`);
+  const text = create('textarea', { rows: 2, value: textOf(block), readOnly: role === 'viewer' });
+  text.setAttribute('aria-label', `${block.type} text`);
   item.append(head, text);
-  const row: Row = { view, item, text, cursors, dirty: false, saving: false };
-  rows.set(view.id, row);
+  const row: Row = { view: block, item, text, cursors, typing: 0 };
+  rows.set(block.id, row);
 
-  text.addEventListener('input', () => {
-    row.dirty = text.value !== textOf(row.view);
-    saveDrafts();
-    clearTimeout(row.timer);
-    row.timer = setTimeout(() => void save(row), SAVE_AFTER_MS);
-    showConnection();
-  });
+  text.addEventListener('input', () => void edit(row, text.value));
   const tellCursor = () => feed?.updatePresence({ cursor: { blockId: row.view.id, offset: text.selectionStart ?? 0 } });
   text.addEventListener('focus', tellCursor);
   text.addEventListener('keyup', tellCursor);
@@ -197,97 +214,86 @@ function rowFor(view: BlockView): Row {
 }
 
 /**
- * A newer acknowledged version. While the user is mid-edit only its position is taken: the
- * edit stays based on the version the user saw, so saving it meets the newer one as a
- * conflict the user resolves, never silently overwrites it.
+ * Every change of the text is queued at once, based on the version the user sees: it shows
+ * now, survives a reload, and quick typing folds into one entry while an earlier one is out.
  */
-function accept(view: BlockView, own = false): void {
-  const row = rowFor(view);
-  if (view.version < row.view.version) return;
-  if (!own && (row.dirty || row.saving)) {
-    row.view = { ...row.view, position: view.position };
-    return;
-  }
-  row.view = view;
-  if (!row.dirty) row.text.value = textOf(view);
-  row.dirty = row.text.value !== textOf(view);
-}
-
-async function save(row: Row): Promise<void> {
-  if (!feed || !row.dirty || row.saving) return;
-  const text = row.text.value;
-  row.saving = true;
+async function edit(row: Row, text: string): Promise<void> {
+  if (!view || role === 'viewer') return;
+  row.typing++;
   showConnection();
   try {
-    accept(await feed.update(row.view.id, row.view.version, { content: { ...row.view.content, text } }), true);
+    await view.update(row.view.id, { content: { ...row.view.content, text } });
   } catch (error) {
-    if (error instanceof TesseraError && error.code === 'VERSION_CONFLICT') {
-      row.saving = false;
-      await resolveConflict(row, text, error.details.current as BlockView);
-    } else if (error instanceof TesseraError && error.code === 'READ_ONLY') {
-      // The role was lowered before the edit arrived: it cannot be saved, so it is not kept.
-      row.text.value = textOf(row.view);
-      say('This session is read only for you now: your last edit was not saved.');
-    } else {
-      // Offline or refused: the edit stays unsynced and is sent again on reconnect.
-      element('start-error').textContent = error instanceof Error ? error.message : String(error);
-    }
+    element('start-error').textContent = error instanceof Error ? error.message : String(error);
   } finally {
-    row.saving = false;
-    row.dirty = row.text.value !== textOf(row.view);
-    saveDrafts();
-    showConnection();
-    if (row.dirty && feed && client.socket.connected) row.timer = setTimeout(() => void save(row), SAVE_AFTER_MS);
+    row.typing--;
+    render();
   }
 }
 
-/** Someone else's write won: both versions are shown and the user picks. */
-async function resolveConflict(row: Row, mine: string, current: BlockView): Promise<void> {
+/** What the outbox says of each edit of this session: conflicts go to the user, refusals are told. */
+function onOutcome(outcome: Outcome): void {
+  if (outcome.kind === 'conflict') {
+    const content = outcome.entry.edit.op === 'update' ? outcome.entry.edit.content : undefined;
+    if (content) void resolveConflict(outcome.current, typeof content.text === 'string' ? content.text : '');
+  } else if (outcome.kind === 'rejected') {
+    if (outcome.error.code === 'READ_ONLY') say('This session is read only for you now: your last edit was not saved.');
+    else if (outcome.error.code !== 'BLOCK_NOT_FOUND') element('start-error').textContent = outcome.error.message;
+  }
+  render();
+}
+
+/** Conflicts waiting for the dialog, by block: a later edit of the same block replaces what "mine" shows. */
+const conflicts = new Map<string, { current: BlockView; mine: string }>();
+let resolving = false;
+
+/** Someone else's write won: both versions are shown and the user picks, one block at a time. */
+async function resolveConflict(current: BlockView, mine: string): Promise<void> {
+  conflicts.set(current.id, { current, mine });
+  if (resolving) return;
+  resolving = true;
+  try {
+    for (let next = conflicts.entries().next(); !next.done; next = conflicts.entries().next()) {
+      const [id, conflict] = next.value;
+      conflicts.delete(id);
+      await askUser(conflict.current, conflict.mine);
+    }
+  } finally {
+    resolving = false;
+  }
+}
+
+async function askUser(current: BlockView, mine: string): Promise<void> {
   const dialog = element<HTMLDialogElement>('conflict');
   element('conflict-mine').textContent = mine;
   element('conflict-theirs').textContent = textOf(current);
   const by = current.updatedBy?.displayName ?? 'someone';
   element('conflict-who').textContent = `${by} saved version ${current.version} of this block before your edit reached the server.`;
   element('conflict-theirs-caption').textContent = `${by}'s version`;
-  row.view = current;
   dialog.returnValue = '';
   dialog.showModal();
   const choice = await new Promise<string>((resolve) =>
     dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true }),
   );
-  if (choice === 'mine') {
-    row.text.value = mine;
-    row.dirty = true;
-    await save(row);
-  } else {
-    row.text.value = textOf(current);
-    row.dirty = false;
-  }
+  const block = view?.block(current.id);
+  // "Mine": a new edit on top of the version the user was just shown.
+  if (choice === 'mine' && view && block) await view.update(block.id, { content: { ...block.content, text: mine } });
+  render();
 }
 
 async function move(row: Row, step: -1 | 1): Promise<void> {
   const ordered = sortedRows();
   const neighbour = ordered[ordered.indexOf(row) + step];
-  if (!feed || !neighbour) return;
-  const anchor = step < 0 ? { beforeId: neighbour.view.id } : { afterId: neighbour.view.id };
-  try {
-    accept(await feed.move(row.view.id, row.view.version, anchor), true);
-    render();
-    row.text.focus();
-  } catch (error) {
-    if (error instanceof TesseraError && error.code === 'VERSION_CONFLICT') accept(error.details.current as BlockView);
-  }
+  if (!view || !neighbour) return;
+  await view.move(row.view.id, step < 0 ? { beforeId: neighbour.view.id } : { afterId: neighbour.view.id });
+  render();
+  row.text.focus();
 }
 
 async function removeBlock(row: Row): Promise<void> {
-  if (!feed) return;
-  try {
-    await feed.delete(row.view.id, row.view.version);
-    rows.delete(row.view.id);
-    render();
-  } catch (error) {
-    if (error instanceof TesseraError && error.code === 'VERSION_CONFLICT') accept(error.details.current as BlockView);
-  }
+  if (!view) return;
+  await view.delete(row.view.id);
+  render();
 }
 
 function onChange(change: ChangeEvent): void {
@@ -297,10 +303,6 @@ function onChange(change: ChangeEvent): void {
     element('session-title').textContent = change.session.title || 'Untitled';
   }
   if (change.member) share.membersChanged();
-  if (!change.block) return;
-  if (change.kind === 'block.deleted') rows.delete(change.block.id);
-  else accept(change.block);
-  render();
 }
 
 // ---------------------------------------------------------------------------- history: undo, redo, earlier changes
@@ -337,7 +339,7 @@ function onHistoryKey(event: KeyboardEvent): void {
   const key = event.key.toLowerCase();
   if (key !== 'z' && key !== 'y') return;
   const typing = [...rows.values()].find((row) => row.text === document.activeElement);
-  if (typing && (typing.dirty || typing.saving)) return;
+  if (typing && (typing.typing > 0 || (view?.pending(typing.view.id).length ?? 0) > 0)) return;
   event.preventDefault();
   void invert(key === 'y' || event.shiftKey ? 'redo' : 'undo');
 }
@@ -499,36 +501,28 @@ async function openSession(key: string): Promise<void> {
   link.href = `/?=${session.key}`;
   link.textContent = `${location.origin}/?=${session.key}`;
   document.title = `${session.title || 'Untitled'} · Tessera`;
+  view?.close();
   rows.clear();
   latestSeq = 0;
   trackSeq(session.seq);
-  for (const block of session.blocks) accept(block);
-  const drafts = JSON.parse(localStorage.getItem(draftsKey()) ?? '{}') as Record<string, { base: number; text: string }>;
-  for (const [id, draft] of Object.entries(drafts)) {
-    const row = rows.get(id);
-    if (!row) continue;
-    row.text.value = draft.text;
-    row.dirty = draft.text !== textOf(row.view);
-    // Based on an older version: saving meets the conflict, and the user chooses.
-    if (draft.base < row.view.version) row.view = { ...row.view, version: draft.base };
-  }
+  // The server's blocks with this browser's unsent edits of the session on top (kept from before a reload too).
+  const opened = new SessionView(client.feed(session.key), outbox, session.blocks);
+  view = opened;
+  feed = opened.feed;
   share.setSession(session.key, session.role);
   applyRole(session.role);
   render();
-  // Writes go over the session's feed: the buttons that make them wait until it is joined.
-  setWritable(false);
-  const joined = await client.join(session.key, session.seq);
-  feed = joined;
-  setWritable(true);
   unsubscribe = [
-    joined.on('change', onChange),
-    joined.on('presence', (list) => {
+    opened.on('document', render),
+    opened.on('outcome', onOutcome),
+    opened.on('reset', () => void openSession(session.key)),
+    feed.on('change', onChange),
+    feed.on('presence', (list) => {
       members = list;
       showCursors();
     }),
-    joined.on('reset', () => void openSession(session.key)),
-    joined.on('role', (next) => roleChanged(next as Role)),
-    joined.on('revoked', (reason) =>
+    feed.on('role', (next) => roleChanged(next as Role)),
+    feed.on('revoked', (reason) =>
       closeSession(
         reason === 'deleted'
           ? 'This session was deleted.'
@@ -536,9 +530,12 @@ async function openSession(key: string): Promise<void> {
       ),
     ),
   ];
+  // Edits are queued even before the join; the buttons wait for it so the page shows the room first.
+  setWritable(false);
+  const joined = await client.join(session.key, session.seq);
+  setWritable(true);
   members = joined.members;
   showCursors();
-  for (const row of rows.values()) if (row.dirty) void save(row);
 }
 
 /** A line under the session's title: what just changed for the user. */
@@ -558,16 +555,8 @@ function applyRole(next: Role): void {
   element('role-badge').textContent = viewer ? 'Read only' : role === 'owner' ? 'Owner' : 'Editor';
   element('add-form').hidden = viewer;
   element('generate-form').hidden = viewer;
-  for (const row of rows.values()) {
-    row.text.readOnly = viewer;
-    if (viewer && row.dirty && !row.saving) {
-      // Unsaved text a viewer can no longer save.
-      clearTimeout(row.timer);
-      row.text.value = textOf(row.view);
-      row.dirty = false;
-    }
-  }
-  if (viewer) saveDrafts();
+  // Edits still queued when the role was lowered come back refused (READ_ONLY), and the page shows the server's text.
+  for (const row of rows.values()) row.text.readOnly = viewer;
   share.setRole(role);
   showConnection();
 }
@@ -586,10 +575,10 @@ function closeSession(message: string): void {
   for (const off of unsubscribe) off();
   unsubscribe = [];
   feed = undefined;
+  view?.close();
+  view = undefined;
   share.close();
-  for (const row of rows.values()) clearTimeout(row.timer);
   rows.clear();
-  localStorage.removeItem(draftsKey());
   render();
   history.replaceState(null, '', '/');
   document.title = 'Tessera editor';
@@ -650,22 +639,16 @@ function wireForms(): void {
   });
   element<HTMLFormElement>('add-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    if (!feed) return;
+    if (!view) return;
     const type = element<HTMLSelectElement>('add-type').value;
-    creating++;
-    showConnection();
-    feed
-      .create({ type, content: { text: '' } })
-      .then((block) => {
-        accept(block);
+    // The block has its id from the start: it shows at once, and edits to it queue behind its creation.
+    view.create({ type, content: { text: '' } }).then(
+      (entry) => {
         render();
-        rows.get(block.id)?.text.focus();
-      })
-      .catch((error: Error) => (element('start-error').textContent = error.message))
-      .finally(() => {
-        creating--;
-        showConnection();
-      });
+        rows.get(entry.edit.id)?.text.focus();
+      },
+      (error: Error) => (element('start-error').textContent = error.message),
+    );
   });
   element<HTMLFormElement>('export-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -683,17 +666,31 @@ function wireForms(): void {
   });
 }
 
+/** The outbox in IndexedDB (what it holds from before a reload is sent at once), or in memory where there is none. */
+async function openOutbox(): Promise<Outbox> {
+  if (globalThis.indexedDB) {
+    const stored = new Outbox(client, new IndexedDbOutboxStore());
+    const opened = await stored.open().then(
+      () => true,
+      () => false,
+    );
+    if (opened) return stored;
+  }
+  durable = false;
+  const memory = new Outbox(client, new MemoryOutboxStore());
+  await memory.open();
+  return memory;
+}
+
 async function main(): Promise<void> {
   wireForms();
   wireHistory();
   identity = await loadIdentity();
   element('me').textContent = `You are ${identity.name}`;
   client = new TesseraClient({ url: location.origin, token: identity.token });
-  client.socket.on('connect', () => {
-    showConnection();
-    // Edits made while offline go out once the session is joined again.
-    setTimeout(() => rows.forEach((row) => row.dirty && void save(row)), 200);
-  });
+  outbox = await openOutbox();
+  outbox.on('status', showConnection);
+  client.socket.on('connect', showConnection);
   client.socket.on('disconnect', showConnection);
   client.socket.on('job', (event: JobEvent) => showJob(event));
   await client.connect().catch(() => undefined);

@@ -1,7 +1,5 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import type { BlockView } from '../contract/block.js';
-import type { ChangeEvent } from '../contract/change.js';
-import type { Member } from '../contract/presence.js';
+import type { BlockView, ChangeEvent, Member } from './protocol.js';
 
 /** The protocol this client speaks (see the server's collab.protocol). */
 export const CLIENT_PROTOCOL = 2;
@@ -45,6 +43,13 @@ export interface Conflict {
   actor: { userId: string | null; displayName: string };
 }
 
+export interface WriteOptions {
+  /** The write's idempotency key; a new one by default. Keep it to send the same write again later. */
+  idempotencyKey?: string;
+  /** How long the write keeps being sent again while it gets no answer (default 30 s; Infinity: until closed). */
+  deadlineMs?: number;
+}
+
 type Ack = { ok: true; [field: string]: unknown } | { ok: false; code: string; message: string; [field: string]: unknown };
 type Listener<T> = (value: T) => void;
 
@@ -53,9 +58,16 @@ export class TesseraClient {
   readonly socket: Socket;
   private readonly feeds = new Map<string, SessionFeed>();
   private closed = false;
+  private readonly closing = new Set<() => void>();
+
+  /** The server's base URL, without a trailing slash. */
+  readonly url: string;
+  readonly token?: string;
 
   constructor(options: ClientOptions) {
-    this.socket = io(`${options.url.replace(/\/$/, '')}/collab`, {
+    this.url = options.url.replace(/\/$/, '');
+    this.token = options.token;
+    this.socket = io(`${this.url}/collab`, {
       path: '/socket.io',
       transports: ['websocket'],
       auth: { token: options.token, protocol: CLIENT_PROTOCOL },
@@ -111,9 +123,15 @@ export class TesseraClient {
 
   /** Joins a session's room; the feed then delivers its changes in seq order, gap-free. */
   async join(key: string, since?: number): Promise<SessionFeed> {
+    const feed = this.feed(key);
+    await feed.start(since);
+    return feed;
+  }
+
+  /** The session's feed, before it is joined: listeners added now hear the changes the join brings. */
+  feed(key: string): SessionFeed {
     const feed = this.feeds.get(key) ?? new SessionFeed(this, key);
     this.feeds.set(key, feed);
-    await feed.start(since);
     return feed;
   }
 
@@ -125,6 +143,12 @@ export class TesseraClient {
   close(): void {
     this.closed = true;
     this.socket.close();
+    for (const onClose of [...this.closing]) onClose();
+  }
+
+  /** True once `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Emits an event and resolves with its ack's fields, or rejects with a TesseraError. */
@@ -142,9 +166,9 @@ export class TesseraClient {
    * same key after a lost ack, a reconnect (to any instance) or a "retry" refusal, until it is
    * answered or WRITE_DEADLINE_MS pass. A retry of a write that applied gets its first ack.
    */
-  async write<T = Record<string, unknown>>(event: string, payload: Record<string, unknown>): Promise<T> {
-    const keyed = { ...payload, idempotencyKey: globalThis.crypto.randomUUID() };
-    const deadline = Date.now() + WRITE_DEADLINE_MS;
+  async write<T = Record<string, unknown>>(event: string, payload: Record<string, unknown>, options: WriteOptions = {}): Promise<T> {
+    const keyed = { ...payload, idempotencyKey: options.idempotencyKey ?? globalThis.crypto.randomUUID() };
+    const deadline = Date.now() + (options.deadlineMs ?? WRITE_DEADLINE_MS);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.connected(deadline - Date.now());
@@ -152,7 +176,7 @@ export class TesseraClient {
       } catch (error) {
         const again = !(error instanceof TesseraError) || SEND_AGAIN.has(error.code);
         if (!again || this.closed || Date.now() >= deadline) throw error;
-        await pause(Math.min(1000, 50 * 2 ** attempt));
+        await pause(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
       }
     }
   }
@@ -172,19 +196,23 @@ export class TesseraClient {
     }
   }
 
-  /** Resolves once the socket is connected, or rejects after `timeoutMs`. */
+  /** Resolves once the socket is connected, or rejects after `timeoutMs` (never, if infinite) or on close. */
   private connected(timeoutMs: number): Promise<void> {
     if (this.socket.connected) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('client closed'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.socket.off('connect', onConnect);
-        reject(new Error('not connected'));
-      }, timeoutMs);
-      const onConnect = () => {
+      const settle = (error?: Error) => {
         clearTimeout(timer);
-        resolve();
+        this.socket.off('connect', onConnect);
+        this.closing.delete(onClose);
+        if (error) reject(error);
+        else resolve();
       };
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => settle(new Error('not connected')), timeoutMs) : undefined;
+      const onConnect = () => settle();
+      const onClose = () => settle(new Error('client closed'));
       this.socket.once('connect', onConnect);
+      this.closing.add(onClose);
     });
   }
 

@@ -22,7 +22,7 @@ export interface SpawnOptions {
 
 /** Builds `dist/` (with the editor page) once if it is missing (CI builds before testing). */
 export function ensureBuilt(): void {
-  if (!['dist/main.js', 'dist/worker.js', 'dist/public/index.html'].every((file) => existsSync(file))) {
+  if (!['dist/main.js', 'dist/worker.js', 'dist/public/index.html', 'src/client/dist/index.js'].every((file) => existsSync(file))) {
     spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
   }
 }
