@@ -396,12 +396,12 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     await a.app.get(SweepWebhooksProcessor).handle();
     const seq = (await a.request('GET', `/api/sessions/${key}`, { token: me.token })).body.seq as number;
     expect(seq).toBe(62);
-    await until(() => receiver.at('/race').length > 0 && seqsAt('/race', hook!.secret).at(-1) === seq, 15_000);
+    await until(() => receiver.at('/race').length > 0 && seqsAt('/race', hook!.secret).at(-1) === seq, 45_000);
     await new Promise((r) => setTimeout(r, 300));
     const seqs = seqsAt('/race', hook!.secret);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0] + i));
     expect(seqs[0]).toBeGreaterThan(2);
-  }, 40_000);
+  }, 60_000);
 
   it('delivers a change whose queued job was lost, from the sweep', async () => {
     const env = { ...isolatedRedis('webhooks-lost'), WEBHOOK_ALLOW_PRIVATE: 'true' };
