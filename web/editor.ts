@@ -135,14 +135,47 @@ function showConnection(): void {
   for (const row of rows.values()) row.item.classList.toggle('pending', row.typing > 0 || (view?.pending(row.view.id).length ?? 0) > 0);
 }
 
-// Queued edits are kept in IndexedDB: leaving loses nothing, unless an edit is still being stored or there is no IndexedDB.
+/**
+ * Queued edits are kept in IndexedDB, whose writes finish after the page may be gone: text
+ * still being stored when the page is left is also written to localStorage at once (which is
+ * synchronous), and queued again as an edit when the session opens next. Without IndexedDB,
+ * leaving with unsent edits asks first.
+ */
+const RESCUE_KEY = 'tessera.rescue';
+
 window.addEventListener('beforeunload', (event) => {
-  const typing = [...rows.values()].some((r) => r.typing > 0);
-  if (typing || (!durable && (outbox?.unsent ?? 0) > 0)) {
+  const typing = [...rows.values()].filter((r) => r.typing > 0);
+  if (typing.length > 0 && sessionKey) {
+    localStorage.setItem(
+      RESCUE_KEY,
+      JSON.stringify({ key: sessionKey, texts: Object.fromEntries(typing.map((r) => [r.view.id, r.text.value])) }),
+    );
+  }
+  if (!durable && (outbox?.unsent ?? 0) > 0) {
     event.preventDefault();
     event.returnValue = '';
   }
 });
+
+/** Text that was still being stored when the page was left last time: queued again where it differs from what the view shows. */
+function rescueTyping(key: string): void {
+  const raw = localStorage.getItem(RESCUE_KEY);
+  if (!raw) return;
+  localStorage.removeItem(RESCUE_KEY);
+  let rescued: { key?: unknown; texts?: Record<string, unknown> };
+  try {
+    rescued = JSON.parse(raw) as typeof rescued;
+  } catch {
+    return;
+  }
+  if (rescued.key !== key || !rescued.texts) return;
+  for (const [id, text] of Object.entries(rescued.texts)) {
+    const row = rows.get(id);
+    if (!row || typeof text !== 'string' || text === textOf(row.view)) continue;
+    row.text.value = text;
+    void edit(row, text);
+  }
+}
 
 // A browser that knows it is offline says so before the socket notices: stop trying, and start again when it returns.
 window.addEventListener('offline', () => client?.socket.disconnect());
@@ -512,6 +545,7 @@ async function openSession(key: string): Promise<void> {
   share.setSession(session.key, session.role);
   applyRole(session.role);
   render();
+  if (role !== 'viewer') rescueTyping(session.key);
   unsubscribe = [
     opened.on('document', render),
     opened.on('outcome', onOutcome),

@@ -191,13 +191,12 @@ describeWithBrowser('the editor page in a browser', () => {
     await settle(() => ada.locator('#member-list li').first().textContent(), `${carolName}Owner`);
   }, 90_000);
 
-  it('a reload right after typing loses nothing: the edit waits in IndexedDB and is sent once the page is back', async () => {
+  it('a reload right after typing loses nothing: the edit waits in IndexedDB (or its rescue) and is sent once the page is back', async () => {
     const ada = await person();
     const key = await openNewSession(ada, 'Reloaded', 2);
     await blockText(ada, 0).fill('Saved before the reload');
     await synced(ada);
-    // Typed, and the page reloaded at once (a warning, if the edit was still being stored, is accepted).
-    ada.on('dialog', (dialog) => void dialog.accept());
+    // Typed, and the page reloaded at once: what IndexedDB had not stored yet was rescued through localStorage.
     await blockText(ada, 1).pressSequentially('Typed just before');
     await ada.reload();
     expect(new URL(ada.url()).search).toBe(`?=${key}`);
