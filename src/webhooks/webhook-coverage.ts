@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { WebhooksRepository } from './webhooks.repository.js';
 
 /** How long an answer is trusted on an instance that did not see the webhook change itself. */
-const TRUSTED_MS = 2000;
+/** How long an instance trusts what it read; a lane that just delivered is looked at again after it (see the deliverer). */
+export const COVERAGE_TRUSTED_MS = 2000;
 /** Owners remembered at most; past that the memory starts over (a miss costs one query). */
 const MAX_OWNERS = 10_000;
 
@@ -12,7 +13,7 @@ const MAX_OWNERS = 10_000;
  * session no webhook covers then costs no statement at all after its commit.
  *
  * Only the kick rides on this answer, never a delivery: a change opens its lanes in its own
- * transaction, so a stale "no" on another instance (for at most TRUSTED_MS after a webhook is
+ * transaction, so a stale "no" on another instance (for at most COVERAGE_TRUSTED_MS after a webhook is
  * created there) delays a delivery until the lane's next kick or the sweep, and loses nothing.
  * This instance forgets its answers whenever it creates or changes a webhook.
  */
@@ -28,7 +29,7 @@ export class WebhookCoverage {
     if (known && known.until > Date.now()) return known.covered;
     const covered = await this.webhooks.anyCovering(ownerId);
     if (this.owners.size >= MAX_OWNERS) this.owners.clear();
-    this.owners.set(key, { covered, until: Date.now() + TRUSTED_MS });
+    this.owners.set(key, { covered, until: Date.now() + COVERAGE_TRUSTED_MS });
     return covered;
   }
 

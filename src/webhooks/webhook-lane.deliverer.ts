@@ -7,6 +7,7 @@ import type { ChangeEvent } from '../contract/change.js';
 import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import { signWebhook } from './webhook-signature.js';
+import { COVERAGE_TRUSTED_MS } from './webhook-coverage.js';
 import { WebhookTransport, type WebhookAttempt } from './webhook-transport.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhooksRepository, type WebhookLane } from './webhooks.repository.js';
@@ -97,6 +98,12 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     // Its session was deleted meanwhile: the next run ends the lane and lets `session.deleted` go.
     if (!more) more = ended || (await this.changes.logAfter(sessionId, lane.sessionKey, lane.deliveredSeq, 1)).items.length > 0;
     if (more) await this.kick(webhookId, sessionId);
+    // A change committed on an instance that still trusted an older "no webhook here" kicked
+    // nothing: a lane that delivered is looked at once more after every such belief has expired.
+    else if (delivered > 0) {
+      const at = Date.now() + COVERAGE_TRUSTED_MS + 500;
+      await this.kick(webhookId, sessionId, COVERAGE_TRUSTED_MS + 500, `settle${Math.floor(at / 1000)}`);
+    }
     return { delivered };
   }
 
