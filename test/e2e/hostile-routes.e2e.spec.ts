@@ -139,6 +139,9 @@ describe('hostile input over every route and socket event', () => {
       { numRuns: 600 },
     );
     expect((await api.request('GET', '/api/health/ready')).status).toBe(200);
+    // The change feed with a valid key and token streams for ever; a draw that lands on it answers 200 with its headers.
+    await freshUser();
+    expect((await api.request('GET', `/api/sessions/${key}/events`, { token: userToken })).status).toBe(200);
   }, 120_000);
 
   it('every socket event, with payloads of any shape, acks without a 5xx and keeps the connection', async () => {

@@ -108,6 +108,11 @@ export async function request<T = any>(base: string, method: string, path: strin
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const signal = options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined;
   const response = await fetch(`${base}${path}`, { method, headers, body, signal });
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    // A change feed never ends by itself: its status and headers are the answer (test/helpers/sse.ts reads streams).
+    await response.body?.cancel();
+    return { status: response.status, headers: response.headers, body: undefined as T };
+  }
   const text = await response.text();
   let parsed: unknown = text;
   try {
