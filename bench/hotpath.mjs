@@ -99,6 +99,7 @@ try {
     },
   };
   const rows = [];
+  const breakdown = {};
   for (const [name, op] of Object.entries(paths)) {
     await closedLoop(op, { concurrency, seconds: 2 }); // warm-up (and cache fill), discarded
     await new Promise((resolve) => setTimeout(resolve, 700)); // background work of the warm-up settles
@@ -108,12 +109,15 @@ try {
     const [cpu1, sql1] = [await cpuSeconds(server.url), await statementCalls(stats)];
     let commands = 0;
     let scripts = 0;
+    const byCommand = {};
     for (const line of (await redis.info('commandstats')).split('\n')) {
       const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
       if (!m || m[1] === 'config' || m[1] === 'info') continue;
       commands += Number(m[2]);
+      byCommand[m[1]] = Number((Number(m[2]) / result.ops).toFixed(2));
       if (m[1] === 'evalsha' || m[1] === 'eval') scripts += Number(m[2]);
     }
+    breakdown[name] = byCommand;
     rows.push({
       name,
       'ops/s': Math.round(result.opsPerSec),
@@ -128,6 +132,8 @@ try {
   client.close();
   console.log(`\nHot path per request, one instance, ${concurrency} clients, ${seconds}s each, ${cpus().length} cores`);
   console.table(Object.fromEntries(rows.map(({ name, ...row }) => [name, row])));
+  console.log('\nRedis commands per request, by command (the background work of the measured phase included)');
+  console.table(breakdown);
 } finally {
   await stats?.end();
   await server?.stop();

@@ -118,7 +118,7 @@ async function queueRuns(prefix) {
   const dispatcher = new JobDispatcher(discovery, config);
   dispatcher.onModuleInit();
   const tesseraOptions = { ...workerOptions(config, 'collaboration'), autorun: true };
-  const noopName = JobName.WarmDocument;
+  const noopName = JobName.SweepPresence;
   const concurrencyOf = tesseraOptions.concurrency;
   // Alternating and averaged, bare first: the first run of a process also warms the JIT.
   const rounds = [];

@@ -26,7 +26,9 @@ export async function benchDatabase(label) {
 
 /** Runs the built API (`node dist/main.js --migrate`) and resolves once it answers /api/health/ready. */
 export async function startServer(env) {
-  const child = spawn(process.execPath, ['dist/main.js', '--migrate'], {
+  // BENCH_SERVER_NODE_ARGS: Node flags for the servers only, e.g. "--cpu-prof --cpu-prof-dir=prof".
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js', '--migrate'], {
     // Queues under the benchmark's prefix too, so dropRedisPrefix leaves nothing behind.
     env: { ...process.env, LOG_LEVEL: 'warn', ...(env.REDIS_PREFIX && { QUEUE_PREFIX: `${env.REDIS_PREFIX}bull` }), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,6 +1,5 @@
-import { Module, RequestMethod, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
-import { LoggerModule } from 'nestjs-pino';
 import { AdminModule } from './admin/admin.module.js';
 import { ArtifactsModule } from './artifacts/artifacts.module.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -10,7 +9,6 @@ import { ChangesModule } from './changes/changes.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { BroadcastModule } from './collaboration/broadcast.module.js';
 import { CollaborationModule } from './collaboration/collaboration.module.js';
-import { isOperationalRoute } from './common/operational-routes.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EventsModule } from './events/events.module.js';
@@ -44,29 +42,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot({
-          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-          pinoHttp: {
-            level: config.LOG_LEVEL,
-            genReqId: (req) => (req as { id?: string }).id ?? 'unknown',
-            serializers: {
-              req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-                id: req.id,
-                method: req.method,
-                // A signed download URL is a credential: its signature stays out of the logs.
-                url: req.url.replace(/([?&]signature=)[^&]*/, '$1[redacted]'),
-                remoteAddress: req.remoteAddress,
-              }),
-              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-            },
-            // Probes and scrapes are not traffic. The middleware layer rewrites `url`; `originalUrl` is the request's.
-            autoLogging: {
-              ignore: (req) => isOperationalRoute((req as { originalUrl?: string }).originalUrl ?? req.url ?? ''),
-            },
-            // A 4xx is the client's business, answered as designed: info, like any answer; a 5xx is ours.
-            customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-          },
-        }),
         EventEmitterModule.forRoot(),
         // The kernel: global infrastructure every feature may inject.
         MetricsModule,

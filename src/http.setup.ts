@@ -10,9 +10,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { SwaggerModule } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, type ProcessRole } from './app.module.js';
-import { FrameworkLogger } from './common/framework-logger.js';
+import { AppLogger, createRootLogger, logAnswers } from './common/app-logger.js';
 import { buildOpenApiDocument } from './common/openapi/openapi-document.js';
 import { RouteMethods } from './common/route-methods.js';
 import { RedisIoAdapter } from './collaboration/redis-io.adapter.js';
@@ -75,8 +74,12 @@ export async function createApp(
     logger: options.logger === false ? false : undefined,
     abortOnError: false,
   });
-  if (options.logger !== false) app.useLogger(new FrameworkLogger(app.get(PinoLogger)));
   const fastify = app.getHttpAdapter().getInstance();
+  if (options.logger !== false) {
+    const logger = createRootLogger(config.LOG_LEVEL);
+    app.useLogger(new AppLogger(logger));
+    logAnswers(fastify, logger);
+  }
   instrumentHttp(fastify, app.get(Metrics));
   if (tracing.enabled) annotateHttpSpans(fastify);
 

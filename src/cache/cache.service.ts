@@ -52,8 +52,8 @@ export interface Loadable<T> extends CacheEntry {
 type Read<T> = { hit: true; value: T } | { hit: false; gens: string[] | null };
 
 /**
- * Cache-aside over Redis. Invalidation bumps tag generations instead of deleting keys
- * (no KEYS, no SCAN on the write path). A reader stamps what it stores with the
+ * Cache-aside over Redis. Invalidation gives tags new (random) generations instead of
+ * deleting keys (no KEYS, no SCAN on the write path). A reader stamps what it stores with the
  * generations it saw *before* loading, so a value loaded before a write commits and
  * stored after that write invalidated is stamped with the old generation and never
  * served: the classic stale write-back cannot happen.
@@ -126,10 +126,11 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   async invalidate(tags: readonly string[]): Promise<void> {
     for (const tag of tags) this.unconfirmed.add(tag);
     if (!this.connected()) throw new AppError('SERVICE_UNAVAILABLE', 'The cache cannot confirm the change yet; retry shortly.');
-    // Separate commands, not an explicit pipeline: auto-pipelining sends them in the same
-    // write as every other request's commands of this event-loop turn.
+    // One SET per tag, not an explicit pipeline: auto-pipelining sends them in the same write
+    // as every other request's commands of this event-loop turn. A new random generation
+    // (not an INCR and its EXPIRE) is one command; entries only ever compare generations.
     const client = this.redis.client;
-    await Promise.all(tags.flatMap((tag) => [client.incr(this.genKey(tag)), client.expire(this.genKey(tag), GENERATION_TTL_SECONDS)]));
+    await Promise.all(tags.map((tag) => client.set(this.genKey(tag), String(randomInt(1, 2 ** 47)), 'EX', GENERATION_TTL_SECONDS)));
     for (const tag of tags) this.unconfirmed.delete(tag);
   }
 

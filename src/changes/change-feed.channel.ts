@@ -139,7 +139,7 @@ export class ChangeFeedChannel implements OnApplicationShutdown {
   private publish(channel: string, message: FeedMessage): void {
     const text = JSON.stringify(message);
     // Its own connection without the key prefix: SPUBLISH declares its channel a key, which a prefixed client would prefix again.
-    this.publisher ??= this.redis.create('change-feed-publisher', { prefixed: false, owned: false });
+    this.publisher ??= this.redis.create('change-feed-publisher', { prefixed: false, owned: false, pipelined: true });
     const sent = message.type === 'user.deleted' ? this.publisher.publish(channel, text) : this.publisher.spublish(channel, text);
     sent.catch((error: Error) => this.logger.warn(`publishing to ${channel} failed: ${error.message}`));
   }

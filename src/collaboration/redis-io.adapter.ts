@@ -63,7 +63,7 @@ export function createRoomAdapter(
   redis: RedisService,
   config: AppConfig,
 ): { adapter: ReturnType<typeof createShardedAdapter>; clients: Redis[] } {
-  const pub = quiet(redis.create('socket.io:pub', { prefixed: false, owned: false }), ['spublish', 'publish']);
+  const pub = quiet(redis.create('socket.io:pub', { prefixed: false, owned: false, pipelined: true }), ['spublish', 'publish']);
   const sub = quiet(redis.create('socket.io:sub', { prefixed: false, owned: false, waitForRedis: true }), [
     'ssubscribe',
     'sunsubscribe',

@@ -13,7 +13,6 @@ export const JobName = {
   SweepChanges: 'changes.sweep',
   SweepSnapshots: 'snapshots.sweep',
   SweepPresence: 'presence.sweep',
-  WarmDocument: 'document.warm',
   CleanupArtifacts: 'artifacts.cleanup',
   DeliverWebhook: 'webhook.deliver',
   RedeliverWebhook: 'webhook.redeliver',
@@ -33,7 +32,6 @@ export const QUEUE_OF: Readonly<Record<JobName, QueueName>> = {
   [JobName.SweepChanges]: 'collaboration',
   [JobName.SweepSnapshots]: 'collaboration',
   [JobName.SweepPresence]: 'collaboration',
-  [JobName.WarmDocument]: 'collaboration',
   [JobName.CleanupArtifacts]: 'collaboration',
   [JobName.DeliverWebhook]: 'webhooks',
   [JobName.RedeliverWebhook]: 'webhooks',
@@ -82,11 +80,6 @@ export interface ImageJob extends RequestedJob {
   blockId: string;
 }
 
-export interface SessionJob {
-  sessionId: string;
-  sessionKey: string;
-}
-
 export interface JobPayloads {
   [JobName.Export]: ExportJob;
   [JobName.Generate]: GenerateJob;
@@ -95,7 +88,6 @@ export interface JobPayloads {
   [JobName.SweepChanges]: Record<string, never>;
   [JobName.SweepSnapshots]: Record<string, never>;
   [JobName.SweepPresence]: Record<string, never>;
-  [JobName.WarmDocument]: SessionJob;
   [JobName.CleanupArtifacts]: Record<string, never>;
   [JobName.DeliverWebhook]: WebhookLaneJob;
   [JobName.RedeliverWebhook]: { webhookId: string; deliveryId: string };

@@ -20,11 +20,17 @@ export class RedisService implements OnModuleDestroy {
 
   /**
    * A dedicated connection (e.g. a subscriber), closed with the module unless `owned: false`
-   * (the caller closes it). `prefixed: false` for pub/sub, whose channels carry REDIS_PREFIX themselves.
+   * (the caller closes it). `prefixed: false` for pub/sub, whose channels carry REDIS_PREFIX
+   * themselves; `pipelined: true` for a publisher that only publishes.
    */
   create(
     name: string,
-    { prefixed = true, owned = true, waitForRedis = false }: { prefixed?: boolean; owned?: boolean; waitForRedis?: boolean } = {},
+    {
+      prefixed = true,
+      owned = true,
+      waitForRedis = false,
+      pipelined = prefixed,
+    }: { prefixed?: boolean; owned?: boolean; waitForRedis?: boolean; pipelined?: boolean } = {},
   ): Redis {
     const client = new Redis(this.config.REDIS_URL ?? DEFAULT_REDIS_URL, {
       keyPrefix: prefixed ? this.config.REDIS_PREFIX : undefined,
@@ -33,10 +39,10 @@ export class RedisService implements OnModuleDestroy {
       maxRetriesPerRequest: waitForRedis ? null : 1,
       connectTimeout: 2000,
       retryStrategy: (times) => Math.min(times * 200, 2000),
-      // The commands of one event-loop turn (many requests' decisions, reads and
-      // invalidations) leave in one write: a busy instance pays one syscall per turn, not
-      // one per command. Not for pub/sub connections, whose commands change their mode.
-      enableAutoPipelining: prefixed,
+      // The commands of one event-loop turn (many requests' decisions, reads, invalidations
+      // and publishes) leave in one write: a busy instance pays one syscall per turn, not one
+      // per command. Not for subscriber connections, whose commands change their mode.
+      enableAutoPipelining: pipelined,
     });
     let reported = false;
     client.on('error', (error: Error) => {

@@ -1,10 +1,8 @@
 import { Module } from '@nestjs/common';
 import { CacheModule } from '../cache/cache.module.js';
-import { QueuesModule } from '../queues/queues.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { ThemesModule } from '../themes/themes.module.js';
 import { DocumentWarmListener } from './document-warm.listener.js';
-import { WarmDocumentProcessor } from './document-warm.processor.js';
 import { DocumentReader } from './document.reader.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { SessionAccess } from './session-access.service.js';
@@ -23,7 +21,7 @@ import { TimeTravel } from './time-travel.service.js';
 import { TimeTravelRepository } from './time-travel.repository.js';
 
 @Module({
-  imports: [CacheModule, QueuesModule, RateLimitModule, ThemesModule],
+  imports: [CacheModule, RateLimitModule, ThemesModule],
   controllers: [SessionsController, SessionHistoryController],
   providers: [
     DocumentReader,
@@ -31,7 +29,6 @@ import { TimeTravelRepository } from './time-travel.repository.js';
     DocumentWarmListener,
     SessionAccess,
     SessionCacheListener,
-    WarmDocumentProcessor,
     IdempotencyRepository,
     SessionKeyGenerator,
     SessionKeyStats,
