@@ -33,6 +33,14 @@ const EVERY_MS = 2000;
 const TICKS_PER_SECOND = 100;
 
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+/** Whether the process still runs (a process that has exited has no resident set). */
+function alive(pid) {
+  try {
+    return /VmRSS:/.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** CPU ticks (user + system) used so far by each pid. */
 function ticks(pids) {
@@ -110,7 +118,9 @@ async function connections(server) {
   const room = socketRoom(server.pid);
   const count = Math.min(target, room);
   if (count < target) {
-    console.log(`The instance may open ${room} more files (ulimit -n): ${count} connections instead of ${target}.`);
+    console.log(
+      `The open-files limit (ulimit -n) leaves the instance room for ${room} sockets: ${count} connections instead of ${target}.`,
+    );
   }
   const rest = await memoryOf(server, 'at-rest');
   const before = mib(rest.rss);
@@ -128,9 +138,16 @@ async function connections(server) {
   // A shared 2-core machine connects ~100 sockets a second: the ramp may take 30 ms a socket.
   while (done.size < procs && Date.now() - started < Math.max(180_000, count * 30)) {
     await new Promise((resolve) => setTimeout(resolve, 500));
+    if (!alive(server.pid)) break;
     peak = Math.max(peak, rssMiB(server.pid));
   }
   const seconds = (Date.now() - started) / 1000;
+  if (!alive(server.pid)) {
+    // Out of memory, most likely (its stderr above says): how far it got is what the clients had connected.
+    const connected = [...progress.values()].reduce((n, m) => n + m.connected, 0);
+    await Promise.all(loaders.map((l) => l.stop()));
+    return { count, died: true, connected, before, peak, rest, seconds };
+  }
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const held = await activeConnections(server.url);
   const failed = [...progress.values()].reduce((n, m) => n + m.failed, 0);
@@ -242,41 +259,54 @@ try {
   if (phases.has('connections')) {
     servers.push(await startServer({ ...env, PORT: String(port) }));
     const sockets = await connections(servers[0]);
-    const line = (label, m) =>
-      `${label}: RSS ${mib(m.rss).toFixed(0)} MiB, heap used ${mib(m.heapUsed).toFixed(0)} of ${mib(m.heapTotal).toFixed(0)} MiB, external ${mib(m.external).toFixed(0)} MiB (array buffers ${mib(m.arrayBuffers).toFixed(0)})`;
-    console.log(
-      `\nConnections on one instance (${cpus().length} cores, ${nodeOptions}): ${sockets.held} of ${sockets.count} held, ${sockets.failed} failed, ramp ${sockets.seconds.toFixed(0)} s`,
-    );
-    console.log(line('at rest', sockets.rest));
-    console.log(line(`with ${sockets.held}`, sockets.holding));
-    console.log(
-      `per connection: ${sockets.perSocketKiB.toFixed(1)} KiB of RSS, ${sockets.heapPerSocketKiB.toFixed(1)} KiB of heap, ${sockets.externalPerSocketKiB.toFixed(1)} KiB external (peak RSS ${sockets.peak.toFixed(0)} MiB)`,
-    );
-    figures.push(
-      {
-        name: 'idle Socket.IO connections held by one instance',
-        value: sockets.held,
+    if (sockets.died) {
+      servers.pop();
+      console.log(
+        `\nConnections on one instance (${cpus().length} cores, ${nodeOptions}): the instance died after ${sockets.connected} of ${sockets.count} connected, ${sockets.seconds.toFixed(0)} s into the ramp (RSS ${sockets.before.toFixed(0)} MiB at rest, heap used ${mib(sockets.rest.heapUsed).toFixed(0)} MiB; last seen ${sockets.peak.toFixed(0)} MiB)`,
+      );
+      figures.push({
+        name: `idle Socket.IO connections held by one instance (${nodeOptions}): died after this many`,
+        value: sockets.connected,
         unit: 'sockets',
         baseline: { name: 'target', value: target },
-      },
-      {
-        name: `RSS of that instance with ${sockets.held} connections (${nodeOptions})`,
-        value: sockets.after,
-        unit: 'MiB',
-        higherIsBetter: false,
-        baseline: { name: 'budget (1 GiB)', value: 1024 },
-      },
-      {
-        name: `RSS per idle connection over ${sockets.before.toFixed(0)} MiB at rest (heap ${sockets.heapPerSocketKiB.toFixed(1)} KiB, external ${sockets.externalPerSocketKiB.toFixed(1)} KiB)`,
-        value: sockets.perSocketKiB,
-        unit: 'KiB',
-        higherIsBetter: false,
-      },
-    );
-    // The editing test gets two fresh instances: right after 10,000 disconnects, V8 has half a
-    // GiB of dead sockets it collects only when it needs the room, which is the first test's
-    // business, not the second's.
-    await servers.pop().stop();
+      });
+    } else {
+      const line = (label, m) =>
+        `${label}: RSS ${mib(m.rss).toFixed(0)} MiB, heap used ${mib(m.heapUsed).toFixed(0)} of ${mib(m.heapTotal).toFixed(0)} MiB, external ${mib(m.external).toFixed(0)} MiB (array buffers ${mib(m.arrayBuffers).toFixed(0)})`;
+      console.log(
+        `\nConnections on one instance (${cpus().length} cores, ${nodeOptions}): ${sockets.held} of ${sockets.count} held, ${sockets.failed} failed, ramp ${sockets.seconds.toFixed(0)} s`,
+      );
+      console.log(line('at rest', sockets.rest));
+      console.log(line(`with ${sockets.held}`, sockets.holding));
+      console.log(
+        `per connection: ${sockets.perSocketKiB.toFixed(1)} KiB of RSS, ${sockets.heapPerSocketKiB.toFixed(1)} KiB of heap, ${sockets.externalPerSocketKiB.toFixed(1)} KiB external (peak RSS ${sockets.peak.toFixed(0)} MiB)`,
+      );
+      figures.push(
+        {
+          name: 'idle Socket.IO connections held by one instance',
+          value: sockets.held,
+          unit: 'sockets',
+          baseline: { name: 'target', value: target },
+        },
+        {
+          name: `RSS of that instance with ${sockets.held} connections (${nodeOptions})`,
+          value: sockets.after,
+          unit: 'MiB',
+          higherIsBetter: false,
+          baseline: { name: 'budget (1 GiB)', value: 1024 },
+        },
+        {
+          name: `RSS per idle connection over ${sockets.before.toFixed(0)} MiB at rest (heap ${sockets.heapPerSocketKiB.toFixed(1)} KiB, external ${sockets.externalPerSocketKiB.toFixed(1)} KiB)`,
+          value: sockets.perSocketKiB,
+          unit: 'KiB',
+          higherIsBetter: false,
+        },
+      );
+      // The editing test gets two fresh instances: right after 10,000 disconnects, V8 has half a
+      // GiB of dead sockets it collects only when it needs the room, which is the first test's
+      // business, not the second's.
+      await servers.pop().stop();
+    }
   }
   if (!phases.has('editing')) {
     recordFigures('scale', figures);
