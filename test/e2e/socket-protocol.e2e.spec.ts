@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
+import { CollabServer } from '../../src/collaboration/collab.server.js';
+import { SocketEventsInFlight } from '../../src/collaboration/socket-ack.js';
 import { ack, connect, record, until } from '../helpers/sockets.js';
 import { currentRun } from '../helpers/test-environment.js';
 
@@ -77,5 +79,38 @@ describe('the socket protocol, two instances', () => {
     // Nine people (eight members and the owner) and ten colours: nobody shares one.
     expect(new Set(colours).size).toBe(presence.length);
     for (const colour of colours) expect(colour).toMatch(/^#[0-9a-f]{6}$/);
+  });
+
+  it('answers every event once and leaves the socket with the listeners it connected with, however many events it sent', async () => {
+    const owner = await createUser({ displayName: 'Busy' });
+    const key = (await a.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: owner.token })).body.key as string;
+    const socket = await open(a, owner.token);
+    const server = a.app.get(CollabServer).namespace.sockets.get(socket.id!)!;
+    const listeners = () => Object.fromEntries(server.eventNames().map((name) => [String(name), server.listenerCount(name)]));
+    const connected = listeners();
+    // Every handled event has its own listener; the ones bound per event are gone once it is answered.
+    expect(connected['session.join']).toBe(1);
+    expect(connected['block.update']).toBe(1);
+
+    expect((await ack(socket, 'session.join', { key })).ok).toBe(true);
+    const created = await ack(socket, 'block.create', { key, type: 'text', content: { n: 0 } });
+    // Concurrent writes (one succeeds, the others conflict), invalid payloads and a missing block, all at once.
+    const answers = await Promise.all([
+      ...Array.from({ length: 10 }, (_, n) => ack(socket, 'block.update', { key, id: created.block.id, version: 1, content: { n } })),
+      ...Array.from({ length: 10 }, () => ack(socket, 'block.update', { key, id: created.block.id })),
+      ack(socket, 'block.delete', { key, id: '00000000-0000-4000-8000-000000000000', version: 1 }),
+      ack(socket, 'session.leave', { key }),
+    ]);
+    expect(answers.filter((answer) => answer.ok)).toHaveLength(2);
+    expect(
+      answers
+        .slice(0, 10)
+        .filter((answer) => !answer.ok)
+        .map((answer) => answer.code),
+    ).toEqual(Array(9).fill('VERSION_CONFLICT'));
+    expect(new Set(answers.slice(10, 20).map((answer) => answer.code))).toEqual(new Set(['VALIDATION_FAILED']));
+    expect(answers[20].ok).toBe(false);
+    expect(listeners()).toEqual(connected);
+    expect(a.app.get(SocketEventsInFlight).count).toBe(0);
   });
 });
