@@ -40,7 +40,9 @@ export class TransactionHost {
 
   /**
    * Runs `fn` in a transaction, or inside the caller's one when already in a transaction.
-   * Tasks queued with `afterCommit` run (awaited, in order) once it has committed.
+   * Tasks queued with `afterCommit` start in order once it has committed, all in the same
+   * turn (so the changes of one transaction leave together, e.g. in one broadcast per
+   * session), and are all awaited: the first failure is thrown once every task has ended.
    */
   async run<T>(fn: () => Promise<T>, options?: { isolationLevel?: Prisma.TransactionIsolationLevel }): Promise<T> {
     if (this.storage.getStore()) return fn();
@@ -50,7 +52,8 @@ export class TransactionHost {
       timeout: 30_000,
       ...options,
     });
-    for (const task of afterCommit) await task();
+    const failed = (await Promise.allSettled(afterCommit.map((task) => task()))).find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     return result;
   }
 

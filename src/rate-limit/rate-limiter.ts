@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Principal } from '../common/principal.js';
@@ -62,6 +63,8 @@ const leaseOutcome = (raw: unknown, source: 'redis' | 'local'): LeaseOutcome | u
 
 /** A slot whose lookup never settled (its instance died) frees itself after this long. */
 const PENDING_LOOKUP_MS = 30_000;
+/** How long a starting instance waits for its rate-limit connection before it decides locally. */
+const READY_WAIT_MS = 3000;
 
 const UNLIMITED: Decision = { outcome: 'allowed', limit: null, remaining: 0, resetSeconds: 0 };
 export const STATS_KEY = 'rl:stats';
@@ -123,7 +126,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     this.client.defineCommand('rlConsume', { lua: CONSUME_SCRIPT });
     this.client.defineCommand('rlConsumeWithProbe', { lua: CONSUME_WITH_PROBE_SCRIPT });
     this.client.defineCommand('rlGiveBack', { lua: GIVE_BACK_SCRIPT });
@@ -131,6 +134,12 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
     this.client.defineCommand('rlProbeSettle', { numberOfKeys: 5, lua: PROBE_SETTLE_SCRIPT });
     const longest = Math.max(3600, this.config.KEY_PROBE_WINDOW_SECONDS, this.config.RATE_LIMIT_BLOCK_SECONDS) * 1000;
     this.sweeper = setInterval(() => this.local.sweep(longest), 60_000).unref();
+    // Decisions taken before the connection is up would be this instance's alone (local): the
+    // instance starts serving once it is, or after READY_WAIT_MS if Redis is away (the
+    // outage mode, from the start).
+    if (this.client.status !== 'ready') {
+      await once(this.client, 'ready', { signal: AbortSignal.timeout(READY_WAIT_MS) }).catch(() => undefined);
+    }
   }
 
   onModuleDestroy(): void {

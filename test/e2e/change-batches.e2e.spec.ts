@@ -105,6 +105,35 @@ describe('changes per session and tick (socket protocol 2), two instances', () =
     expect(strays.flat()).toEqual([]);
   }, 60_000);
 
+  it('sends the changes of one transaction (a batch of writes) as one adapter message and one `changes` event', async () => {
+    const { key, ids } = await sessionWithBlocks(2);
+    const reader = await open(b, 2);
+    const received = record<Batch>(reader, 'changes');
+    expect((await ack(reader, 'session.join', { key })).ok).toBe(true);
+    const redis = new Redis(currentRun().redisUrl);
+    try {
+      const messages: unknown[] = [];
+      redis.on('smessage', (_channel: string, message: string) => messages.push(message));
+      await redis.ssubscribe(`${prefix}socket.io#/collab#s:${key}#`);
+      const ops = [
+        { op: 'update', id: ids[0], version: 1, content: { n: 'a' } },
+        { op: 'update', id: ids[1], version: 1, content: { n: 'b' } },
+        { op: 'create', type: 'text', content: { n: 'c' } },
+        { op: 'create', type: 'text', content: { n: 'd' } },
+        { op: 'delete', id: ids[0], version: 2 },
+      ];
+      const res = await a.request('POST', `/api/sessions/${key}/blocks/batch`, { body: { ops }, token: owner.token });
+      expect(res.status).toBe(200);
+      await until(() => received.flatMap((x) => x.changes).length >= ops.length, 10_000);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(messages).toHaveLength(1);
+      expect(received).toHaveLength(1);
+      expect(received[0].changes.map((c) => c.seq)).toEqual(seqsFrom(3, 7));
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
   it('publishes each session only its own changes, one adapter message for the changes of one tick', async () => {
     const sessions = [await sessionWithBlocks(4), await sessionWithBlocks(4)];
     const readers = [await open(b, 2), await open(b, 2)];

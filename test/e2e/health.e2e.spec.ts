@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LifecycleState } from '../../src/health/lifecycle.state.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 describe('health', () => {
   let api: TestApp;
   beforeAll(async () => {
-    api = await startTestApp();
+    // Its own queues: a job another suite left waiting in the run's shared queues would show here as a stuck queue.
+    api = await startTestApp(isolatedRedis('health'));
   });
   afterAll(() => api.close());
 

@@ -38,7 +38,7 @@ export default class TesseraTestEnvironment extends TestEnvironment {
         setTimeout(() => {
           if (process.env.TESSERA_JEST_HANDLES === '1') {
             process.stderr.write(
-              `[jest worker ${process.env.JEST_WORKER_ID}] open at end: ${process.getActiveResourcesInfo().join(', ')}\n`,
+              `[jest worker ${process.env.JEST_WORKER_ID}] open at end: ${process.getActiveResourcesInfo().join(', ')}; rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB\n`,
             );
           }
           process.exit(0);
