@@ -3,26 +3,27 @@ import { OnAppEvent, type CommittedChange } from '../events/app-events.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { DocumentReader } from './document.reader.js';
 
-/** Edits within this window after the first share one warming. */
-const WARM_DELAY_MS = 500;
-/** Sessions waiting for their warming at once, at most: past it, a session is read on its next miss instead. */
+/** A session is warmed once it has had no change for this long: the end of a burst. */
+const QUIET_MS = 500;
 const MAX_PENDING = 10_000;
 /** Warmings loading at once, at most: the rest wait their turn (they never hold a request). */
 const MAX_LOADING = 4;
 
 /**
- * Loads an edited session back into the cache half a second after its first change, so
- * the next reader after a burst of edits hits it. In the process that committed the change,
- * with a timer per session: a burst of edits costs one load, and no Redis command or
- * queued job. Another instance writing the same session warms it too (one load each per
- * burst); a session too large for the cache is left alone. Best effort: a warming that
- * fails or is skipped leaves the next reader a miss, never a stale read (the cache's
- * generations decide what is served).
+ * Loads an edited session back into the cache once its burst of edits ends (no change for
+ * half a second), so the next reader after it hits. While the edits go on, a warmed entry
+ * would be invalidated by the next one: there is nothing to warm until they stop. In the
+ * process that committed the changes, with one timer per session: a burst costs one load,
+ * and no Redis command or queued job. Another instance writing the same session warms it
+ * too (one load each per burst); a session too large for the cache is left alone. Best
+ * effort: a warming that fails or is skipped leaves the next reader a miss, never a stale
+ * read (the cache's generations decide what is served).
  */
 @Injectable()
 export class DocumentWarmListener implements OnModuleDestroy {
   private readonly logger = new Logger(DocumentWarmListener.name);
-  private readonly pending = new Map<string, NodeJS.Timeout>();
+  /** Sessions waiting for the end of their burst: their timer, and when their last change was seen. */
+  private readonly pending = new Map<string, { timer: NodeJS.Timeout; lastChange: number }>();
   private readonly ready: string[] = [];
   private loading = 0;
   private failing = false;
@@ -43,20 +44,33 @@ export class DocumentWarmListener implements OnModuleDestroy {
   @OnAppEvent('change.committed')
   onCommitted(event: CommittedChange): void {
     const key = event.sessionKey;
-    if (this.stopped || this.pending.has(key) || this.pending.size >= MAX_PENDING) return;
-    const timer = setTimeout(() => {
-      this.ready.push(key);
-      this.next();
-    }, WARM_DELAY_MS);
-    timer.unref();
-    this.pending.set(key, timer);
+    const now = performance.now();
+    const waiting = this.pending.get(key);
+    // A change in a burst only moves its end: the timer, armed once, looks again when it fires.
+    if (waiting) waiting.lastChange = now;
+    else if (!this.stopped && this.pending.size < MAX_PENDING) this.pending.set(key, { timer: this.wake(key, QUIET_MS), lastChange: now });
   }
 
   onModuleDestroy(): void {
     this.stopped = true;
-    for (const timer of this.pending.values()) clearTimeout(timer);
+    for (const { timer } of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
     this.ready.length = 0;
+  }
+
+  private wake(key: string, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      const waiting = this.pending.get(key);
+      if (!waiting) return;
+      const quietFor = performance.now() - waiting.lastChange;
+      if (quietFor < QUIET_MS) {
+        waiting.timer = this.wake(key, QUIET_MS - quietFor);
+        return;
+      }
+      this.ready.push(key);
+      this.next();
+    }, ms);
+    return timer.unref();
   }
 
   private next(): void {
