@@ -16,6 +16,7 @@ import { isRecordCollision, KeyAlreadyRecorded, RecordedWrites, type RecordedOut
 import {
   BlocksRepository,
   type BlockChange,
+  type BlockCreate,
   type BlockUpdate,
   type WriteAccess,
   type WriteMeta,
@@ -83,6 +84,8 @@ export function writeContext(principal: Principal, key: string, origin?: string)
 export class BlockWriter implements OnModuleDestroy {
   /** Updates and moves from every caller of this instance, applied a tick at a time. */
   private readonly updates: GroupCommit<BlockUpdate, Grouped>;
+  /** Creates from every caller of this instance, applied a tick at a time (one per session per statement). */
+  private readonly creates: GroupCommit<BlockCreate, Written | null>;
 
   constructor(
     private readonly blocks: BlocksRepository,
@@ -106,11 +109,26 @@ export class BlockWriter implements OnModuleDestroy {
       applyOne: async (update) => ({ written: await this.updateAlone(update), alone: true }),
       onBatch: (size) => batchSize.observe(size),
     });
+    const createBatchSize = metrics.histogram({
+      name: 'block_create_batch_size',
+      help: 'Block creates applied by one group-commit statement',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    });
+    // One create per session per statement: each takes its session's next seq and is held to
+    // its block count and budget exactly as alone, so a refusal in a batch is final.
+    this.creates = new GroupCommit<BlockCreate, Written | null>({
+      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+      maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+      keyOf: (create) => create.access.key,
+      applyAll: (creates) => this.blocks.createMany(creates, this.createLimits()),
+      applyOne: (create) => this.blocks.create(create, this.createLimits()),
+      onBatch: (size) => createBatchSize.observe(size),
+    });
   }
 
   /** Applies the writes still waiting for their tick before the process stops. */
-  onModuleDestroy(): Promise<void> {
-    return this.updates.drain();
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([this.updates.drain(), this.creates.drain()]);
   }
 
   async create(
@@ -124,14 +142,17 @@ export class BlockWriter implements OnModuleDestroy {
     const record = RecordedWrites.record();
     for (let attempt = 0; ; attempt++) {
       const position = input.position ?? (await this.positionAt(ctx, input, null));
+      const create: BlockCreate = {
+        access: ctx.access,
+        block: { id, type: input.type, content: input.content, position, version: input.version },
+        meta: ctx.meta,
+        record,
+      };
       try {
-        const written = await this.blocks.create(
-          ctx.access,
-          { id, type: input.type, content: input.content, position, version: input.version },
-          { maxBlocks: this.config.SESSION_MAX_BLOCKS, maxBytes: this.config.SESSION_MAX_BYTES },
-          ctx.meta,
-          record,
-        );
+        // The first try joins the instance's group commit; inside a transaction, and a retry, it runs alone.
+        const written = await (this.tx.active || attempt > 0
+          ? this.blocks.create(create, this.createLimits())
+          : this.creates.submit(create));
         if (written) {
           if (record) RecordedWrites.recorded();
           return this.announce(ctx, 'block.created', written);
@@ -250,6 +271,10 @@ export class BlockWriter implements OnModuleDestroy {
   private replayedResult(ctx: WriteContext, outcome: RecordedOutcome): WriteResult {
     const block = toBlockView(outcome.block as BlockRecord, ctx.access.key);
     return { block: outcome.merged ? { ...block, merged: true } : block, seq: outcome.seq };
+  }
+
+  private createLimits() {
+    return { maxBlocks: this.config.SESSION_MAX_BLOCKS, maxBytes: this.config.SESSION_MAX_BYTES };
   }
 
   private updateLimits() {
