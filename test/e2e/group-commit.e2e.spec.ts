@@ -14,7 +14,12 @@ describe('group commit of block and session writes', () => {
   let stranger: Awaited<ReturnType<typeof createUser>>;
 
   beforeAll(async () => {
-    api = await startTestApp({ GROUP_COMMIT_MAX_WAIT_MS: '100', GROUP_COMMIT_MAX_BATCH: '64', SESSION_MAX_BYTES: '65536' });
+    api = await startTestApp({
+      GROUP_COMMIT_MAX_WAIT_MS: '100',
+      GROUP_COMMIT_MAX_BATCH: '64',
+      SESSION_MAX_BYTES: '65536',
+      SESSION_MAX_BLOCKS: '6',
+    });
     owner = await createUser();
     stranger = await createUser();
   });
@@ -116,6 +121,112 @@ describe('group commit of block and session writes', () => {
     const changes = await changesOf(key);
     expect(changes.map((c) => c.seq)).toEqual(changes.map((_, i) => i + 1));
     expect(changes.filter((c) => c.kind === 'block.updated')).toHaveLength(2);
+  });
+
+  /** Statements that carried more than one block create. */
+  const sharedCreateBatches = async () => {
+    const metrics = await scrape(api);
+    return metrics.value('block_create_batch_size_count') - metrics.value('block_create_batch_size_bucket', { le: '1' });
+  };
+  const create = (key: string, body: Record<string, unknown>, options: { token?: string; idempotencyKey?: string } = {}) =>
+    api.request('POST', `/api/sessions/${key}/blocks`, {
+      body: { type: 'text', ...body },
+      token: options.token ?? owner.token,
+      headers: options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {},
+    });
+
+  it('gives each block create of a tick with winners and losers across sessions its own answer, and each session gap-free seqs', async () => {
+    const good = await Promise.all([0, 1, 2, 3].map(() => newSession()));
+    const taken = await addBlock(good[0], { n: 'taken' });
+    const [full, nearlyFull, heavy] = await Promise.all([0, 1, 2].map(() => newSession()));
+    for (let i = 0; i < 6; i++) await addBlock(full, { n: i });
+    for (let i = 0; i < 5; i++) await addBlock(nearlyFull, { n: i });
+    await addBlock(heavy, { text: 'h'.repeat(50_000) });
+    const privateKey = await newSession({ visibility: 'private' });
+    const readonlyKey = await newSession({ visibility: 'readonly' });
+    const run = Date.now().toString(36);
+    const before = await sharedCreateBatches();
+
+    // Three creates per good session (the middle one keyed), plus creates refused for each
+    // reason a create has, all in one tick: the sessions' first creates share a statement.
+    const goodCreates = good.flatMap((key, s) =>
+      [0, 1, 2].map((i) => ({ key, content: { s, i }, idempotencyKey: i === 1 ? `gc-${run}-${s}` : undefined })),
+    );
+    const answers = await Promise.all([
+      ...goodCreates.map((c) => create(c.key, { content: c.content }, { idempotencyKey: c.idempotencyKey })),
+      create(full, { content: { n: 'over' } }),
+      create(nearlyFull, { content: { n: 'a' } }),
+      create(nearlyFull, { content: { n: 'b' } }),
+      create(heavy, { content: { text: 'x'.repeat(20_000) } }),
+      create(privateKey, { content: {} }, { token: stranger.token }),
+      create(readonlyKey, { content: {} }, { token: stranger.token }),
+    ]);
+    expect(await sharedCreateBatches()).toBeGreaterThan(before);
+
+    const created = answers.slice(0, goodCreates.length);
+    expect(created.map((a) => a.status)).toEqual(created.map(() => 201));
+    expect(created.map((a) => a.body.content)).toEqual(goodCreates.map((c) => c.content));
+    const [overFull, lastA, lastB, tooLarge, hidden, readOnly] = answers.slice(goodCreates.length);
+    expect([overFull.status, overFull.body.code]).toEqual([409, 'BLOCK_LIMIT_REACHED']);
+    // The last free place goes to one of the two; the other meets the limit.
+    expect([lastA.status, lastB.status].sort()).toEqual([201, 409]);
+    expect([lastA, lastB].find((a) => a.status === 409)!.body.code).toBe('BLOCK_LIMIT_REACHED');
+    expect([tooLarge.status, tooLarge.body.code]).toEqual([413, 'SESSION_TOO_LARGE']);
+    expect([hidden.status, hidden.body.code]).toEqual([404, 'SESSION_NOT_FOUND']);
+    expect([readOnly.status, readOnly.body.code]).toEqual([403, 'READ_ONLY']);
+
+    // A second tick: a create with a taken id fails its statement, and the others of that
+    // statement, applied one at a time, still get their own answers.
+    const second = await Promise.all([
+      create(good[1], { id: taken.id, content: { n: 'same id' } }),
+      create(good[2], { content: { n: 'after' } }),
+      create(good[3], { content: { n: 'after' } }, { idempotencyKey: `gc-${run}-after` }),
+      create(full, { content: { n: 'over again' } }),
+    ]);
+    expect(second.map((a) => [a.status, a.body.code])).toEqual([
+      [409, 'BLOCK_ID_TAKEN'],
+      [201, undefined],
+      [201, undefined],
+      [409, 'BLOCK_LIMIT_REACHED'],
+    ]);
+
+    // A keyed create's outcome was recorded by its own statement: a retry gets the same block, and writes nothing.
+    const replays = await Promise.all(
+      goodCreates
+        .map((c, i) => ({ c, answer: created[i] }))
+        .filter(({ c }) => c.idempotencyKey)
+        .map(async ({ c, answer }) => ({
+          answer,
+          replay: await create(c.key, { content: c.content }, { idempotencyKey: c.idempotencyKey }),
+        })),
+    );
+    for (const { answer, replay } of replays) expect([replay.status, replay.body]).toEqual([201, answer.body]);
+
+    const wins = new Map(
+      [...created, ...second, lastA, lastB].filter((a) => a.status === 201).map((a) => [a.body.id as string, a.body.content as unknown]),
+    );
+    const counts: Array<[string, number]> = [
+      [good[0], 4], // the taken block and three creates
+      [good[1], 3], // three creates; the taken id was refused
+      [good[2], 4],
+      [good[3], 4],
+      [full, 6],
+      [nearlyFull, 6],
+      [heavy, 1],
+    ];
+    let found = 0;
+    for (const [key, count] of counts) {
+      const changes = await changesOf(key);
+      expect(changes.map((c) => c.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+      const stored = (await api.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items as Array<{ id: string }>;
+      expect(stored.map((b) => b.id).sort()).toEqual(changes.map((c) => c.block.id).sort());
+      for (const change of changes.filter((c) => wins.has(c.block.id))) {
+        expect(change.block.content).toEqual(wins.get(change.block.id));
+        found++;
+      }
+    }
+    expect(found).toBe(wins.size);
+    for (const key of [privateKey, readonlyKey]) expect(await changesOf(key)).toEqual([]);
   });
 
   /** Statements that carried more than one session write of `kind`. */
