@@ -42,6 +42,15 @@ export interface NewSession {
   visibility: Visibility;
   state: Record<string, unknown>;
   createdAt: Date;
+  /** A create with an Idempotency-Key: the binding its statement inserts with the session. */
+  claim?: KeyClaim;
+}
+
+/** An Idempotency-Key bound to the session a create makes: who asked (scope), the key, the request's hash. */
+export interface KeyClaim {
+  scope: string;
+  key: string;
+  requestHash: string;
 }
 
 /** What a refused save found: the version and sizes as the save measured them. */
@@ -104,17 +113,33 @@ export class SessionsRepository {
   /**
    * `insertIfKeyFree` for many sessions in one statement (group commit), one outcome per
    * session in order. Their keys must differ. A deleted owner fails the whole statement.
+   * A session with a `claim` binds its Idempotency-Key in the same statement, if it is
+   * inserted: any binding of that key already there (live or expired), or one committed
+   * meanwhile, fails the whole statement on the binding's primary key, and nothing is written.
    */
   async insertAllIfKeysFree(sessions: NewSession[], maxBytes: number): Promise<InsertOutcome[]> {
     const column = <T>(pick: (s: NewSession) => T) => sessions.map(pick);
     const metadata = (s: NewSession) => JSON.stringify({ created: s.createdAt.toISOString(), lastModified: s.createdAt.toISOString() });
+    // Only a statement with a keyed create carries bindings: the one without them stays as it was.
+    const keyed = sessions.some((s) => s.claim);
+    const claimColumns = keyed
+      ? Prisma.sql`, ${column((s) => s.claim?.scope ?? null)}::text[], ${column((s) => s.claim?.key ?? null)}::text[],
+          ${column((s) => s.claim?.requestHash ?? null)}::text[]`
+      : Prisma.empty;
+    const claimNames = Prisma.raw(keyed ? ', c_scope, c_key, c_hash' : '');
+    const claims = keyed
+      ? Prisma.sql`, claimed AS (
+          INSERT INTO idempotency_keys (scope, key, request_hash, session_id)
+          SELECT m.c_scope, m.c_key, m.c_hash, ins.id FROM ins JOIN m ON m.key = ins.key WHERE m.c_key IS NOT NULL
+        )`
+      : Prisma.empty;
     const rows = await this.db.client.$queryRaw<Array<Session & { newBytes: bigint; ord: bigint }>>`
       WITH v AS (
         SELECT * FROM unnest(
           ${column((s) => s.key)}::text[], ${column((s) => s.typeSlug)}::text[], ${column((s) => s.title)}::text[],
           ${column((s) => s.themeId)}::uuid[], ${column((s) => s.ownerId)}::uuid[], ${column((s) => s.visibility)}::text[],
-          ${column(metadata)}::json[], ${column((s) => JSON.stringify(s.state))}::json[], ${column((s) => s.createdAt)}::timestamptz[]
-        ) WITH ORDINALITY AS v(key, type_slug, title, theme_id, owner_id, visibility, metadata, state, at, ord)
+          ${column(metadata)}::json[], ${column((s) => JSON.stringify(s.state))}::json[], ${column((s) => s.createdAt)}::timestamptz[]${claimColumns}
+        ) WITH ORDINALITY AS v(key, type_slug, title, theme_id, owner_id, visibility, metadata, state, at${claimNames}, ord)
       ), m AS (
         SELECT v.*, octet_length(v.title)::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes
         FROM v
@@ -126,7 +151,7 @@ export class SessionsRepository {
         FROM m WHERE m.bytes <= ${maxBytes} ORDER BY m.key
         ON CONFLICT (key) DO NOTHING
         RETURNING ${COLUMNS}
-      )
+      )${claims}
       SELECT ins.*, m.bytes AS "newBytes", m.ord FROM m LEFT JOIN ins ON ins.key = m.key ORDER BY m.ord`;
     return rows.map(({ newBytes, ord: _ord, ...row }) => ({ session: row.id ? row : null, storedBytes: Number(newBytes) }));
   }

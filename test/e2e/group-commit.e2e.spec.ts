@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { closeTestDb, createUser } from '../helpers/factories.js';
+import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { scrape } from '../helpers/prometheus.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -315,6 +315,60 @@ describe('group commit of block and session writes', () => {
     expect(await sharedSessionBatches('create')).toBeGreaterThan(before);
     const stored = await Promise.all(keys.map((key) => api.request('GET', `/api/sessions/${key}`, { token: owner.token })));
     expect(stored.map((s) => s.body.key)).toEqual(keys);
+  });
+
+  it('inserts keyed session creates of one tick with their Idempotency-Keys bound in the same statement, and replays each key', async () => {
+    const run = Date.now().toString(36);
+    const post = (body: Record<string, unknown>, key?: string, token: string | undefined = owner.token) =>
+      api.request('POST', '/api/sessions', { body, token, headers: key ? { 'idempotency-key': key } : {} });
+    const before = await sharedSessionBatches('create');
+
+    // One tick of keyed creates with distinct keys (one anonymous): they share statements.
+    const keyed = Array.from({ length: 20 }, (_, i) => ({
+      key: `gc-s-${run}-${i}`,
+      body: { typeSlug: 'document', title: `k${i}-${run}` },
+    }));
+    const first = await Promise.all(keyed.map((k, i) => post(k.body, k.key, i === 0 ? undefined : owner.token)));
+    expect(first.map((a) => a.status)).toEqual(first.map(() => 201));
+    expect(first.map((a) => a.body.title)).toEqual(keyed.map((k) => k.body.title));
+    expect(new Set(first.map((a) => a.body.key)).size).toBe(first.length);
+    expect(await sharedSessionBatches('create')).toBeGreaterThan(before);
+
+    // The next tick: every key again (a replay each), a key reused for another request, one
+    // key sent five times at once, a new keyed create and an unkeyed one: each its own answer.
+    const burstKey = `gc-s-${run}-burst`;
+    const second = await Promise.all([
+      ...keyed.map((k, i) => post(k.body, k.key, i === 0 ? undefined : owner.token)),
+      post({ typeSlug: 'checklist' }, keyed[1].key),
+      ...Array.from({ length: 5 }, () => post({ typeSlug: 'document', title: 'burst' }, burstKey)),
+      post({ typeSlug: 'document', title: 'new' }, `gc-s-${run}-new`),
+      post({ typeSlug: 'document', title: 'unkeyed' }),
+    ]);
+    const replays = second.slice(0, keyed.length);
+    expect(replays.map((a) => [a.status, a.body.key])).toEqual(first.slice(0, keyed.length).map((a) => [200, a.body.key]));
+    const [reused, ...rest] = second.slice(keyed.length);
+    expect([reused.status, reused.body.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    const burst = rest.slice(0, 5);
+    expect(burst.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    expect(new Set(burst.map((a) => a.body.key)).size).toBe(1);
+    expect(await testDb().session.count({ where: { title: 'burst', ownerId: owner.user.id } })).toBe(1);
+    expect(rest.slice(5).map((a) => [a.status, a.body.title])).toEqual([
+      [201, 'new'],
+      [201, 'unkeyed'],
+    ]);
+    // Every keyed session exists once, bound to its key.
+    const created = first.slice(0, keyed.length).map((a) => a.body.key as string);
+    const stored = await testDb().session.findMany({
+      where: { title: { in: keyed.map((k) => k.body.title) } },
+      select: { id: true, key: true },
+    });
+    expect(stored.map((row) => row.key).sort()).toEqual([...created].sort());
+    const bound = await testDb().idempotencyKey.findMany({
+      where: { key: { in: keyed.map((k) => k.key) } },
+      select: { key: true, sessionId: true },
+    });
+    const keyOf = new Map(stored.map((row) => [row.id, row.key]));
+    expect(new Map(bound.map((b) => [b.key, keyOf.get(b.sessionId)]))).toEqual(new Map(keyed.map((k, i) => [k.key, created[i]])));
   });
 
   it('inserts the creates of one tick together: each gets its own session, and a PUT of a key taken in the same tick opens it', async () => {
