@@ -69,6 +69,8 @@ export type SaveOutcome = { saved: Session } | { saved: null; miss: SaveMiss | n
 export interface InsertOutcome {
   session: Session | null;
   storedBytes: number;
+  /** A keyed create whose Idempotency-Key was bound already (live or expired): nothing was inserted for it. */
+  bound?: boolean;
 }
 
 /** One save of `saveAllIfVersions`: the session, the version it is based on, what it writes and for whom. */
@@ -114,8 +116,9 @@ export class SessionsRepository {
    * `insertIfKeyFree` for many sessions in one statement (group commit), one outcome per
    * session in order. Their keys must differ. A deleted owner fails the whole statement.
    * A session with a `claim` binds its Idempotency-Key in the same statement, if it is
-   * inserted: any binding of that key already there (live or expired), or one committed
-   * meanwhile, fails the whole statement on the binding's primary key, and nothing is written.
+   * inserted. One whose key is bound already (live or expired) is not inserted (`bound`),
+   * so a retry does not cost its tick the shared statement; a binding committed while the
+   * statement ran fails the whole statement on the binding's primary key, and nothing is written.
    */
   async insertAllIfKeysFree(sessions: NewSession[], maxBytes: number): Promise<InsertOutcome[]> {
     const column = <T>(pick: (s: NewSession) => T) => sessions.map(pick);
@@ -133,7 +136,10 @@ export class SessionsRepository {
           SELECT m.c_scope, m.c_key, m.c_hash, ins.id FROM ins JOIN m ON m.key = ins.key WHERE m.c_key IS NOT NULL
         )`
       : Prisma.empty;
-    const rows = await this.db.client.$queryRaw<Array<Session & { newBytes: bigint; ord: bigint }>>`
+    const bound = keyed
+      ? Prisma.sql`(v.c_key IS NOT NULL AND EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.scope = v.c_scope AND k.key = v.c_key))`
+      : Prisma.sql`false`;
+    const rows = await this.db.client.$queryRaw<Array<Session & { newBytes: bigint; bound: boolean; ord: bigint }>>`
       WITH v AS (
         SELECT * FROM unnest(
           ${column((s) => s.key)}::text[], ${column((s) => s.typeSlug)}::text[], ${column((s) => s.title)}::text[],
@@ -141,19 +147,24 @@ export class SessionsRepository {
           ${column(metadata)}::json[], ${column((s) => JSON.stringify(s.state))}::json[], ${column((s) => s.createdAt)}::timestamptz[]${claimColumns}
         ) WITH ORDINALITY AS v(key, type_slug, title, theme_id, owner_id, visibility, metadata, state, at${claimNames}, ord)
       ), m AS (
-        SELECT v.*, octet_length(v.title)::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes
+        SELECT v.*, octet_length(v.title)::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes,
+               ${bound} AS bound
         FROM v
       ), ins AS (
         INSERT INTO sessions (id, key, key_length, type_slug, title, theme_id, owner_id, visibility, metadata, state, stored_bytes,
                               created_at, updated_at)
         SELECT gen_random_uuid(), m.key, char_length(m.key), m.type_slug, m.title, m.theme_id, m.owner_id,
                m.visibility::"Visibility", m.metadata, m.state, m.bytes, m.at, m.at
-        FROM m WHERE m.bytes <= ${maxBytes} ORDER BY m.key
+        FROM m WHERE m.bytes <= ${maxBytes} AND NOT m.bound ORDER BY m.key
         ON CONFLICT (key) DO NOTHING
         RETURNING ${COLUMNS}
       )${claims}
-      SELECT ins.*, m.bytes AS "newBytes", m.ord FROM m LEFT JOIN ins ON ins.key = m.key ORDER BY m.ord`;
-    return rows.map(({ newBytes, ord: _ord, ...row }) => ({ session: row.id ? row : null, storedBytes: Number(newBytes) }));
+      SELECT ins.*, m.bytes AS "newBytes", m.bound, m.ord FROM m LEFT JOIN ins ON ins.key = m.key ORDER BY m.ord`;
+    return rows.map(({ newBytes, bound, ord: _ord, ...row }) => ({
+      session: row.id ? row : null,
+      storedBytes: Number(newBytes),
+      ...(bound ? { bound } : {}),
+    }));
   }
 
   findByKey(key: string): Promise<Session | null> {

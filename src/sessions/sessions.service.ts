@@ -90,8 +90,12 @@ export class SessionsService implements OnModuleDestroy {
   }
 
   /** Outside a transaction the insert joins the instance's group commit; inside one it runs alone, as part of it. */
-  private insert(session: NewSession): Promise<InsertOutcome> {
-    return this.tx.active ? this.insertAlone(session) : this.inserts.submit(session);
+  private async insert(session: NewSession): Promise<InsertOutcome> {
+    if (this.tx.active) return this.insertAlone(session);
+    const outcome = await this.inserts.submit(session);
+    // Its key was bound already (a retry, or a create with the key came first): its
+    // transaction decides, a replay, or an expired binding taken over.
+    return outcome.bound ? this.insertAlone(session) : outcome;
   }
 
   /**
