@@ -84,8 +84,8 @@ export function writeContext(principal: Principal, key: string, origin?: string)
 export class BlockWriter implements OnModuleDestroy {
   /** Updates and moves from every caller of this instance, applied a tick at a time. */
   private readonly updates: GroupCommit<BlockUpdate, Grouped>;
-  /** Creates from every caller of this instance, applied a tick at a time (one per session per statement). */
-  private readonly creates: GroupCommit<BlockCreate, Written | null>;
+  /** Creates from every caller of this instance, applied a tick at a time. */
+  private readonly creates: GroupCommit<BlockCreate, Grouped>;
 
   constructor(
     private readonly blocks: BlocksRepository,
@@ -114,14 +114,13 @@ export class BlockWriter implements OnModuleDestroy {
       help: 'Block creates applied by one group-commit statement',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     });
-    // One create per session per statement: each takes its session's next seq and is held to
-    // its block count and budget exactly as alone, so a refusal in a batch is final.
-    this.creates = new GroupCommit<BlockCreate, Written | null>({
+    this.creates = new GroupCommit<BlockCreate, Grouped>({
       maxBatch: config.GROUP_COMMIT_MAX_BATCH,
       maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
-      keyOf: (create) => create.access.key,
-      applyAll: (creates) => this.blocks.createMany(creates, this.createLimits()),
-      applyOne: (create) => this.blocks.create(create, this.createLimits()),
+      keyOf: (create) => create.block.id,
+      applyAll: async (creates) =>
+        (await this.blocks.createMany(creates, this.createLimits())).map((written) => ({ written, alone: false })),
+      applyOne: async (create) => ({ written: await this.blocks.create(create, this.createLimits()), alone: true }),
       onBatch: (size) => createBatchSize.observe(size),
     });
   }
@@ -152,7 +151,7 @@ export class BlockWriter implements OnModuleDestroy {
         // The first try joins the instance's group commit; inside a transaction, and a retry, it runs alone.
         const written = await (this.tx.active || attempt > 0
           ? this.blocks.create(create, this.createLimits())
-          : this.creates.submit(create));
+          : this.createGrouped(create));
         if (written) {
           if (record) RecordedWrites.recorded();
           return this.announce(ctx, 'block.created', written);
@@ -265,6 +264,12 @@ export class BlockWriter implements OnModuleDestroy {
   private async updateGrouped(update: BlockUpdate): Promise<Written | null> {
     const { written, alone } = await this.updates.submit(update);
     return written || alone ? written : this.updateAlone(update);
+  }
+
+  /** A create the batch refused is decided again alone: the batch's count and budget checks are the stricter ones. */
+  private async createGrouped(create: BlockCreate): Promise<Written | null> {
+    const { written, alone } = await this.creates.submit(create);
+    return written || alone ? written : this.blocks.create(create, this.createLimits());
   }
 
   /** A replayed single write: the outcome its statement recorded, answered as it was the first time. */

@@ -145,12 +145,14 @@ export class BlocksRepository {
 
   /**
    * Many creates in one statement (group commit), each held to the rules of a create alone,
-   * with one result per write in order (null: refused by access, the block count or the
-   * budget). No two writes may name the same session: each session row is locked (in id
-   * order, so concurrent batches never deadlock) and then checked and bumped once, so its
-   * seq, block count and stored bytes move exactly as they would for the write alone. A
-   * taken id, a drawn position that is taken, or a live record of a write's key fails the
-   * whole statement (nothing is written): its writes are then applied one at a time.
+   * with one result per write in order (null: refused). Sessions are locked in id order (so
+   * concurrent batches never deadlock) before anything is read of them; each session's
+   * winners take its next seqs in the order the writes arrived, and its block count and
+   * stored bytes grow by exactly theirs. A write is held to the block count and the budget
+   * with everything its session's earlier writes in the batch add, refused or not, so a
+   * batch may refuse what the write alone would not (never the other way): a write refused
+   * by a batch must be decided again alone. A taken id, a drawn position that is taken, or
+   * a live record of a write's key fails the whole statement (nothing is written).
    */
   async createMany(writes: BlockCreate[], limits: BlockLimits): Promise<Array<Written | null>> {
     const column = <T>(pick: (w: BlockCreate) => T) => writes.map(pick);
@@ -178,23 +180,37 @@ export class BlocksRepository {
           ${column((w) => w.meta.undoOf ?? null)}::bigint[]${recordColumns}
         ) WITH ORDINALITY AS w(key, user_id, admin, id, type, content, position, version, actor, at, step, undo_of${recordNames}, ord)
       ), l AS MATERIALIZED (
-        SELECT s.id, s.key FROM sessions s WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
+        SELECT s.id, s.key, s.block_count, s.stored_bytes, s.visibility, s.owner_id, s.member_roles FROM sessions s
+        WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
+      ), a AS (
+        SELECT w.*, l.id AS session_id, l.block_count, l.stored_bytes, ${jsonBytes(Prisma.sql`w.content`)} AS bytes
+        FROM w JOIN l ON l.key = w.key
+        WHERE ${accessSql('write', { userId: Prisma.sql`w.user_id`, admin: Prisma.sql`w.admin` }, 'l')}
+      ), f AS (
+        SELECT a.*, row_number() OVER (PARTITION BY a.session_id ORDER BY a.ord) AS nth,
+               sum(a.bytes) OVER (PARTITION BY a.session_id ORDER BY a.ord) - a.bytes AS earlier
+        FROM a
+      ), k AS (
+        SELECT f.* FROM f WHERE f.block_count + f.nth <= ${limits.maxBlocks}
+          AND ${fitsBudget(Prisma.sql`f.stored_bytes + f.earlier`, Prisma.sql`f.bytes`, limits.maxBytes)}
+      ), g AS (
+        SELECT session_id, count(*) AS n, sum(bytes) AS bytes, max(at) AS at FROM k GROUP BY session_id
       ), s AS (
-        UPDATE sessions s SET seq = s.seq + 1, block_count = s.block_count + 1,
-                              stored_bytes = s.stored_bytes + ${jsonBytes(Prisma.sql`w.content`)}, updated_at = w.at
-        FROM l JOIN w ON w.key = l.key
-        WHERE s.id = l.id AND ${accessSql('write', { userId: Prisma.sql`w.user_id`, admin: Prisma.sql`w.admin` })}
-          AND s.block_count < ${limits.maxBlocks}
-          AND ${fitsBudget(Prisma.sql`s.stored_bytes`, jsonBytes(Prisma.sql`w.content`), limits.maxBytes)}
-        RETURNING s.id, s.seq, s.visibility, ${audience('s')}, w.ord
+        UPDATE sessions s SET seq = s.seq + g.n, block_count = s.block_count + g.n, stored_bytes = s.stored_bytes + g.bytes,
+                              updated_at = g.at
+        FROM g WHERE s.id = g.session_id
+        RETURNING s.id, s.seq - g.n AS base, s.visibility, ${audience('s')}
+      ), c AS (
+        SELECT k.*, s.base + row_number() OVER (PARTITION BY k.session_id ORDER BY k.ord) AS seq, s.visibility, s."ownerId",
+               s."memberRoles"
+        FROM k JOIN s ON s.id = k.session_id
       ), b AS (
         INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
-        SELECT w.id, s.id, w.type, w.content, w.position, w.version, w.at, w.at, w.actor
-        FROM s JOIN w ON w.ord = s.ord
+        SELECT c.id, c.session_id, c.type, c.content, c.position, c.version, c.at, c.at, c.actor FROM c
         RETURNING *
       ), q AS (
-        SELECT b.*, s.seq, s.ord, s.visibility, s."ownerId", s."memberRoles", w.step, w.undo_of${recordNames}
-        FROM b JOIN w ON w.id = b.id JOIN s ON s.ord = w.ord
+        SELECT b.*, c.seq, c.ord, c.visibility, c."ownerId", c."memberRoles", c.step, c.undo_of${recordNames}
+        FROM b JOIN c ON c.id = b.id
       ), rev AS (
         INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
         SELECT id, version, type, content, updated_at, updated_by FROM b

@@ -138,10 +138,11 @@ describe('group commit of block and session writes', () => {
   it('gives each block create of a tick with winners and losers across sessions its own answer, and each session gap-free seqs', async () => {
     const good = await Promise.all([0, 1, 2, 3].map(() => newSession()));
     const taken = await addBlock(good[0], { n: 'taken' });
-    const [full, nearlyFull, heavy] = await Promise.all([0, 1, 2].map(() => newSession()));
+    const [full, nearlyFull, heavy, halfFull] = await Promise.all([0, 1, 2, 3].map(() => newSession()));
     for (let i = 0; i < 6; i++) await addBlock(full, { n: i });
     for (let i = 0; i < 5; i++) await addBlock(nearlyFull, { n: i });
     await addBlock(heavy, { text: 'h'.repeat(50_000) });
+    await addBlock(halfFull, { text: 'f'.repeat(30_000) });
     const privateKey = await newSession({ visibility: 'private' });
     const readonlyKey = await newSession({ visibility: 'readonly' });
     const run = Date.now().toString(36);
@@ -159,6 +160,8 @@ describe('group commit of block and session writes', () => {
       create(nearlyFull, { content: { n: 'b' } }),
       create(heavy, { content: { text: 'x'.repeat(20_000) } }),
       create(privateKey, { content: {} }, { token: stranger.token }),
+      create(halfFull, { content: { text: 'y'.repeat(20_000) } }),
+      create(halfFull, { content: { text: 'z'.repeat(20_000) } }),
       create(readonlyKey, { content: {} }, { token: stranger.token }),
     ]);
     expect(await sharedCreateBatches()).toBeGreaterThan(before);
@@ -166,7 +169,7 @@ describe('group commit of block and session writes', () => {
     const created = answers.slice(0, goodCreates.length);
     expect(created.map((a) => a.status)).toEqual(created.map(() => 201));
     expect(created.map((a) => a.body.content)).toEqual(goodCreates.map((c) => c.content));
-    const [overFull, lastA, lastB, tooLarge, hidden, readOnly] = answers.slice(goodCreates.length);
+    const [overFull, lastA, lastB, tooLarge, hidden, fitA, fitB, readOnly] = answers.slice(goodCreates.length);
     expect([overFull.status, overFull.body.code]).toEqual([409, 'BLOCK_LIMIT_REACHED']);
     // The last free place goes to one of the two; the other meets the limit.
     expect([lastA.status, lastB.status].sort()).toEqual([201, 409]);
@@ -174,6 +177,9 @@ describe('group commit of block and session writes', () => {
     expect([tooLarge.status, tooLarge.body.code]).toEqual([413, 'SESSION_TOO_LARGE']);
     expect([hidden.status, hidden.body.code]).toEqual([404, 'SESSION_NOT_FOUND']);
     expect([readOnly.status, readOnly.body.code]).toEqual([403, 'READ_ONLY']);
+    // Each of the two fits the budget, both together do not: one is stored, the other is 413.
+    expect([fitA.status, fitB.status].sort()).toEqual([201, 413]);
+    expect([fitA, fitB].find((a) => a.status === 413)!.body.code).toBe('SESSION_TOO_LARGE');
 
     // A second tick: a create with a taken id fails its statement, and the others of that
     // statement, applied one at a time, still get their own answers.
@@ -203,7 +209,9 @@ describe('group commit of block and session writes', () => {
     for (const { answer, replay } of replays) expect([replay.status, replay.body]).toEqual([201, answer.body]);
 
     const wins = new Map(
-      [...created, ...second, lastA, lastB].filter((a) => a.status === 201).map((a) => [a.body.id as string, a.body.content as unknown]),
+      [...created, ...second, lastA, lastB, fitA, fitB]
+        .filter((a) => a.status === 201)
+        .map((a) => [a.body.id as string, a.body.content as unknown]),
     );
     const counts: Array<[string, number]> = [
       [good[0], 4], // the taken block and three creates
@@ -213,6 +221,7 @@ describe('group commit of block and session writes', () => {
       [full, 6],
       [nearlyFull, 6],
       [heavy, 1],
+      [halfFull, 2],
     ];
     let found = 0;
     for (const [key, count] of counts) {
