@@ -9,11 +9,17 @@
 //    hit ratio from /api/admin/cache/stats, beside a raw Redis GET of a value of the same size;
 //    and cached GETs alone, beside a bare node:http server (its own process, like Tessera)
 //    answering the same bytes to the same client at the same concurrency.
+//  - POST /api/sessions/:key/blocks (a create: session lock, block-count and budget check,
+//    insert, seq, change log, revision), each client in its own session and all in one,
+//    beside a bare INSERT of a block row through `pg`; and the server's create statement
+//    alone and through its group commit, without HTTP.
 // Run with `npm run bench:blocks`.
-//   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 32), BENCH_PORT (default 3902)
+//   BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 32), BENCH_PORT (default 3902),
+//   BENCH_CREATES_ONLY=1 (only the create phases)
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -23,6 +29,7 @@ import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, prin
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const port = Number(process.env.BENCH_PORT ?? 3902);
+const createsOnly = process.env.BENCH_CREATES_ONLY === '1';
 const poolSize = 20;
 const adminToken = 'bench-admin-token-0123456789';
 const content = (n) => ({ text: `paragraph ${n} `.repeat(8), n });
@@ -46,21 +53,8 @@ const perClient = (makeOp, targets) => {
   return (worker) => ops[worker % ops.length]();
 };
 
-const baseDb = await benchDatabase('blocks');
-const redisPrefix = `tessera-bench:${Date.now()}:`;
-let server;
-try {
-  server = await startServer({
-    PORT: String(port),
-    DATABASE_URL: baseDb.url,
-    DB_POOL_MAX: String(poolSize),
-    REDIS_PREFIX: redisPrefix,
-    ADMIN_TOKEN: adminToken,
-    // The limiter's own cost is bench/ratelimit.mjs's subject; here it would refuse the load.
-    RATE_LIMIT_ENABLED: 'false',
-  });
-  const client = httpClient(server.url, { connections: concurrency });
-  const call = client.call;
+/** The update, read and mixed phases; returns their figures. */
+async function updatesAndReads(call) {
   const spread = await seed(call, concurrency);
   const single = await seed(call, 1, concurrency);
   const raw = await seed(call, concurrency);
@@ -207,7 +201,6 @@ try {
     { name: 'GET session, cached, reads alone', ...cachedOnly },
     { name: 'bare node:http, the same bytes (baseline)', ...bareGet },
   ]);
-  client.close();
   const r = (x, base) => `${(x.opsPerSec / base.opsPerSec).toFixed(2)} of its ops/s, p99 ${x.p99.toFixed(1)} ms`;
   console.log(`write statement (no HTTP) vs pg UPDATE:     ${r(statement, baseline)}`);
   console.log(`group-committed (no HTTP) vs pg UPDATE:     ${r(grouped, baseline)}`);
@@ -217,7 +210,7 @@ try {
   console.log(`cached GET vs bare node:http:                ${r(cachedOnly, bareGet)} (${cachedBody.length} bytes)`);
   console.log(`cache hit ratio on the 95/5 mix: ${(hits / (hits + misses)).toFixed(3)} (${hits} hits, ${misses} misses)`);
   const update = { name: 'optimistic UPDATE via pg', result: baseline };
-  recordFigures('blocks', [
+  return [
     opsFigure('block write statement via Prisma, no HTTP', statement, update),
     opsFigure('block writes group-committed via Prisma, no HTTP', grouped, update),
     opsFigure('PATCH block, one session per client', patchSpread, update),
@@ -227,7 +220,127 @@ try {
       name: 'bare node:http answering the same bytes',
       result: bareGet,
     }),
-  ]);
+  ];
+}
+
+/**
+ * The create phases: each client creating blocks in a session of its own, then all of them in
+ * one session, beside a bare INSERT of a block row; and the server's create statement without
+ * HTTP, alone and group-committed (when the build has one). Returns their figures.
+ */
+async function creates(call) {
+  const fresh = await seed(call, concurrency);
+  const single = await seed(call, 1);
+  const raw = await seed(call, concurrency);
+  const postOf = (t) => async () => {
+    const res = await call('POST', `/api/sessions/${t.key}/blocks`, { type: 'text', content: content(0) });
+    if (res.status !== 201) throw new Error(`status ${res.status}`);
+  };
+  await closedLoop(perClient(postOf, fresh), { concurrency, seconds: 2 }); // warm-up, discarded
+
+  const pool = new pg.Pool({ connectionString: baseDb.url, max: poolSize });
+  for (const t of raw) t.sessionId = (await pool.query('SELECT id FROM sessions WHERE key = $1', [t.key])).rows[0].id;
+  const actor = { userId: null, displayName: 'bench' };
+  const insertOf = (t) => async () => {
+    await pool.query(
+      `INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
+       VALUES (gen_random_uuid(), $1, 'text', $2, $3, 1, now(), now(), $4)`,
+      [t.sessionId, JSON.stringify(content(0)), `b${randomUUID()}`, JSON.stringify(actor)],
+    );
+  };
+  const baseline = await closedLoop(perClient(insertOf, raw), { concurrency, seconds });
+  await pool.end();
+
+  const rows = [{ name: 'INSERT block row via pg (baseline)', ...baseline }];
+  const insert = { name: 'INSERT of a block row via pg', result: baseline };
+  const figures = [];
+  const { BlocksRepository } = await import('../dist/blocks/blocks.repository.js');
+  if (BlocksRepository.prototype.createMany) {
+    const { PrismaService } = await import('../dist/database/prisma.service.js');
+    const { GroupCommit } = await import('../dist/database/group-commit.js');
+    const prisma = new PrismaService({
+      DATABASE_URL: baseDb.url,
+      DB_POOL_MIN: 2,
+      DB_POOL_MAX: poolSize,
+      DB_CONNECTION_TIMEOUT: 5000,
+      DB_IDLE_TIMEOUT: 30000,
+      DB_STATEMENT_TIMEOUT: 15000,
+    });
+    const repository = new BlocksRepository({ client: prisma });
+    const limits = { maxBlocks: 100_000, maxBytes: 8 * 1024 * 1024 };
+    const createOf = (t) => ({
+      access: { key: t.key, userId: null, admin: false },
+      block: { id: randomUUID(), type: 'text', content: content(0), position: `b${randomUUID()}` },
+      meta: { actor, at: new Date() },
+    });
+    const statementOf = (apply) => (t) => async () => {
+      if (!(await apply(createOf(t)))) throw new Error('refused');
+    };
+    const alone = (create) => repository.create(create, limits);
+    const statement = await closedLoop(perClient(statementOf(alone), raw), { concurrency, seconds });
+    // The same creates through the server's group commit (its default tick and batch size).
+    const grouping = new GroupCommit({
+      maxBatch: 64,
+      maxWaitMs: 1,
+      keyOf: (create) => create.access.key,
+      applyAll: (creates) => repository.createMany(creates, limits),
+      applyOne: alone,
+    });
+    const grouped = await closedLoop(
+      perClient(
+        statementOf((create) => grouping.submit(create)),
+        raw,
+      ),
+      { concurrency, seconds },
+    );
+    await prisma.$disconnect();
+    rows.push(
+      { name: 'the create statement via Prisma, no HTTP', ...statement },
+      { name: 'the same creates group-committed, no HTTP', ...grouped },
+    );
+    figures.push(
+      opsFigure('block create statement via Prisma, no HTTP', statement, insert),
+      opsFigure('block creates group-committed via Prisma, no HTTP', grouped, insert),
+    );
+  }
+  const postSpread = await closedLoop(perClient(postOf, fresh), { concurrency, seconds });
+  const postSingle = await closedLoop(perClient(postOf, single), { concurrency, seconds });
+  rows.push(
+    { name: 'POST block, one session per client', ...postSpread },
+    { name: 'POST block, all clients in one session', ...postSingle },
+  );
+  printTable(`Block creates, ${concurrency} concurrent clients, ${seconds}s each, ${cpus().length} cores`, rows);
+  const r = (x, base) => `${(x.opsPerSec / base.opsPerSec).toFixed(2)} of its ops/s, p99 ${x.p99.toFixed(1)} ms`;
+  for (const row of rows.slice(1)) console.log(`${row.name} vs pg INSERT: ${r(row, baseline)}`);
+  figures.push(
+    opsFigure('POST block, one session per client', postSpread, insert),
+    opsFigure('POST block, all clients in one session', postSingle, insert),
+  );
+  return figures;
+}
+
+const baseDb = await benchDatabase('blocks');
+const redisPrefix = `tessera-bench:${Date.now()}:`;
+let server;
+try {
+  server = await startServer({
+    PORT: String(port),
+    DATABASE_URL: baseDb.url,
+    DB_POOL_MAX: String(poolSize),
+    REDIS_PREFIX: redisPrefix,
+    ADMIN_TOKEN: adminToken,
+    // The limiter's own cost is bench/ratelimit.mjs's subject; here it would refuse the load.
+    RATE_LIMIT_ENABLED: 'false',
+    // The create phases add thousands of blocks to one session.
+    SESSION_MAX_BLOCKS: '100000',
+  });
+  const client = httpClient(server.url, { connections: concurrency });
+  const call = client.call;
+  const figures = [];
+  if (!createsOnly) figures.push(...(await updatesAndReads(call)));
+  figures.push(...(await creates(call)));
+  client.close();
+  recordFigures('blocks', figures);
 } finally {
   await server?.stop();
   await baseDb.drop();

@@ -5,7 +5,9 @@
 // row, then its optimistic UPDATE), the baseline measured in the same run. Reported: the
 // latency of the creates, of the saves, and of both together, p50 and p99.
 // Run with `npm run bench:checklist`.
-//   BENCH_SECONDS (default 10), BENCH_USERS (default 100), BENCH_PORT (default 3907)
+//   BENCH_SECONDS (default 10), BENCH_USERS (default 100), BENCH_PORT (default 3907),
+//   BENCH_IDEMPOTENCY_KEYS=1 (each create carries an Idempotency-Key; the baseline inserts
+//   the key's binding in the statement that inserts the session)
 import { randomInt, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { benchDatabase, dropRedisPrefix, httpClient, percentile, recordFigures, startServer } from './lib.mjs';
@@ -13,6 +15,7 @@ import { benchDatabase, dropRedisPrefix, httpClient, percentile, recordFigures, 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const users = Number(process.env.BENCH_USERS ?? 100);
 const port = Number(process.env.BENCH_PORT ?? 3907);
+const keyed = process.env.BENCH_IDEMPOTENCY_KEYS === '1';
 const poolSize = 20;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const stateOf = (n) => ({ items: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`task-${i}`, (n + i) % 3 === 0])) });
@@ -75,11 +78,16 @@ try {
   const baseline = await run(
     async () => {
       const key = randomUUID().slice(0, 8).toUpperCase();
-      await pool.query(
-        `INSERT INTO sessions (id, key, key_length, type_slug, metadata, state, created_at, updated_at)
-         VALUES (gen_random_uuid(), $1, 8, 'checklist', '{}', '{}', now(), now())`,
-        [key],
-      );
+      const insert = `INSERT INTO sessions (id, key, key_length, type_slug, metadata, state, created_at, updated_at)
+         VALUES (gen_random_uuid(), $1, 8, 'checklist', '{}', '{}', now(), now())`;
+      if (!keyed) await pool.query(insert, [key]);
+      else {
+        await pool.query(
+          `WITH s AS (${insert} RETURNING id)
+           INSERT INTO idempotency_keys (scope, key, request_hash, session_id) SELECT 'bench', $2, $3, s.id FROM s`,
+          [key, randomUUID(), '0'.repeat(64)],
+        );
+      }
       return { key, version: 1 };
     },
     async (handle, n) => {
@@ -96,7 +104,8 @@ try {
   const client = httpClient(server.url, { connections: users });
   const api = await run(
     async () => {
-      const res = await client.call('POST', '/api/sessions', { typeSlug: 'checklist' });
+      const headers = keyed ? { 'idempotency-key': randomUUID() } : undefined;
+      const res = await client.call('POST', '/api/sessions', { typeSlug: 'checklist' }, headers);
       if (res.status !== 201) throw new Error(`create: status ${res.status}`);
       return { key: res.body.key, version: res.body.version };
     },
@@ -109,7 +118,9 @@ try {
   client.close();
 
   const row = (name, r) => ({ name, 'p50 ms': r.p50.toFixed(1), 'p99 ms': r.p99.toFixed(1), n: r.n });
-  console.log(`\n${users} checklist users arriving at once, autosaving every 0.5-1.5 s for ${seconds} s`);
+  console.log(
+    `\n${users} checklist users arriving at once${keyed ? ' (creates with an Idempotency-Key)' : ''}, autosaving every 0.5-1.5 s for ${seconds} s`,
+  );
   console.table(
     Object.fromEntries(
       [
@@ -131,7 +142,10 @@ try {
     baseline: { name: base.name, value: base.r.p99 },
   });
   recordFigures('checklist', [
-    latency(`${users} checklist users: creates and saves, p99`, api.all, { name: 'bare pg statements, same pattern', r: baseline.all }),
+    latency(`${users} checklist users${keyed ? ' (keyed creates)' : ''}: creates and saves, p99`, api.all, {
+      name: 'bare pg statements, same pattern',
+      r: baseline.all,
+    }),
   ]);
 } finally {
   await server?.stop();

@@ -16,6 +16,7 @@ import { isRecordCollision, KeyAlreadyRecorded, RecordedWrites, type RecordedOut
 import {
   BlocksRepository,
   type BlockChange,
+  type BlockCreate,
   type BlockUpdate,
   type WriteAccess,
   type WriteMeta,
@@ -83,6 +84,8 @@ export function writeContext(principal: Principal, key: string, origin?: string)
 export class BlockWriter implements OnModuleDestroy {
   /** Updates and moves from every caller of this instance, applied a tick at a time. */
   private readonly updates: GroupCommit<BlockUpdate, Grouped>;
+  /** Creates from every caller of this instance, applied a tick at a time. */
+  private readonly creates: GroupCommit<BlockCreate, Grouped>;
 
   constructor(
     private readonly blocks: BlocksRepository,
@@ -106,11 +109,25 @@ export class BlockWriter implements OnModuleDestroy {
       applyOne: async (update) => ({ written: await this.updateAlone(update), alone: true }),
       onBatch: (size) => batchSize.observe(size),
     });
+    const createBatchSize = metrics.histogram({
+      name: 'block_create_batch_size',
+      help: 'Block creates applied by one group-commit statement',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    });
+    this.creates = new GroupCommit<BlockCreate, Grouped>({
+      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+      maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+      keyOf: (create) => create.block.id,
+      applyAll: async (creates) =>
+        (await this.blocks.createMany(creates, this.createLimits())).map((written) => ({ written, alone: false })),
+      applyOne: async (create) => ({ written: await this.blocks.create(create, this.createLimits()), alone: true }),
+      onBatch: (size) => createBatchSize.observe(size),
+    });
   }
 
   /** Applies the writes still waiting for their tick before the process stops. */
-  onModuleDestroy(): Promise<void> {
-    return this.updates.drain();
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([this.updates.drain(), this.creates.drain()]);
   }
 
   async create(
@@ -124,14 +141,17 @@ export class BlockWriter implements OnModuleDestroy {
     const record = RecordedWrites.record();
     for (let attempt = 0; ; attempt++) {
       const position = input.position ?? (await this.positionAt(ctx, input, null));
+      const create: BlockCreate = {
+        access: ctx.access,
+        block: { id, type: input.type, content: input.content, position, version: input.version },
+        meta: ctx.meta,
+        record,
+      };
       try {
-        const written = await this.blocks.create(
-          ctx.access,
-          { id, type: input.type, content: input.content, position, version: input.version },
-          { maxBlocks: this.config.SESSION_MAX_BLOCKS, maxBytes: this.config.SESSION_MAX_BYTES },
-          ctx.meta,
-          record,
-        );
+        // The first try joins the instance's group commit; inside a transaction, and a retry, it runs alone.
+        const written = await (this.tx.active || attempt > 0
+          ? this.blocks.create(create, this.createLimits())
+          : this.createGrouped(create));
         if (written) {
           if (record) RecordedWrites.recorded();
           return this.announce(ctx, 'block.created', written);
@@ -246,10 +266,20 @@ export class BlockWriter implements OnModuleDestroy {
     return written || alone ? written : this.updateAlone(update);
   }
 
+  /** A create the batch refused is decided again alone: the batch's count and budget checks are the stricter ones. */
+  private async createGrouped(create: BlockCreate): Promise<Written | null> {
+    const { written, alone } = await this.creates.submit(create);
+    return written || alone ? written : this.blocks.create(create, this.createLimits());
+  }
+
   /** A replayed single write: the outcome its statement recorded, answered as it was the first time. */
   private replayedResult(ctx: WriteContext, outcome: RecordedOutcome): WriteResult {
     const block = toBlockView(outcome.block as BlockRecord, ctx.access.key);
     return { block: outcome.merged ? { ...block, merged: true } : block, seq: outcome.seq };
+  }
+
+  private createLimits() {
+    return { maxBlocks: this.config.SESSION_MAX_BLOCKS, maxBytes: this.config.SESSION_MAX_BYTES };
   }
 
   private updateLimits() {

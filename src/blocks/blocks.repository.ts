@@ -42,6 +42,14 @@ export interface NewBlock {
   version?: number;
 }
 
+/** One create: who writes where, the new block, and the caller's idempotency key (recorded with the outcome if it applies). */
+export interface BlockCreate {
+  access: WriteAccess;
+  block: NewBlock;
+  meta: WriteMeta;
+  record?: WriteRecord;
+}
+
 export interface BlockChange {
   type?: string;
   content?: Record<string, unknown>;
@@ -129,33 +137,90 @@ const writable = (a: WriteAccess) => accessSql('write', { userId: Prisma.sql`${a
 export class BlocksRepository {
   constructor(private readonly db: TransactionHost) {}
 
-  async create(access: WriteAccess, block: NewBlock, limits: BlockLimits, meta: WriteMeta, record?: WriteRecord): Promise<Written | null> {
-    const actor = JSON.stringify(meta.actor);
-    const rows = await this.db.client.$queryRaw<Written[]>`
-      WITH c AS (
-        SELECT ${JSON.stringify(block.content)}::json AS content
+  /** One create: the statement of `createMany` with one write, so there is one statement to keep. */
+  async create(write: BlockCreate, limits: BlockLimits): Promise<Written | null> {
+    const [written] = await this.createMany([write], limits);
+    return written ?? null;
+  }
+
+  /**
+   * Many creates in one statement (group commit), each held to the rules of a create alone,
+   * with one result per write in order (null: refused). Sessions are locked in id order (so
+   * concurrent batches never deadlock) before anything is read of them; each session's
+   * winners take its next seqs in the order the writes arrived, and its block count and
+   * stored bytes grow by exactly theirs. A write is held to the block count and the budget
+   * with everything its session's earlier writes in the batch add, refused or not, so a
+   * batch may refuse what the write alone would not (never the other way): a write refused
+   * by a batch must be decided again alone. A taken id, a drawn position that is taken, or
+   * a live record of a write's key fails the whole statement (nothing is written).
+   */
+  async createMany(writes: BlockCreate[], limits: BlockLimits): Promise<Array<Written | null>> {
+    const column = <T>(pick: (w: BlockCreate) => T) => writes.map(pick);
+    const keyed = writes.some((w) => w.record);
+    const recordColumns = keyed
+      ? Prisma.sql`, ${column((w) => w.record?.scope ?? null)}::text[], ${column((w) => w.record?.key ?? null)}::text[],
+          ${column((w) => w.record?.fingerprint ?? null)}::text[]`
+      : Prisma.empty;
+    const recordNames = Prisma.raw(keyed ? ', r_scope, r_key, r_fingerprint' : '');
+    const records = keyed
+      ? Prisma.sql`, idem AS (
+          INSERT INTO idempotency_records (scope, key, fingerprint, status, body)
+          SELECT q.r_scope, q.r_key, q.r_fingerprint, ${OUTCOME_STATUS}, json_build_object('block', ${blockJson('q')}, 'seq', q.seq)::text
+          FROM q WHERE q.r_key IS NOT NULL
+        )`
+      : Prisma.empty;
+    const rows = await this.db.client.$queryRaw<Array<Written & { ord: bigint }>>`
+      WITH w AS (
+        SELECT * FROM unnest(
+          ${column((w) => w.access.key)}::text[], ${column((w) => w.access.userId)}::uuid[], ${column((w) => w.access.admin)}::boolean[],
+          ${column((w) => w.block.id)}::uuid[], ${column((w) => w.block.type)}::varchar[],
+          ${column((w) => JSON.stringify(w.block.content))}::json[], ${column((w) => w.block.position)}::text[],
+          ${column((w) => w.block.version ?? 1)}::int[], ${column((w) => JSON.stringify(w.meta.actor))}::jsonb[],
+          ${column((w) => w.meta.at)}::timestamptz[], ${column(() => this.db.step)}::uuid[],
+          ${column((w) => w.meta.undoOf ?? null)}::bigint[]${recordColumns}
+        ) WITH ORDINALITY AS w(key, user_id, admin, id, type, content, position, version, actor, at, step, undo_of${recordNames}, ord)
+      ), l AS MATERIALIZED (
+        SELECT s.id, s.key, s.block_count, s.stored_bytes, s.visibility, s.owner_id, s.member_roles FROM sessions s
+        WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
+      ), a AS (
+        SELECT w.*, l.id AS session_id, l.block_count, l.stored_bytes, ${jsonBytes(Prisma.sql`w.content`)} AS bytes
+        FROM w JOIN l ON l.key = w.key
+        WHERE ${accessSql('write', { userId: Prisma.sql`w.user_id`, admin: Prisma.sql`w.admin` }, 'l')}
+      ), f AS (
+        SELECT a.*, row_number() OVER (PARTITION BY a.session_id ORDER BY a.ord) AS nth,
+               sum(a.bytes) OVER (PARTITION BY a.session_id ORDER BY a.ord) - a.bytes AS earlier
+        FROM a
+      ), k AS (
+        SELECT f.* FROM f WHERE f.block_count + f.nth <= ${limits.maxBlocks}
+          AND ${fitsBudget(Prisma.sql`f.stored_bytes + f.earlier`, Prisma.sql`f.bytes`, limits.maxBytes)}
+      ), g AS (
+        SELECT session_id, count(*) AS n, sum(bytes) AS bytes, max(at) AS at FROM k GROUP BY session_id
       ), s AS (
-        UPDATE sessions s SET seq = s.seq + 1, block_count = s.block_count + 1,
-                              stored_bytes = s.stored_bytes + ${jsonBytes(Prisma.sql`c.content`)}, updated_at = ${meta.at}
-        FROM c
-        WHERE s.key = ${access.key} AND ${writable(access)} AND s.block_count < ${limits.maxBlocks}
-          AND ${fitsBudget(Prisma.sql`s.stored_bytes`, jsonBytes(Prisma.sql`c.content`), limits.maxBytes)}
-        RETURNING s.id, s.seq, s.visibility, ${audience('s')}
+        UPDATE sessions s SET seq = s.seq + g.n, block_count = s.block_count + g.n, stored_bytes = s.stored_bytes + g.bytes,
+                              updated_at = g.at
+        FROM g WHERE s.id = g.session_id
+        RETURNING s.id, s.seq - g.n AS base, s.visibility, ${audience('s')}
+      ), c AS (
+        SELECT k.*, s.base + row_number() OVER (PARTITION BY k.session_id ORDER BY k.ord) AS seq, s.visibility, s."ownerId",
+               s."memberRoles"
+        FROM k JOIN s ON s.id = k.session_id
       ), b AS (
         INSERT INTO blocks (id, session_id, type, content, position, version, created_at, updated_at, updated_by)
-        SELECT ${block.id}::uuid, s.id, ${block.type}, c.content, ${block.position}, ${block.version ?? 1}, ${meta.at}, ${meta.at}, ${actor}::jsonb
-        FROM s, c
+        SELECT c.id, c.session_id, c.type, c.content, c.position, c.version, c.at, c.at, c.actor FROM c
         RETURNING *
+      ), q AS (
+        SELECT b.*, c.seq, c.ord, c.visibility, c."ownerId", c."memberRoles", c.step, c.undo_of${recordNames}
+        FROM b JOIN c ON c.id = b.id
       ), rev AS (
         INSERT INTO block_revisions (block_id, version, type, content, updated_at, updated_by)
         SELECT id, version, type, content, updated_at, updated_by FROM b
       ), log AS (
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, step, undo_of)
-        SELECT s.id, s.seq, 'block.created', ${logged(blockJson('b'))}, ${actor}::jsonb, ${meta.at},
-               ${this.db.step}::uuid, ${meta.undoOf ?? null}::bigint FROM s, b
-      )${recordedWith(record, 'b', Prisma.sql`s, b`, 's.seq')}
-      SELECT ${blockJson('b')} AS block, s.seq, s.id AS "sessionId", s.visibility, s."ownerId", s."memberRoles" FROM s, b`;
-    return this.first(rows);
+        SELECT q.session_id, q.seq, 'block.created', ${logged(blockJson('q'))}, q.updated_by, q.updated_at, q.step, q.undo_of FROM q
+      )${records}
+      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", q.visibility, q."ownerId", q."memberRoles" FROM q`;
+    const byOrd = new Map(rows.map(({ ord, ...row }) => [Number(ord), { ...row, seq: Number(row.seq) }]));
+    return writes.map((_, i) => byOrd.get(i + 1) ?? null);
   }
 
   /**

@@ -42,6 +42,15 @@ export interface NewSession {
   visibility: Visibility;
   state: Record<string, unknown>;
   createdAt: Date;
+  /** A create with an Idempotency-Key: the binding its statement inserts with the session. */
+  claim?: KeyClaim;
+}
+
+/** An Idempotency-Key bound to the session a create makes: who asked (scope), the key, the request's hash. */
+export interface KeyClaim {
+  scope: string;
+  key: string;
+  requestHash: string;
 }
 
 /** What a refused save found: the version and sizes as the save measured them. */
@@ -60,6 +69,8 @@ export type SaveOutcome = { saved: Session } | { saved: null; miss: SaveMiss | n
 export interface InsertOutcome {
   session: Session | null;
   storedBytes: number;
+  /** A keyed create whose Idempotency-Key was bound already (live or expired): nothing was inserted for it. */
+  bound?: boolean;
 }
 
 /** One save of `saveAllIfVersions`: the session, the version it is based on, what it writes and for whom. */
@@ -104,31 +115,56 @@ export class SessionsRepository {
   /**
    * `insertIfKeyFree` for many sessions in one statement (group commit), one outcome per
    * session in order. Their keys must differ. A deleted owner fails the whole statement.
+   * A session with a `claim` binds its Idempotency-Key in the same statement, if it is
+   * inserted. One whose key is bound already (live or expired) is not inserted (`bound`),
+   * so a retry does not cost its tick the shared statement; a binding committed while the
+   * statement ran fails the whole statement on the binding's primary key, and nothing is written.
    */
   async insertAllIfKeysFree(sessions: NewSession[], maxBytes: number): Promise<InsertOutcome[]> {
     const column = <T>(pick: (s: NewSession) => T) => sessions.map(pick);
     const metadata = (s: NewSession) => JSON.stringify({ created: s.createdAt.toISOString(), lastModified: s.createdAt.toISOString() });
-    const rows = await this.db.client.$queryRaw<Array<Session & { newBytes: bigint; ord: bigint }>>`
+    // Only a statement with a keyed create carries bindings: the one without them stays as it was.
+    const keyed = sessions.some((s) => s.claim);
+    const claimColumns = keyed
+      ? Prisma.sql`, ${column((s) => s.claim?.scope ?? null)}::text[], ${column((s) => s.claim?.key ?? null)}::text[],
+          ${column((s) => s.claim?.requestHash ?? null)}::text[]`
+      : Prisma.empty;
+    const claimNames = Prisma.raw(keyed ? ', c_scope, c_key, c_hash' : '');
+    const claims = keyed
+      ? Prisma.sql`, claimed AS (
+          INSERT INTO idempotency_keys (scope, key, request_hash, session_id)
+          SELECT m.c_scope, m.c_key, m.c_hash, ins.id FROM ins JOIN m ON m.key = ins.key WHERE m.c_key IS NOT NULL
+        )`
+      : Prisma.empty;
+    const bound = keyed
+      ? Prisma.sql`(v.c_key IS NOT NULL AND EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.scope = v.c_scope AND k.key = v.c_key))`
+      : Prisma.sql`false`;
+    const rows = await this.db.client.$queryRaw<Array<Session & { newBytes: bigint; bound: boolean; ord: bigint }>>`
       WITH v AS (
         SELECT * FROM unnest(
           ${column((s) => s.key)}::text[], ${column((s) => s.typeSlug)}::text[], ${column((s) => s.title)}::text[],
           ${column((s) => s.themeId)}::uuid[], ${column((s) => s.ownerId)}::uuid[], ${column((s) => s.visibility)}::text[],
-          ${column(metadata)}::json[], ${column((s) => JSON.stringify(s.state))}::json[], ${column((s) => s.createdAt)}::timestamptz[]
-        ) WITH ORDINALITY AS v(key, type_slug, title, theme_id, owner_id, visibility, metadata, state, at, ord)
+          ${column(metadata)}::json[], ${column((s) => JSON.stringify(s.state))}::json[], ${column((s) => s.createdAt)}::timestamptz[]${claimColumns}
+        ) WITH ORDINALITY AS v(key, type_slug, title, theme_id, owner_id, visibility, metadata, state, at${claimNames}, ord)
       ), m AS (
-        SELECT v.*, octet_length(v.title)::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes
+        SELECT v.*, octet_length(v.title)::bigint + ${jsonBytes(Prisma.sql`v.state`)} + ${jsonBytes(Prisma.sql`v.metadata`)} AS bytes,
+               ${bound} AS bound
         FROM v
       ), ins AS (
         INSERT INTO sessions (id, key, key_length, type_slug, title, theme_id, owner_id, visibility, metadata, state, stored_bytes,
                               created_at, updated_at)
         SELECT gen_random_uuid(), m.key, char_length(m.key), m.type_slug, m.title, m.theme_id, m.owner_id,
                m.visibility::"Visibility", m.metadata, m.state, m.bytes, m.at, m.at
-        FROM m WHERE m.bytes <= ${maxBytes} ORDER BY m.key
+        FROM m WHERE m.bytes <= ${maxBytes} AND NOT m.bound ORDER BY m.key
         ON CONFLICT (key) DO NOTHING
         RETURNING ${COLUMNS}
-      )
-      SELECT ins.*, m.bytes AS "newBytes", m.ord FROM m LEFT JOIN ins ON ins.key = m.key ORDER BY m.ord`;
-    return rows.map(({ newBytes, ord: _ord, ...row }) => ({ session: row.id ? row : null, storedBytes: Number(newBytes) }));
+      )${claims}
+      SELECT ins.*, m.bytes AS "newBytes", m.bound, m.ord FROM m LEFT JOIN ins ON ins.key = m.key ORDER BY m.ord`;
+    return rows.map(({ newBytes, bound, ord: _ord, ...row }) => ({
+      session: row.id ? row : null,
+      storedBytes: Number(newBytes),
+      ...(bound ? { bound } : {}),
+    }));
   }
 
   findByKey(key: string): Promise<Session | null> {

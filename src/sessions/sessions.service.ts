@@ -20,6 +20,7 @@ import { toSessionChange, toSessionView } from './session.view.js';
 import {
   SessionsRepository,
   type InsertOutcome,
+  type KeyClaim,
   type NewSession,
   type PendingSave,
   type SaveOutcome,
@@ -70,7 +71,7 @@ export class SessionsService implements OnModuleDestroy {
       maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
       keyOf: (session) => session.key,
       applyAll: (sessions) => this.sessions.insertAllIfKeysFree(sessions, this.budget.maxBytes),
-      applyOne: (session) => this.sessions.insertIfKeyFree(session, this.budget.maxBytes),
+      applyOne: (session) => this.insertAlone(session),
       onBatch: (size) => batchSize.observe({ kind: 'create' }, size),
     });
     this.saves = new GroupCommit({
@@ -89,8 +90,27 @@ export class SessionsService implements OnModuleDestroy {
   }
 
   /** Outside a transaction the insert joins the instance's group commit; inside one it runs alone, as part of it. */
-  private insert(session: NewSession): Promise<InsertOutcome> {
-    return this.tx.active ? this.sessions.insertIfKeyFree(session, this.budget.maxBytes) : this.inserts.submit(session);
+  private async insert(session: NewSession): Promise<InsertOutcome> {
+    if (this.tx.active) return this.insertAlone(session);
+    const outcome = await this.inserts.submit(session);
+    // Its key was bound already (a retry, or a create with the key came first): its
+    // transaction decides, a replay, or an expired binding taken over.
+    return outcome.bound ? this.insertAlone(session) : outcome;
+  }
+
+  /**
+   * One insert alone. A keyed one binds its key in the same transaction: a live binding
+   * (a create with that key came first) takes the session back, and the create is a replay.
+   */
+  private insertAlone({ claim, ...session }: NewSession): Promise<InsertOutcome> {
+    if (!claim) return this.sessions.insertIfKeyFree(session, this.budget.maxBytes);
+    return this.tx.run(async () => {
+      const outcome = await this.sessions.insertIfKeyFree(session, this.budget.maxBytes);
+      if (outcome.session && !(await this.idempotency.claim(claim.scope, claim.key, claim.requestHash, outcome.session.id))) {
+        throw new IdempotentReplay();
+      }
+      return outcome;
+    });
   }
 
   async create(principal: Principal, body: CreateSessionBody, idempotencyKey?: string): Promise<Created> {
@@ -105,12 +125,9 @@ export class SessionsService implements OnModuleDestroy {
     const scope = principalScope(principal);
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     try {
-      // The session and its key binding commit together, or neither does.
-      const session = await this.tx.run(async () => {
-        const row = await this.insertWithFreshKey(principal, body);
-        if (!(await this.idempotency.claim(scope, idempotencyKey, requestHash, row.id))) throw new IdempotentReplay();
-        return row;
-      });
+      // The session and its key binding commit together, or neither does: in one statement
+      // (the group commit's), or in one transaction when applied alone.
+      const session = await this.insertWithFreshKey(principal, body, { scope, key: idempotencyKey, requestHash });
       return this.createdNow(session, principal);
     } catch (error) {
       if (!(error instanceof IdempotentReplay)) throw error;
@@ -204,8 +221,8 @@ export class SessionsService implements OnModuleDestroy {
     return toPage(rows, query.limit, (row) => viewFor(row, principal), encodeCursor);
   }
 
-  private async insertWithFreshKey(principal: Principal, body: CreateSessionBody): Promise<Session> {
-    const fields = { ...this.newSession(principal, body), visibility: body.visibility ?? 'link' };
+  private async insertWithFreshKey(principal: Principal, body: CreateSessionBody, claim?: KeyClaim): Promise<Session> {
+    const fields = { ...this.newSession(principal, body), visibility: body.visibility ?? 'link', claim };
     for (let attempt = 0; attempt < MAX_KEY_ATTEMPTS; attempt++) {
       const row = this.fitted(await this.insert({ ...fields, key: await this.keys.candidate(attempt) }));
       if (row) return row;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { closeTestDb, createUser } from '../helpers/factories.js';
+import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { scrape } from '../helpers/prometheus.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -14,7 +14,12 @@ describe('group commit of block and session writes', () => {
   let stranger: Awaited<ReturnType<typeof createUser>>;
 
   beforeAll(async () => {
-    api = await startTestApp({ GROUP_COMMIT_MAX_WAIT_MS: '100', GROUP_COMMIT_MAX_BATCH: '64', SESSION_MAX_BYTES: '65536' });
+    api = await startTestApp({
+      GROUP_COMMIT_MAX_WAIT_MS: '100',
+      GROUP_COMMIT_MAX_BATCH: '64',
+      SESSION_MAX_BYTES: '65536',
+      SESSION_MAX_BLOCKS: '6',
+    });
     owner = await createUser();
     stranger = await createUser();
   });
@@ -118,6 +123,121 @@ describe('group commit of block and session writes', () => {
     expect(changes.filter((c) => c.kind === 'block.updated')).toHaveLength(2);
   });
 
+  /** Statements that carried more than one block create. */
+  const sharedCreateBatches = async () => {
+    const metrics = await scrape(api);
+    return metrics.value('block_create_batch_size_count') - metrics.value('block_create_batch_size_bucket', { le: '1' });
+  };
+  const create = (key: string, body: Record<string, unknown>, options: { token?: string; idempotencyKey?: string } = {}) =>
+    api.request('POST', `/api/sessions/${key}/blocks`, {
+      body: { type: 'text', ...body },
+      token: options.token ?? owner.token,
+      headers: options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {},
+    });
+
+  it('gives each block create of a tick with winners and losers across sessions its own answer, and each session gap-free seqs', async () => {
+    const good = await Promise.all([0, 1, 2, 3].map(() => newSession()));
+    const taken = await addBlock(good[0], { n: 'taken' });
+    const [full, nearlyFull, heavy, halfFull] = await Promise.all([0, 1, 2, 3].map(() => newSession()));
+    for (let i = 0; i < 6; i++) await addBlock(full, { n: i });
+    for (let i = 0; i < 5; i++) await addBlock(nearlyFull, { n: i });
+    await addBlock(heavy, { text: 'h'.repeat(50_000) });
+    await addBlock(halfFull, { text: 'f'.repeat(30_000) });
+    const privateKey = await newSession({ visibility: 'private' });
+    const readonlyKey = await newSession({ visibility: 'readonly' });
+    const run = Date.now().toString(36);
+    const before = await sharedCreateBatches();
+
+    // Three creates per good session (the middle one keyed), plus creates refused for each
+    // reason a create has, all in one tick: the sessions' first creates share a statement.
+    const goodCreates = good.flatMap((key, s) =>
+      [0, 1, 2].map((i) => ({ key, content: { s, i }, idempotencyKey: i === 1 ? `gc-${run}-${s}` : undefined })),
+    );
+    const answers = await Promise.all([
+      ...goodCreates.map((c) => create(c.key, { content: c.content }, { idempotencyKey: c.idempotencyKey })),
+      create(full, { content: { n: 'over' } }),
+      create(nearlyFull, { content: { n: 'a' } }),
+      create(nearlyFull, { content: { n: 'b' } }),
+      create(heavy, { content: { text: 'x'.repeat(20_000) } }),
+      create(privateKey, { content: {} }, { token: stranger.token }),
+      create(halfFull, { content: { text: 'y'.repeat(20_000) } }),
+      create(halfFull, { content: { text: 'z'.repeat(20_000) } }),
+      create(readonlyKey, { content: {} }, { token: stranger.token }),
+    ]);
+    expect(await sharedCreateBatches()).toBeGreaterThan(before);
+
+    const created = answers.slice(0, goodCreates.length);
+    expect(created.map((a) => a.status)).toEqual(created.map(() => 201));
+    expect(created.map((a) => a.body.content)).toEqual(goodCreates.map((c) => c.content));
+    const [overFull, lastA, lastB, tooLarge, hidden, fitA, fitB, readOnly] = answers.slice(goodCreates.length);
+    expect([overFull.status, overFull.body.code]).toEqual([409, 'BLOCK_LIMIT_REACHED']);
+    // The last free place goes to one of the two; the other meets the limit.
+    expect([lastA.status, lastB.status].sort()).toEqual([201, 409]);
+    expect([lastA, lastB].find((a) => a.status === 409)!.body.code).toBe('BLOCK_LIMIT_REACHED');
+    expect([tooLarge.status, tooLarge.body.code]).toEqual([413, 'SESSION_TOO_LARGE']);
+    expect([hidden.status, hidden.body.code]).toEqual([404, 'SESSION_NOT_FOUND']);
+    expect([readOnly.status, readOnly.body.code]).toEqual([403, 'READ_ONLY']);
+    // Each of the two fits the budget, both together do not: one is stored, the other is 413.
+    expect([fitA.status, fitB.status].sort()).toEqual([201, 413]);
+    expect([fitA, fitB].find((a) => a.status === 413)!.body.code).toBe('SESSION_TOO_LARGE');
+
+    // A second tick: a create with a taken id fails its statement, and the others of that
+    // statement, applied one at a time, still get their own answers.
+    const second = await Promise.all([
+      create(good[1], { id: taken.id, content: { n: 'same id' } }),
+      create(good[2], { content: { n: 'after' } }),
+      create(good[3], { content: { n: 'after' } }, { idempotencyKey: `gc-${run}-after` }),
+      create(full, { content: { n: 'over again' } }),
+    ]);
+    expect(second.map((a) => [a.status, a.body.code])).toEqual([
+      [409, 'BLOCK_ID_TAKEN'],
+      [201, undefined],
+      [201, undefined],
+      [409, 'BLOCK_LIMIT_REACHED'],
+    ]);
+
+    // A keyed create's outcome was recorded by its own statement: a retry gets the same block, and writes nothing.
+    const replays = await Promise.all(
+      goodCreates
+        .map((c, i) => ({ c, answer: created[i] }))
+        .filter(({ c }) => c.idempotencyKey)
+        .map(async ({ c, answer }) => ({
+          answer,
+          replay: await create(c.key, { content: c.content }, { idempotencyKey: c.idempotencyKey }),
+        })),
+    );
+    for (const { answer, replay } of replays) expect([replay.status, replay.body]).toEqual([201, answer.body]);
+
+    const wins = new Map(
+      [...created, ...second, lastA, lastB, fitA, fitB]
+        .filter((a) => a.status === 201)
+        .map((a) => [a.body.id as string, a.body.content as unknown]),
+    );
+    const counts: Array<[string, number]> = [
+      [good[0], 4], // the taken block and three creates
+      [good[1], 3], // three creates; the taken id was refused
+      [good[2], 4],
+      [good[3], 4],
+      [full, 6],
+      [nearlyFull, 6],
+      [heavy, 1],
+      [halfFull, 2],
+    ];
+    let found = 0;
+    for (const [key, count] of counts) {
+      const changes = await changesOf(key);
+      expect(changes.map((c) => c.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+      const stored = (await api.request('GET', `/api/sessions/${key}/blocks`, { token: owner.token })).body.items as Array<{ id: string }>;
+      expect(stored.map((b) => b.id).sort()).toEqual(changes.map((c) => c.block.id).sort());
+      for (const change of changes.filter((c) => wins.has(c.block.id))) {
+        expect(change.block.content).toEqual(wins.get(change.block.id));
+        found++;
+      }
+    }
+    expect(found).toBe(wins.size);
+    for (const key of [privateKey, readonlyKey]) expect(await changesOf(key)).toEqual([]);
+  });
+
   /** Statements that carried more than one session write of `kind`. */
   const sharedSessionBatches = async (kind: 'create' | 'save') => {
     const metrics = await scrape(api);
@@ -204,6 +324,60 @@ describe('group commit of block and session writes', () => {
     expect(await sharedSessionBatches('create')).toBeGreaterThan(before);
     const stored = await Promise.all(keys.map((key) => api.request('GET', `/api/sessions/${key}`, { token: owner.token })));
     expect(stored.map((s) => s.body.key)).toEqual(keys);
+  });
+
+  it('inserts keyed session creates of one tick with their Idempotency-Keys bound in the same statement, and replays each key', async () => {
+    const run = Date.now().toString(36);
+    const post = (body: Record<string, unknown>, key?: string, token: string | undefined = owner.token) =>
+      api.request('POST', '/api/sessions', { body, token, headers: key ? { 'idempotency-key': key } : {} });
+    const before = await sharedSessionBatches('create');
+
+    // One tick of keyed creates with distinct keys (one anonymous): they share statements.
+    const keyed = Array.from({ length: 20 }, (_, i) => ({
+      key: `gc-s-${run}-${i}`,
+      body: { typeSlug: 'document', title: `k${i}-${run}` },
+    }));
+    const first = await Promise.all(keyed.map((k, i) => post(k.body, k.key, i === 0 ? undefined : owner.token)));
+    expect(first.map((a) => a.status)).toEqual(first.map(() => 201));
+    expect(first.map((a) => a.body.title)).toEqual(keyed.map((k) => k.body.title));
+    expect(new Set(first.map((a) => a.body.key)).size).toBe(first.length);
+    expect(await sharedSessionBatches('create')).toBeGreaterThan(before);
+
+    // The next tick: every key again (a replay each), a key reused for another request, one
+    // key sent five times at once, a new keyed create and an unkeyed one: each its own answer.
+    const burstKey = `gc-s-${run}-burst`;
+    const second = await Promise.all([
+      ...keyed.map((k, i) => post(k.body, k.key, i === 0 ? undefined : owner.token)),
+      post({ typeSlug: 'checklist' }, keyed[1].key),
+      ...Array.from({ length: 5 }, () => post({ typeSlug: 'document', title: 'burst' }, burstKey)),
+      post({ typeSlug: 'document', title: 'new' }, `gc-s-${run}-new`),
+      post({ typeSlug: 'document', title: 'unkeyed' }),
+    ]);
+    const replays = second.slice(0, keyed.length);
+    expect(replays.map((a) => [a.status, a.body.key])).toEqual(first.slice(0, keyed.length).map((a) => [200, a.body.key]));
+    const [reused, ...rest] = second.slice(keyed.length);
+    expect([reused.status, reused.body.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    const burst = rest.slice(0, 5);
+    expect(burst.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    expect(new Set(burst.map((a) => a.body.key)).size).toBe(1);
+    expect(await testDb().session.count({ where: { title: 'burst', ownerId: owner.user.id } })).toBe(1);
+    expect(rest.slice(5).map((a) => [a.status, a.body.title])).toEqual([
+      [201, 'new'],
+      [201, 'unkeyed'],
+    ]);
+    // Every keyed session exists once, bound to its key.
+    const created = first.slice(0, keyed.length).map((a) => a.body.key as string);
+    const stored = await testDb().session.findMany({
+      where: { title: { in: keyed.map((k) => k.body.title) } },
+      select: { id: true, key: true },
+    });
+    expect(stored.map((row) => row.key).sort()).toEqual([...created].sort());
+    const bound = await testDb().idempotencyKey.findMany({
+      where: { key: { in: keyed.map((k) => k.key) } },
+      select: { key: true, sessionId: true },
+    });
+    const keyOf = new Map(stored.map((row) => [row.id, row.key]));
+    expect(new Map(bound.map((b) => [b.key, keyOf.get(b.sessionId)]))).toEqual(new Map(keyed.map((k, i) => [k.key, created[i]])));
   });
 
   it('inserts the creates of one tick together: each gets its own session, and a PUT of a key taken in the same tick opens it', async () => {
