@@ -18,8 +18,12 @@ function listener() {
 const change = (sessionKey: string) => ({ sessionKey }) as CommittedChange;
 
 describe('cache warming after a burst of changes', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('loads a session once, half a second after its last change, and nothing while the changes go on', async () => {
     const { warm, warmed } = listener();
