@@ -35,6 +35,21 @@ const adminToken = 'bench-admin-token-0123456789';
 const content = (n) => ({ text: `paragraph ${n} `.repeat(8), n });
 
 /** `count` sessions with one block each; returns [{key, id, version}]. */
+/** The server's own block repository and Prisma client on `url`, to run its statements without HTTP. */
+async function serverRepository(url) {
+  const { PrismaService } = await import('../dist/database/prisma.service.js');
+  const { BlocksRepository } = await import('../dist/blocks/blocks.repository.js');
+  const prisma = new PrismaService({
+    DATABASE_URL: url,
+    DB_POOL_MIN: 2,
+    DB_POOL_MAX: poolSize,
+    DB_CONNECTION_TIMEOUT: 5000,
+    DB_IDLE_TIMEOUT: 30000,
+    DB_STATEMENT_TIMEOUT: 15000,
+  });
+  return { prisma, repository: new BlocksRepository({ client: prisma }) };
+}
+
 async function seed(call, count, blocksPerSession = 1) {
   const out = [];
   for (let i = 0; i < count; i++) {
@@ -80,17 +95,7 @@ async function updatesAndReads(call) {
   const baseline = await closedLoop(perClient(rawOf, raw), { concurrency, seconds });
   await pool.end();
   // The server's own write statement, through its own repository and Prisma client, without HTTP.
-  const { PrismaService } = await import('../dist/database/prisma.service.js');
-  const { BlocksRepository } = await import('../dist/blocks/blocks.repository.js');
-  const prisma = new PrismaService({
-    DATABASE_URL: baseDb.url,
-    DB_POOL_MIN: 2,
-    DB_POOL_MAX: poolSize,
-    DB_CONNECTION_TIMEOUT: 5000,
-    DB_IDLE_TIMEOUT: 30000,
-    DB_STATEMENT_TIMEOUT: 15000,
-  });
-  const repository = new BlocksRepository({ client: prisma });
+  const { prisma, repository } = await serverRepository(baseDb.url);
   const { GroupCommit } = await import('../dist/database/group-commit.js');
   const limits = { historyKeep: 50, maxBytes: 8 * 1024 * 1024 };
   const actor = { userId: null, displayName: 'bench' };
@@ -254,19 +259,10 @@ async function creates(call) {
   const rows = [{ name: 'INSERT block row via pg (baseline)', ...baseline }];
   const insert = { name: 'INSERT of a block row via pg', result: baseline };
   const figures = [];
-  const { BlocksRepository } = await import('../dist/blocks/blocks.repository.js');
-  if (BlocksRepository.prototype.createMany) {
-    const { PrismaService } = await import('../dist/database/prisma.service.js');
+  const { prisma, repository } = await serverRepository(baseDb.url);
+  // A build from before block creates were group-committed has no createMany: those rows are left out.
+  if (repository.createMany) {
     const { GroupCommit } = await import('../dist/database/group-commit.js');
-    const prisma = new PrismaService({
-      DATABASE_URL: baseDb.url,
-      DB_POOL_MIN: 2,
-      DB_POOL_MAX: poolSize,
-      DB_CONNECTION_TIMEOUT: 5000,
-      DB_IDLE_TIMEOUT: 30000,
-      DB_STATEMENT_TIMEOUT: 15000,
-    });
-    const repository = new BlocksRepository({ client: prisma });
     const limits = { maxBlocks: 100_000, maxBytes: 8 * 1024 * 1024 };
     const createOf = (t) => ({
       access: { key: t.key, userId: null, admin: false },
@@ -293,7 +289,6 @@ async function creates(call) {
       ),
       { concurrency, seconds },
     );
-    await prisma.$disconnect();
     rows.push(
       { name: 'the create statement via Prisma, no HTTP', ...statement },
       { name: 'the same creates group-committed, no HTTP', ...grouped },
@@ -303,6 +298,7 @@ async function creates(call) {
       opsFigure('block creates group-committed via Prisma, no HTTP', grouped, insert),
     );
   }
+  await prisma.$disconnect();
   const postSpread = await closedLoop(perClient(postOf, fresh), { concurrency, seconds });
   const postSingle = await closedLoop(perClient(postOf, single), { concurrency, seconds });
   rows.push(

@@ -3,7 +3,7 @@ import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { actorOf, type Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.service.js';
-import { GroupCommit } from '../database/group-commit.js';
+import { GroupCommit, type GroupCommitOptions } from '../database/group-commit.js';
 import { uniqueViolation } from '../database/sql-errors.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
@@ -95,34 +95,37 @@ export class BlockWriter implements OnModuleDestroy {
     @InjectConfig() private readonly config: AppConfig,
     metrics: Metrics,
   ) {
-    const batchSize = metrics.histogram({
-      name: 'block_write_batch_size',
-      help: 'Block updates and moves applied by one group-commit statement',
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
-    });
-    this.updates = new GroupCommit<BlockUpdate, Grouped>({
-      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
-      maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
-      keyOf: (update) => update.id,
-      applyAll: async (updates) =>
-        (await this.blocks.updateMany(updates, this.updateLimits())).map((written) => ({ written, alone: false })),
-      applyOne: async (update) => ({ written: await this.updateAlone(update), alone: true }),
-      onBatch: (size) => batchSize.observe(size),
-    });
-    const createBatchSize = metrics.histogram({
-      name: 'block_create_batch_size',
-      help: 'Block creates applied by one group-commit statement',
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
-    });
-    this.creates = new GroupCommit<BlockCreate, Grouped>({
-      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
-      maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
-      keyOf: (create) => create.block.id,
-      applyAll: async (creates) =>
-        (await this.blocks.createMany(creates, this.createLimits())).map((written) => ({ written, alone: false })),
-      applyOne: async (create) => ({ written: await this.blocks.create(create, this.createLimits()), alone: true }),
-      onBatch: (size) => createBatchSize.observe(size),
-    });
+    // One group commit per kind of write, each with its batch-size histogram.
+    const grouped = <W>(
+      metric: { name: string; help: string },
+      options: Pick<GroupCommitOptions<W, Grouped>, 'keyOf' | 'applyAll' | 'applyOne'>,
+    ): GroupCommit<W, Grouped> => {
+      const batchSize = metrics.histogram({ ...metric, buckets: [1, 2, 4, 8, 16, 32, 64, 128] });
+      return new GroupCommit<W, Grouped>({
+        maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+        maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+        ...options,
+        onBatch: (size) => batchSize.observe(size),
+      });
+    };
+    this.updates = grouped(
+      { name: 'block_write_batch_size', help: 'Block updates and moves applied by one group-commit statement' },
+      {
+        keyOf: (update) => update.id,
+        applyAll: async (updates) =>
+          (await this.blocks.updateMany(updates, this.updateLimits())).map((written) => ({ written, alone: false })),
+        applyOne: async (update) => ({ written: await this.updateAlone(update), alone: true }),
+      },
+    );
+    this.creates = grouped(
+      { name: 'block_create_batch_size', help: 'Block creates applied by one group-commit statement' },
+      {
+        keyOf: (create) => create.block.id,
+        applyAll: async (creates) =>
+          (await this.blocks.createMany(creates, this.createLimits())).map((written) => ({ written, alone: false })),
+        applyOne: async (create) => ({ written: await this.blocks.create(create, this.createLimits()), alone: true }),
+      },
+    );
   }
 
   /** Applies the writes still waiting for their tick before the process stops. */
