@@ -11,6 +11,8 @@ import { prepareInfrastructure, type Infrastructure } from './local-infrastructu
 import { drainAndClose } from './shutdown.js';
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+/** A signal repeated within this window is the same stop (see `shutdown`). */
+const REPEAT_WINDOW_MS = 1000;
 
 /**
  * Boots one Tessera process: configuration, local infrastructure for what is not
@@ -27,18 +29,24 @@ export function runProcess(role: ProcessRole): void {
   let infra: Infrastructure | undefined;
   let app: NestFastifyApplication | undefined;
   let stopping = false;
+  let stoppingSince = 0;
 
   /**
    * Readiness fails, the application drains and closes, and only then does the local
-   * infrastructure (the embedded database last of all) stop. A second signal stops at once.
+   * infrastructure (the embedded database last of all) stop. A second signal, a second or
+   * more after the first, stops at once.
    */
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) {
+      // One Ctrl-C under `npm start` arrives twice: from the terminal (to the whole process
+      // group) and forwarded by npm a moment later. Only a signal sent again later stops at once.
+      if (performance.now() - stoppingSince < REPEAT_WINDOW_MS) return;
       log(`${signal} received again: stopping now`);
       await infra?.stop();
       process.exit(128 + constants.signals[signal]);
     }
     stopping = true;
+    stoppingSince = performance.now();
     if (app && infra) {
       const { config } = infra;
       const delayMs = signal === 'SIGTERM' ? config.DRAIN_DELAY_MS : 0;

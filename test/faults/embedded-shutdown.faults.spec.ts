@@ -77,12 +77,14 @@ describe('a process on its embedded database, stopped by a signal', () => {
     { how: 'SIGINT', signal: 'SIGINT', group: false },
     // A terminal's Ctrl-C signals its whole foreground process group, children included.
     { how: "Ctrl-C (SIGINT to the process's group)", signal: 'SIGINT', group: true },
+    // Under `npm start` the same Ctrl-C also reaches npm, which forwards it: the process gets it twice.
+    { how: 'Ctrl-C under npm start (SIGINT, then forwarded again 5 ms later)', signal: 'SIGINT', group: false, repeated: true },
   ] as const;
-  for (const { how, signal, group } of stops) {
+  for (const { how, signal, group, ...stop } of stops) {
     it(`on ${how}: 503 from readiness, the in-flight request and the socket answered, PostgreSQL stopped last, exit 0`, async () => {
       const drainDelayMs = 1000;
       const env = {
-        ...isolatedRedis(`faults-embedded-${signal}-${group}`),
+        ...isolatedRedis(`embedded-${signal}-${group ? 'g' : 'p'}${'repeated' in stop ? '2' : '1'}`),
         DATABASE_URL: undefined,
         DATA_DIR: dataDir,
         EMBEDDED_POSTGRES_PORT: String(await freePort()),
@@ -99,6 +101,10 @@ describe('a process on its embedded database, stopped by a signal', () => {
 
       const signalledAt = Date.now();
       process.kill(group ? -server.child.pid! : server.child.pid!, signal);
+      if ('repeated' in stop) {
+        await sleep(5);
+        process.kill(server.child.pid!, signal);
+      }
       expect(await readinessAfter(server.url, 5000)).toBe(503);
       // Past the drain delay (SIGTERM's; SIGINT has none): the application is closing and waits for the request.
       await sleep(Math.max(0, signalledAt + drainDelayMs + 500 - Date.now()));
