@@ -5,6 +5,7 @@ import { DocumentReader } from './document.reader.js';
 
 /** A session is warmed once it has had no change for this long: the end of a burst. */
 const QUIET_MS = 500;
+/** Sessions waiting for their burst to end, at most: past it, a session is read on its next miss instead. */
 const MAX_PENDING = 10_000;
 /** Warmings loading at once, at most: the rest wait their turn (they never hold a request). */
 const MAX_LOADING = 4;
