@@ -91,10 +91,12 @@ interface LoggedRequest {
  * client's business, answered as designed), at info. Probes and scrapes are not traffic.
  */
 export function logAnswers(fastify: FastifyInstance, logger: Pino): void {
-  if (!logger.isLevelEnabled('info')) return;
+  // At LOG_LEVEL=warn or error only the 5xx are written; at fatal or silent no answer is.
+  if (!logger.isLevelEnabled('error')) return;
+  const answersToo = logger.isLevelEnabled('info');
   fastify.addHook('onResponse', (request, reply, done) => {
-    if (!isOperationalRoute(request.url)) {
-      const status = reply.statusCode;
+    const status = reply.statusCode;
+    if ((status >= 500 || answersToo) && !isOperationalRoute(request.url)) {
       logger[status >= 500 ? 'error' : 'info'](
         { req: requestOf(request), res: { statusCode: status }, responseTime: Math.round(reply.elapsedTime) },
         status >= 500 ? 'request errored' : 'request completed',
