@@ -3,9 +3,10 @@
 // own statement), side by side in one run on one instance (half the clients each), and the
 // ratio. Then a replay: the same keyed PATCH sent again, answered from its record.
 // Run with `npm run bench:idempotency`.
-//   BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default 16), BENCH_PORT (default 3908),
-//   BENCH_RATE_LIMIT (default off; on: limits on, set too high to refuse, so that the key's
-//   lease rides in the admission script as it does in production)
+//   BENCH_SECONDS (default 5) per round, BENCH_ROUNDS (default 3), BENCH_CONCURRENCY (default 16),
+//   BENCH_PORT (default 3908), BENCH_RATE_LIMIT (default on: limits on as production runs them,
+//   set too high to refuse, so that the key's lease rides in the admission script; off: no
+//   admission script, and the lease is a SET NX of its own)
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +15,8 @@ import { benchDatabase, closedLoop, dropRedisPrefix, httpClient, opsFigure, reco
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const port = Number(process.env.BENCH_PORT ?? 3908);
-const limited = process.env.BENCH_RATE_LIMIT === 'on';
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const limited = process.env.BENCH_RATE_LIMIT !== 'off';
 const prefix = `tessera-bench-idempotency:${Date.now()}:`;
 
 const database = await benchDatabase('idempotency');
@@ -24,7 +26,7 @@ try {
     PORT: String(port),
     DATABASE_URL: database.url,
     REDIS_PREFIX: prefix,
-    // The limiter's own cost is bench/ratelimit.mjs's subject; with its default limits it would refuse the load.
+    // The limiter's own cost is bench/ratelimit.mjs's subject; its default limits would refuse the load.
     RATE_LIMIT_ENABLED: String(limited),
     RATE_LIMIT_POLICIES: JSON.stringify({
       'block-edits': { FREE: { limit: 1_000_000_000, windowSeconds: 10 } },
@@ -53,6 +55,7 @@ try {
   /** Odd clients send a key, even ones none, at the same time; each kind's throughput and latencies. */
   const sideBySide = async (list) => {
     const ops = [patch(list, false), patch(list, true)];
+    /** One timed round: each kind's latencies, errors and the round's length. */
     const loop = (duration) => {
       const latencies = [[], []];
       const errors = [0, 0];
@@ -70,17 +73,23 @@ try {
             }
           }
         }),
-      ).then(() => {
-        const elapsed = (performance.now() - started) / 1000;
-        return latencies.map((l, i) => {
-          l.sort((x, y) => x - y);
-          const at = (p) => l[Math.min(l.length - 1, Math.floor((p / 100) * l.length))] ?? 0;
-          return { opsPerSec: l.length / elapsed, p50: at(50), p99: at(99), errors: errors[i] };
-        });
-      });
+      ).then(() => ({ latencies, errors, elapsed: (performance.now() - started) / 1000 }));
     };
     await loop(2); // warm-up, discarded
-    const [without, keyed] = await loop(seconds);
+    const all = { latencies: [[], []], errors: [0, 0], elapsed: 0 };
+    for (let r = 0; r < rounds; r++) {
+      const round = await loop(seconds);
+      round.latencies.forEach((l, i) => all.latencies[i].push(...l));
+      round.errors.forEach((e, i) => (all.errors[i] += e));
+      all.elapsed += round.elapsed;
+      const [a, b] = round.latencies.map((l) => l.length);
+      console.log(`round ${r + 1}: with a key / without ${(b / a).toFixed(3)}`);
+    }
+    const [without, keyed] = all.latencies.map((l, i) => {
+      l.sort((x, y) => x - y);
+      const at = (p) => l[Math.min(l.length - 1, Math.floor((p / 100) * l.length))] ?? 0;
+      return { opsPerSec: l.length / all.elapsed, p50: at(50), p99: at(99), errors: all.errors[i] };
+    });
     return { 'PATCH block, no key': without, 'PATCH block, Idempotency-Key': keyed };
   };
   /** Each client replays its one recorded PATCH over and over. */
@@ -114,15 +123,17 @@ try {
     ]),
   );
   const limits = limited ? 'limits on' : 'limits off';
-  console.log(`\nPATCH of a block, one instance, ${concurrency} clients (half with a key), ${limits}, ${seconds}s, ${cpus().length} cores`);
+  console.log(
+    `\nPATCH of a block, one instance, ${concurrency} clients (half with a key), ${limits}, ${rounds} x ${seconds}s, ${cpus().length} cores`,
+  );
   console.table(lines);
   const [without, keyed] = [results['PATCH block, no key'], results['PATCH block, Idempotency-Key']];
   console.log(`throughput with a key / without: ${(keyed.opsPerSec / without.opsPerSec).toFixed(3)}`);
   console.log(`p99 with a key / without: ${(keyed.p99 / without.p99).toFixed(3)}`);
-  const baseline = { name: 'PATCH block, no key', result: without };
-  recordFigures(limited ? 'idempotency-limited' : 'idempotency', [
-    opsFigure('PATCH block, Idempotency-Key', keyed, baseline),
-    opsFigure('PATCH block, replayed', results['PATCH block, replayed'], baseline),
+  const baseline = { name: `PATCH block, no key, ${limits}`, result: without };
+  recordFigures('idempotency', [
+    opsFigure(`PATCH block, Idempotency-Key, ${limits}, mean of ${rounds} rounds`, keyed, baseline),
+    opsFigure(`PATCH block, replayed, ${limits}`, results['PATCH block, replayed'], baseline),
   ]);
 } finally {
   await server?.stop();
