@@ -223,8 +223,9 @@ describeWithBrowser('the editor page in a browser', () => {
     await settle(() => ada.locator('#unsynced').textContent(), '5 unsynced edits');
     await shot(ada, 'offline-edits');
 
-    // The page goes away while offline, and is opened again once the network is back.
-    await ada.goto('about:blank');
+    // Reloaded while offline, the page cannot load (the browser shows its offline error);
+    // reloaded once the network is back, it sends what the reload left in its store.
+    await expect(ada.reload()).rejects.toThrow(/ERR_INTERNET_DISCONNECTED/);
     await ada.context().setOffline(false);
     await ada.goto(`${harness.server.url}/?=${key}`);
     await settle(() => allTexts(ada), edits);
