@@ -16,6 +16,7 @@ const BENCHES = [
   { name: 'history', about: 'a 5,000-block session as of a past seq, and a diff, over 1,000 kept changes' },
   { name: 'ratelimit', about: "the rate limiter's cost" },
   { name: 'idempotency', about: 'PATCH with and without an Idempotency-Key, and a replay' },
+  { name: 'members', about: 'PATCH on private sessions with 20 members and without, alternating rounds' },
   { name: 'outbox', about: "the client outbox's replay of 1,000 queued edits after a reconnect, beside an online client" },
   { name: 'fanout', about: 'change fan-out to sockets across two instances, idle-socket memory' },
   { name: 'webhooks', about: 'change-to-webhook delivery latency and deliveries/s, beside sockets' },

@@ -5,7 +5,7 @@ import type { Visibility } from '../generated/prisma/enums.js';
 import { fitsBudget, jsonBytes } from '../sessions/session-budget.js';
 import { blockJson, type BlockRecord } from '../sessions/block.view.js';
 import type { Actor } from '../contract/actor.js';
-import { accessSql } from '../sessions/session-access.js';
+import { accessSql, audienceSql } from '../sessions/session-access.js';
 import { OUTCOME_STATUS, type WriteRecord } from '../idempotency/recorded-write.js';
 
 /** Who writes and where: the session key and what the writer may do there. */
@@ -105,10 +105,6 @@ const PRIOR = Prisma.raw(`CASE WHEN q.kind = 'block.moved'
     THEN json_build_object('position', q.old_position, 'updatedAt', q.old_updated_at, 'updatedBy', q.old_updated_by)
     ELSE json_build_object('type', q.old_type, 'content', q.old_content, 'updatedAt', q.old_updated_at, 'updatedBy', q.old_updated_by) END`);
 
-/** Who may receive the change, from the locked row: a private session's members are needed only then. */
-const audience = (s: string) =>
-  Prisma.raw(`${s}.owner_id AS "ownerId", CASE WHEN ${s}.visibility = 'private' THEN ${s}.member_roles END AS "memberRoles"`);
-
 /**
  * The idempotency record of a single write, inserted by the write's own statement: its
  * outcome (`block` as `blockJson`, the seq) for a replay. A live record of the same key makes
@@ -199,7 +195,7 @@ export class BlocksRepository {
         UPDATE sessions s SET seq = s.seq + g.n, block_count = s.block_count + g.n, stored_bytes = s.stored_bytes + g.bytes,
                               updated_at = g.at
         FROM g WHERE s.id = g.session_id
-        RETURNING s.id, s.seq - g.n AS base, s.visibility, ${audience('s')}
+        RETURNING s.id, s.seq - g.n AS base, s.visibility, ${audienceSql('s')}
       ), c AS (
         SELECT k.*, s.base + row_number() OVER (PARTITION BY k.session_id ORDER BY k.ord) AS seq, s.visibility, s."ownerId",
                s."memberRoles"
@@ -313,7 +309,7 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, prior, step, undo_of)
         SELECT q.session_id, q.seq, q.kind, ${logged(blockJson('q'))}, q.updated_by, q.updated_at, ${PRIOR}, q.step, q.undo_of FROM q
       )${records}
-      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", s.visibility, ${audience('s')}
+      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", s.visibility, ${audienceSql('s')}
       FROM q JOIN s ON s.id = q.session_id`;
     const byOrd = new Map(rows.map(({ ord, ...row }) => [Number(ord), { ...row, seq: Number(row.seq) }]));
     return writes.map((_, i) => byOrd.get(i + 1) ?? null);
@@ -323,7 +319,7 @@ export class BlocksRepository {
     const actor = JSON.stringify(meta.actor);
     const rows = await this.db.client.$queryRaw<Written[]>`
       WITH s AS (
-        SELECT s.id, s.visibility, ${audience('s')} FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
+        SELECT s.id, s.visibility, ${audienceSql('s')} FROM sessions s WHERE s.key = ${access.key} AND ${writable(access)} FOR UPDATE
       ), b AS (
         DELETE FROM blocks USING s WHERE blocks.id = ${id}::uuid AND blocks.session_id = s.id AND blocks.version = ${version}
         RETURNING blocks.*

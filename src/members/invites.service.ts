@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor, toPage, type Page } from '../common/paginat
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { TransactionHost } from '../database/transaction-host.js';
 import { AppError } from '../errors/app-error.js';
-import { reaches, roleIn, type MemberRole, type Role } from '../sessions/session-access.js';
+import { memberRoleOf, reaches, roleIn, type MemberRole, type Role } from '../sessions/session-access.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 import { INVITE_TOKEN_PATTERN, type CreateInviteBody } from './dto/members.dto.js';
 import { InvitesRepository, type InviteRow } from './invites.repository.js';
@@ -99,9 +99,12 @@ export class InvitesService {
   }
 
   /**
-   * Makes the caller a member with the invite's role, unless their role is already as high
-   * (it is never lowered; no use is taken then). The use is taken by one conditional
-   * statement, under the session's row lock like every member change.
+   * Makes the caller a member. A member (or the owner) whose role is already as high keeps it
+   * and takes no use; a member below it is raised to it. Anyone else becomes a member with the
+   * higher of the invite's role and the role the session's visibility already gives them, so
+   * accepting never lowers a role and the membership outlasts a later change of visibility.
+   * The use is taken by one conditional statement, under the session's row lock like every
+   * member change.
    */
   async accept(principal: Principal, token: string): Promise<{ session: { key: string; title: string }; role: Role }> {
     if (principal.kind !== 'user') throw new AppError('AUTH_REQUIRED', 'Accepting an invitation needs a user token.');
@@ -110,15 +113,19 @@ export class InvitesService {
     return this.tx.run(async () => {
       const at = new Date();
       const session = await this.members.lockedForInvite(invite.sessionId);
-      const current = roleIn(session, principal);
-      if (current !== null && reaches(current, invite.role)) {
+      const summary = { key: session.key, title: session.title };
+      const member = memberRoleOf(session.memberRoles, principal.userId);
+      if (session.ownerId === principal.userId || (member !== null && reaches(member, invite.role))) {
         if (!usable(invite, at)) throw new AppError('INVITE_EXPIRED');
-        return { session: { key: session.key, title: session.title }, role: current };
+        return { session: summary, role: roleIn(session, principal)! };
       }
+      // Not the owner here, so the role by visibility is at most an editor's.
+      const byVisibility = member === null ? (roleIn(session, principal) as MemberRole | null) : null;
+      const role: MemberRole = byVisibility !== null && reaches(byVisibility, invite.role) ? byVisibility : invite.role;
       if (!(await this.invites.takeUse(invite.id, at))) throw new AppError('INVITE_EXPIRED');
-      if (current === null || !(principal.userId in session.memberRoles)) this.members.checkRoom(session);
-      await this.members.change(actorOf(principal), session, principal.userId, invite.role, invite.createdBy);
-      return { session: { key: session.key, title: session.title }, role: invite.role };
+      if (member === null) this.members.checkRoom(session);
+      await this.members.change(actorOf(principal), session, principal.userId, role, invite.createdBy);
+      return { session: summary, role };
     });
   }
 }

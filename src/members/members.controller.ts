@@ -38,7 +38,7 @@ export class MembersController {
   @ApiOperationDoc({
     id: 'listMembers',
     summary: "List a session's members",
-    description: 'The members with their roles, who added them and when, newest first.',
+    description: 'The owner first, then the members in the order they were added, with their roles and who added them.',
     auth: 'optional',
     responses: { 200: { description: 'One page.', schema: MemberPageSchema } },
     errors: ['INVALID_CURSOR'],
@@ -83,7 +83,9 @@ export class MembersController {
   @ApiOperationDoc({
     id: 'removeMember',
     summary: 'Remove a member',
-    description: 'The owner removes anyone; a member may remove themselves. Their live access ends at once.',
+    description:
+      'The owner removes anyone; a member may remove themselves. Their live access ends at once. The owner cannot be removed ' +
+      '(422 OWNER_ROLE_FIXED): ownership passes to a member first.',
     auth: 'user',
     responses: { 204: { description: 'Removed.' } },
     errors: ['NOT_SESSION_OWNER', 'READ_ONLY', 'FORBIDDEN', 'MEMBER_NOT_FOUND', 'OWNER_ROLE_FIXED'],

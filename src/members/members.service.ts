@@ -83,12 +83,17 @@ export class MembersService {
     return { member: toMemberView(member), created };
   }
 
-  /** Removes a member: the owner may remove anyone, a member themselves. */
+  /**
+   * Removes a member: the owner may remove anyone, a member themselves. The owner is no
+   * member and cannot be removed, not even by themselves: ownership passes first.
+   */
   async remove(principal: Principal, key: string, userId: string): Promise<void> {
     const self = principal.kind === 'user' && principal.userId === userId;
     const { id } = await this.access.require(principal, key, self ? 'read' : 'own');
     await this.tx.run(async () => {
       const session = await this.locked(id, principal, self ? 'read' : 'own');
+      if (session.ownerId === userId)
+        throw new AppError('OWNER_ROLE_FIXED', 'The owner cannot leave their own session; pass ownership to a member first.');
       if (memberRoleOf(session.memberRoles, userId) === null) throw new AppError('MEMBER_NOT_FOUND');
       await this.change(actorOf(principal), session, userId, null, null);
     });

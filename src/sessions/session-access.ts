@@ -116,3 +116,19 @@ export const accessSqlFor = (action: SqlAction, principal: Principal, alias = 's
     },
     alias,
   );
+
+/**
+ * The columns that decide who may read a change, from the session row aliased `alias`:
+ * `"ownerId"`, and `"memberRoles"` only where the visibility lets no key holder read (the
+ * members are needed only then; elsewhere every key holder reads, and a change need not
+ * carry them).
+ */
+export function audienceSql(alias = 's'): Prisma.Sql {
+  const hidden = (Object.entries(ROLE_BY_VISIBILITY) as Array<[Visibility, Role | null]>)
+    .filter(([, role]) => role === null)
+    .map(([visibility]) => `'${visibility}'`)
+    .join(', ');
+  return Prisma.raw(
+    `${alias}.owner_id AS "ownerId", CASE WHEN ${alias}.visibility::text IN (${hidden}) THEN ${alias}.member_roles END AS "memberRoles"`,
+  );
+}

@@ -68,7 +68,9 @@ export class SessionsController {
   @ApiOperationDoc({
     id: 'listSessions',
     summary: "List the caller's sessions",
-    description: 'The sessions the caller owns (with `member=true`: those they are a member of), newest first; an operator sees all.',
+    description:
+      'The sessions the caller owns (with `member=true`: those they are a member of), newest first; an operator sees all ' +
+      '(`member=true` with the admin token: 400 VALIDATION_FAILED, an operator is a member of no session).',
     auth: 'user',
     responses: { 200: { description: 'One page.', schema: SessionPageSchema } },
     errors: ['INVALID_CURSOR'],

@@ -216,7 +216,9 @@ export class SessionsService implements OnModuleDestroy {
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const userId = principal.kind === 'user' ? principal.userId : undefined;
     const filter = query.member ? { memberId: userId } : { ownerId: userId };
-    if (query.member && userId === undefined) throw new AppError('AUTH_REQUIRED', 'Listing memberships needs a user token.');
+    // An operator is a member of no session: asking for memberships with the admin token is a mistake to name, not an empty list.
+    if (query.member && userId === undefined)
+      throw new AppError('VALIDATION_FAILED', 'member=true lists the sessions a user is a member of; the admin token names no user.');
     const rows = await this.sessions.list({ ...filter, typeSlug: query.typeSlug }, query.limit + 1, after);
     return toPage(rows, query.limit, (row) => viewFor(row, principal), encodeCursor);
   }

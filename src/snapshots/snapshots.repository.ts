@@ -4,6 +4,7 @@ import { TransactionHost } from '../database/transaction-host.js';
 import type { Snapshot } from '../generated/prisma/client.js';
 import type { Plan } from '../generated/prisma/enums.js';
 import type { Actor } from '../contract/actor.js';
+import type { Guarded } from '../sessions/session-access.js';
 
 /** How long snapshots are kept, by the plan of the session's owner (no owner: FREE). */
 export const SNAPSHOT_RETENTION_DAYS: Record<Plan, number> = { FREE: 7, PRO: 30, ENTERPRISE: 365 };
@@ -46,6 +47,18 @@ const cutoff = (days: number) => new Date(Date.now() - days * 24 * 3600_000);
 @Injectable()
 export class SnapshotsRepository {
   constructor(private readonly db: TransactionHost) {}
+
+  /**
+   * Inside a transaction: the session's row lock (block writes and member changes wait for
+   * it), and what the access rule reads of the row as of it. A snapshot taken after it reads
+   * what was committed before the lock, and nothing can commit in between.
+   */
+  async lockGuarded(sessionId: string): Promise<Guarded | null> {
+    const rows = await this.db.client.$queryRaw<Guarded[]>`
+      SELECT owner_id AS "ownerId", visibility::text AS visibility, member_roles AS "memberRoles"
+      FROM sessions WHERE id = ${sessionId}::uuid FOR UPDATE`;
+    return rows[0] ?? null;
+  }
 
   /** One statement, so the blocks, title and state are those of exactly `seq`. */
   async create(sessionId: string, input: { label: string | null; automatic: boolean; actor: Actor }): Promise<SnapshotRow> {

@@ -10,6 +10,7 @@ import { SessionsService } from '../sessions/sessions.service.js';
 import { SNAPSHOT_RETENTION_DAYS, SnapshotsRepository, type RestoreBlock, type SnapshotRow } from './snapshots.repository.js';
 import type { Actor } from '../contract/actor.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
+import { checkAccess } from '../sessions/session-access.js';
 
 export interface SnapshotView {
   id: string;
@@ -62,9 +63,20 @@ export class SnapshotsService {
     private readonly tx: TransactionHost,
   ) {}
 
+  /**
+   * The cached check answers most refusals without a lock; the decision that counts is made
+   * again on the locked row, so a removal or a visibility change committed after the cache
+   * was filled stops the snapshot (a separate statement from the insert, which then reads
+   * the session as of the lock: a statement that waited for a lock keeps its older view).
+   */
   async create(principal: Principal, key: string, label: string | undefined): Promise<SnapshotView> {
     const ref = await this.access.require(principal, key, 'write');
-    return this.take(ref, { label: label ?? null, automatic: false, actor: actorOf(principal) });
+    const snapshot = await this.tx.run(async () => {
+      checkAccess(await this.snapshots.lockGuarded(ref.id), principal, 'write');
+      return this.snapshots.create(ref.id, { label: label ?? null, automatic: false, actor: actorOf(principal) });
+    });
+    await this.snapshots.pruneSession(ref.id, await this.retentionDays(ref));
+    return view(snapshot);
   }
 
   /** Taken before a generation job writes into a session, so its output can be undone. */

@@ -3,6 +3,7 @@ import type { Socket } from 'socket.io-client';
 import { ADMIN_TOKEN, RELAXED_LIMITS, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { ack, connect, record } from '../helpers/sockets.js';
+import { openFeed } from '../helpers/sse.js';
 import { currentRun } from '../helpers/test-environment.js';
 
 type User = Awaited<ReturnType<typeof createUser>>;
@@ -17,7 +18,8 @@ describe('members, roles and invitations', () => {
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    const env = { REDIS_PREFIX: `${currentRun().redisPrefix}members-spec:` };
+    // The webhook row of the role table names a loopback URL, which creation refuses unless allowed.
+    const env = { REDIS_PREFIX: `${currentRun().redisPrefix}members-spec:`, WEBHOOK_ALLOW_PRIVATE: 'true' };
     [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
     [owner, alice, bob] = await Promise.all([
       createUser({ displayName: 'Owner' }),
@@ -47,11 +49,11 @@ describe('members, roles and invitations', () => {
     (await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { t: 'x' } }, token: owner.token })).body
       .id as string;
 
-  describe('every role against every session route and socket write', () => {
+  describe('every role against every session route and socket event', () => {
     /** A user each case makes a member (or the target of a member route). */
     let carol: User;
     /** Each caller and the session it calls on: the role the rule gives it there. */
-    const callers: Array<{ name: string; role: Role; setup: () => Promise<{ key: string; token: string }> }> = [
+    const callers: Array<{ name: string; role: Role; setup: () => Promise<{ key: string; token?: string }> }> = [
       { name: 'owner', role: 'owner', setup: async () => ({ key: await newSession(), token: owner.token }) },
       {
         name: 'editor member',
@@ -72,45 +74,59 @@ describe('members, roles and invitations', () => {
         },
       },
       { name: 'link holder', role: 'editor', setup: async () => ({ key: await newSession('link'), token: bob.token }) },
+      { name: 'anonymous link holder', role: 'editor', setup: async () => ({ key: await newSession('link') }) },
       { name: 'readonly-link holder', role: 'viewer', setup: async () => ({ key: await newSession('readonly'), token: bob.token }) },
       { name: 'stranger on a private session', role: 'none', setup: async () => ({ key: await newSession(), token: bob.token }) },
       { name: 'operator', role: 'owner', setup: async () => ({ key: await newSession(), token: ADMIN_TOKEN }) },
     ];
 
+    /** What each case's session holds before the routes run: blocks, and an owner's snapshot, export job and invite. */
+    interface Fixture {
+      blocks: string[];
+      snapshotId: string;
+      jobId: string;
+      inviteId: string;
+    }
     /** A route, what it takes, and the answer for each role (status, or [status, code] for a refusal). */
     type Outcome = number | [number, string];
     const NF: Outcome = [404, 'SESSION_NOT_FOUND'];
     const RO: Outcome = [403, 'READ_ONLY'];
     const NO: Outcome = [403, 'NOT_SESSION_OWNER'];
+    const AUTH: Outcome = [401, 'AUTH_REQUIRED'];
+    // Undo and redo are a user's own changes: the operator token names no user.
+    const READERS = { owner: 200, editor: 200, viewer: 200, none: NF } as const;
     const routes: Array<{
       name: string;
-      call: (key: string, token: string, blocks: string[]) => Promise<{ status: number; body: any }>;
+      call: (key: string, token: string | undefined, fixture: Fixture) => Promise<{ status: number; body: any }>;
       outcome: Record<Role, Outcome>;
+      /** Where a caller's kind (anonymous, operator) decides before its role does. */
+      byCaller?: Record<string, Outcome>;
     }> = [
+      { name: 'GET session', call: (k, t) => a.request('GET', `/api/sessions/${k}`, { token: t }), outcome: READERS },
+      { name: 'GET session ?atSeq', call: (k, t) => b.request('GET', `/api/sessions/${k}?atSeq=1`, { token: t }), outcome: READERS },
+      { name: 'GET diff', call: (k, t) => a.request('GET', `/api/sessions/${k}/diff?from=1&to=2`, { token: t }), outcome: READERS },
+      { name: 'GET blocks', call: (k, t) => b.request('GET', `/api/sessions/${k}/blocks`, { token: t }), outcome: READERS },
       {
-        name: 'GET session',
-        call: (k, t) => a.request('GET', `/api/sessions/${k}`, { token: t }),
-        outcome: { owner: 200, editor: 200, viewer: 200, none: NF },
+        name: 'GET block history',
+        call: (k, t, { blocks: [id] }) => a.request('GET', `/api/sessions/${k}/blocks/${id}/history`, { token: t }),
+        outcome: READERS,
       },
+      { name: 'GET changes', call: (k, t) => a.request('GET', `/api/sessions/${k}/changes?since=0`, { token: t }), outcome: READERS },
       {
-        name: 'GET blocks',
-        call: (k, t) => b.request('GET', `/api/sessions/${k}/blocks`, { token: t }),
-        outcome: { owner: 200, editor: 200, viewer: 200, none: NF },
+        name: 'GET events (SSE)',
+        call: async (k, t) => {
+          const feed = await openFeed(b.url, `/api/sessions/${k}/events?since=0`, { token: t });
+          feed.close();
+          return { status: feed.status, body: feed.problem };
+        },
+        outcome: READERS,
       },
+      { name: 'GET members', call: (k, t) => b.request('GET', `/api/sessions/${k}/members`, { token: t }), outcome: READERS },
+      { name: 'GET snapshots', call: (k, t) => a.request('GET', `/api/sessions/${k}/snapshots`, { token: t }), outcome: READERS },
       {
-        name: 'GET changes',
-        call: (k, t) => a.request('GET', `/api/sessions/${k}/changes?since=0`, { token: t }),
-        outcome: { owner: 200, editor: 200, viewer: 200, none: NF },
-      },
-      {
-        name: 'GET members',
-        call: (k, t) => b.request('GET', `/api/sessions/${k}/members`, { token: t }),
-        outcome: { owner: 200, editor: 200, viewer: 200, none: NF },
-      },
-      {
-        name: 'GET snapshots',
-        call: (k, t) => a.request('GET', `/api/sessions/${k}/snapshots`, { token: t }),
-        outcome: { owner: 200, editor: 200, viewer: 200, none: NF },
+        name: 'PUT session (open)',
+        call: (k, t) => b.request('PUT', `/api/sessions/${k}`, { body: { typeSlug: 'document' }, token: t }),
+        outcome: READERS,
       },
       {
         name: 'POST block',
@@ -118,14 +134,26 @@ describe('members, roles and invitations', () => {
         outcome: { owner: 201, editor: 201, viewer: RO, none: NF },
       },
       {
+        name: 'POST blocks/batch',
+        call: (k, t) =>
+          a.request('POST', `/api/sessions/${k}/blocks/batch`, { body: { ops: [{ op: 'create', type: 'text', content: {} }] }, token: t }),
+        outcome: { owner: 200, editor: 200, viewer: RO, none: NF },
+      },
+      {
         name: 'PATCH block',
-        call: (k, t, [id]) =>
+        call: (k, t, { blocks: [id] }) =>
           a.request('PATCH', `/api/sessions/${k}/blocks/${id}`, { body: { version: 1, content: { t: 'y' } }, token: t }),
         outcome: { owner: 200, editor: 200, viewer: RO, none: NF },
       },
       {
+        name: 'POST block move',
+        call: (k, t, { blocks: [, , id, anchor] }) =>
+          b.request('POST', `/api/sessions/${k}/blocks/${id}/move`, { body: { version: 1, afterId: anchor }, token: t }),
+        outcome: { owner: 200, editor: 200, viewer: RO, none: NF },
+      },
+      {
         name: 'DELETE block',
-        call: (k, t, [, id]) => b.request('DELETE', `/api/sessions/${k}/blocks/${id}?version=1`, { token: t }),
+        call: (k, t, { blocks: [, id] }) => b.request('DELETE', `/api/sessions/${k}/blocks/${id}?version=1`, { token: t }),
         outcome: { owner: 204, editor: 204, viewer: RO, none: NF },
       },
       {
@@ -139,12 +167,50 @@ describe('members, roles and invitations', () => {
         outcome: { owner: 201, editor: 201, viewer: RO, none: NF },
       },
       {
+        name: 'POST snapshot restore',
+        call: (k, t, { snapshotId }) => b.request('POST', `/api/sessions/${k}/snapshots/${snapshotId}/restore`, { token: t }),
+        outcome: { owner: 200, editor: 200, viewer: RO, none: NF },
+      },
+      {
+        name: 'POST undo',
+        call: (k, t) => a.request('POST', `/api/sessions/${k}/undo`, { token: t }),
+        outcome: { owner: 200, editor: 200, viewer: RO, none: NF },
+        byCaller: { 'anonymous link holder': AUTH, operator: [403, 'FORBIDDEN'] },
+      },
+      {
+        name: 'POST redo',
+        call: (k, t) => b.request('POST', `/api/sessions/${k}/redo`, { token: t }),
+        outcome: { owner: 200, editor: 200, viewer: RO, none: NF },
+        byCaller: { 'anonymous link holder': AUTH, operator: [403, 'FORBIDDEN'] },
+      },
+      {
+        name: 'POST exports',
+        call: (k, t) => a.request('POST', `/api/sessions/${k}/exports`, { body: { format: 'json' }, token: t }),
+        outcome: { owner: 202, editor: 202, viewer: 202, none: NF },
+      },
+      {
+        name: 'POST generate',
+        call: (k, t) => b.request('POST', `/api/sessions/${k}/generate`, { body: { prompt: 'Agenda' }, token: t }),
+        outcome: { owner: 202, editor: 202, viewer: RO, none: NF },
+      },
+      {
+        name: 'POST think',
+        call: (k, t) => a.request('POST', `/api/sessions/${k}/think`, { body: { goal: 'Agenda' }, token: t }),
+        outcome: { owner: 202, editor: 202, viewer: RO, none: NF },
+      },
+      {
+        name: 'POST images',
+        call: (k, t) => b.request('POST', `/api/sessions/${k}/images`, { body: { prompt: 'A kite' }, token: t }),
+        outcome: { owner: 202, editor: 202, viewer: RO, none: NF },
+      },
+      {
+        name: "GET the owner's job",
+        call: (_k, t, { jobId }) => a.request('GET', `/api/jobs/${jobId}`, { token: t }),
+        outcome: { ...READERS, none: [404, 'JOB_NOT_FOUND'] },
+      },
+      {
         name: 'PUT member',
-        call: (k, t) =>
-          a.request('PUT', `/api/sessions/${k}/members/${carol.user.id}`, {
-            body: { role: 'viewer' },
-            token: t,
-          }),
+        call: (k, t) => a.request('PUT', `/api/sessions/${k}/members/${carol.user.id}`, { body: { role: 'viewer' }, token: t }),
         outcome: { owner: 201, editor: NO, viewer: NO, none: NF },
       },
       {
@@ -156,6 +222,19 @@ describe('members, roles and invitations', () => {
         name: 'GET invites',
         call: (k, t) => a.request('GET', `/api/sessions/${k}/invites`, { token: t }),
         outcome: { owner: 200, editor: NO, viewer: NO, none: NF },
+      },
+      {
+        name: 'DELETE invite',
+        call: (k, t, { inviteId }) => b.request('DELETE', `/api/sessions/${k}/invites/${inviteId}`, { token: t }),
+        outcome: { owner: 204, editor: NO, viewer: NO, none: NF },
+      },
+      {
+        // A session's webhook is its owner's: whoever else may read it is told no such session, so keys cannot be probed.
+        name: 'POST webhook for the session',
+        call: (k, t) =>
+          a.request('POST', '/api/webhooks', { body: { url: 'http://127.0.0.1:9/hook', events: ['change'], sessionKey: k }, token: t }),
+        outcome: { owner: 201, editor: NF, viewer: NF, none: NF },
+        byCaller: { 'anonymous link holder': AUTH },
       },
       {
         name: 'PATCH session (visibility)',
@@ -177,28 +256,68 @@ describe('members, roles and invitations', () => {
         outcome: { owner: 200, editor: NO, viewer: NO, none: NF },
       },
       {
+        name: 'DELETE another member',
+        call: (k, t) => b.request('DELETE', `/api/sessions/${k}/members/${carol.user.id}`, { token: t }),
+        outcome: { owner: 204, editor: NO, viewer: NO, none: NF },
+      },
+      {
         name: 'DELETE session',
         call: (k, t) => b.request('DELETE', `/api/sessions/${k}`, { token: t }),
         outcome: { owner: 204, editor: NO, viewer: NO, none: NF },
       },
     ];
-    const socketEvents: Array<{ name: string; payload: (key: string, blocks: string[]) => unknown; least: 'viewer' | 'editor' }> = [
+    const socketEvents: Array<{
+      name: string;
+      payload: (key: string, blocks: string[]) => unknown;
+      least: 'none' | 'viewer' | 'editor';
+      /** The refusal when the caller cannot even read the session, if not SESSION_NOT_FOUND. */
+      hidden?: string;
+      byCaller?: Record<string, string>;
+    }> = [
       { name: 'session.join', payload: (key) => ({ key }), least: 'viewer' },
       { name: 'block.create', payload: (key) => ({ key, type: 'text', content: {} }), least: 'editor' },
       { name: 'block.update', payload: (key, [id]) => ({ key, id, version: 1, content: { s: 1 } }), least: 'editor' },
       { name: 'block.move', payload: (key, [anchor, , id]) => ({ key, id, version: 1, afterId: anchor }), least: 'editor' },
       { name: 'block.delete', payload: (key, [, id]) => ({ key, id, version: 1 }), least: 'editor' },
+      // Presence is for those in the room: a caller whose join was refused is told to join first.
+      {
+        name: 'presence.update',
+        payload: (key, [id]) => ({ key, cursor: { blockId: id, offset: 0 } }),
+        least: 'viewer',
+        hidden: 'VALIDATION_FAILED',
+      },
+      {
+        name: 'session.undo',
+        payload: (key) => ({ key }),
+        least: 'editor',
+        byCaller: { 'anonymous link holder': 'AUTH_REQUIRED', operator: 'FORBIDDEN' },
+      },
+      {
+        name: 'session.redo',
+        payload: (key) => ({ key }),
+        least: 'editor',
+        byCaller: { 'anonymous link holder': 'AUTH_REQUIRED', operator: 'FORBIDDEN' },
+      },
+      { name: 'session.leave', payload: (key) => ({ key }), least: 'none' },
     ];
+    const rank = { none: 0, viewer: 1, editor: 2, owner: 3 };
 
-    it.each(callers)('$name', async ({ role, setup }) => {
+    it.each(callers)('$name', async ({ name, role, setup }) => {
       carol = await createUser({ displayName: 'Carol' });
       const { key, token } = await setup();
       // POST owner needs its target to be a member; the PUT member row makes Carol one when it succeeds.
       if (role !== 'owner') await addMember(key, carol, 'viewer');
-      const blocks = [await newBlock(key), await newBlock(key)];
+      const blocks = [await newBlock(key), await newBlock(key), await newBlock(key), await newBlock(key)];
+      const asOwner = { token: owner.token };
+      const fixture: Fixture = {
+        blocks,
+        snapshotId: (await a.request('POST', `/api/sessions/${key}/snapshots`, { body: {}, ...asOwner })).body.id,
+        jobId: (await a.request('POST', `/api/sessions/${key}/exports`, { body: { format: 'json' }, ...asOwner })).body.jobId,
+        inviteId: (await a.request('POST', `/api/sessions/${key}/invites`, { body: { role: 'viewer' }, ...asOwner })).body.id,
+      };
       for (const route of routes) {
-        const res = await route.call(key, token, blocks);
-        const want = route.outcome[role];
+        const res = await route.call(key, token, fixture);
+        const want = route.byCaller?.[name] ?? route.outcome[role];
         const got = typeof want === 'number' ? res.status : [res.status, res.body?.code];
         expect({ route: route.name, got }).toEqual({ route: route.name, got: want });
         if (route.name === 'GET session' && role !== 'none') expect(res.body.role).toBe(role);
@@ -210,13 +329,12 @@ describe('members, roles and invitations', () => {
       const socket = await open(b, token);
       for (const event of socketEvents) {
         const answer = await ack(socket, event.name, event.payload(socketKey, socketBlocks));
-        const rank = { none: 0, viewer: 1, editor: 2, owner: 3 };
-        const allowed = rank[role] >= rank[event.least];
-        const code = role === 'none' ? 'SESSION_NOT_FOUND' : 'READ_ONLY';
+        const refusal = event.byCaller?.[name] ?? (role === 'none' ? (event.hidden ?? 'SESSION_NOT_FOUND') : 'READ_ONLY');
+        const allowed = !event.byCaller?.[name] && rank[role] >= rank[event.least];
         expect({ event: event.name, ok: answer.ok, code: answer.code }).toEqual({
           event: event.name,
           ok: allowed,
-          code: allowed ? undefined : code,
+          code: allowed ? undefined : refusal,
         });
       }
     });
@@ -244,6 +362,11 @@ describe('members, roles and invitations', () => {
     const owned = await a.request('GET', '/api/sessions', { token: owner.token });
     expect(owned.body.items.find((s: any) => s.key === key).role).toBe('owner');
     expect((await a.request('GET', '/api/sessions?member=true', { token: bob.token })).body.items).toEqual([]);
+    // An operator is a member of no session: the question is refused, not answered with an empty list.
+    expect((await a.request('GET', '/api/sessions?member=true', { token: ADMIN_TOKEN })).body).toMatchObject({
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    });
     expect(
       (await a.request('PUT', `/api/sessions/${key}/members/${owner.user.id}`, { body: { role: 'viewer' }, token: owner.token })).body.code,
     ).toBe('OWNER_ROLE_FIXED');
@@ -287,6 +410,14 @@ describe('members, roles and invitations', () => {
     expect((await a.request('DELETE', `/api/sessions/${key}/members/${users[1].user.id}`, { token: owner.token })).body.code).toBe(
       'MEMBER_NOT_FOUND',
     );
+    // The owner is no member: they cannot leave (nor an operator remove them) until ownership has passed.
+    for (const token of [owner.token, ADMIN_TOKEN]) {
+      expect((await a.request('DELETE', `/api/sessions/${key}/members/${owner.user.id}`, { token })).body).toMatchObject({
+        status: 422,
+        code: 'OWNER_ROLE_FIXED',
+      });
+    }
+    expect((await a.request('GET', `/api/sessions/${key}`, { token: owner.token })).body.role).toBe('owner');
     const changes = await a.request('GET', `/api/sessions/${key}/changes?since=0`, { token: owner.token });
     expect(changes.body.items.map((c: any) => [c.kind, c.member])).toEqual([
       ...users.map((u) => ['member.updated', { userId: u.user.id, role: 'editor' }]),
@@ -381,6 +512,38 @@ describe('members, roles and invitations', () => {
       expect((await accept('short', bob)).body.code).toBe('INVITE_NOT_FOUND');
     });
 
+    it('makes whoever accepts on a link or readonly session a member, at no lower role, kept when it turns private', async () => {
+      const cases = [
+        ['link', 'viewer', 'editor'],
+        ['link', 'editor', 'editor'],
+        ['readonly', 'editor', 'editor'],
+        ['readonly', 'viewer', 'viewer'],
+      ] as const;
+      for (const [visibility, invited, role] of cases) {
+        const key = await newSession(visibility);
+        const [joiner, passerBy] = await Promise.all([createUser(), createUser()]);
+        const made = await invite(key, { role: invited });
+        expect(await accept(made.body.token, joiner, b)).toMatchObject({ status: 200, body: { role } });
+        const members = await a.request('GET', `/api/sessions/${key}/members`, { token: owner.token });
+        expect(members.body.items.map((m: any) => [m.userId, m.role])).toEqual([
+          [owner.user.id, 'owner'],
+          [joiner.user.id, role],
+        ]);
+        const mine = await b.request('GET', '/api/sessions?member=true', { token: joiner.token });
+        expect(mine.body.items.map((s: any) => [s.key, s.role])).toEqual([[key, role]]);
+        const listed = await a.request('GET', `/api/sessions/${key}/invites`, { token: owner.token });
+        expect(listed.body.items[0].uses).toBe(1);
+        const { version } = (await a.request('GET', `/api/sessions/${key}`, { token: owner.token })).body;
+        const hidden = await a.request('PATCH', `/api/sessions/${key}`, { body: { version, visibility: 'private' }, token: owner.token });
+        expect(hidden.status).toBe(200);
+        expect((await b.request('GET', `/api/sessions/${key}`, { token: joiner.token })).body).toMatchObject({ key, role });
+        expect((await b.request('GET', `/api/sessions/${key}`, { token: passerBy.token })).body.code).toBe('SESSION_NOT_FOUND');
+        // Accepting again changes nothing and takes no use.
+        expect((await accept(made.body.token, joiner)).body.role).toBe(role);
+        expect((await a.request('GET', `/api/sessions/${key}/invites`, { token: owner.token })).body.items[0].uses).toBe(1);
+      }
+    });
+
     it('of 20 concurrent accepts of a one-use invite, exactly one wins', async () => {
       const key = await newSession();
       const once = await invite(key, { role: 'editor', maxUses: 1 });
@@ -406,6 +569,34 @@ describe('members, roles and invitations', () => {
         await guarded.close();
       }
     });
+  });
+
+  it('refuses the snapshot of an editor removed while it waited for the session, though the cache still named them', async () => {
+    const key = await newSession();
+    const editor = await createUser();
+    await addMember(key, editor, 'editor');
+    // Warm the cached head with the editor still in it; the removal below bypasses what would refresh it.
+    expect((await a.request('GET', `/api/sessions/${key}`, { token: editor.token })).body.role).toBe('editor');
+    let taken: Promise<{ status: number; body: any }> | undefined;
+    await testDb().$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT id FROM sessions WHERE key = ${key} FOR UPDATE`;
+        taken = a.request('POST', `/api/sessions/${key}/snapshots`, { body: { label: 'late' }, token: editor.token });
+        // The snapshot is past its cached check and waits for the row: remove the editor meanwhile.
+        const end = Date.now() + 5000;
+        for (;;) {
+          const waiting = await testDb().$queryRaw<unknown[]>`
+            SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+          if (waiting.length > 0) break;
+          if (Date.now() > end) throw new Error('the snapshot never waited for the session row');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        await tx.$executeRaw`UPDATE sessions SET member_roles = member_roles - ${editor.user.id}::text WHERE key = ${key}`;
+      },
+      { timeout: 15_000 },
+    );
+    expect((await taken!).body).toMatchObject({ status: 404, code: 'SESSION_NOT_FOUND' });
+    expect(await testDb().snapshot.count({ where: { session: { key } } })).toBe(0);
   });
 
   describe('live effect on sockets', () => {
