@@ -143,6 +143,7 @@ export class SessionsController {
   }
 
   @Patch(':key')
+  @RateLimit('session-saves')
   @ApiHeader({ name: 'If-Match', required: false })
   @ApiOperationDoc({
     id: 'updateSession',
@@ -185,6 +186,7 @@ export class SessionsController {
   }
 
   @Delete(':key')
+  @RateLimit('session-saves')
   @HttpCode(204)
   @ApiOperationDoc({
     id: 'deleteSession',
