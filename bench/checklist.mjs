@@ -66,7 +66,10 @@ try {
     DATABASE_URL: apiDb.url,
     DB_POOL_MAX: String(poolSize),
     REDIS_PREFIX: redisPrefix,
-    RATE_LIMIT_POLICIES: JSON.stringify({ 'session-creates': { anonymous: { limit: 1_000_000_000, windowSeconds: 10 } } }),
+    RATE_LIMIT_POLICIES: JSON.stringify({
+      'session-creates': { anonymous: { limit: 1_000_000_000, windowSeconds: 10 } },
+      'session-saves': { anonymous: { limit: 1_000_000_000, windowSeconds: 10 } },
+    }),
     // Every user here comes from one address: the key-probe guard's slots per address (30
     // lookups in flight) would queue them as one crowd behind a NAT, which is not this bench's subject.
     KEY_PROBE_LIMIT: '100000',

@@ -267,14 +267,23 @@ async function edit(row: Row, text: string): Promise<void> {
 /** What the outbox says of each edit of this session: conflicts go to the user, refusals are told. */
 function onOutcome(outcome: Outcome): void {
   if (outcome.kind === 'conflict') {
-    const content = outcome.entry.edit.op === 'update' ? outcome.entry.edit.content : undefined;
+    const { edit } = outcome.entry;
+    const content = edit.op === 'update' ? edit.content : undefined;
     if (content) void resolveConflict(outcome.current, typeof content.text === 'string' ? content.text : '');
+    // A move or a delete has no text to compare: the block stays as the other person left it, and the user is told.
+    else if (edit.op === 'move') say('Someone changed a block you moved before your move arrived: it stays where they left it.');
+    else if (edit.op === 'delete') say('Someone changed a block you deleted before your delete arrived: it was kept, with their change.');
   } else if (outcome.kind === 'rejected') {
     if (outcome.error.code === 'READ_ONLY') say('This session is read only for you now: your last edit was not saved.');
-    else if (outcome.error.code !== 'BLOCK_NOT_FOUND') element('start-error').textContent = outcome.error.message;
+    else if (outcome.error.code === 'BLOCK_NOT_FOUND')
+      say(`Someone deleted a block before your ${verbOf(outcome.entry.edit.op)} arrived: it was not applied.`);
+    else element('start-error').textContent = outcome.error.message;
   }
   render();
 }
+
+const verbOf = (op: Outcome['entry']['edit']['op']): string =>
+  ({ create: 'new block', update: 'edit', move: 'move', delete: 'delete' })[op];
 
 /** Conflicts waiting for the dialog, by block: a later edit of the same block replaces what "mine" shows. */
 const conflicts = new Map<string, { current: BlockView; mine: string }>();

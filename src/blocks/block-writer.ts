@@ -15,6 +15,7 @@ import { toBlockView, type BlockRecord } from '../sessions/block.view.js';
 import { isRecordCollision, KeyAlreadyRecorded, RecordedWrites, type RecordedOutcome } from '../idempotency/recorded-write.js';
 import {
   BlocksRepository,
+  KEY_RECORDED,
   type BlockChange,
   type BlockCreate,
   type BlockUpdate,
@@ -97,19 +98,28 @@ export class BlockWriter implements OnModuleDestroy {
   ) {
     // One group commit per kind of write, each with its batch-size histogram.
     const grouped = <W>(
-      metric: { name: string; help: string },
+      metric: { name: string; help: string; writes: string },
       options: Pick<GroupCommitOptions<W, Grouped>, 'keyOf' | 'applyAll' | 'applyOne'>,
     ): GroupCommit<W, Grouped> => {
-      const batchSize = metrics.histogram({ ...metric, buckets: [1, 2, 4, 8, 16, 32, 64, 128] });
+      const batchSize = metrics.histogram({ name: metric.name, help: metric.help, buckets: [1, 2, 4, 8, 16, 32, 64, 128] });
+      const fallbacks = metrics.counter({
+        name: metric.name.replace(/_size$/, '_fallbacks_total'),
+        help: `Group-commit statements of ${metric.writes} that failed as a whole, whose writes were then applied one at a time`,
+      });
       return new GroupCommit<W, Grouped>({
         maxBatch: config.GROUP_COMMIT_MAX_BATCH,
         maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
         ...options,
         onBatch: (size) => batchSize.observe(size),
+        onFallback: () => fallbacks.inc(),
       });
     };
     this.updates = grouped(
-      { name: 'block_write_batch_size', help: 'Block updates and moves applied by one group-commit statement' },
+      {
+        name: 'block_write_batch_size',
+        help: 'Block updates and moves applied by one group-commit statement',
+        writes: 'block updates and moves',
+      },
       {
         keyOf: (update) => update.id,
         applyAll: async (updates) =>
@@ -118,11 +128,15 @@ export class BlockWriter implements OnModuleDestroy {
       },
     );
     this.creates = grouped(
-      { name: 'block_create_batch_size', help: 'Block creates applied by one group-commit statement' },
+      { name: 'block_create_batch_size', help: 'Block creates applied by one group-commit statement', writes: 'block creates' },
       {
         keyOf: (create) => create.block.id,
+        // A create left out because its key is recorded (a retry) counts as refused by the batch: it is decided alone.
         applyAll: async (creates) =>
-          (await this.blocks.createMany(creates, this.createLimits())).map((written) => ({ written, alone: false })),
+          (await this.blocks.createMany(creates, this.createLimits())).map((written) => ({
+            written: written === KEY_RECORDED ? null : written,
+            alone: false,
+          })),
         applyOne: async (create) => ({ written: await this.blocks.create(create, this.createLimits()), alone: true }),
       },
     );

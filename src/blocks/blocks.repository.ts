@@ -120,6 +120,9 @@ const recordedWith = (record: WriteRecord | undefined, block: string, from: Pris
       )`
     : Prisma.empty;
 
+/** A create of a group commit left out of its statement: its key is recorded already (a retry), so it is decided alone. */
+export const KEY_RECORDED = 'key-recorded' as const;
+
 const writable = (a: WriteAccess) => accessSql('write', { userId: Prisma.sql`${a.userId}::uuid`, admin: Prisma.sql`${a.admin}` });
 
 /**
@@ -135,8 +138,8 @@ export class BlocksRepository {
 
   /** One create: the statement of `createMany` with one write, so there is one statement to keep. */
   async create(write: BlockCreate, limits: BlockLimits): Promise<Written | null> {
-    const [written] = await this.createMany([write], limits);
-    return written ?? null;
+    const [written] = await this.insertMany([write], limits, false);
+    return written === KEY_RECORDED ? null : written;
   }
 
   /**
@@ -148,9 +151,20 @@ export class BlocksRepository {
    * with everything its session's earlier writes in the batch add, refused or not, so a
    * batch may refuse what the write alone would not (never the other way): a write refused
    * by a batch must be decided again alone. A taken id, a drawn position that is taken, or
-   * a live record of a write's key fails the whole statement (nothing is written).
+   * record of a write's key committed while the statement ran fails the whole statement
+   * (nothing is written). A write whose key is recorded already (a retry; live or expired)
+   * is left out (`KEY_RECORDED`), so that a retry does not cost its tick the shared statement:
+   * it is decided alone.
    */
-  async createMany(writes: BlockCreate[], limits: BlockLimits): Promise<Array<Written | null>> {
+  createMany(writes: BlockCreate[], limits: BlockLimits): Promise<Array<Written | typeof KEY_RECORDED | null>> {
+    return this.insertMany(writes, limits, true);
+  }
+
+  private async insertMany(
+    writes: BlockCreate[],
+    limits: BlockLimits,
+    leaveOutRecorded: boolean,
+  ): Promise<Array<Written | typeof KEY_RECORDED | null>> {
     const column = <T>(pick: (w: BlockCreate) => T) => writes.map(pick);
     const keyed = writes.some((w) => w.record);
     const recordColumns = keyed
@@ -165,6 +179,13 @@ export class BlocksRepository {
           FROM q WHERE q.r_key IS NOT NULL
         )`
       : Prisma.empty;
+    const leaveOut = keyed && leaveOutRecorded;
+    const recorded = leaveOut
+      ? Prisma.sql`, x AS MATERIALIZED (
+          SELECT w.ord FROM w
+          WHERE w.r_key IS NOT NULL AND EXISTS (SELECT 1 FROM idempotency_records r WHERE r.scope = w.r_scope AND r.key = w.r_key)
+        )`
+      : Prisma.empty;
     const rows = await this.db.client.$queryRaw<Array<Written & { ord: bigint }>>`
       WITH w AS (
         SELECT * FROM unnest(
@@ -175,13 +196,14 @@ export class BlocksRepository {
           ${column((w) => w.meta.at)}::timestamptz[], ${column(() => this.db.step)}::uuid[],
           ${column((w) => w.meta.undoOf ?? null)}::bigint[]${recordColumns}
         ) WITH ORDINALITY AS w(key, user_id, admin, id, type, content, position, version, actor, at, step, undo_of${recordNames}, ord)
-      ), l AS MATERIALIZED (
+      )${recorded}, l AS MATERIALIZED (
         SELECT s.id, s.key, s.block_count, s.stored_bytes, s.visibility, s.owner_id, s.member_roles FROM sessions s
         WHERE s.key IN (SELECT key FROM w) ORDER BY s.id FOR UPDATE
       ), a AS (
         SELECT w.*, l.id AS session_id, l.block_count, l.stored_bytes, ${jsonBytes(Prisma.sql`w.content`)} AS bytes
         FROM w JOIN l ON l.key = w.key
         WHERE ${accessSql('write', { userId: Prisma.sql`w.user_id`, admin: Prisma.sql`w.admin` }, 'l')}
+          ${leaveOut ? Prisma.sql`AND w.ord NOT IN (SELECT ord FROM x)` : Prisma.empty}
       ), f AS (
         SELECT a.*, row_number() OVER (PARTITION BY a.session_id ORDER BY a.ord) AS nth,
                sum(a.bytes) OVER (PARTITION BY a.session_id ORDER BY a.ord) - a.bytes AS earlier
@@ -214,8 +236,11 @@ export class BlocksRepository {
         INSERT INTO changes (session_id, seq, kind, payload, bytes, actor, at, step, undo_of)
         SELECT q.session_id, q.seq, 'block.created', ${logged(blockJson('q'))}, q.updated_by, q.updated_at, q.step, q.undo_of FROM q
       )${records}
-      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", q.visibility, q."ownerId", q."memberRoles" FROM q`;
-    const byOrd = new Map(rows.map(({ ord, ...row }) => [Number(ord), { ...row, seq: Number(row.seq) }]));
+      SELECT q.ord, ${blockJson('q')} AS block, q.seq, q.session_id AS "sessionId", q.visibility, q."ownerId", q."memberRoles" FROM q
+      ${leaveOut ? Prisma.sql`UNION ALL SELECT x.ord, NULL, NULL, NULL, NULL, NULL, NULL FROM x` : Prisma.empty}`;
+    const byOrd = new Map<number, Written | typeof KEY_RECORDED>(
+      rows.map(({ ord, ...row }) => [Number(ord), row.block === null ? KEY_RECORDED : { ...row, seq: Number(row.seq) }]),
+    );
     return writes.map((_, i) => byOrd.get(i + 1) ?? null);
   }
 

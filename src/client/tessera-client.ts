@@ -271,12 +271,12 @@ export class SessionFeed {
 
   /** Undoes the caller's own latest step in this session (a signed-in writer); its changes arrive as `change` too. */
   undo(): Promise<{ seq: number; changes: ChangeEvent[] }> {
-    return this.client.request('session.undo', { key: this.key });
+    return this.client.write('session.undo', { key: this.key });
   }
 
   /** Redoes the caller's latest undo in this session, unless they edited since. */
   redo(): Promise<{ seq: number; changes: ChangeEvent[] }> {
-    return this.client.request('session.redo', { key: this.key });
+    return this.client.write('session.redo', { key: this.key });
   }
 
   updatePresence(presence: { cursor?: { blockId: string; offset: number }; selection?: unknown; status?: string }): void {

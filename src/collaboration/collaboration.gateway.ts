@@ -173,15 +173,17 @@ export class CollaborationGateway implements OnGatewayInit, OnGatewayDisconnect,
     return { deleted: payload.id, seq };
   }
 
-  /** Ack `{ok, seq, changes}`, as POST .../undo answers. */
+  /** Ack `{ok, seq, changes}`, as POST .../undo answers; an undo is no idempotent write, so a retry carries its key. */
   @SubscribeMessage(CLIENT_EVENTS.undo)
   @RateLimit('block-edits')
+  @Idempotent()
   undoLatest(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: UndoEvent }) payload: UndoEvent) {
     return this.undo.invert(socket.data.principal, payload.key, 'undo');
   }
 
   @SubscribeMessage(CLIENT_EVENTS.redo)
   @RateLimit('block-edits')
+  @Idempotent()
   redoLatest(@ConnectedSocket() socket: CollabSocket, @MessageBody({ schema: UndoEvent }) payload: UndoEvent) {
     return this.undo.invert(socket.data.principal, payload.key, 'redo');
   }

@@ -11,6 +11,8 @@ export interface GroupCommitOptions<I, O> {
   applyOne: (item: I) => Promise<O>;
   /** Told the size of each batch as it is sent. */
   onBatch?: (size: number) => void;
+  /** Told when a batch's statement failed as a whole and its items are applied one at a time. */
+  onFallback?: (size: number) => void;
 }
 
 interface Waiting<I, O> {
@@ -83,6 +85,7 @@ export class GroupCommit<I, O> {
         batch.forEach((w, i) => w.resolve(results[i]));
         return;
       }
+      this.options.onFallback?.(batch.length);
     }
     for (const w of batch) await this.options.applyOne(w.item).then(w.resolve, w.reject);
   }

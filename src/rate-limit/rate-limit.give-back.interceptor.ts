@@ -2,13 +2,16 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
+import { keyedRequest } from '../idempotency/idempotency.interceptor.js';
+import { recordableRefusal } from '../idempotency/recorded-answer.js';
 import { RATE_LIMIT, type RateLimitMetadata } from './rate-limit.metadata.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /**
  * For routes limited with `countOnly`: once the answer is known, gives the units back
  * unless it has that status, so a PUT that opens an existing session, an idempotent
- * replay or a refused request does not use up the window.
+ * replay or a refused request does not use up the window. A refusal under an
+ * idempotency key is the exception: it is recorded, so it counts.
  */
 @Injectable()
 export class GiveBackInterceptor implements NestInterceptor {
@@ -34,7 +37,11 @@ export class GiveBackInterceptor implements NestInterceptor {
         if (reply.statusCode !== countOnly) await giveBack();
         return value;
       }),
-      catchError((error: unknown) => from(giveBack()).pipe(mergeMap(() => throwError(() => error)))),
+      catchError((error: unknown) => {
+        // A refusal under an Idempotency-Key is recorded for 24 h: it keeps its unit, so keys cannot store refusals for free.
+        if (recordableRefusal(error) && keyedRequest(this.reflector, context)) return throwError(() => error);
+        return from(giveBack()).pipe(mergeMap(() => throwError(() => error)));
+      }),
     );
   }
 }

@@ -7,6 +7,7 @@ export const RATE_LIMITED_ACTIONS = [
   'block-edits',
   'exports',
   'session-creates',
+  'session-saves',
   'snapshots',
   'registrations',
   'login-failures',
@@ -38,6 +39,14 @@ export const DEFAULT_POLICIES: Record<RateLimitedAction, Policy> = {
   'block-edits': { FREE: { limit: 1000, windowSeconds: 60 }, PRO: null, ENTERPRISE: null, global: null },
   exports: { FREE: perHour(20), PRO: perHour(100), ENTERPRISE: perHour(400), global: perHour(40_000) },
   'session-creates': { anonymous: perHour(60), FREE: perHour(200), PRO: perHour(2000), ENTERPRISE: null, global: null },
+  // Saves, deletes and restores of a session: each takes the session's row lock, and a keyed refusal is recorded for 24 h.
+  'session-saves': {
+    anonymous: perMinute(300),
+    FREE: perMinute(600),
+    PRO: perMinute(3000),
+    ENTERPRISE: perMinute(10_000),
+    global: null,
+  },
   snapshots: { anonymous: perHour(20), FREE: perHour(30), PRO: perHour(300), ENTERPRISE: null, global: null },
   // Member, ownership and invitation writes (and accepts): each takes the session's row lock (a member change a seq too).
   'member-changes': { anonymous: perHour(60), FREE: perHour(300), PRO: perHour(3000), ENTERPRISE: perHour(10_000), global: null },

@@ -39,19 +39,24 @@ export class SessionsController {
     summary: 'Create a session',
     description:
       'Creates a session under a new key the server generates. Anonymous callers may create one (it has no owner and stays `link`). ' +
-      'A retry with the same Idempotency-Key from the same caller within 24 h answers the same session with 200.',
+      'A retry with the same Idempotency-Key from the same caller within 24 h answers the same session with 200 and ' +
+      '`Idempotent-Replayed: true`.',
     auth: 'optional',
     requestExample: { typeSlug: 'document', title: 'Team notes' },
     responses: {
       201: { description: 'Created.', schema: SessionSchema, example: EXAMPLE_SESSION },
-      200: { description: 'A retry of an earlier create with the same Idempotency-Key: that session.', schema: SessionSchema },
+      200: {
+        description: 'A retry of an earlier create with the same Idempotency-Key: that session.',
+        schema: SessionSchema,
+        headers: { 'Idempotent-Replayed': { description: '`true`: the answer of a retry.' } },
+      },
     },
     errors: ['INVALID_SESSION_TYPE', 'INVALID_THEME', 'IDEMPOTENCY_KEY_REUSED', 'SESSION_TOO_LARGE'],
   })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
-    description: 'A retry with the same key within 24 h returns the same session (200).',
+    description: 'A retry with the same key within 24 h returns the same session (200, `Idempotent-Replayed: true`).',
   })
   async create(
     @CurrentPrincipal() principal: Principal,
@@ -61,6 +66,7 @@ export class SessionsController {
   ): Promise<SessionView> {
     const { session, created } = await this.sessions.create(principal, body, idempotencyKey);
     void reply.status(created ? 201 : 200);
+    if (!created) void reply.header('idempotent-replayed', 'true');
     return session;
   }
 
@@ -145,6 +151,7 @@ export class SessionsController {
   }
 
   @Patch(':key')
+  @RateLimit('session-saves')
   @ApiHeader({ name: 'If-Match', required: false })
   @ApiOperationDoc({
     id: 'updateSession',
@@ -187,6 +194,7 @@ export class SessionsController {
   }
 
   @Delete(':key')
+  @RateLimit('session-saves')
   @HttpCode(204)
   @ApiOperationDoc({
     id: 'deleteSession',

@@ -58,6 +58,7 @@ export class SnapshotsController {
 
   /** Versioned writes back to the snapshot, broadcast as changes; answers the restored session with its blocks. */
   @Post(':id/restore')
+  @RateLimit('session-saves')
   @HttpCode(200)
   @ApiOperationDoc({
     id: 'restoreSnapshot',

@@ -269,4 +269,45 @@ describeWithBrowser('the editor page in a browser', () => {
     await synced(ada);
     await settle(() => blockText(bob, 0).inputValue(), 'Ada, offline');
   }, 60_000);
+
+  it('an offline delete of a block someone changed, and an offline edit of a block someone deleted, are told in the notice line', async () => {
+    const ada = await person();
+    const key = await openNewSession(ada, 'Offline refusals', 2);
+    await blockText(ada, 0).fill('Kept');
+    await blockText(ada, 1).fill('Gone');
+    await synced(ada);
+    const bob = await person();
+    await bob.goto(`${harness.server.url}/?=${key}`);
+    await settle(() => allTexts(bob), ['Kept', 'Gone']);
+
+    await ada.context().setOffline(true);
+    await ada.locator('#connection[data-state="offline"]').waitFor();
+    await ada.locator('#blocks button[aria-label="Delete block"]').nth(0).click();
+    await blockText(ada, 0).fill('Ada, offline');
+    await blockText(bob, 0).fill('Kept, by Bob');
+    await bob.locator('#blocks button[aria-label="Delete block"]').nth(1).click();
+    await synced(bob);
+    await settle(() => allTexts(bob), ['Kept, by Bob']);
+
+    // Every text the notice line shows from now on (a later one replaces an earlier one on the page).
+    await ada.locator('#notice').evaluate((notice) => {
+      const seen: string[] = [];
+      const page = globalThis as unknown as {
+        notices: string[];
+        MutationObserver: new (fn: () => void) => { observe(n: unknown, o: unknown): void };
+      };
+      page.notices = seen;
+      const node = notice as unknown as { textContent: string };
+      new page.MutationObserver(() => seen.push(node.textContent)).observe(notice, { childList: true, characterData: true, subtree: true });
+    });
+    const notices = () => ada.evaluate(() => (globalThis as unknown as { notices: string[] }).notices);
+    await ada.context().setOffline(false);
+    await settle(
+      async () => (await notices()).some((text) => text.includes('changed a block you deleted before your delete arrived')),
+      true,
+    );
+    await settle(async () => (await notices()).some((text) => text.includes('Someone deleted a block before your edit arrived')), true);
+    await settle(() => allTexts(ada), ['Kept, by Bob']);
+    await shot(ada, 'offline-refusals');
+  }, 60_000);
 });

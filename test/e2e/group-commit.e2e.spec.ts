@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { scrape } from '../helpers/prometheus.js';
@@ -324,6 +325,42 @@ describe('group commit of block and session writes', () => {
     expect(await sharedSessionBatches('create')).toBeGreaterThan(before);
     const stored = await Promise.all(keys.map((key) => api.request('GET', `/api/sessions/${key}`, { token: owner.token })));
     expect(stored.map((s) => s.body.key)).toEqual(keys);
+  });
+
+  it("leaves a replayed keyed block create out of its tick: the tick's other creates still share one statement", async () => {
+    const sessions = await Promise.all([0, 1, 2].map(() => newSession()));
+    const run = Date.now().toString(36);
+    const retried = { key: sessions[0], content: { n: 'retried' }, idempotencyKey: `gc-r-${run}` };
+    const first = await create(retried.key, { content: retried.content }, { idempotencyKey: retried.idempotencyKey });
+    expect(first.status).toBe(201);
+    const fallbacks = async () => (await scrape(api)).value('block_create_batch_fallbacks_total');
+    const [fallbacksBefore, sharedBefore] = [await fallbacks(), await sharedCreateBatches()];
+
+    // One tick: the retry (its id drawn afresh, its key recorded) beside new creates, keyed and not.
+    const answers = await Promise.all([
+      create(retried.key, { content: retried.content }, { idempotencyKey: retried.idempotencyKey }),
+      ...sessions.map((key, i) => create(key, { content: { i } })),
+      ...sessions.map((key, i) => create(key, { content: { i, keyed: true } }, { idempotencyKey: `gc-r-${run}-${i}` })),
+    ]);
+    expect([answers[0].status, answers[0].body, answers[0].headers.get('idempotent-replayed')]).toEqual([201, first.body, 'true']);
+    expect(answers.slice(1).map((a) => a.status)).toEqual(answers.slice(1).map(() => 201));
+    expect(await sharedCreateBatches()).toBeGreaterThan(sharedBefore);
+    expect(await fallbacks()).toBe(fallbacksBefore);
+
+    // The same with a retry of a create that named its own id: its id is taken (by itself).
+    const named = { id: randomUUID(), content: { n: 'named' } };
+    const made = await create(sessions[1], named, { idempotencyKey: `gc-r-${run}-named` });
+    expect(made.status).toBe(201);
+    const again = await Promise.all([
+      create(sessions[1], named, { idempotencyKey: `gc-r-${run}-named` }),
+      ...sessions.map((key, i) => create(key, { content: { i, again: true } })),
+    ]);
+    expect([again[0].status, again[0].body]).toEqual([201, made.body]);
+    expect(again.slice(1).map((a) => a.status)).toEqual(again.slice(1).map(() => 201));
+    expect(await fallbacks()).toBe(fallbacksBefore);
+    // Written once each: the first and the retry are one block.
+    expect(await testDb().block.count({ where: { session: { key: sessions[0] } } })).toBe(4);
+    expect(await testDb().block.count({ where: { session: { key: sessions[1] } } })).toBe(4);
   });
 
   it('inserts keyed session creates of one tick with their Idempotency-Keys bound in the same statement, and replays each key', async () => {

@@ -314,6 +314,43 @@ describe('idempotency keys on every write', () => {
     });
   });
 
+  it('session.undo and session.redo sent twice with one key undo (redo) once: the second ack is the first, on either instance', async () => {
+    const key = await newSession();
+    const block = await addBlock(key);
+    for (const [version, n] of [
+      [1, 1],
+      [2, 2],
+    ]) {
+      const res = await send(a, 'PATCH', `/api/sessions/${key}/blocks/${block.id}`, undefined, { version, content: { n } });
+      expect(res.status).toBe(200);
+    }
+    const [one, two] = await Promise.all([connect(a, { token: owner.token }), connect(b, { token: owner.token })]);
+    sockets.push(one, two);
+    const contentNow = async () => (await testDb().block.findUniqueOrThrow({ where: { id: block.id } })).content;
+    const undo = { key, idempotencyKey: randomUUID() };
+    const first = await ack(one, 'session.undo', undo);
+    expect(first).toMatchObject({ ok: true, seq: expect.any(Number), changes: [expect.objectContaining({ undoOf: expect.any(Number) })] });
+    expect(await contentNow()).toEqual({ n: 1 });
+    const seq = await seqOf(key);
+    expect(await ack(two, 'session.undo', undo)).toEqual(first);
+    expect(await ack(one, 'session.undo', undo)).toEqual(first);
+    expect(await contentNow()).toEqual({ n: 1 });
+    expect(await seqOf(key)).toBe(seq);
+    expect(await ack(two, 'session.redo', { key, idempotencyKey: undo.idempotencyKey })).toMatchObject({
+      ok: false,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    const redo = { key, idempotencyKey: randomUUID() };
+    const redone = await ack(two, 'session.redo', redo);
+    expect(redone).toMatchObject({ ok: true });
+    expect(await ack(one, 'session.redo', redo)).toEqual(redone);
+    expect(await contentNow()).toEqual({ n: 2 });
+    // Without a key each undo is a new one: the key is what made the repeat harmless.
+    expect(await ack(one, 'session.undo', { key })).toMatchObject({ ok: true });
+    expect(await ack(one, 'session.undo', { key })).toMatchObject({ ok: true });
+    expect(await contentNow()).toEqual({ n: 0 });
+  });
+
   it('forgets a record after 24 h (a retry runs afresh) and the sweep deletes it', async () => {
     const key = await newSession();
     const block = await addBlock(key);

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { RateLimiter } from '../../src/rate-limit/rate-limiter.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from '../helpers/test-app.js';
-import { closeTestDb, createUser } from '../helpers/factories.js';
+import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { currentRun } from '../helpers/test-environment.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -15,7 +16,11 @@ describe('rate limits', () => {
   const env = {
     REDIS_PREFIX: `${currentRun().redisPrefix}rl-spec:`,
     TRUST_PROXY: 'true',
-    RATE_LIMIT_POLICIES: JSON.stringify({ 'block-edits': { FREE: { limit: 5, windowSeconds: 2 }, global: null } }),
+    RATE_LIMIT_POLICIES: JSON.stringify({
+      'block-edits': { FREE: { limit: 5, windowSeconds: 2 }, global: null },
+      'session-saves': { FREE: { limit: 5, windowSeconds: 60 } },
+      snapshots: { FREE: { limit: 3, windowSeconds: 60 } },
+    }),
     RATE_LIMIT_BLOCK_AFTER: '3',
     RATE_LIMIT_BLOCK_SECONDS: '2',
     KEY_PROBE_LIMIT: '30',
@@ -83,6 +88,51 @@ describe('rate limits', () => {
     expect(retried.headers.get('idempotent-replayed')).toBeNull();
     const replayed = await a.request('POST', `/api/sessions/${key}/blocks`, { body, token, headers: idem });
     expect([replayed.status, replayed.headers.get('idempotent-replayed'), replayed.body.id]).toEqual([201, 'true', retried.body.id]);
+  });
+
+  it('bounds keyed refusals: a flood of session saves, deletes, restores and snapshot refusals gets 429 and records nothing past the limit', async () => {
+    const { token } = await createUser();
+    const key = await sessionOf(token);
+    const run = `${Date.now().toString(36)}-${nextIp}`;
+    const keyed = (i: number | string) => ({ token, headers: { 'idempotency-key': `flood-${run}-${i}` } });
+    const recorded = async (prefix: string) =>
+      testDb().idempotencyRecord.count({ where: { key: { startsWith: `flood-${run}-${prefix}` } } });
+    // Stale saves, each under a key of its own: a refusal each (409, recorded), until the window (5) is used up.
+    const saves = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        (i % 2 ? a : b).request('PATCH', `/api/sessions/${key}`, { ...keyed(i), body: { version: 99, title: 'stale' } }),
+      ),
+    );
+    expect(saves.map((r) => r.status).sort()).toEqual([...Array(5).fill(409), ...Array(7).fill(429)]);
+    expect(await testDb().idempotencyRecord.count({ where: { key: { startsWith: `flood-${run}-` } } })).toBe(5);
+    const restore = await a.request('POST', `/api/sessions/${key}/snapshots/${randomUUID()}/restore`, keyed('restore'));
+    expect(restore.status).toBe(429);
+    const removal = await a.request('DELETE', `/api/sessions/${key}`, keyed('delete'));
+    expect(removal.status).toBe(429);
+    expect((await recorded('restore')) + (await recorded('delete'))).toBe(0);
+    // Snapshots count only what they create, but a keyed refusal is recorded, so it keeps its unit (another
+    // caller: the first one is blocked a while for its repeated 429s).
+    const snap = await createUser();
+    const snapKey = await sessionOf(snap.token);
+    const snapshots = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        a.request('POST', `/api/sessions/${snapKey}/snapshots`, {
+          token: snap.token,
+          headers: { 'idempotency-key': `flood-${run}-s${i}` },
+          body: { label: 7 },
+        }),
+      ),
+    );
+    expect(snapshots.map((r) => r.status).sort()).toEqual([...Array(3).fill(400), ...Array(5).fill(429)]);
+    expect(await recorded('s')).toBe(3);
+    // Unkeyed refusals still give their unit back: nothing is recorded for them.
+    const other = await createUser();
+    const otherKey = await sessionOf(other.token);
+    for (let i = 0; i < 5; i++) {
+      const res = await a.request('POST', `/api/sessions/${otherKey}/snapshots`, { token: other.token, body: { label: 7 } });
+      expect(res.status).toBe(400);
+    }
+    expect((await a.request('POST', `/api/sessions/${otherKey}/snapshots`, { token: other.token, body: {} })).status).toBe(201);
   });
 
   it('counts a batch as one edit per op', async () => {

@@ -76,12 +76,14 @@ describe('sessions', () => {
   });
 
   describe('Idempotency-Key', () => {
-    it('returns the same session, 200, on a retry from the same caller', async () => {
+    it('returns the same session, 200 with Idempotent-Replayed: true, on a retry from the same caller', async () => {
       const headers = { 'idempotency-key': `retry-${Date.now()}` };
       const first = await create({ typeSlug: 'document', title: 'once' }, owner.token, headers);
       const retry = await create({ typeSlug: 'document', title: 'once' }, owner.token, headers);
       expect(first.status).toBe(201);
+      expect(first.headers.get('idempotent-replayed')).toBeNull();
       expect(retry.status).toBe(200);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
       expect(retry.body.key).toBe(first.body.key);
     });
 

@@ -1,10 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  MemoryOutboxStore,
+  openSessionView,
+  Outbox,
+  TesseraClient,
+  type Outcome,
+  type OutboxEntry,
+  type SessionView,
+} from '../../src/client/index.js';
 import { ApiFleet } from '../helpers/api-fleet.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { call, lossyProxy, random, type Answer } from '../helpers/lossy-proxy.js';
+import { lossySocketProxy } from '../helpers/lossy-socket-proxy.js';
 
-const CLIENTS = 10;
+/** Half the clients write over HTTP, half over sockets (the SDK's outbox clients). */
+const HTTP_CLIENTS = 5;
+const SOCKET_CLIENTS = 5;
+const CLIENTS = HTTP_CLIENTS + SOCKET_CLIENTS;
 const INCREMENTS = 8;
 const CREATES = 3;
 const COUNTERS = 2;
@@ -12,27 +25,50 @@ const COUNTERS = 2;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Two API processes behind the balancer, and in front of it a proxy that drops 30% of the
- * write answers; one process is killed with SIGKILL mid-run. Clients retry every write with
- * its key until they get an answer: each increment and each create is applied exactly once.
+ * Two API processes; HTTP clients reach them through the balancer behind a proxy that drops
+ * 30% of the write answers, socket clients through a balancer that cuts the connection
+ * instead of passing on 30% of the write acks. One process is killed with SIGKILL mid-run,
+ * with clients of both kinds connected to it. HTTP clients retry every write with its key
+ * until they get an answer; socket clients queue each edit in the SDK's outbox, which sends
+ * it again with its key after every reconnect: each increment and each create is applied
+ * exactly once.
  */
-describe('every write applied once when answers are lost and an instance is killed', () => {
+describe('every write applied once, over HTTP and sockets, when answers are lost and an instance is killed', () => {
   let fleet: ApiFleet;
   let proxy: Awaited<ReturnType<typeof lossyProxy>>;
+  let socketProxy: Awaited<ReturnType<typeof lossySocketProxy>>;
+  const sdkClients: TesseraClient[] = [];
 
   beforeAll(async () => {
     fleet = await ApiFleet.start('faults-lost-answers');
     await Promise.all([fleet.add(), fleet.add()]);
     const drops = random(1818);
     proxy = await lossyProxy([fleet.url], () => drops() < 0.3);
+    const ackDrops = random(2727);
+    socketProxy = await lossySocketProxy(
+      fleet.processes.map((p) => p.url),
+      () => ackDrops() < 0.3,
+    );
   });
   afterAll(async () => {
+    for (const client of sdkClients) client.close();
+    await socketProxy?.close();
     await proxy?.close();
     await fleet.close();
     await closeTestDb();
   });
 
-  it('counts exactly and creates each block once across a kill -9', async () => {
+  /** Resolves with the entry's outcome. */
+  const outcomeOf = (view: SessionView, entry: OutboxEntry) =>
+    new Promise<Outcome>((resolve) => {
+      const off = view.on('outcome', (outcome) => {
+        if (outcome.entry.key !== entry.key) return;
+        off();
+        resolve(outcome);
+      });
+    });
+
+  it('5 HTTP and 5 socket clients count exactly and create each block once across a kill -9', async () => {
     const { token } = await createUser();
     const key = (await call(fleet.url, 'POST', '/api/sessions', token, { typeSlug: 'document' })).body.key as string;
     const counters: string[] = [];
@@ -78,7 +114,37 @@ describe('every write applied once when answers are lost and an instance is kill
       }
     };
 
-    const run = Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
+    /** The same work over a socket: edits queued in an outbox, applied, merged or refused with the current block. */
+    const socketClient = async (n: number) => {
+      const pick = random(700 + n);
+      const sdk = new TesseraClient({ url: socketProxy.url, token, socket: { reconnectionDelay: 20, reconnectionDelayMax: 200 } });
+      sdkClients.push(sdk);
+      await sdk.connect();
+      const outbox = new Outbox(sdk, new MemoryOutboxStore());
+      const view = await openSessionView(sdk, outbox, key);
+      for (let i = 0; i < INCREMENTS; i++) {
+        const id = counters[Math.floor(pick() * COUNTERS)];
+        for (;;) {
+          const entry = await view.update(id, { content: { n: (view.block(id)!.content.n as number) + 1 } });
+          const outcome = await outcomeOf(view, entry);
+          if (outcome.kind === 'applied') break;
+          expect(outcome.kind).toBe('conflict');
+        }
+        acknowledged++;
+      }
+      for (let i = 0; i < CREATES; i++) {
+        const entry = await view.create({ type: 'text', content: { by: n } });
+        expect(await outcomeOf(view, entry)).toMatchObject({ kind: 'applied', block: { id: entry.edit.id } });
+        created.push(entry.edit.id);
+      }
+      await outbox.settled();
+      expect(outbox.unsent).toBe(0);
+    };
+
+    const run = Promise.all([
+      ...Array.from({ length: HTTP_CLIENTS }, (_, n) => client(n)),
+      ...Array.from({ length: SOCKET_CLIENTS }, (_, n) => socketClient(HTTP_CLIENTS + n)),
+    ]);
     // Killed once a quarter of the increments are acknowledged: most of the run comes after it.
     while (acknowledged < (CLIENTS * INCREMENTS) / 4) await pause(5);
     const atKill = acknowledged;
@@ -89,7 +155,10 @@ describe('every write applied once when answers are lost and an instance is kill
 
     expect(acknowledged).toBe(CLIENTS * INCREMENTS);
     expect(atKill).toBeLessThan((CLIENTS * INCREMENTS) / 2);
-    expect(proxy.dropped()).toBeGreaterThan(5);
+    expect(proxy.dropped()).toBeGreaterThan(3);
+    // Socket acks were lost too, and socket clients reconnected (some away from the killed process).
+    expect(socketProxy.dropped()).toBeGreaterThan(3);
+    expect(socketProxy.connections()).toBeGreaterThan(SOCKET_CLIENTS + 5);
     const blocks = await testDb().block.findMany({ where: { session: { key } } });
     const total = blocks.filter((x) => counters.includes(x.id)).reduce((sum, x) => sum + (x.content as { n: number }).n, 0);
     expect(total).toBe(CLIENTS * INCREMENTS);

@@ -13,6 +13,7 @@ const HIGH = { limit: 1_000_000, windowSeconds: 60 };
 export const RELAXED_LIMITS = {
   'block-edits': { FREE: HIGH },
   'session-creates': { anonymous: HIGH, FREE: HIGH },
+  'session-saves': { anonymous: HIGH, FREE: HIGH },
   snapshots: { anonymous: HIGH, FREE: HIGH },
   registrations: { anonymous: HIGH },
   'login-failures': { anonymous: HIGH },
