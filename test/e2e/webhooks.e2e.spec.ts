@@ -8,6 +8,7 @@ import { SweepWebhooksProcessor } from '../../src/webhooks/webhook-sweep.process
 import { WebhooksRepository } from '../../src/webhooks/webhooks.repository.js';
 import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
+import { startFakeProvider } from '../helpers/fake-provider.js';
 import { scrape } from '../helpers/prometheus.js';
 import { ack, connect, until } from '../helpers/sockets.js';
 
@@ -404,6 +405,72 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     expect(stranded.filter((lane) => lane.webhookId === forSession.id)).toEqual([]);
   }, 40_000);
 
+  it("lets an operator follow another user's session and every session, and keeps a user's webhook for all sessions to their own", async () => {
+    const me = await createUser({ displayName: 'Followed' });
+    const them = await createUser({ displayName: 'Bystander' });
+    const key = await newSession(me.token);
+    const onOne = await subscribe('/op-one', key, ADMIN_TOKEN);
+    const onAll = await subscribe('/op-all', undefined, ADMIN_TOKEN);
+    const theirs = await subscribe('/their-all', undefined, them.token);
+    try {
+      for (let n = 1; n <= 3; n++) {
+        await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: me.token });
+      }
+      const fromKey = (path: string) => receiver.at(path).filter((r) => JSON.parse(r.body).data.sessionKey === key);
+      await until(() => receiver.at('/op-one').length === 3 && fromKey('/op-all').length === 3, 15_000);
+      expect(seqsAt('/op-one', onOne.secret)).toEqual([1, 2, 3]);
+      expect(fromKey('/op-all').map((r) => JSON.parse(r.body).data.seq)).toEqual([1, 2, 3]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(receiver.at('/their-all')).toEqual([]);
+      // The log of someone else's webhook is not theirs to read.
+      for (const id of [onOne.id, onAll.id]) {
+        const answer = await a.request('GET', `/api/webhooks/${id}/deliveries`, { token: them.token });
+        expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 404, code: 'WEBHOOK_NOT_FOUND' });
+      }
+      expect((await a.request('GET', `/api/webhooks/${onOne.id}/deliveries`, { token: me.token })).status).toBe(404);
+      expect((await a.request('GET', `/api/webhooks/${theirs.id}/deliveries`, { token: ADMIN_TOKEN })).status).toBe(200);
+    } finally {
+      await a.request('DELETE', `/api/webhooks/${onAll.id}`, { token: ADMIN_TOKEN });
+    }
+  }, 30_000);
+
+  it('delivers job.failed when a job of the session fails for good', async () => {
+    const provider = await startFakeProvider(() => ({ status: 401, body: { error: 'bad key' } }));
+    const failing = await startTestApp({
+      ...isolatedRedis('webhooks-job-failed'),
+      RUN_WORKERS: 'true',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      AI_PROVIDER_URL: provider.url,
+    });
+    try {
+      const me = await createUser({ displayName: 'Generating', plan: 'ENTERPRISE' });
+      const key = (await failing.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: me.token })).body.key as string;
+      const created = await failing.request('POST', '/api/webhooks', {
+        body: { url: `${receiver.url}/job-failed`, events: ['job.failed', 'job.completed'], sessionKey: key },
+        token: me.token,
+      });
+      expect(created.status).toBe(201);
+      const job = await failing.request('POST', `/api/sessions/${key}/generate`, { token: me.token, body: { prompt: 'hello' } });
+      expect(job.status).toBe(202);
+      await until(() => receiver.at('/job-failed').length === 1, 20_000);
+      const [delivery] = receiver.at('/job-failed');
+      expect(new Webhook(created.body.secret).verify(delivery.body, delivery.headers as Record<string, string>)).toEqual({
+        type: 'job.failed',
+        timestamp: expect.any(String),
+        data: expect.objectContaining({
+          sessionKey: key,
+          jobId: job.body.jobId,
+          state: 'failed',
+          error: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE' }),
+        }),
+      });
+      expect(delivery.body).not.toContain('bad key');
+    } finally {
+      await failing.close();
+      await provider.close();
+    }
+  }, 40_000);
+
   it("delivers session.deleted after the session's last change, signed and retried; a webhook for that session then ends", async () => {
     const me = await createUser({ displayName: 'Leaving' });
     const key = await newSession(me.token);
@@ -568,11 +635,29 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
         'http://127.0.0.1/hook',
         'http://[::1]/hook',
         'http://169.254.169.254/latest',
+        'http://[::127.0.0.1]/hook',
+        'http://[2002:7f00:1::1]/hook',
         'ftp://example.com/',
       ]) {
         const refused = await strict.request('POST', '/api/webhooks', { body: { url, events: ['change'] }, token: owner.token });
         expect({ url, status: refused.status, code: refused.body.code }).toEqual({ url, status: 400, code: 'WEBHOOK_URL_FORBIDDEN' });
       }
+      // A public address is taken; changing it to a loopback one is refused the same way, and changes nothing.
+      const nobody = await createUser({ displayName: 'No sessions' });
+      const created = await strict.request('POST', '/api/webhooks', {
+        body: { url: 'http://93.184.215.14/hook', events: ['job.completed'] },
+        token: nobody.token,
+      });
+      expect(created.status).toBe(201);
+      const patched = await strict.request('PATCH', `/api/webhooks/${created.body.id}`, {
+        body: { url: 'http://127.0.0.1/' },
+        token: nobody.token,
+      });
+      expect({ status: patched.status, code: patched.body.code }).toEqual({ status: 400, code: 'WEBHOOK_URL_FORBIDDEN' });
+      expect((await strict.request('GET', `/api/webhooks/${created.body.id}`, { token: nobody.token })).body.url).toBe(
+        'http://93.184.215.14/hook',
+      );
+      await strict.request('DELETE', `/api/webhooks/${created.body.id}`, { token: nobody.token });
     } finally {
       await strict.close();
     }
