@@ -663,6 +663,26 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     }
   });
 
+  it('counts a sessionKey named in POST /api/webhooks toward the key-probe guard: misses block the IP', async () => {
+    const guarded = await startTestApp({ ...isolatedRedis('webhooks-probe'), WEBHOOK_ALLOW_PRIVATE: 'true', KEY_PROBE_LIMIT: '3' });
+    try {
+      const me = await createUser({ displayName: 'Prober' });
+      const mine = (await guarded.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: me.token })).body.key as string;
+      const create = (sessionKey: string) =>
+        guarded.request('POST', '/api/webhooks', {
+          body: { url: `${receiver.url}/probe`, events: ['change'], sessionKey },
+          token: me.token,
+        });
+      expect((await create(mine)).status).toBe(201);
+      for (const key of ['ZZZZZZ1', 'ZZZZZZ2', 'ZZZZZZ3']) expect((await create(key)).body.code).toBe('SESSION_NOT_FOUND');
+      const blocked = await create(mine);
+      expect({ status: blocked.status, code: blocked.body.code }).toEqual({ status: 429, code: 'BLOCKED' });
+      expect((await guarded.request('GET', `/api/sessions/${mine}`, { token: me.token })).body.code).toBe('BLOCKED');
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('bounds a flood of webhook writes by one user with the webhook-changes limit, and the refused ones create nothing', async () => {
     const limited = await startTestApp({
       ...isolatedRedis('webhooks-limited'),
