@@ -627,6 +627,41 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     }
   }, 40_000);
 
+  it("sends a job's events for its own session only: a session re-created under the same key hears nothing of the deleted one's job", async () => {
+    const env = { ...isolatedRedis('webhooks-rekey'), WEBHOOK_ALLOW_PRIVATE: 'true' };
+    const apiOnly = await startTestApp(env);
+    let worker: TestApp | undefined;
+    try {
+      const first = await createUser({ displayName: 'First holder' });
+      const second = await createUser({ displayName: 'Second holder' });
+      const key = `W${Date.now().toString(36).toUpperCase()}`.slice(0, 10);
+      expect((await apiOnly.request('PUT', `/api/sessions/${key}`, { body: { typeSlug: 'document' }, token: first.token })).status).toBe(
+        201,
+      );
+      await subscribe('/rekey-first', undefined, first.token, ['job.completed', 'job.failed']);
+      await subscribe('/rekey-second', undefined, second.token, ['job.completed', 'job.failed']);
+      // Queued while no worker runs; the session is deleted and its key taken by someone else before it runs.
+      const job = await apiOnly.request('POST', `/api/sessions/${key}/exports`, { body: { format: 'json' }, token: first.token });
+      expect(job.status).toBe(202);
+      expect((await apiOnly.request('DELETE', `/api/sessions/${key}`, { token: first.token })).status).toBe(204);
+      expect((await apiOnly.request('PUT', `/api/sessions/${key}`, { body: { typeSlug: 'document' }, token: second.token })).status).toBe(
+        201,
+      );
+      worker = await startTestApp({ ...env, RUN_WORKERS: 'true' });
+      let state = '';
+      for (let tries = 0; tries < 100 && state !== 'failed' && state !== 'completed'; tries++) {
+        state = (await apiOnly.request('GET', `/api/jobs/${job.body.jobId}`, { token: ADMIN_TOKEN })).body.state;
+        if (state !== 'failed' && state !== 'completed') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(state).toBe('failed');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(receiver.at('/rekey-second')).toEqual([]);
+    } finally {
+      await worker?.close();
+      await apiOnly.close();
+    }
+  }, 40_000);
+
   it('refuses a URL that resolves to 127.0.0.1 without WEBHOOK_ALLOW_PRIVATE', async () => {
     const strict = await startTestApp({ ...isolatedRedis('webhooks-strict') });
     try {
