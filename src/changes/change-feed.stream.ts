@@ -20,6 +20,10 @@ const GAP_WAIT_MS = 250;
 const PENDING_MAX = 256;
 /** After a failed read of the log (a database outage), the next try. */
 const RETRY_MS = 2000;
+/** A reader catching up that takes nothing of what it was sent for this long is cut as slow. */
+const STALLED_MS = 30_000;
+/** How often a reader catching up is looked at while its connection is full. */
+const DRAIN_CHECK_MS = 1000;
 
 /**
  * One reader's change feed: every change after its last seq exactly once and in seq order.
@@ -27,8 +31,10 @@ const RETRY_MS = 2000;
  * on several instances) or with holes (Redis away); a hole that does not fill at once is read
  * from the change log, after which the reader's access is checked again. A live change is
  * sent only to a reader its own commit's audience includes; a reader who loses access is told
- * (`event: revoked`) and the stream ends. A reader that stops reading is cut once its unsent
- * data passes `maxBuffered`.
+ * (`event: revoked`) and the stream ends. A live reader that stops reading is cut once its
+ * unsent data passes `maxBuffered`; one catching up on the log gets its next page once the
+ * last one has drained, however long that takes on a slow link, unless it takes nothing at
+ * all for STALLED_MS.
  */
 export class FeedStream {
   private readonly pending = new Map<number, LiveChange>();
@@ -128,6 +134,7 @@ export class FeedStream {
       let page: ChangesPage;
       do {
         this.fillAgain = false;
+        if (!(await this.drained())) return;
         page = await this.source(this.lastSeq);
         if (this.ended || !this.sendAll(page.items)) return;
       } while ((page.items.length > 0 && this.lastSeq < page.seq) || this.fillAgain);
@@ -142,6 +149,32 @@ export class FeedStream {
     }
     for (const seq of this.pending.keys()) if (seq <= this.lastSeq) this.pending.delete(seq);
     this.flush();
+  }
+
+  /** Waits until what was written has gone out; false when the stream ended meanwhile (or was cut for taking nothing). */
+  private async drained(): Promise<boolean> {
+    let left = this.response.writableLength;
+    let progressAt = Date.now();
+    while (!this.ended && this.response.writableNeedDrain) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.response.off('drain', done);
+          this.response.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, DRAIN_CHECK_MS);
+        this.response.once('drain', done);
+        this.response.once('close', done);
+      });
+      const now = this.response.writableLength;
+      if (now < left) [left, progressAt] = [now, Date.now()];
+      else if (this.response.writableNeedDrain && Date.now() - progressAt > STALLED_MS) {
+        this.response.destroy();
+        this.end('slow');
+      }
+    }
+    return !this.ended;
   }
 
   private sendAll(changes: ChangeEvent[]): boolean {

@@ -47,11 +47,13 @@ export function callOf(context: ExecutionContext): Call {
   const reply = context.switchToHttp().getResponse<FastifyReply>();
   if (!request.principal) throw new Error('AuthGuard did not run before this guard');
   const params = request.params as Record<string, unknown> | undefined;
+  // A route names a session by its path (`:key`), or, when it makes something for one (a webhook), by `sessionKey` in its body.
+  const bodyKey = params?.key === undefined && isRecord(request.body) ? request.body.sessionKey : undefined;
   return {
     transport: 'http',
     principal: request.principal,
-    key: params?.key,
-    takesKey: params?.key !== undefined,
+    key: params?.key ?? bodyKey,
+    takesKey: params?.key !== undefined || bodyKey !== undefined,
     takesInviteToken: params?.token !== undefined,
     body: request.body,
     query: request.query,

@@ -148,7 +148,10 @@ export const WebhookDeliverySchema = z
     event: z.string(),
     seq: z.int().min(1).nullable(),
     attempt: z.int().min(1),
-    status: z.enum(['delivered', 'failed']),
+    status: z.enum(['delivered', 'failed', 'pending']).meta({
+      description:
+        '`pending`: not delivered yet (waiting, or held back for a retry): shown first on the first page, with the next attempt number, `at` when it is due, and no answer; its `id` cannot be redelivered.',
+    }),
     responseStatus: z.int().nullable(),
     error: z.string().nullable(),
     responseExcerpt: z.string().nullable().meta({ description: 'The first KiB of the answer, at most.' }),

@@ -64,6 +64,8 @@ export interface RateLimitsResetEvent {
 /** A job of a session changed state or progress (published by the worker that runs it). */
 export interface JobUpdatedEvent {
   sessionKey: string;
+  /** The session the job was asked for (its key may name a newer one by now); absent on jobs queued before sessions were recorded. */
+  sessionId?: string;
   /** The socket event `job`, as the session's room receives it. */
   payload: {
     jobId: string;

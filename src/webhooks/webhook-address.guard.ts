@@ -1,4 +1,5 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 
 /** Why a webhook URL or one of its addresses is refused (never the raw resolver error: it is shown to the caller). */
@@ -12,63 +13,41 @@ export class ForbiddenWebhookTarget extends Error {
 /** The longest webhook URL accepted. */
 export const WEBHOOK_URL_MAX_LENGTH = 2048;
 
+const REFUSED = 'is a loopback, private, link-local, metadata, multicast or otherwise special address';
+
+/** The NAT64 prefix whose last 32 bits are an IPv4 address (RFC 6052). */
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR('64:ff9b::/96') as [ipaddr.IPv6, number];
+/** The deprecated IPv4-compatible addresses `::a.b.c.d` (RFC 4291), which WHATWG URLs write as `[::7f00:1]`. */
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96') as [ipaddr.IPv6, number];
+
 /**
- * Addresses a webhook must never reach: this host and its network's, the cloud metadata
- * services, and anything that is not one unicast host on the internet.
+ * The IPv4 address an IPv6 one carries and leads to: IPv4-mapped `::ffff:a.b.c.d`,
+ * IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96` and 6to4 `2002:AABB:CCDD::/16`; else null.
  */
-const FORBIDDEN = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8], // "this network", unspecified
-  ['10.0.0.0', 8], // RFC 1918
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['127.0.0.0', 8], // loopback
-  ['169.254.0.0', 16], // link-local, 169.254.169.254 metadata
-  ['172.16.0.0', 12], // RFC 1918
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.0.2.0', 24], // documentation
-  ['192.168.0.0', 16], // RFC 1918
-  ['198.18.0.0', 15], // benchmarking
-  ['198.51.100.0', 24], // documentation
-  ['203.0.113.0', 24], // documentation
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, broadcast
-] as const) {
-  FORBIDDEN.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
-  ['fc00::', 7], // unique local, fd00:ec2::254 metadata
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated)
-  ['ff00::', 8], // multicast
-  ['2001:db8::', 32], // documentation
-  ['100::', 64], // discard
-] as const) {
-  FORBIDDEN.addSubnet(network, prefix, 'ipv6');
+function embeddedIpv4(address: ipaddr.IPv6): ipaddr.IPv4 | null {
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address();
+  const bytes = address.toByteArray();
+  if (address.match(NAT64_WELL_KNOWN) || address.match(IPV4_COMPATIBLE)) return ipaddr.fromByteArray(bytes.slice(12)) as ipaddr.IPv4;
+  if (address.range() === '6to4') return ipaddr.fromByteArray(bytes.slice(2, 6)) as ipaddr.IPv4;
+  return null;
 }
 
-/** The IPv4 address an IPv6 one carries (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::/96`, compatible `::a.b.c.d`), if any. */
-function embeddedIpv4(address: string): string | null {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|64:ff9b::|::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (!hex) return null;
-  const [high, low] = [parseInt(hex[1], 16), parseInt(hex[2], 16)];
-  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
-}
-
-/** Why `address` is no place for a webhook to go, or null when it is a public unicast address. */
+/**
+ * Why `address` is no place for a webhook to go, or null when it is a public unicast address.
+ * The ranges are ipaddr.js's (the IANA special-purpose registries): anything it does not call
+ * `unicast` is refused (loopback, RFC 1918 private, carrier-grade NAT, link-local with the
+ * 169.254.169.254 metadata service, unique-local with fd00:ec2::254, unspecified, broadcast,
+ * multicast, documentation, benchmarking, reserved, Teredo, the local-use NAT64 prefix
+ * 64:ff9b:1::/48), and an IPv6 address that carries an IPv4 one is judged by that one.
+ */
 export function forbiddenAddressReason(address: string): string | null {
-  const family = isIP(address);
-  if (family === 0) return 'is not an IP address';
-  if (family === 6) {
-    const v4 = embeddedIpv4(address);
-    if (v4 !== null) return forbiddenAddressReason(v4);
-    return FORBIDDEN.check(address, 'ipv6') ? 'is a loopback, private, link-local, metadata or multicast address' : null;
+  if (isIP(address) === 0 || !ipaddr.isValid(address)) return 'is not an IP address';
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv6') {
+    const v4 = embeddedIpv4(parsed as ipaddr.IPv6);
+    if (v4 !== null) return v4.range() === 'unicast' ? null : REFUSED;
   }
-  return FORBIDDEN.check(address, 'ipv4') ? 'is a loopback, private, link-local, metadata or multicast address' : null;
+  return parsed.range() === 'unicast' ? null : REFUSED;
 }
 
 /** The URL if it may be a webhook's: http(s), a host, no credentials, at most WEBHOOK_URL_MAX_LENGTH characters. */

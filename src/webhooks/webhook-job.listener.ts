@@ -5,7 +5,8 @@ import { WebhooksRepository } from './webhooks.repository.js';
 
 /**
  * A job of a session that completed or failed (for good: not an attempt that will be retried)
- * is kept for every webhook of `job.completed` / `job.failed` on that session, then delivered.
+ * is kept for every webhook of `job.completed` / `job.failed` on that session whose owner may
+ * still own it (the one access rule), then delivered.
  */
 @Injectable()
 export class WebhookJobListener {
@@ -33,7 +34,7 @@ export class WebhookJobListener {
     };
     const body = JSON.stringify({ type, timestamp: new Date().toISOString(), data });
     try {
-      const ids = await this.repository.recordEvent(event.sessionKey, type, body);
+      const ids = await this.repository.recordEvent({ id: event.sessionId, key: event.sessionKey }, type, body);
       await Promise.all(ids.map((id) => this.deliverer.kickEvent(id)));
     } catch (error) {
       this.logger.error(`keeping ${type} of job ${jobId} for webhooks failed: ${(error as Error).message}`);

@@ -1,12 +1,11 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ChangesService } from '../changes/changes.service.js';
-import { derivedUuid } from '../common/ids.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import type { ChangeEvent } from '../contract/change.js';
 import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
-import { signWebhook } from './webhook-signature.js';
+import { changeMessageId, eventMessageId, signWebhook } from './webhook-signature.js';
 import { COVERAGE_TRUSTED_MS } from './webhook-coverage.js';
 import { WebhookTransport, type WebhookAttempt } from './webhook-transport.js';
 import { WebhookMetrics } from './webhook.metrics.js';
@@ -167,7 +166,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       if (busyUntil) await this.kickEvent(eventId, Math.max(busyUntil.getTime() - Date.now() + 50, 50), `at${busyUntil.getTime()}`);
       return { delivered: false };
     }
-    const id = `msg_${event.id.replaceAll('-', '')}`;
+    const id = eventMessageId(event.id);
     const result = await this.transport.post({
       url: event.url,
       body: event.body,
@@ -203,12 +202,13 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   private async deliver(lane: WebhookLane, change: ChangeEvent): Promise<boolean> {
     await this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd());
     // The same id on every attempt of this change for this webhook: receivers deduplicate on it.
-    const eventId = `msg_${derivedUuid('webhook', lane.webhookId, lane.sessionId, String(change.seq)).replaceAll('-', '')}`;
+    const eventId = changeMessageId(lane.webhookId, lane.sessionId, change.seq);
     const attempt = lane.attempt + 1;
     const result = await this.post(lane, eventId, change);
     await this.log(lane, eventId, change.seq, attempt, result);
     if (result.delivered) {
       await this.lanes.delivered(lane.webhookId, lane.sessionId, change.seq);
+      this.metrics.delivered(change.at);
       lane.deliveredSeq = change.seq;
       lane.attempt = 0;
       lane.failingSince = null;
@@ -222,13 +222,22 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     return false;
   }
 
-  /** After WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled, saying why. */
+  /**
+   * A lane or event that has failed for WEBHOOK_DISABLE_AFTER_MS disables its webhook, saying
+   * why, if nothing else of that webhook was delivered within that time either. One that still
+   * delivers elsewhere stays enabled, and this lane keeps retrying at the longest backoff.
+   */
   private async disableIfFailedTooLong(webhookId: string, failingSince: Date, result: WebhookAttempt): Promise<boolean> {
-    if (Date.now() - failingSince.getTime() < this.config.WEBHOOK_DISABLE_AFTER_MS) return false;
-    const hours = Math.round(this.config.WEBHOOK_DISABLE_AFTER_MS / 360_000) / 10;
-    await this.lanes.disable(webhookId, `Every delivery failed for ${hours} h (last: ${describe(result)}).`);
-    this.metrics.disabled.inc();
-    return true;
+    const windowMs = this.config.WEBHOOK_DISABLE_AFTER_MS;
+    if (Date.now() - failingSince.getTime() < windowMs) return false;
+    const hours = Math.round(windowMs / 360_000) / 10;
+    const disabled = await this.lanes.disableIfNothingDelivered(
+      webhookId,
+      windowMs,
+      `Every delivery failed for ${hours} h (last: ${describe(result)}).`,
+    );
+    if (disabled) this.metrics.disabled.inc();
+    return disabled;
   }
 
   private retryDelay(attempt: number): number {
@@ -271,23 +280,29 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     event = 'change',
   ): Promise<void> {
     this.metrics.observe(result);
-    await this.lanes.logAttempt(
-      {
-        id: randomUUID(),
-        webhookId: lane.webhookId,
-        eventId,
-        event,
-        sessionId: lane.sessionId,
-        seq: seq === null ? null : BigInt(seq),
-        attempt,
-        status: result.delivered ? 'delivered' : 'failed',
-        responseStatus: result.status,
-        error: result.error ?? null,
-        responseExcerpt: result.excerpt || null,
-        durationMs: result.durationMs,
-      },
-      ++this.attempts % PRUNE_EVERY === 0,
-    );
+    // The log says what happened; it never decides it: a log write that fails (the database
+    // refused a value, a hiccup) must not undo a delivery the receiver already took.
+    try {
+      await this.lanes.logAttempt(
+        {
+          id: randomUUID(),
+          webhookId: lane.webhookId,
+          eventId,
+          event,
+          sessionId: lane.sessionId,
+          seq: seq === null ? null : BigInt(seq),
+          attempt,
+          status: result.delivered ? 'delivered' : 'failed',
+          responseStatus: result.status,
+          error: result.error?.replaceAll('\u0000', '') ?? null,
+          responseExcerpt: result.excerpt.replaceAll('\u0000', '') || null,
+          durationMs: result.durationMs,
+        },
+        ++this.attempts % PRUNE_EVERY === 0,
+      );
+    } catch (error) {
+      this.logger.warn(`webhook ${lane.webhookId}: logging attempt ${attempt} of ${eventId} failed: ${(error as Error).message}`);
+    }
   }
 
   /** Longer than one attempt can take, so a live holder never loses it; a dead one's lapses soon. */

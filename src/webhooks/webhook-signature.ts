@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { derivedUuid } from '../common/ids.js';
 
 /** What a webhook secret starts with, as Standard Webhooks write them. */
 const SECRET_PREFIX = 'whsec_';
@@ -27,3 +28,10 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
   const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
   return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}` };
 }
+
+/** The `webhook-id` of one change for one webhook: the same on every attempt, so receivers deduplicate on it. */
+export const changeMessageId = (webhookId: string, sessionId: string, seq: number): string =>
+  `msg_${derivedUuid('webhook', webhookId, sessionId, String(seq)).replaceAll('-', '')}`;
+
+/** The `webhook-id` of a kept event (`job.*`, `session.deleted`), from its row id. */
+export const eventMessageId = (eventRowId: string): string => `msg_${eventRowId.replaceAll('-', '')}`;

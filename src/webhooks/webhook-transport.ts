@@ -73,7 +73,7 @@ export class WebhookTransport {
             delivered: status >= 200 && status < 300,
             status,
             durationMs: took(),
-            excerpt: Buffer.concat(chunks).toString('utf8'),
+            excerpt: excerptOf(Buffer.concat(chunks)),
           });
         });
         response.once('error', (error) => {
@@ -94,6 +94,15 @@ export class WebhookTransport {
     this.http.destroy();
     this.https.destroy();
   }
+}
+
+/**
+ * The answer's first bytes as text PostgreSQL will store: invalid UTF-8 becomes U+FFFD, a
+ * character cut at the end is dropped (the decoder waits for bytes that never come) and NUL,
+ * which a TEXT column refuses, is taken out.
+ */
+export function excerptOf(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(bytes, { stream: true }).replaceAll('\u0000', '');
 }
 
 function reasonOf(error: unknown): string {

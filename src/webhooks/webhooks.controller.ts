@@ -35,7 +35,7 @@ export class WebhooksController {
     auth: 'user',
     requestExample: { url: 'https://hooks.example.com/tessera', events: ['change'], sessionKey: 'K7Q' },
     responses: { 201: { description: 'Created.', schema: CreatedWebhookSchema } },
-    errors: ['WEBHOOK_URL_FORBIDDEN', 'WEBHOOK_LIMIT_REACHED', 'SESSION_NOT_FOUND', 'NOT_SESSION_OWNER', 'READ_ONLY'],
+    errors: ['WEBHOOK_URL_FORBIDDEN', 'WEBHOOK_LIMIT_REACHED', 'SESSION_NOT_FOUND', 'INVALID_SESSION_KEY'],
   })
   create(@CurrentPrincipal() principal: Principal, @Body({ schema: CreateWebhookBody }) body: CreateWebhookBody) {
     return this.webhooks.create(principal, body);

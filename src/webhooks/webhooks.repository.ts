@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../database/transaction-host.js';
 import type { ListCursor } from '../common/pagination.js';
-import type { Webhook, WebhookDelivery } from '../generated/prisma/client.js';
+import { Prisma, type Webhook, type WebhookDelivery } from '../generated/prisma/client.js';
+import { accessSql } from '../sessions/session-access.js';
 
 /** Whose webhooks a query sees: one user's, or every one (an operator). */
 export type WebhookScope = { ownerId: string } | 'all';
@@ -31,6 +32,19 @@ export interface PendingEvent {
   secret: string;
 }
 
+/** Something a webhook has yet to deliver: a lane's next change, or a kept event. */
+export interface PendingDelivery {
+  /** The event's own id, or null for a change (its id derives from webhook, session and seq). */
+  eventRowId: string | null;
+  event: string;
+  sessionId: string;
+  seq: number | null;
+  /** The attempt that comes next (1: none yet). */
+  attempt: number;
+  /** When that attempt is due: null when it is due now. */
+  nextAttemptAt: Date | null;
+}
+
 export interface Redelivery {
   url: string;
   secret: string;
@@ -53,6 +67,17 @@ export interface EventRedelivery {
 
 /** Deliveries kept per webhook: the log is for looking at recent attempts, not an archive. */
 const DELIVERIES_KEPT = 1000;
+
+/**
+ * The one access rule, asked for a webhook's owner (`w`) about the session `alias`: may they
+ * own it? An operator's webhook (no owner) may. Ownership passed on: the former owner's
+ * webhooks no longer see the session.
+ */
+const ownerMayOwn = (alias = 's') => accessSql('own', { userId: Prisma.sql`w.owner_id`, admin: Prisma.sql`(w.owner_id IS NULL)` }, alias);
+
+/** A pending event (`e`) of webhook `w` may go out: its session is gone (`session.deleted`), or the webhook's owner may still own it. */
+const eventReachable = () => Prisma.sql`(NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = e.session_id)
+  OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = e.session_id AND ${ownerMayOwn()}))`;
 
 const scoped = (scope: WebhookScope) => (scope === 'all' ? {} : { ownerId: scope.ownerId });
 
@@ -102,13 +127,37 @@ export class WebhooksRepository {
     return this.find(scope, id);
   }
 
-  /** Seconds since the longest-failing lane of an enabled webhook started failing; 0 when none fails. */
+  /** Seconds since the longest-failing lane or pending event of an enabled webhook started failing; 0 when none fails. */
   async oldestFailingSeconds(): Promise<number> {
     const [row] = await this.db.client.$queryRaw<Array<{ seconds: number | null }>>`
-      SELECT extract(epoch FROM now() - min(l.failing_since))::float8 AS seconds
-      FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id
-      WHERE w.enabled AND l.failing_since IS NOT NULL`;
+      SELECT extract(epoch FROM now() - least(
+        (SELECT min(l.failing_since) FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id
+         WHERE w.enabled AND l.failing_since IS NOT NULL),
+        (SELECT min(e.failing_since) FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+         WHERE w.enabled AND e.delivered_at IS NULL AND e.failing_since IS NOT NULL)))::float8 AS seconds`;
     return row?.seconds ?? 0;
+  }
+
+  /**
+   * Seconds since the oldest change or event that an enabled webhook has yet to deliver was
+   * made (a lane's next change, by its commit time; a pending event, by when it was kept), for
+   * those not tried yet or last taken (`waiting`) and those held back after a failed attempt
+   * (`retrying`); 0 when none.
+   */
+  async oldestPendingSeconds(): Promise<{ waiting: number; retrying: number }> {
+    const rows = await this.db.client.$queryRaw<Array<{ retrying: boolean; seconds: number | null }>>`
+      SELECT retrying, extract(epoch FROM now() - min(since))::float8 AS seconds FROM (
+        SELECT l.failing_since IS NOT NULL AS retrying,
+               (SELECT c.at FROM changes c WHERE c.session_id = l.session_id AND c.seq = l.delivered_seq + 1) AS since
+        FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id JOIN sessions s ON s.id = l.session_id
+        WHERE w.enabled AND l.final_seq IS NULL AND s.seq > l.delivered_seq AND ${ownerMayOwn()}
+        UNION ALL
+        SELECT e.failing_since IS NOT NULL, e.created_at
+        FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+        WHERE w.enabled AND e.delivered_at IS NULL AND ${eventReachable()}
+      ) pending GROUP BY retrying`;
+    const of = (retrying: boolean) => Math.max(rows.find((row) => row.retrying === retrying)?.seconds ?? 0, 0);
+    return { waiting: of(false), retrying: of(true) };
   }
 
   /** A logged attempt of this webhook, or null. */
@@ -184,21 +233,24 @@ export class WebhooksRepository {
     const rows = await this.db.client.$queryRaw<Array<{ webhook_id: string; session_id: string }>>`
       SELECT l.webhook_id, l.session_id
       FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id LEFT JOIN sessions s ON s.id = l.session_id
-      WHERE w.enabled AND (l.final_seq IS NOT NULL OR s.seq > l.delivered_seq)
+      WHERE w.enabled AND (l.final_seq IS NOT NULL OR (s.seq > l.delivered_seq AND ${ownerMayOwn()}))
         AND (l.leased_until IS NULL OR l.leased_until < now())
         AND (l.next_attempt_at IS NULL OR l.next_attempt_at < now() - interval '1 minute')
       LIMIT ${limit}`;
     return rows.map((row) => ({ webhookId: row.webhook_id, sessionId: row.session_id }));
   }
 
-  /** Keeps a job event for every enabled webhook of `type` on the session named `sessionKey`; their ids. */
-  async recordEvent(sessionKey: string, type: string, body: string): Promise<string[]> {
+  /**
+   * Keeps a job event for every enabled webhook of `type` on the session (by its id; by its key
+   * only for a job that carries none) whose owner may own it; their ids.
+   */
+  async recordEvent(session: { id?: string; key: string }, type: string, body: string): Promise<string[]> {
+    const which = session.id === undefined ? Prisma.sql`s.key = ${session.key}` : Prisma.sql`s.id = ${session.id}::uuid`;
     const rows = await this.db.client.$queryRaw<Array<{ id: string }>>`
       INSERT INTO webhook_events (id, webhook_id, session_id, type, body)
       SELECT gen_random_uuid(), w.id, s.id, ${type}, ${body}
-      FROM sessions s JOIN webhooks w
-        ON w.session_id = s.id OR (w.session_id IS NULL AND w.deleted_session_key IS NULL AND (w.owner_id = s.owner_id OR w.owner_id IS NULL))
-      WHERE s.key = ${sessionKey} AND w.enabled AND ${type} = ANY (w.events)
+      FROM sessions s JOIN webhooks w ON w.session_id = s.id OR (w.session_id IS NULL AND w.deleted_session_key IS NULL)
+      WHERE ${which} AND w.enabled AND ${type} = ANY (w.events) AND ${ownerMayOwn()}
       RETURNING id`;
     return rows.map((row) => row.id);
   }
@@ -226,6 +278,7 @@ export class WebhooksRepository {
       WHERE e.id = ${id}::uuid AND w.id = e.webhook_id AND w.enabled AND e.delivered_at IS NULL
         AND (e.leased_until IS NULL OR e.leased_until < now())
         AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= now())
+        AND ${eventReachable()}
         AND NOT EXISTS (SELECT 1 FROM webhook_lanes l
                         WHERE l.webhook_id = e.webhook_id AND l.session_id = e.session_id AND l.final_seq IS NOT NULL)
       RETURNING e.webhook_id, e.session_id, e.type, e.body, e.attempt, e.failing_since, w.url, w.secret`;
@@ -295,6 +348,7 @@ export class WebhooksRepository {
     const [event] = await this.db.client.$queryRaw<Array<{ webhook_id: string; type: string }>>`
       UPDATE webhook_events SET delivered_at = now(), leased_until = NULL, next_attempt_at = NULL
       WHERE id = ${id}::uuid RETURNING webhook_id, type`;
+    if (event) await this.markDelivered(event.webhook_id);
     if (event?.type === 'session.deleted') {
       await this.db.client.webhook.deleteMany({ where: { id: event.webhook_id, deletedSessionKey: { not: null } } });
     }
@@ -311,7 +365,7 @@ export class WebhooksRepository {
   async strandedEvents(limit: number): Promise<string[]> {
     const rows = await this.db.client.$queryRaw<Array<{ id: string }>>`
       SELECT e.id FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
-      WHERE e.delivered_at IS NULL AND w.enabled AND e.created_at < now() - interval '1 minute'
+      WHERE e.delivered_at IS NULL AND w.enabled AND e.created_at < now() - interval '1 minute' AND ${eventReachable()}
         AND (e.leased_until IS NULL OR e.leased_until < now())
         AND (e.next_attempt_at IS NULL OR e.next_attempt_at < now() - interval '1 minute')
       LIMIT ${limit}`;
@@ -381,7 +435,7 @@ export class WebhooksRepository {
       UPDATE webhook_lanes l SET leased_until = ${until}
       FROM webhooks w
       WHERE l.webhook_id = ${webhookId}::uuid AND l.session_id = ${sessionId}::uuid AND w.id = l.webhook_id AND w.enabled
-        AND (l.final_seq IS NOT NULL OR w.owner_id IS NULL OR w.owner_id = (SELECT owner_id FROM sessions WHERE id = l.session_id))
+        AND (l.final_seq IS NOT NULL OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = l.session_id AND ${ownerMayOwn()}))
         AND (l.leased_until IS NULL OR l.leased_until < now())
         AND (l.next_attempt_at IS NULL OR l.next_attempt_at <= now())
       RETURNING (SELECT key FROM sessions WHERE id = l.session_id) AS session_key, w.url, w.secret, l.delivered_seq, l.attempt,
@@ -418,6 +472,14 @@ export class WebhooksRepository {
       where: { webhookId, sessionId },
       data: { deliveredSeq: seq, attempt: 0, failingSince: null, nextAttemptAt: null },
     });
+    await this.markDelivered(webhookId);
+  }
+
+  /** The webhook delivered something now. Written at most once a second, so busy lanes of one webhook do not queue on its row. */
+  private async markDelivered(webhookId: string): Promise<void> {
+    await this.db.client.$executeRaw`
+      UPDATE webhooks SET last_delivered_at = now()
+      WHERE id = ${webhookId}::uuid AND (last_delivered_at IS NULL OR last_delivered_at < now() - interval '1 second')`;
   }
 
   /** A failed attempt: the lane waits until `retryAt` and gives its lease back. */
@@ -447,11 +509,17 @@ export class WebhooksRepository {
     await this.db.client.webhookLane.updateMany({ where: { webhookId, sessionId }, data: { deliveredSeq: seq } });
   }
 
-  async disable(webhookId: string, reason: string): Promise<void> {
-    await this.db.client.webhook.update({
-      where: { id: webhookId },
-      data: { enabled: false, disabledReason: reason, updatedAt: new Date() },
-    });
+  /**
+   * Disables the webhook unless it delivered anything (any lane, any event) within the last
+   * `windowMs`: one failing session does not stop a webhook whose other sessions deliver.
+   * True when it was disabled.
+   */
+  async disableIfNothingDelivered(webhookId: string, windowMs: number, reason: string): Promise<boolean> {
+    const changed = await this.db.client.$executeRaw`
+      UPDATE webhooks SET enabled = false, disabled_reason = ${reason}, updated_at = now()
+      WHERE id = ${webhookId}::uuid AND enabled
+        AND (last_delivered_at IS NULL OR last_delivered_at < now() - ${windowMs} * interval '1 millisecond')`;
+    return changed > 0;
   }
 
   /**
@@ -469,6 +537,43 @@ export class WebhooksRepository {
       DELETE FROM webhook_events WHERE webhook_id = ${data.webhookId}::uuid AND id IN (
         SELECT id FROM webhook_events WHERE webhook_id = ${data.webhookId}::uuid AND delivered_at IS NOT NULL
         ORDER BY delivered_at DESC, id DESC OFFSET ${DELIVERIES_KEPT})`;
+  }
+
+  /**
+   * What the webhook is waiting to deliver or retrying, at most `limit`, the latest due first:
+   * each lane behind its session (its next change) and each pending event it may still send.
+   */
+  async pendingDeliveries(webhookId: string, limit: number): Promise<PendingDelivery[]> {
+    const rows = await this.db.client.$queryRaw<
+      Array<{
+        event_row_id: string | null;
+        event: string;
+        session_id: string;
+        seq: bigint | null;
+        attempt: number;
+        next_attempt_at: Date | null;
+      }>
+    >`
+      SELECT * FROM (
+        SELECT NULL::uuid AS event_row_id, 'change' AS event, l.session_id, l.delivered_seq + 1 AS seq, l.attempt + 1 AS attempt,
+               l.next_attempt_at
+        FROM webhook_lanes l JOIN webhooks w ON w.id = l.webhook_id JOIN sessions s ON s.id = l.session_id
+        WHERE l.webhook_id = ${webhookId}::uuid AND l.final_seq IS NULL AND s.seq > l.delivered_seq AND ${ownerMayOwn()}
+        UNION ALL
+        SELECT e.id, e.type, e.session_id, NULL, e.attempt + 1, e.next_attempt_at
+        FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+        WHERE e.webhook_id = ${webhookId}::uuid AND e.delivered_at IS NULL AND ${eventReachable()}
+      ) pending
+      ORDER BY next_attempt_at DESC NULLS FIRST, session_id, seq
+      LIMIT ${limit}`;
+    return rows.map((row) => ({
+      eventRowId: row.event_row_id,
+      event: row.event,
+      sessionId: row.session_id,
+      seq: row.seq === null ? null : Number(row.seq),
+      attempt: row.attempt,
+      nextAttemptAt: row.next_attempt_at,
+    }));
   }
 
   /** Newest first, `limit + 1` rows from after `cursor`. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { derivedUuid } from '../common/ids.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import type { Principal } from '../common/principal.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
@@ -7,13 +8,14 @@ import { AppError } from '../errors/app-error.js';
 import type { WebhookDelivery } from '../generated/prisma/client.js';
 import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
+import { may } from '../sessions/session-access.js';
 import { SessionAccess } from '../sessions/session-access.service.js';
 import type { CreateWebhookBody, UpdateWebhookBody } from './dto/webhooks.dto.js';
 import { ForbiddenWebhookTarget, parseWebhookUrl, resolveWebhookHost } from './webhook-address.guard.js';
 import { WebhookCoverage } from './webhook-coverage.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
-import { newWebhookSecret } from './webhook-signature.js';
-import { WebhooksRepository, type WebhookScope, type WebhookWithKey } from './webhooks.repository.js';
+import { changeMessageId, eventMessageId, newWebhookSecret } from './webhook-signature.js';
+import { WebhooksRepository, type PendingDelivery, type WebhookScope, type WebhookWithKey } from './webhooks.repository.js';
 
 export interface WebhookView {
   id: string;
@@ -32,7 +34,7 @@ export interface DeliveryView {
   event: string;
   seq: number | null;
   attempt: number;
-  status: 'delivered' | 'failed';
+  status: 'delivered' | 'failed' | 'pending';
   responseStatus: number | null;
   error: string | null;
   responseExcerpt: string | null;
@@ -57,9 +59,9 @@ export class WebhooksService {
     const ownerId = ownerOf(principal);
     let sessionId: string | null = null;
     if (body.sessionKey !== undefined) {
-      // Only a session the caller owns; one they may merely read looks like none, so keys cannot be probed here.
+      // Only a session the caller may own; one they may merely read looks like none, so keys cannot be probed here.
       const ref = await this.access.require(principal, body.sessionKey, 'read');
-      if (ownerId !== null && ref.head.ownerId !== ownerId) throw new AppError('SESSION_NOT_FOUND');
+      if (!may(ref.head, principal, 'own')) throw new AppError('SESSION_NOT_FOUND');
       sessionId = ref.id;
     }
     const url = await this.checkedUrl(body.url);
@@ -104,10 +106,20 @@ export class WebhooksService {
     if (!(await this.webhooks.delete(scopeOf(principal), id))) throw new AppError('WEBHOOK_NOT_FOUND');
   }
 
+  /**
+   * The delivery log, newest first. The first page (no cursor) opens with what is still to be
+   * delivered (`pending`: a lane's next change, an event waiting or being retried), read from
+   * the lanes and the outbox when asked, so delivery itself writes nothing more; then the
+   * logged attempts fill the page.
+   */
   async deliveries(principal: Principal, id: string, limit: number, cursor?: string): Promise<Page<DeliveryView>> {
     await this.found(principal, id);
-    const rows = await this.webhooks.deliveries(id, limit, cursor === undefined ? undefined : decodeCursor(cursor));
-    return toPage(rows, limit, toDeliveryView, (row) => encodeCursor({ createdAt: row.at, id: row.id }));
+    const pending = cursor === undefined ? (await this.webhooks.pendingDeliveries(id, limit)).map((p) => toPendingView(id, p)) : [];
+    const room = limit - pending.length;
+    if (room === 0) return { items: pending, nextCursor: encodeCursor(TOP_OF_LOG) };
+    const rows = await this.webhooks.deliveries(id, room, cursor === undefined ? undefined : decodeCursor(cursor));
+    const page = toPage(rows, room, toDeliveryView, (row) => encodeCursor({ createdAt: row.at, id: row.id }));
+    return { items: [...pending, ...page.items], nextCursor: page.nextCursor };
   }
 
   /**
@@ -165,6 +177,27 @@ function toView(row: WebhookWithKey): WebhookView {
     disabledReason: row.disabledReason,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** A cursor before every logged attempt: the page after one filled with pending entries. */
+const TOP_OF_LOG = { createdAt: new Date('9999-12-31T23:59:59.999Z'), id: 'ffffffff-ffff-8fff-bfff-ffffffffffff' };
+
+function toPendingView(webhookId: string, pending: PendingDelivery): DeliveryView {
+  const eventId =
+    pending.eventRowId === null ? changeMessageId(webhookId, pending.sessionId, pending.seq ?? 0) : eventMessageId(pending.eventRowId);
+  return {
+    id: derivedUuid('webhook-pending', eventId, String(pending.attempt)),
+    eventId,
+    event: pending.event,
+    seq: pending.seq,
+    attempt: pending.attempt,
+    status: 'pending',
+    responseStatus: null,
+    error: null,
+    responseExcerpt: null,
+    durationMs: 0,
+    at: (pending.nextAttemptAt ?? new Date()).toISOString(),
   };
 }
 

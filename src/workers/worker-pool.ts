@@ -101,6 +101,7 @@ export class WorkerPool implements OnApplicationBootstrap {
     const { id, queue, name, progress, result } = toJobView(job, QUEUE_OF[job.name as JobName], state);
     const event: JobUpdatedEvent = {
       sessionKey: data.sessionKey,
+      ...(data.sessionId !== undefined && { sessionId: data.sessionId }),
       payload: { jobId: id, queue, name, state, progress, ...(result !== undefined && { result }), ...(error && { error }) },
     };
     void this.events.emit('job.updated', event);

@@ -4,6 +4,7 @@ import type { Socket } from 'socket.io-client';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
 import { ack, connect, until } from '../helpers/sockets.js';
+import { RoundRobinProxy } from '../helpers/round-robin-proxy.js';
 import { openFeed, type SseReader } from '../helpers/sse.js';
 import { currentRun } from '../helpers/test-environment.js';
 
@@ -97,6 +98,48 @@ describe('change feed (server-sent events), two instances', () => {
     const total = written * 2;
     await until(() => second.changes().length === total - last, 10_000);
     expect([...seen, ...second.changes().map((c) => c.seq)]).toEqual(range(1, total));
+  });
+
+  it('resumes through the two-instance proxy: the reopened feed lands on the other instance and misses nothing, in order', async () => {
+    const proxy = await new RoundRobinProxy().start();
+    try {
+      await proxy.add(a.url);
+      await proxy.add(b.url);
+      expect(proxy.ready).toHaveLength(2);
+      const key = await newSession();
+      // Only the feeds go through the proxy (writes go to each instance directly), so its round robin
+      // sends the first to one instance and the reopened one to the other.
+      const first = await openFeed(proxy.url, `/api/sessions/${key}/events?since=0`, { token: owner.token });
+      readers.push(first);
+      expect(first.status).toBe(200);
+      let stop = false;
+      let written = 0;
+      const writing = (async () => {
+        while (!stop && written < 300) {
+          written++;
+          await Promise.all([addOver(a, key, written), addOver(b, key, -written)]);
+        }
+      })();
+      await until(() => first.changes().length >= 15, 10_000);
+      first.close();
+      await first.ended;
+      const seen = first.changes().map((c) => c.seq);
+      const second = await openFeed(proxy.url, `/api/sessions/${key}/events?since=0`, {
+        token: owner.token,
+        lastEventId: String(seen.at(-1)),
+      });
+      readers.push(second);
+      expect(second.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await writing;
+      const total = written * 2;
+      await until(() => second.changes().length === total - seen.at(-1)!, 10_000);
+      expect([...seen, ...second.changes().map((c) => c.seq)]).toEqual(range(1, total));
+      second.close();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('starts at the current seq without since, and answers 410 past the kept log or ahead of the session', async () => {
@@ -251,4 +294,56 @@ describe('change feed (server-sent events), two instances', () => {
       await small.close();
     }
   }, 60_000);
+
+  it('lets a reader that paused catch up on a backlog far larger than SSE_MAX_BUFFERED_BYTES: pages wait for the connection to drain', async () => {
+    const roomy = await startTestApp({
+      REDIS_PREFIX: `${currentRun().redisPrefix}feed-backlog:`,
+      SSE_MAX_BUFFERED_BYTES: String(64 * 1024),
+      CHANGES_MAX_PAGE_BYTES: String(64 * 1024),
+    });
+    try {
+      const key = (await roomy.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: owner.token })).body.key as string;
+      // About 20 MiB of log: more than the kernel's socket buffers hold for a reader that reads nothing.
+      const text = 'y'.repeat(50 * 1024);
+      const total = 400;
+      const block = (
+        await roomy.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: owner.token })
+      ).body;
+      for (let v = 1; v < total; v++) {
+        const patched = await roomy.request('PATCH', `/api/sessions/${key}/blocks/${block.id}`, {
+          body: { version: v, content: { text, v } },
+          token: owner.token,
+        });
+        expect(patched.status).toBe(200);
+      }
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = httpRequest(
+          new URL(`${roomy.url}/api/sessions/${key}/events?since=0`),
+          { headers: { authorization: `Bearer ${owner.token}` } },
+          resolve,
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(response.statusCode).toBe(200);
+      response.pause();
+      await new Promise((r) => setTimeout(r, 2000));
+      let seen = 0;
+      let tail = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        const text = tail + chunk;
+        seen += text.split('\nevent: change\n').length - 1;
+        tail = text.slice(-20);
+      });
+      response.resume();
+      await until(() => seen >= total, 30_000);
+      const metrics = await (await fetch(`${roomy.url}/metrics`)).text();
+      expect(metrics).not.toMatch(/change_feed_ends_total\{reason="slow"\} [1-9]/);
+      expect(metrics).toMatch(/change_feed_streams 1/);
+      response.destroy();
+    } finally {
+      await roomy.close();
+    }
+  }, 90_000);
 });

@@ -34,10 +34,29 @@ describe('/metrics (Prometheus)', () => {
       'queue_oldest_waiting_seconds',
       'db_pool_connections',
       'db_pool_max',
+      'webhook_deliveries_total',
+      'webhook_delivery_duration_seconds_count',
+      'webhook_delivery_lag_seconds_count',
+      'webhook_oldest_pending_seconds',
+      'webhook_oldest_failing_seconds',
+      'webhooks_disabled_total',
+      'change_feed_streams',
     ]) {
       expect([name, metrics.has(name)]).toEqual([name, true]);
     }
     expect(metrics.value('db_pool_max')).toBe(10);
+    expect(
+      metrics
+        .matching('webhook_deliveries_total')
+        .map((s) => s.labels.outcome)
+        .sort(),
+    ).toEqual(['delivered', 'http_error', 'no_answer']);
+    expect(
+      metrics
+        .matching('webhook_oldest_pending_seconds')
+        .map((s) => s.labels.state)
+        .sort(),
+    ).toEqual(['retrying', 'waiting']);
     expect(metrics.value('db_pool_connections', { state: 'total' })).toBeGreaterThanOrEqual(1);
     const queues = new Set(metrics.matching('queue_jobs', { state: 'waiting' }).map((s) => s.labels.queue));
     expect([...queues].sort()).toEqual(['ai-generation', 'collaboration', 'export', 'image-generation', 'thinking', 'webhooks']);

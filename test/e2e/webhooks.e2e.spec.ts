@@ -5,8 +5,11 @@ import type { Socket } from 'socket.io-client';
 import { Webhook } from 'standardwebhooks';
 import { QueueRegistry } from '../../src/queues/queue.registry.js';
 import { SweepWebhooksProcessor } from '../../src/webhooks/webhook-sweep.processor.js';
+import { WebhooksRepository } from '../../src/webhooks/webhooks.repository.js';
 import { ADMIN_TOKEN, isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
+import { startFakeProvider } from '../helpers/fake-provider.js';
+import { scrape } from '../helpers/prometheus.js';
 import { ack, connect, until } from '../helpers/sockets.js';
 
 interface Received {
@@ -21,16 +24,17 @@ class Receiver {
   readonly requests: Received[] = [];
   private server!: Server;
   url = '';
-  status: (path: string) => number = () => 204;
+  status: (path: string, body: string) => number = () => 204;
+  reply: (path: string, status: number) => string | Buffer = (_, status) => (status >= 400 ? 'receiver says no' : '');
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       req.on('end', () => {
-        const answered = this.status(req.url ?? '');
+        const answered = this.status(req.url ?? '', body);
         this.requests.push({ path: req.url ?? '', headers: req.headers, body, answered });
-        res.writeHead(answered).end(answered >= 400 ? 'receiver says no' : '');
+        res.writeHead(answered).end(this.reply(req.url ?? '', answered));
       });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -137,6 +141,7 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     const hook = await subscribe('/flaky', key);
     let failing = true;
     receiver.status = (path) => (path === '/flaky' && failing ? 503 : 204);
+    let lagBefore: number;
     try {
       for (let n = 1; n <= 5; n++) {
         await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: owner.token });
@@ -144,11 +149,39 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
       await until(() => receiver.at('/flaky').length >= 4, 10_000);
       // Only the first change was tried while it failed: nothing overtook it.
       expect(new Set(receiver.at('/flaky').map((r) => r.headers['webhook-id'])).size).toBe(1);
+      // The log opens with what is still to come: the lane's next change, being retried.
+      const waiting = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries?limit=100`, { token: owner.token })).body.items;
+      expect(waiting[0]).toMatchObject({
+        event: 'change',
+        seq: 1,
+        status: 'pending',
+        responseStatus: null,
+        eventId: receiver.at('/flaky')[0].headers['webhook-id'],
+      });
+      expect(waiting[0].attempt).toBeGreaterThan(1);
+      const during = await scrape(b);
+      expect(during.value('webhook_oldest_pending_seconds', { state: 'retrying' })).toBeGreaterThan(0);
+      expect(during.value('webhook_oldest_failing_seconds')).toBeGreaterThan(0);
+      lagBefore = (await scrape(a)).value('webhook_delivery_lag_seconds_count');
+      expect(waiting.filter((d: any) => d.status === 'pending')).toHaveLength(1);
+      const onePage = await a.request('GET', `/api/webhooks/${hook.id}/deliveries?limit=1`, { token: owner.token });
+      expect(onePage.body.items.map((d: any) => d.status)).toEqual(['pending']);
+      const next = await a.request('GET', `/api/webhooks/${hook.id}/deliveries?limit=1&cursor=${onePage.body.nextCursor}`, {
+        token: owner.token,
+      });
+      expect(next.body.items.map((d: any) => [d.seq, d.status])).toEqual([[1, 'failed']]);
       failing = false;
       await until(() => receiver.at('/flaky').filter((r) => r.answered === 204).length === 5, 10_000);
     } finally {
       receiver.status = () => 204;
     }
+    // Every change delivered was timed from its commit (the worker runs on a).
+    let lagCount = 0;
+    for (let tries = 0; tries < 50 && lagCount < lagBefore + 5; tries++) {
+      lagCount = (await scrape(a)).value('webhook_delivery_lag_seconds_count');
+      if (lagCount < lagBefore + 5) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(lagCount).toBeGreaterThanOrEqual(lagBefore + 5);
     const requests = receiver.at('/flaky');
     const ids = new Map<number, Set<string>>();
     for (const r of requests) {
@@ -161,6 +194,37 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     expect(requests.filter((r) => r.answered === 204).map((r) => JSON.parse(r.body).data.seq)).toEqual([1, 2, 3, 4, 5]);
     const log = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries?limit=100`, { token: owner.token })).body.items;
     expect(log.find((d: any) => d.status === 'failed')).toMatchObject({ seq: 1, responseStatus: 503, responseExcerpt: 'receiver says no' });
+  }, 30_000);
+
+  it('delivers the next change after a receiver answered 2xx with binary bytes (NUL, invalid and cut UTF-8), and logs a text excerpt', async () => {
+    const me = await createUser({ displayName: 'Binary' });
+    const key = await newSession(me.token);
+    const hook = await subscribe('/binary', key, me.token);
+    // NUL, a lone continuation byte, then the first two bytes of a three-byte character cut off.
+    receiver.reply = (path, status) =>
+      path === '/binary'
+        ? Buffer.concat([Buffer.from('ok'), Buffer.from([0x00, 0x80, 0x41, 0xe2, 0x82])])
+        : status >= 400
+          ? 'receiver says no'
+          : '';
+    receiver.status = (path) => (path === '/binary' ? 200 : 204);
+    try {
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n: 1 } }, token: me.token });
+      await until(() => receiver.at('/binary').length >= 1, 10_000);
+      await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n: 2 } }, token: me.token });
+      await until(() => receiver.at('/binary').length >= 2, 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      receiver.reply = (_, status) => (status >= 400 ? 'receiver says no' : '');
+      receiver.status = () => 204;
+    }
+    // Each change once: the first was not sent again for want of a log row.
+    expect(seqsAt('/binary', hook.secret)).toEqual([1, 2]);
+    const log = (await a.request('GET', `/api/webhooks/${hook.id}/deliveries`, { token: me.token })).body.items;
+    expect(log.map((d: any) => [d.seq, d.status, d.responseStatus, d.responseExcerpt])).toEqual([
+      [2, 'delivered', 200, 'ok\uFFFDA'],
+      [1, 'delivered', 200, 'ok\uFFFDA'],
+    ]);
   }, 30_000);
 
   it('disables a webhook whose deliveries all failed for WEBHOOK_DISABLE_AFTER_MS, and re-enabling resumes it', async () => {
@@ -195,6 +259,38 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
         .map((r) => JSON.parse(r.body).data.seq),
     ).toEqual([1, 2]);
   }, 30_000);
+
+  it('keeps a webhook for every session enabled while one session fails but another delivers, and disables it once nothing is delivered', async () => {
+    const me = await createUser({ displayName: 'Half failing' });
+    const failing = await newSession(me.token);
+    const working = await newSession(me.token);
+    const hook = await subscribe('/half', undefined, me.token);
+    receiver.status = (path, body) => (path === '/half' && body.includes(failing) ? 500 : 204);
+    const view = async () => (await a.request('GET', `/api/webhooks/${hook.id}`, { token: me.token })).body;
+    try {
+      await a.request('POST', `/api/sessions/${failing}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+      // Longer than WEBHOOK_DISABLE_AFTER_MS (6 s): the other session delivers a change every 750 ms meanwhile.
+      const started = Date.now();
+      while (Date.now() - started < 9000) {
+        await a.request('POST', `/api/sessions/${working}/blocks`, { body: { type: 'text', content: {} }, token: me.token });
+        await new Promise((r) => setTimeout(r, 750));
+      }
+      expect(receiver.at('/half').filter((r) => r.body.includes(failing)).length).toBeGreaterThan(10);
+      expect(await view()).toMatchObject({ enabled: true, disabledReason: null });
+      // Now nothing is delivered any more: the window passes and the failing lane disables it.
+      let last: any;
+      for (let tries = 0; tries < 75; tries++) {
+        last = await view();
+        if (!last.enabled) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(last).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('HTTP 500') });
+    } finally {
+      receiver.status = () => 204;
+    }
+    const delivered = receiver.at('/half').filter((r) => r.answered === 204);
+    expect(delivered.length).toBeGreaterThanOrEqual(10);
+  }, 45_000);
 
   it('redelivers a logged attempt on request, with its webhook-id, and logs it as a further attempt', async () => {
     const key = await newSession();
@@ -273,6 +369,106 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
       ['job.completed', log[0].eventId, 2, 'delivered'],
       ['job.completed', log[0].eventId, 1, 'delivered'],
     ]);
+  }, 40_000);
+
+  it("stops job.* events and lane sweeps for the former owner's webhooks once ownership passes on", async () => {
+    const before = await createUser({ displayName: 'Former owner' });
+    const after = await createUser({ displayName: 'New owner' });
+    const key = await newSession(before.token);
+    const forSession = await subscribe('/passed-one', key, before.token, ['change', 'job.completed', 'job.failed']);
+    await subscribe('/passed-all', undefined, before.token, ['job.completed', 'job.failed']);
+    await subscribe('/passed-new', undefined, after.token, ['job.completed']);
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: before.token });
+    await until(() => receiver.at('/passed-one').length === 1, 10_000);
+    expect(
+      (await a.request('PUT', `/api/sessions/${key}/members/${after.user.id}`, { body: { role: 'editor' }, token: before.token })).status,
+    ).toBe(201);
+    // Adding the member is a change of its own, still the former owner's to hear of.
+    const seqBefore = (await a.request('GET', `/api/sessions/${key}`, { token: before.token })).body.seq as number;
+    await until(() => receiver.at('/passed-one').length === seqBefore, 10_000);
+    expect((await a.request('POST', `/api/sessions/${key}/owner`, { body: { userId: after.user.id }, token: before.token })).status).toBe(
+      200,
+    );
+    // A change and a job after the transfer: the new owner's webhook for every session hears of the job, the former owner's hear nothing.
+    await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: {} }, token: after.token });
+    const job = await a.request('POST', `/api/sessions/${key}/exports`, { body: { format: 'json' }, token: after.token });
+    expect(job.status).toBe(202);
+    await until(() => receiver.at('/passed-new').length === 1, 20_000);
+    expect(JSON.parse(receiver.at('/passed-new')[0].body).data).toMatchObject({ sessionKey: key, jobId: job.body.jobId });
+    await a.app.get(SweepWebhooksProcessor).handle();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receiver.at('/passed-all')).toEqual([]);
+    expect(receiver.at('/passed-one').map((r) => JSON.parse(r.body).data.seq)).toEqual(Array.from({ length: seqBefore }, (_, i) => i + 1));
+    expect((await a.request('GET', `/api/sessions/${key}`, { token: after.token })).body.seq).toBeGreaterThan(seqBefore);
+    // The lane the trigger opened for the later change is not swept as stranded every minute.
+    const stranded = await a.app.get(WebhooksRepository).stranded(10_000);
+    expect(stranded.filter((lane) => lane.webhookId === forSession.id)).toEqual([]);
+  }, 40_000);
+
+  it("lets an operator follow another user's session and every session, and keeps a user's webhook for all sessions to their own", async () => {
+    const me = await createUser({ displayName: 'Followed' });
+    const them = await createUser({ displayName: 'Bystander' });
+    const key = await newSession(me.token);
+    const onOne = await subscribe('/op-one', key, ADMIN_TOKEN);
+    const onAll = await subscribe('/op-all', undefined, ADMIN_TOKEN);
+    const theirs = await subscribe('/their-all', undefined, them.token);
+    try {
+      for (let n = 1; n <= 3; n++) {
+        await a.request('POST', `/api/sessions/${key}/blocks`, { body: { type: 'text', content: { n } }, token: me.token });
+      }
+      const fromKey = (path: string) => receiver.at(path).filter((r) => JSON.parse(r.body).data.sessionKey === key);
+      await until(() => receiver.at('/op-one').length === 3 && fromKey('/op-all').length === 3, 15_000);
+      expect(seqsAt('/op-one', onOne.secret)).toEqual([1, 2, 3]);
+      expect(fromKey('/op-all').map((r) => JSON.parse(r.body).data.seq)).toEqual([1, 2, 3]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(receiver.at('/their-all')).toEqual([]);
+      // The log of someone else's webhook is not theirs to read.
+      for (const id of [onOne.id, onAll.id]) {
+        const answer = await a.request('GET', `/api/webhooks/${id}/deliveries`, { token: them.token });
+        expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 404, code: 'WEBHOOK_NOT_FOUND' });
+      }
+      expect((await a.request('GET', `/api/webhooks/${onOne.id}/deliveries`, { token: me.token })).status).toBe(404);
+      expect((await a.request('GET', `/api/webhooks/${theirs.id}/deliveries`, { token: ADMIN_TOKEN })).status).toBe(200);
+    } finally {
+      await a.request('DELETE', `/api/webhooks/${onAll.id}`, { token: ADMIN_TOKEN });
+    }
+  }, 30_000);
+
+  it('delivers job.failed when a job of the session fails for good', async () => {
+    const provider = await startFakeProvider(() => ({ status: 401, body: { error: 'bad key' } }));
+    const failing = await startTestApp({
+      ...isolatedRedis('webhooks-job-failed'),
+      RUN_WORKERS: 'true',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      AI_PROVIDER_URL: provider.url,
+    });
+    try {
+      const me = await createUser({ displayName: 'Generating', plan: 'ENTERPRISE' });
+      const key = (await failing.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: me.token })).body.key as string;
+      const created = await failing.request('POST', '/api/webhooks', {
+        body: { url: `${receiver.url}/job-failed`, events: ['job.failed', 'job.completed'], sessionKey: key },
+        token: me.token,
+      });
+      expect(created.status).toBe(201);
+      const job = await failing.request('POST', `/api/sessions/${key}/generate`, { token: me.token, body: { prompt: 'hello' } });
+      expect(job.status).toBe(202);
+      await until(() => receiver.at('/job-failed').length === 1, 20_000);
+      const [delivery] = receiver.at('/job-failed');
+      expect(new Webhook(created.body.secret).verify(delivery.body, delivery.headers as Record<string, string>)).toEqual({
+        type: 'job.failed',
+        timestamp: expect.any(String),
+        data: expect.objectContaining({
+          sessionKey: key,
+          jobId: job.body.jobId,
+          state: 'failed',
+          error: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE' }),
+        }),
+      });
+      expect(delivery.body).not.toContain('bad key');
+    } finally {
+      await failing.close();
+      await provider.close();
+    }
   }, 40_000);
 
   it("delivers session.deleted after the session's last change, signed and retried; a webhook for that session then ends", async () => {
@@ -431,6 +627,41 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     }
   }, 40_000);
 
+  it("sends a job's events for its own session only: a session re-created under the same key hears nothing of the deleted one's job", async () => {
+    const env = { ...isolatedRedis('webhooks-rekey'), WEBHOOK_ALLOW_PRIVATE: 'true' };
+    const apiOnly = await startTestApp(env);
+    let worker: TestApp | undefined;
+    try {
+      const first = await createUser({ displayName: 'First holder' });
+      const second = await createUser({ displayName: 'Second holder' });
+      const key = `W${Date.now().toString(36).toUpperCase()}`.slice(0, 10);
+      expect((await apiOnly.request('PUT', `/api/sessions/${key}`, { body: { typeSlug: 'document' }, token: first.token })).status).toBe(
+        201,
+      );
+      await subscribe('/rekey-first', undefined, first.token, ['job.completed', 'job.failed']);
+      await subscribe('/rekey-second', undefined, second.token, ['job.completed', 'job.failed']);
+      // Queued while no worker runs; the session is deleted and its key taken by someone else before it runs.
+      const job = await apiOnly.request('POST', `/api/sessions/${key}/exports`, { body: { format: 'json' }, token: first.token });
+      expect(job.status).toBe(202);
+      expect((await apiOnly.request('DELETE', `/api/sessions/${key}`, { token: first.token })).status).toBe(204);
+      expect((await apiOnly.request('PUT', `/api/sessions/${key}`, { body: { typeSlug: 'document' }, token: second.token })).status).toBe(
+        201,
+      );
+      worker = await startTestApp({ ...env, RUN_WORKERS: 'true' });
+      let state = '';
+      for (let tries = 0; tries < 100 && state !== 'failed' && state !== 'completed'; tries++) {
+        state = (await apiOnly.request('GET', `/api/jobs/${job.body.jobId}`, { token: ADMIN_TOKEN })).body.state;
+        if (state !== 'failed' && state !== 'completed') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(state).toBe('failed');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(receiver.at('/rekey-second')).toEqual([]);
+    } finally {
+      await worker?.close();
+      await apiOnly.close();
+    }
+  }, 40_000);
+
   it('refuses a URL that resolves to 127.0.0.1 without WEBHOOK_ALLOW_PRIVATE', async () => {
     const strict = await startTestApp({ ...isolatedRedis('webhooks-strict') });
     try {
@@ -439,13 +670,51 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
         'http://127.0.0.1/hook',
         'http://[::1]/hook',
         'http://169.254.169.254/latest',
+        'http://[::127.0.0.1]/hook',
+        'http://[2002:7f00:1::1]/hook',
         'ftp://example.com/',
       ]) {
         const refused = await strict.request('POST', '/api/webhooks', { body: { url, events: ['change'] }, token: owner.token });
         expect({ url, status: refused.status, code: refused.body.code }).toEqual({ url, status: 400, code: 'WEBHOOK_URL_FORBIDDEN' });
       }
+      // A public address is taken; changing it to a loopback one is refused the same way, and changes nothing.
+      const nobody = await createUser({ displayName: 'No sessions' });
+      const created = await strict.request('POST', '/api/webhooks', {
+        body: { url: 'http://93.184.215.14/hook', events: ['job.completed'] },
+        token: nobody.token,
+      });
+      expect(created.status).toBe(201);
+      const patched = await strict.request('PATCH', `/api/webhooks/${created.body.id}`, {
+        body: { url: 'http://127.0.0.1/' },
+        token: nobody.token,
+      });
+      expect({ status: patched.status, code: patched.body.code }).toEqual({ status: 400, code: 'WEBHOOK_URL_FORBIDDEN' });
+      expect((await strict.request('GET', `/api/webhooks/${created.body.id}`, { token: nobody.token })).body.url).toBe(
+        'http://93.184.215.14/hook',
+      );
+      await strict.request('DELETE', `/api/webhooks/${created.body.id}`, { token: nobody.token });
     } finally {
       await strict.close();
+    }
+  });
+
+  it('counts a sessionKey named in POST /api/webhooks toward the key-probe guard: misses block the IP', async () => {
+    const guarded = await startTestApp({ ...isolatedRedis('webhooks-probe'), WEBHOOK_ALLOW_PRIVATE: 'true', KEY_PROBE_LIMIT: '3' });
+    try {
+      const me = await createUser({ displayName: 'Prober' });
+      const mine = (await guarded.request('POST', '/api/sessions', { body: { typeSlug: 'document' }, token: me.token })).body.key as string;
+      const create = (sessionKey: string) =>
+        guarded.request('POST', '/api/webhooks', {
+          body: { url: `${receiver.url}/probe`, events: ['change'], sessionKey },
+          token: me.token,
+        });
+      expect((await create(mine)).status).toBe(201);
+      for (const key of ['ZZZZZZ1', 'ZZZZZZ2', 'ZZZZZZ3']) expect((await create(key)).body.code).toBe('SESSION_NOT_FOUND');
+      const blocked = await create(mine);
+      expect({ status: blocked.status, code: blocked.body.code }).toEqual({ status: 429, code: 'BLOCKED' });
+      expect((await guarded.request('GET', `/api/sessions/${mine}`, { token: me.token })).body.code).toBe('BLOCKED');
+    } finally {
+      await guarded.close();
     }
   });
 

@@ -20,6 +20,9 @@ describe('webhook transport, against a real receiver', () => {
         if (req.url === '/ok') return res.writeHead(204).end();
         if (req.url === '/redirect') return res.writeHead(302, { location: '/ok' }).end();
         if (req.url === '/big') return res.writeHead(500).end('x'.repeat(1024 * 1024));
+        // A cut three-byte character lands at the excerpt's edge: its first byte is the last one kept.
+        if (req.url === '/binary')
+          return res.writeHead(200).end(Buffer.concat([Buffer.from([0, 0xff, 0x41]), Buffer.alloc(1020, 0x62), Buffer.from('€€')]));
         if (req.url === '/slow') return setTimeout(() => res.writeHead(200).end(), 2000);
         res.writeHead(404).end('no');
       });
@@ -82,6 +85,10 @@ describe('webhook transport, against a real receiver', () => {
       const big = await transport.post(signed('/big').post);
       expect(big).toMatchObject({ delivered: false, status: 500 });
       expect(big.excerpt).toHaveLength(RESPONSE_EXCERPT_BYTES);
+      // Bytes PostgreSQL would refuse in a TEXT column never reach the log: NUL dropped, invalid and cut UTF-8 made valid.
+      const binary = await transport.post(signed('/binary').post);
+      expect(binary).toMatchObject({ delivered: true, status: 200 });
+      expect(binary.excerpt).toBe(`\uFFFDA${'b'.repeat(1020)}`);
       const slow = await transport.post(signed('/slow').post);
       expect(slow).toMatchObject({ delivered: false, status: null, error: expect.stringContaining('no answer within 500 ms') });
       expect(slow.durationMs).toBeLessThan(1500);

@@ -56,13 +56,35 @@ describe('webhook targets', () => {
       '::ffff:a9fe:a9fe',
       '64:ff9b::10.0.0.1',
       '::127.0.0.1',
+      '::7f00:1',
+      '::a9fe:a9fe',
+      '64:ff9b::7f00:1',
+      '64:ff9b:1::a00:1',
+      '2002:7f00:1::1',
+      '2002:a9fe:a9fe::1',
+      '2002:c0a8:101::1',
+      '2001::1',
+      '2001:db8::1',
+      '100::1',
+      'fec0::1',
+      '198.18.0.1',
+      '192.0.2.1',
     ]) {
       expect({ address, reason: forbiddenAddressReason(address) }).toEqual({ address, reason: expect.any(String) });
     }
   });
 
   it('accepts public unicast addresses', () => {
-    for (const address of ['93.184.215.14', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
+    for (const address of [
+      '93.184.215.14',
+      '8.8.8.8',
+      '172.32.0.1',
+      '100.128.0.1',
+      '2606:4700:4700::1111',
+      '::ffff:8.8.8.8',
+      '64:ff9b::808:808',
+      '2002:808:808::1',
+    ]) {
       expect({ address, reason: forbiddenAddressReason(address) }).toEqual({ address, reason: null });
     }
   });
@@ -96,6 +118,10 @@ describe('webhook targets', () => {
     await expect(resolveWebhookHost('mixed.test', false, resolve)).rejects.toThrow('resolves to 10.0.0.5');
     await expect(resolveWebhookHost('metadata.test', false, resolve)).rejects.toThrow(ForbiddenWebhookTarget);
     await expect(resolveWebhookHost('[::1]', false, resolve)).rejects.toThrow(ForbiddenWebhookTarget);
+    // How a URL parser writes http://[::127.0.0.1]/: an IPv4-compatible address, refused for the loopback it carries.
+    const compatible = parseWebhookUrl('http://[::127.0.0.1]/').hostname;
+    expect(compatible).toBe('[::7f00:1]');
+    await expect(resolveWebhookHost(compatible, false, resolve)).rejects.toThrow(ForbiddenWebhookTarget);
     await expect(resolveWebhookHost('nowhere.test', false, resolve)).rejects.toThrow('does not resolve');
     await expect(resolveWebhookHost('mixed.test', true, resolve)).resolves.toHaveLength(2);
   });
