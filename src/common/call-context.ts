@@ -48,7 +48,9 @@ export function callOf(context: ExecutionContext): Call {
   if (!request.principal) throw new Error('AuthGuard did not run before this guard');
   const params = request.params as Record<string, unknown> | undefined;
   // A route names a session by its path (`:key`), or, when it makes something for one (a webhook), by `sessionKey` in its body.
-  const bodyKey = params?.key === undefined && isRecord(request.body) ? request.body.sessionKey : undefined;
+  // Only a string is a key: null (every session) or any other shape is the body's validation to refuse.
+  const named = params?.key === undefined && isRecord(request.body) ? request.body.sessionKey : undefined;
+  const bodyKey = typeof named === 'string' ? named : undefined;
   return {
     transport: 'http',
     principal: request.principal,

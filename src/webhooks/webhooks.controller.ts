@@ -30,7 +30,7 @@ export class WebhooksController {
     description:
       'Signed deliveries of `change` (every committed change, in seq order per session), `session.deleted` (after the session’s ' +
       'last change; a webhook on that one session ends with it), `job.completed` and `job.failed` to an ' +
-      'http(s) URL on a public address, for one session the caller owns or, without `sessionKey`, every session they own ' +
+      'http(s) URL on a public address, for one session the caller owns or, without `sessionKey` (or with null), every session they own ' +
       '(operators: any). The signing `secret` is in this answer only.',
     auth: 'user',
     requestExample: { url: 'https://hooks.example.com/tessera', events: ['change'], sessionKey: 'K7Q' },

@@ -58,7 +58,7 @@ export class WebhooksService {
   async create(principal: Principal, body: CreateWebhookBody): Promise<WebhookView & { secret: string }> {
     const ownerId = ownerOf(principal);
     let sessionId: string | null = null;
-    if (body.sessionKey !== undefined) {
+    if (body.sessionKey !== undefined && body.sessionKey !== null) {
       // Only a session the caller may own; one they may merely read looks like none, so keys cannot be probed here.
       const ref = await this.access.require(principal, body.sessionKey, 'read');
       if (!may(ref.head, principal, 'own')) throw new AppError('SESSION_NOT_FOUND');

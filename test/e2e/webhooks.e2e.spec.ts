@@ -769,6 +769,7 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
       [{ url: `${receiver.url}/x`, events: ['change', 'change'] }, 400, 'VALIDATION_FAILED'],
       [{ url: `${receiver.url}/x`, events: ['nope'] }, 400, 'VALIDATION_FAILED'],
       [{ url: `${receiver.url}/x`, events: ['change'], extra: 1 }, 400, 'VALIDATION_FAILED'],
+      [{ url: `${receiver.url}/x`, events: ['change'], sessionKey: 123 }, 400, 'VALIDATION_FAILED'],
       [{ url: `${receiver.url}/${'x'.repeat(3000)}`, events: ['change'] }, 400, 'VALIDATION_FAILED'],
     ];
     for (const [body, status, code] of cases) {
@@ -781,10 +782,12 @@ describe('webhooks: signed, ordered, retried deliveries of every change', () => 
     const statuses: number[] = [];
     let refusal: unknown;
     for (let i = 0; i < 10; i++) {
+      // The first names every session with null, as a webhook reads back.
       const answer = await a.request('POST', '/api/webhooks', {
-        body: { url: `${receiver.url}/cap`, events: ['change'] },
+        body: { url: `${receiver.url}/cap`, events: ['change'], ...(i === 0 ? { sessionKey: null } : {}) },
         token: other.token,
       });
+      if (i === 0) expect(answer.body).toMatchObject({ sessionKey: null });
       statuses.push(answer.status);
       if (answer.status !== 201) refusal ??= answer.body.code;
     }

@@ -14,7 +14,8 @@ const events = z
   .refine((list) => new Set(list).size === list.length, 'must not repeat an event');
 
 export const CreateWebhookBody = z
-  .object({ url, events, sessionKey: z.string().regex(SESSION_KEY_PATTERN, 'must be a session key').optional() })
+  // null, as a webhook reads back, is every session as an absent key is.
+  .object({ url, events, sessionKey: z.string().regex(SESSION_KEY_PATTERN, 'must be a session key').nullish() })
   .strict();
 export type CreateWebhookBody = z.infer<typeof CreateWebhookBody>;
 
