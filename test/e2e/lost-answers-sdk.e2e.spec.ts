@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  MemoryOutboxStore,
-  openSessionView,
-  Outbox,
-  TesseraClient,
-  type Outcome,
-  type OutboxEntry,
-  type SessionView,
-} from '../../src/client/index.js';
+import type { TesseraClient } from '../../src/client/index.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { call, random } from '../helpers/lossy-proxy.js';
 import { lossySocketProxy } from '../helpers/lossy-socket-proxy.js';
+import { editThroughOutbox } from '../helpers/outbox-editing.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const DROP_RATE = 0.3;
@@ -39,53 +32,31 @@ describe('SDK clients with outboxes, while the load balancer loses answers', () 
     await closeTestDb();
   });
 
-  /** Resolves with the entry's outcome. */
-  const outcomeOf = (view: SessionView, entry: OutboxEntry) =>
-    new Promise<Outcome>((resolve) => {
-      const off = view.on('outcome', (outcome) => {
-        if (outcome.entry.key !== entry.key) return;
-        off();
-        resolve(outcome);
-      });
-    });
-
   it('10 clients over two instances count exactly and create each block once, though 30% of the write acks are lost', async () => {
     const key = (await call(a.url, 'POST', '/api/sessions', token, { typeSlug: 'document' })).body.key as string;
     const counters: string[] = [];
     for (let i = 0; i < COUNTERS; i++)
       counters.push((await call(a.url, 'POST', `/api/sessions/${key}/blocks`, token, { type: 'text', content: { n: 0 } })).body.id);
 
-    const created: string[] = [];
     let conflicts = 0;
-    const sdkClient = async (index: number) => {
-      const pick = random(400 + index);
-      const client = new TesseraClient({ url: proxy.url, token, socket: { reconnectionDelay: 20, reconnectionDelayMax: 200 } });
-      clients.push(client);
-      await client.connect();
-      const outbox = new Outbox(client, new MemoryOutboxStore());
-      const view = await openSessionView(client, outbox, key);
-      for (let i = 0; i < INCREMENTS; i++) {
-        const id = counters[Math.floor(pick() * COUNTERS)];
-        // Increment what the view shows; a conflict brings the server's block into the view, and the client tries again.
-        for (;;) {
-          const n = view.block(id)!.content.n as number;
-          const entry = await view.update(id, { content: { n: n + 1 } });
-          const outcome = await outcomeOf(view, entry);
-          if (outcome.kind === 'applied') break;
-          expect(outcome.kind).toBe('conflict');
-          conflicts++;
-        }
-      }
-      for (let i = 0; i < CREATES; i++) {
-        const entry = await view.create({ type: 'text', content: { by: index } });
-        expect(await outcomeOf(view, entry)).toMatchObject({ kind: 'applied', block: { id: entry.edit.id } });
-        created.push(entry.edit.id);
-      }
-      await outbox.settled();
-      expect(outbox.unsent).toBe(0);
-    };
-
-    await Promise.all(Array.from({ length: CLIENTS }, (_, i) => sdkClient(i)));
+    const created = (
+      await Promise.all(
+        Array.from({ length: CLIENTS }, (_, index) =>
+          editThroughOutbox({
+            url: proxy.url,
+            token,
+            key,
+            counters,
+            increments: INCREMENTS,
+            creates: CREATES,
+            seed: 400 + index,
+            by: index,
+            clients,
+            onConflict: () => conflicts++,
+          }),
+        ),
+      )
+    ).flat();
 
     // Answers were lost, and clients reconnected to both instances, or the test proves nothing.
     expect(proxy.dropped()).toBeGreaterThan(10);

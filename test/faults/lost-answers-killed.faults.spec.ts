@@ -1,18 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  MemoryOutboxStore,
-  openSessionView,
-  Outbox,
-  TesseraClient,
-  type Outcome,
-  type OutboxEntry,
-  type SessionView,
-} from '../../src/client/index.js';
+import type { TesseraClient } from '../../src/client/index.js';
 import { ApiFleet } from '../helpers/api-fleet.js';
 import { closeTestDb, createUser, testDb } from '../helpers/factories.js';
 import { call, lossyProxy, random, type Answer } from '../helpers/lossy-proxy.js';
 import { lossySocketProxy } from '../helpers/lossy-socket-proxy.js';
+import { editThroughOutbox } from '../helpers/outbox-editing.js';
 
 /** Half the clients write over HTTP, half over sockets (the SDK's outbox clients). */
 const HTTP_CLIENTS = 5;
@@ -57,16 +50,6 @@ describe('every write applied once, over HTTP and sockets, when answers are lost
     await fleet.close();
     await closeTestDb();
   });
-
-  /** Resolves with the entry's outcome. */
-  const outcomeOf = (view: SessionView, entry: OutboxEntry) =>
-    new Promise<Outcome>((resolve) => {
-      const off = view.on('outcome', (outcome) => {
-        if (outcome.entry.key !== entry.key) return;
-        off();
-        resolve(outcome);
-      });
-    });
 
   it('5 HTTP and 5 socket clients count exactly and create each block once across a kill -9', async () => {
     const { token } = await createUser();
@@ -116,29 +99,19 @@ describe('every write applied once, over HTTP and sockets, when answers are lost
 
     /** The same work over a socket: edits queued in an outbox, applied, merged or refused with the current block. */
     const socketClient = async (n: number) => {
-      const pick = random(700 + n);
-      const sdk = new TesseraClient({ url: socketProxy.url, token, socket: { reconnectionDelay: 20, reconnectionDelayMax: 200 } });
-      sdkClients.push(sdk);
-      await sdk.connect();
-      const outbox = new Outbox(sdk, new MemoryOutboxStore());
-      const view = await openSessionView(sdk, outbox, key);
-      for (let i = 0; i < INCREMENTS; i++) {
-        const id = counters[Math.floor(pick() * COUNTERS)];
-        for (;;) {
-          const entry = await view.update(id, { content: { n: (view.block(id)!.content.n as number) + 1 } });
-          const outcome = await outcomeOf(view, entry);
-          if (outcome.kind === 'applied') break;
-          expect(outcome.kind).toBe('conflict');
-        }
-        acknowledged++;
-      }
-      for (let i = 0; i < CREATES; i++) {
-        const entry = await view.create({ type: 'text', content: { by: n } });
-        expect(await outcomeOf(view, entry)).toMatchObject({ kind: 'applied', block: { id: entry.edit.id } });
-        created.push(entry.edit.id);
-      }
-      await outbox.settled();
-      expect(outbox.unsent).toBe(0);
+      const ids = await editThroughOutbox({
+        url: socketProxy.url,
+        token,
+        key,
+        counters,
+        increments: INCREMENTS,
+        creates: CREATES,
+        seed: 700 + n,
+        by: n,
+        clients: sdkClients,
+        onIncrement: () => acknowledged++,
+      });
+      created.push(...ids);
     };
 
     const run = Promise.all([
