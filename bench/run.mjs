@@ -3,9 +3,11 @@
 // same run and the ratio, with the machine's cores, memory and the date.
 //
 // Parameters (bigger machines: raise them): BENCH_SECONDS (per measured phase, default 5),
-// BENCH_ONLY (comma-separated benchmark names), and each benchmark's own BENCH_* settings.
+// BENCH_ONLY (comma-separated benchmark names: those are measured again, and the report keeps
+// the others' figures from the last report.json, each section saying when it was measured),
+// and each benchmark's own BENCH_* settings.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -61,8 +63,19 @@ const machine = {
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
 };
+// Benchmarks not run this time keep what the last report measured, with its date.
+const previous = only && existsSync(join('bench', 'report.json')) ? JSON.parse(readFileSync(join('bench', 'report.json'), 'utf8')) : null;
+const date = startedAt.toISOString();
+for (const r of runs) r.date = date;
+for (const bench of BENCHES.filter((b) => !selected.includes(b))) {
+  const kept = previous?.runs.find((r) => r.name === bench.name);
+  if (!kept) continue;
+  runs.push({ ...kept, date: kept.date ?? previous.date });
+  figures.push(...previous.figures.filter((f) => f.bench === bench.name));
+}
+const reported = BENCHES.filter((b) => runs.some((r) => r.name === b.name));
 const report = {
-  date: startedAt.toISOString(),
+  date,
   totalSeconds: (Date.now() - startedAt.getTime()) / 1000,
   machine,
   parameters: { BENCH_SECONDS: Number(seconds) },
@@ -81,10 +94,11 @@ const lines = [
   'the ratio is figure / baseline (for memory, where less is better, it is still figure / baseline).',
   '',
 ];
-for (const bench of selected) {
+for (const bench of reported) {
   const own = figures.filter((f) => f.bench === bench.name);
   const outcome = runs.find((r) => r.name === bench.name);
   lines.push(`## ${bench.name}: ${bench.about}`, '');
+  if (outcome.date !== date) lines.push(`Measured ${outcome.date.slice(0, 16).replace('T', ' ')} UTC, by an earlier run.`, '');
   if (outcome.exitCode !== 0) lines.push(`The benchmark failed (exit ${outcome.exitCode}); its figures are missing.`, '');
   if (own.length === 0) continue;
   lines.push(
