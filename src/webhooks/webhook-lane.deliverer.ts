@@ -7,6 +7,7 @@ import { JobQueue } from '../queues/job-queue.js';
 import { JobName } from '../queues/queue.names.js';
 import { changeMessageId, eventMessageId, signWebhook } from './webhook-signature.js';
 import { COVERAGE_TRUSTED_MS } from './webhook-coverage.js';
+import { WebhookOwnerSlots, type OwnerSlot } from './webhook-owner-slots.js';
 import { WebhookTransport, type WebhookAttempt } from './webhook-transport.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhooksRepository, type WebhookLane } from './webhooks.repository.js';
@@ -17,24 +18,31 @@ type LaneTarget = Pick<WebhookLane, 'webhookId' | 'sessionId' | 'sessionKey' | '
 const CHANGES_PER_RUN = 100;
 /** Deliveries between two cuts of a webhook's delivery log. */
 const PRUNE_EVERY = 64;
+/** Webhook owners remembered (a webhook's owner never changes). */
+const OWNERS_KEPT = 10_000;
 
 /**
  * Delivers a lane (one webhook, one session): the session's changes after the lane's
  * `delivered_seq`, read from the change log, one at a time in seq order, by whoever holds the
  * lane's lease. A failed attempt holds the lane back (exponential backoff) so no later change
- * overtakes it; after WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled.
+ * overtakes it; after WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled. Every run
+ * (of a lane or an event) first takes one of its owner's slots (WebhookOwnerSlots): an owner
+ * whose slots are all taken has the run parked until one of its runs ends, so a slow receiver
+ * holds at most WEBHOOK_OWNER_CONCURRENCY worker slots and delays only its owner's deliveries.
  */
 @Injectable()
 export class WebhookLaneDeliverer implements OnApplicationShutdown {
   private readonly logger = new Logger(WebhookLaneDeliverer.name);
   private readonly transport: WebhookTransport;
   private attempts = 0;
+  private readonly owners = new Map<string, string | null>();
 
   constructor(
     private readonly lanes: WebhooksRepository,
     private readonly changes: ChangesService,
     private readonly queue: JobQueue,
     private readonly metrics: WebhookMetrics,
+    private readonly slots: WebhookOwnerSlots,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.transport = new WebhookTransport({
@@ -62,8 +70,20 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     await this.queue.queueInternal(JobName.DeliverWebhook, job, { ...options, removeOnComplete: true, removeOnFail: true });
   }
 
-  /** One run: deliver what the lane has, if this worker gets its lease. */
+  /** One run: deliver what the lane has, if this worker gets one of its owner's slots and the lane's lease. */
   async run(webhookId: string, sessionId: string, signal: AbortSignal): Promise<{ delivered: number }> {
+    const owner = await this.ownerOf(webhookId);
+    if (owner === undefined) return { delivered: 0 };
+    const slot = await this.takeSlot(owner, `lane:${webhookId}:${sessionId}`);
+    if (!slot) return { delivered: 0 };
+    try {
+      return await this.runLane(webhookId, sessionId, signal, slot);
+    } finally {
+      await this.giveBack(slot);
+    }
+  }
+
+  private async runLane(webhookId: string, sessionId: string, signal: AbortSignal, slot: OwnerSlot): Promise<{ delivered: number }> {
     const lane = await this.lanes.lease(webhookId, sessionId, this.leaseEnd());
     if (!lane) {
       // Someone holds it, or its retry is due later: look again then (a dead holder's lease lapses).
@@ -86,7 +106,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       }
       for (const change of items) {
         if (signal.aborted) break;
-        if (!(await this.deliver(lane, change))) return { delivered };
+        if (!(await this.deliver(lane, change, slot))) return { delivered };
         delivered++;
       }
       more ||= items.length === CHANGES_PER_RUN;
@@ -152,8 +172,20 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     return { delivered: result.delivered };
   }
 
-  /** One run of a pending job event: sent if this worker gets its lease; on failure held back and retried like a lane. */
+  /** One run of a pending job event: sent if this worker gets an owner's slot and the event's lease; on failure held back and retried like a lane. */
   async runEvent(eventId: string): Promise<{ delivered: boolean }> {
+    const owner = await this.lanes.eventOwner(eventId);
+    if (owner === undefined) return { delivered: false };
+    const slot = await this.takeSlot(owner, `event:${eventId}`);
+    if (!slot) return { delivered: false };
+    try {
+      return await this.sendEvent(eventId);
+    } finally {
+      await this.giveBack(slot);
+    }
+  }
+
+  private async sendEvent(eventId: string): Promise<{ delivered: boolean }> {
     const event = await this.lanes.leaseEvent(eventId, this.leaseEnd());
     if (!event) {
       // Held back by the lane of its deleted session: that lane, once done, sends it on.
@@ -194,13 +226,20 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     );
   }
 
+  /** Kicks the parked runs of owners with free slots (those of a killed worker lapse); how many. */
+  async wakeParked(): Promise<number> {
+    const woken = await this.slots.wakeParked();
+    await this.wake(woken);
+    return woken.length;
+  }
+
   onApplicationShutdown(): void {
     this.transport.close();
   }
 
   /** One change, signed; true when the receiver took it. */
-  private async deliver(lane: WebhookLane, change: ChangeEvent): Promise<boolean> {
-    await this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd());
+  private async deliver(lane: WebhookLane, change: ChangeEvent, slot: OwnerSlot): Promise<boolean> {
+    await Promise.all([this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd()), this.slots.renew(slot)]);
     // The same id on every attempt of this change for this webhook: receivers deduplicate on it.
     const eventId = changeMessageId(lane.webhookId, lane.sessionId, change.seq);
     const attempt = lane.attempt + 1;
@@ -302,6 +341,40 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       );
     } catch (error) {
       this.logger.warn(`webhook ${lane.webhookId}: logging attempt ${attempt} of ${eventId} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** The webhook's owner (null: an operator's), remembered; undefined when the webhook is gone. */
+  private async ownerOf(webhookId: string): Promise<string | null | undefined> {
+    if (this.owners.has(webhookId)) return this.owners.get(webhookId);
+    const owner = await this.lanes.ownerOf(webhookId);
+    if (owner === undefined) return undefined;
+    if (this.owners.size >= OWNERS_KEPT) this.owners.clear();
+    this.owners.set(webhookId, owner);
+    return owner;
+  }
+
+  /** One of the owner's slots, or null: the run is parked (its run ends; a slot given back wakes it). */
+  private async takeSlot(owner: string | null, waiter: string): Promise<OwnerSlot | null> {
+    const slot = await this.slots.take(owner, waiter);
+    if (!slot) this.metrics.parked.inc();
+    return slot;
+  }
+
+  private async giveBack(slot: OwnerSlot): Promise<void> {
+    await this.wake(await this.slots.give(slot));
+  }
+
+  /** Kicks parked runs; one whose kick fails is found by the sweep. */
+  private async wake(waiters: string[]): Promise<void> {
+    const kicks = waiters.map((waiter) => {
+      const [kind, id, sessionId] = waiter.split(':');
+      if (kind === 'event' && id) return this.kickEvent(id, 0, `wake${randomUUID()}`);
+      if (kind === 'lane' && id && sessionId) return this.kick(id, sessionId);
+      return Promise.resolve();
+    });
+    for (const result of await Promise.allSettled(kicks)) {
+      if (result.status === 'rejected') this.logger.warn(`waking a parked webhook delivery failed: ${(result.reason as Error).message}`);
     }
   }
 

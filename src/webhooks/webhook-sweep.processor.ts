@@ -11,7 +11,9 @@ const SWEEP_LIMIT = 1000;
 /**
  * Every WEBHOOK_SWEEP_SECONDS (a minute; 0: never): lanes behind their session that no job will look at (their kick was lost to a
  * process that died after a commit, or to Redis losing queued jobs) are kicked again, so a
- * change waiting in the log is delivered without waiting for the session's next change.
+ * change waiting in the log is delivered without waiting for the session's next change. Runs
+ * parked behind their owner's slots are woken as far as the owner has slots free (a killed
+ * worker's slot lapses), so a parked run never waits for a wake-up that will not come.
  */
 @Injectable()
 @JobProcessor()
@@ -32,6 +34,7 @@ export class SweepWebhooksProcessor implements JobHandler<typeof JobName.SweepWe
     for (const { webhookId, sessionId } of stranded) await this.deliverer.kick(webhookId, sessionId, 0, 'sweep');
     const events = await this.lanes.strandedEvents(SWEEP_LIMIT);
     for (const id of events) await this.deliverer.kickEvent(id, 0, 'sweep');
-    return { kicked: stranded.length + events.length };
+    const woken = await this.deliverer.wakeParked();
+    return { kicked: stranded.length + events.length + woken };
   }
 }

@@ -9,6 +9,7 @@ import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookEventProcessor } from './webhook-event.processor.js';
 import { WebhookJobListener } from './webhook-job.listener.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookOwnerSlots } from './webhook-owner-slots.js';
 import { WebhookSessionListener } from './webhook-session.listener.js';
 import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
 import { SweepWebhooksProcessor } from './webhook-sweep.processor.js';
@@ -30,6 +31,7 @@ import { WebhooksService } from './webhooks.service.js';
     WebhookJobListener,
     WebhookLaneDeliverer,
     WebhookMetrics,
+    WebhookOwnerSlots,
     WebhookRedeliveryProcessor,
     WebhookSessionListener,
     WebhooksRepository,
