@@ -131,6 +131,18 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
    * it), with its webhook-id; logged as a further attempt. Gone from the log: logged as failed.
    */
   async redeliver(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
+    const owner = await this.ownerOf(webhookId);
+    if (owner === undefined) return { delivered: false };
+    const slot = await this.takeSlot(owner, `redeliver:${webhookId}:${deliveryId}`);
+    if (!slot) return { delivered: false };
+    try {
+      return await this.resend(webhookId, deliveryId);
+    } finally {
+      await this.giveBack(slot);
+    }
+  }
+
+  private async resend(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
     const target = await this.lanes.redelivery(webhookId, deliveryId);
     if (!target) return this.redeliverEvent(webhookId, deliveryId);
     const lane = { webhookId, sessionId: target.sessionId, sessionKey: target.sessionKey, url: target.url, secret: target.secret };
@@ -368,9 +380,13 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   /** Kicks parked runs; one whose kick fails is found by the sweep. */
   private async wake(waiters: string[]): Promise<void> {
     const kicks = waiters.map((waiter) => {
-      const [kind, id, sessionId] = waiter.split(':');
+      const [kind, id, other] = waiter.split(':');
       if (kind === 'event' && id) return this.kickEvent(id, 0, `wake${randomUUID()}`);
-      if (kind === 'lane' && id && sessionId) return this.kick(id, sessionId);
+      if (kind === 'lane' && id && other) return this.kick(id, other);
+      if (kind === 'redeliver' && id && other) {
+        const job = { webhookId: id, deliveryId: other };
+        return this.queue.queueInternal(JobName.RedeliverWebhook, job, { removeOnComplete: true, removeOnFail: true });
+      }
       return Promise.resolve();
     });
     for (const result of await Promise.allSettled(kicks)) {
