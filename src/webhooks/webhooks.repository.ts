@@ -463,7 +463,10 @@ export class WebhooksRepository {
 
   /** The owner of a pending event's webhook (null: an operator's); undefined when the event is gone. */
   async eventOwner(eventId: string): Promise<string | null | undefined> {
-    const event = await this.db.client.webhookEvent.findUnique({ where: { id: eventId }, select: { webhook: { select: { ownerId: true } } } });
+    const event = await this.db.client.webhookEvent.findUnique({
+      where: { id: eventId },
+      select: { webhook: { select: { ownerId: true } } },
+    });
     return event ? event.webhook.ownerId : undefined;
   }
 

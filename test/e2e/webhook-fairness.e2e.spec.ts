@@ -28,7 +28,12 @@ class StallingReceiver {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       req.on('end', () => {
-        const arrival = { path: req.url ?? '', seq: (JSON.parse(body) as { data: { seq: number } }).data.seq, at: Date.now(), answered: !this.hanging };
+        const arrival = {
+          path: req.url ?? '',
+          seq: (JSON.parse(body) as { data: { seq: number } }).data.seq,
+          at: Date.now(),
+          answered: !this.hanging,
+        };
         this.arrivals.push(arrival);
         if (arrival.answered) {
           res.writeHead(204).end();
@@ -103,10 +108,12 @@ describe("webhooks: one owner's slow receiver does not starve other owners' deli
 
     stalling.hanging = true;
     // X's changes first: every lane of X wants a worker before Y's change is made.
-    await Promise.all(xKeys.map(async (key) => {
-      await write(x.token, key, 1);
-      await write(x.token, key, 2);
-    }));
+    await Promise.all(
+      xKeys.map(async (key) => {
+        await write(x.token, key, 1);
+        await write(x.token, key, 2);
+      }),
+    );
     await until(() => stalling.inFlight >= 2, 3000);
     await new Promise((r) => setTimeout(r, 200));
 
