@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { ChangesService } from '../changes/changes.service.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import type { ChangeEvent } from '../contract/change.js';
-import { JobQueue } from '../queues/job-queue.js';
-import { JobName } from '../queues/queue.names.js';
 import { changeMessageId, eventMessageId, signWebhook } from './webhook-signature.js';
 import { COVERAGE_TRUSTED_MS } from './webhook-coverage.js';
-import { WebhookOwnerSlots, type OwnerSlot } from './webhook-owner-slots.js';
+import { WebhookKicks } from './webhook-kicks.js';
+import { WebhookOwnerGate } from './webhook-owner-gate.js';
+import type { OwnerSlot } from './webhook-owner-slots.js';
 import { WebhookTransport, type WebhookAttempt } from './webhook-transport.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhooksRepository, type WebhookLane } from './webhooks.repository.js';
@@ -18,15 +18,13 @@ type LaneTarget = Pick<WebhookLane, 'webhookId' | 'sessionId' | 'sessionKey' | '
 const CHANGES_PER_RUN = 100;
 /** Deliveries between two cuts of a webhook's delivery log. */
 const PRUNE_EVERY = 64;
-/** Webhook owners remembered (a webhook's owner never changes). */
-const OWNERS_KEPT = 10_000;
 
 /**
  * Delivers a lane (one webhook, one session): the session's changes after the lane's
  * `delivered_seq`, read from the change log, one at a time in seq order, by whoever holds the
  * lane's lease. A failed attempt holds the lane back (exponential backoff) so no later change
  * overtakes it; after WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled. Every run
- * (of a lane or an event) first takes one of its owner's slots (WebhookOwnerSlots): an owner
+ * (of a lane, an event, a redelivery) first takes one of its owner's slots (WebhookOwnerGate): an owner
  * whose slots are all taken has the run parked until one of its runs ends, so a slow receiver
  * holds at most WEBHOOK_OWNER_CONCURRENCY worker slots and delays only its owner's deliveries.
  */
@@ -35,14 +33,13 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   private readonly logger = new Logger(WebhookLaneDeliverer.name);
   private readonly transport: WebhookTransport;
   private attempts = 0;
-  private readonly owners = new Map<string, string | null>();
 
   constructor(
     private readonly lanes: WebhooksRepository,
     private readonly changes: ChangesService,
-    private readonly queue: JobQueue,
+    private readonly kicks: WebhookKicks,
     private readonly metrics: WebhookMetrics,
-    private readonly slots: WebhookOwnerSlots,
+    private readonly gate: WebhookOwnerGate,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.transport = new WebhookTransport({
@@ -52,35 +49,14 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     });
   }
 
-  /**
-   * Asks a worker to look at the lane, after `delayMs`. A kick for now joins the lane's one
-   * waiting job if it has one (that job reads the log when it starts, so it sees this change
-   * too); while the lane's job runs, one more is kept to follow it. So a busy lane has at most
-   * one job running and one waiting, however many changes it gets: the queue's limiter counts
-   * runs of lanes, not changes, and never holds a change back behind a crowd of redundant jobs.
-   * A delayed kick (a retry, the end of a lease) is named by `tag` instead: one whose job id
-   * exists (waiting, delayed or running) is dropped.
-   */
+  /** Asks a worker to look at the lane, after `delayMs` (see WebhookKicks.lane). */
   async kick(webhookId: string, sessionId: string, delayMs = 0, tag = 'now'): Promise<void> {
-    const job = { webhookId, sessionId };
-    const options =
-      delayMs > 0
-        ? { jobId: `${tag}-${webhookId}-${sessionId}`, delay: delayMs }
-        : { deduplication: { id: `lane-${webhookId}-${sessionId}`, keepLastIfActive: true } };
-    await this.queue.queueInternal(JobName.DeliverWebhook, job, { ...options, removeOnComplete: true, removeOnFail: true });
+    await this.kicks.lane(webhookId, sessionId, delayMs, tag);
   }
 
   /** One run: deliver what the lane has, if this worker gets one of its owner's slots and the lane's lease. */
   async run(webhookId: string, sessionId: string, signal: AbortSignal): Promise<{ delivered: number }> {
-    const owner = await this.ownerOf(webhookId);
-    if (owner === undefined) return { delivered: 0 };
-    const slot = await this.takeSlot(owner, `lane:${webhookId}:${sessionId}`);
-    if (!slot) return { delivered: 0 };
-    try {
-      return await this.runLane(webhookId, sessionId, signal, slot);
-    } finally {
-      await this.giveBack(slot);
-    }
+    return this.gate.run({ lane: { webhookId, sessionId } }, { delivered: 0 }, (slot) => this.runLane(webhookId, sessionId, signal, slot));
   }
 
   private async runLane(webhookId: string, sessionId: string, signal: AbortSignal, slot: OwnerSlot): Promise<{ delivered: number }> {
@@ -131,15 +107,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
    * it), with its webhook-id; logged as a further attempt. Gone from the log: logged as failed.
    */
   async redeliver(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
-    const owner = await this.ownerOf(webhookId);
-    if (owner === undefined) return { delivered: false };
-    const slot = await this.takeSlot(owner, `redeliver:${webhookId}:${deliveryId}`);
-    if (!slot) return { delivered: false };
-    try {
-      return await this.resend(webhookId, deliveryId);
-    } finally {
-      await this.giveBack(slot);
-    }
+    return this.gate.run({ redelivery: { webhookId, deliveryId } }, { delivered: false }, () => this.resend(webhookId, deliveryId));
   }
 
   private async resend(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
@@ -186,15 +154,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
 
   /** One run of a pending job event: sent if this worker gets an owner's slot and the event's lease; on failure held back and retried like a lane. */
   async runEvent(eventId: string): Promise<{ delivered: boolean }> {
-    const owner = await this.lanes.eventOwner(eventId);
-    if (owner === undefined) return { delivered: false };
-    const slot = await this.takeSlot(owner, `event:${eventId}`);
-    if (!slot) return { delivered: false };
-    try {
-      return await this.sendEvent(eventId);
-    } finally {
-      await this.giveBack(slot);
-    }
+    return this.gate.run({ eventId }, { delivered: false }, () => this.sendEvent(eventId));
   }
 
   private async sendEvent(eventId: string): Promise<{ delivered: boolean }> {
@@ -231,18 +191,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   }
 
   async kickEvent(eventId: string, delayMs = 0, tag = 'now'): Promise<void> {
-    await this.queue.queueInternal(
-      JobName.DeliverWebhookEvent,
-      { eventId },
-      { jobId: `${tag}-${eventId}`, delay: delayMs, removeOnComplete: true, removeOnFail: true },
-    );
-  }
-
-  /** Kicks the parked runs of owners with free slots (those of a killed worker lapse); how many. */
-  async wakeParked(): Promise<number> {
-    const woken = await this.slots.wakeParked();
-    await this.wake(woken);
-    return woken.length;
+    await this.kicks.event(eventId, delayMs, tag);
   }
 
   onApplicationShutdown(): void {
@@ -251,7 +200,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
 
   /** One change, signed; true when the receiver took it. */
   private async deliver(lane: WebhookLane, change: ChangeEvent, slot: OwnerSlot): Promise<boolean> {
-    await Promise.all([this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd()), this.slots.renew(slot)]);
+    await Promise.all([this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd()), this.gate.renew(slot)]);
     // The same id on every attempt of this change for this webhook: receivers deduplicate on it.
     const eventId = changeMessageId(lane.webhookId, lane.sessionId, change.seq);
     const attempt = lane.attempt + 1;
@@ -353,44 +302,6 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       );
     } catch (error) {
       this.logger.warn(`webhook ${lane.webhookId}: logging attempt ${attempt} of ${eventId} failed: ${(error as Error).message}`);
-    }
-  }
-
-  /** The webhook's owner (null: an operator's), remembered; undefined when the webhook is gone. */
-  private async ownerOf(webhookId: string): Promise<string | null | undefined> {
-    if (this.owners.has(webhookId)) return this.owners.get(webhookId);
-    const owner = await this.lanes.ownerOf(webhookId);
-    if (owner === undefined) return undefined;
-    if (this.owners.size >= OWNERS_KEPT) this.owners.clear();
-    this.owners.set(webhookId, owner);
-    return owner;
-  }
-
-  /** One of the owner's slots, or null: the run is parked (its run ends; a slot given back wakes it). */
-  private async takeSlot(owner: string | null, waiter: string): Promise<OwnerSlot | null> {
-    const slot = await this.slots.take(owner, waiter);
-    if (!slot) this.metrics.parked.inc();
-    return slot;
-  }
-
-  private async giveBack(slot: OwnerSlot): Promise<void> {
-    await this.wake(await this.slots.give(slot));
-  }
-
-  /** Kicks parked runs; one whose kick fails is found by the sweep. */
-  private async wake(waiters: string[]): Promise<void> {
-    const kicks = waiters.map((waiter) => {
-      const [kind, id, other] = waiter.split(':');
-      if (kind === 'event' && id) return this.kickEvent(id, 0, `wake${randomUUID()}`);
-      if (kind === 'lane' && id && other) return this.kick(id, other);
-      if (kind === 'redeliver' && id && other) {
-        const job = { webhookId: id, deliveryId: other };
-        return this.queue.queueInternal(JobName.RedeliverWebhook, job, { removeOnComplete: true, removeOnFail: true });
-      }
-      return Promise.resolve();
-    });
-    for (const result of await Promise.allSettled(kicks)) {
-      if (result.status === 'rejected') this.logger.warn(`waking a parked webhook delivery failed: ${(result.reason as Error).message}`);
     }
   }
 

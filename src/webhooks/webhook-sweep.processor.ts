@@ -3,6 +3,7 @@ import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import { JobProcessor, type JobHandler } from '../queues/job-handler.js';
 import { JobName } from '../queues/queue.names.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookOwnerGate } from './webhook-owner-gate.js';
 import { WebhooksRepository } from './webhooks.repository.js';
 
 /** Lanes looked at per sweep; a longer backlog is taken up by the next ones. */
@@ -24,6 +25,7 @@ export class SweepWebhooksProcessor implements JobHandler<typeof JobName.SweepWe
   constructor(
     private readonly lanes: WebhooksRepository,
     private readonly deliverer: WebhookLaneDeliverer,
+    private readonly gate: WebhookOwnerGate,
     @InjectConfig() config: AppConfig,
   ) {
     this.schedule = config.WEBHOOK_SWEEP_SECONDS > 0 ? { everyMs: config.WEBHOOK_SWEEP_SECONDS * 1000 } : null;
@@ -34,7 +36,7 @@ export class SweepWebhooksProcessor implements JobHandler<typeof JobName.SweepWe
     for (const { webhookId, sessionId } of stranded) await this.deliverer.kick(webhookId, sessionId, 0, 'sweep');
     const events = await this.lanes.strandedEvents(SWEEP_LIMIT);
     for (const id of events) await this.deliverer.kickEvent(id, 0, 'sweep');
-    const woken = await this.deliverer.wakeParked();
+    const woken = await this.gate.wakeParked();
     return { kicked: stranded.length + events.length + woken };
   }
 }
