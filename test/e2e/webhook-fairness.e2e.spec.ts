@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RedisService } from '../../src/redis/redis.service.js';
+import { SweepWebhooksProcessor } from '../../src/webhooks/webhook-sweep.processor.js';
 import { isolatedRedis, startTestApp, type TestApp } from '../helpers/test-app.js';
 import { closeTestDb, createUser } from '../helpers/factories.js';
 import { scrape } from '../helpers/prometheus.js';
@@ -138,4 +140,20 @@ describe("webhooks: one owner's slow receiver does not starve other owners' deli
     const metrics = await scrape(app);
     expect(metrics.value('webhook_parked_total')).toBeGreaterThan(0);
   }, 30_000);
+
+  it("wakes a run parked behind a killed worker's slots with the sweep, once those slots lapse", async () => {
+    const z = await createUser({ displayName: 'Z' });
+    const key = await newSession(z.token);
+    await subscribe(z.token, `${healthy.url}/z`, key);
+    // Two workers died holding Z's slots: nobody will give them back, they lapse in 500 ms.
+    const lapse = Date.now() + 500;
+    await app.app.get(RedisService).client.zadd(`webhook-owner:${z.user.id}:slots`, lapse, 'killed-1', lapse, 'killed-2');
+    await write(z.token, key, 1);
+    // Parked, not retried on a timer: nothing arrives even after the slots have lapsed.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(healthy.delivered('/z')).toEqual([]);
+    await app.app.get(SweepWebhooksProcessor).handle();
+    await until(() => healthy.delivered('/z').length === 1, 5000);
+    expect(healthy.delivered('/z')).toEqual([1]);
+  }, 15_000);
 });
