@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { ChangesService } from '../changes/changes.service.js';
 import { InjectConfig, type AppConfig } from '../config/app-config.js';
 import type { ChangeEvent } from '../contract/change.js';
-import { JobQueue } from '../queues/job-queue.js';
-import { JobName } from '../queues/queue.names.js';
 import { changeMessageId, eventMessageId, signWebhook } from './webhook-signature.js';
 import { COVERAGE_TRUSTED_MS } from './webhook-coverage.js';
+import { WebhookKicks } from './webhook-kicks.js';
+import { WebhookOwnerGate } from './webhook-owner-gate.js';
+import type { OwnerSlot } from './webhook-owner-slots.js';
 import { WebhookTransport, type WebhookAttempt } from './webhook-transport.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhooksRepository, type WebhookLane } from './webhooks.repository.js';
@@ -22,7 +23,10 @@ const PRUNE_EVERY = 64;
  * Delivers a lane (one webhook, one session): the session's changes after the lane's
  * `delivered_seq`, read from the change log, one at a time in seq order, by whoever holds the
  * lane's lease. A failed attempt holds the lane back (exponential backoff) so no later change
- * overtakes it; after WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled.
+ * overtakes it; after WEBHOOK_DISABLE_AFTER_MS of failures the webhook is disabled. Every run
+ * (of a lane, an event, a redelivery) first takes one of its owner's slots (WebhookOwnerGate): an owner
+ * whose slots are all taken has the run parked until one of its runs ends, so a slow receiver
+ * holds at most WEBHOOK_OWNER_CONCURRENCY worker slots and delays only its owner's deliveries.
  */
 @Injectable()
 export class WebhookLaneDeliverer implements OnApplicationShutdown {
@@ -33,8 +37,9 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   constructor(
     private readonly lanes: WebhooksRepository,
     private readonly changes: ChangesService,
-    private readonly queue: JobQueue,
+    private readonly kicks: WebhookKicks,
     private readonly metrics: WebhookMetrics,
+    private readonly gate: WebhookOwnerGate,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.transport = new WebhookTransport({
@@ -44,26 +49,17 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     });
   }
 
-  /**
-   * Asks a worker to look at the lane, after `delayMs`. A kick for now joins the lane's one
-   * waiting job if it has one (that job reads the log when it starts, so it sees this change
-   * too); while the lane's job runs, one more is kept to follow it. So a busy lane has at most
-   * one job running and one waiting, however many changes it gets: the queue's limiter counts
-   * runs of lanes, not changes, and never holds a change back behind a crowd of redundant jobs.
-   * A delayed kick (a retry, the end of a lease) is named by `tag` instead: one whose job id
-   * exists (waiting, delayed or running) is dropped.
-   */
+  /** Asks a worker to look at the lane, after `delayMs` (see WebhookKicks.lane). */
   async kick(webhookId: string, sessionId: string, delayMs = 0, tag = 'now'): Promise<void> {
-    const job = { webhookId, sessionId };
-    const options =
-      delayMs > 0
-        ? { jobId: `${tag}-${webhookId}-${sessionId}`, delay: delayMs }
-        : { deduplication: { id: `lane-${webhookId}-${sessionId}`, keepLastIfActive: true } };
-    await this.queue.queueInternal(JobName.DeliverWebhook, job, { ...options, removeOnComplete: true, removeOnFail: true });
+    await this.kicks.lane(webhookId, sessionId, delayMs, tag);
   }
 
-  /** One run: deliver what the lane has, if this worker gets its lease. */
+  /** One run: deliver what the lane has, if this worker gets one of its owner's slots and the lane's lease. */
   async run(webhookId: string, sessionId: string, signal: AbortSignal): Promise<{ delivered: number }> {
+    return this.gate.run({ lane: { webhookId, sessionId } }, { delivered: 0 }, (slot) => this.runLane(webhookId, sessionId, signal, slot));
+  }
+
+  private async runLane(webhookId: string, sessionId: string, signal: AbortSignal, slot: OwnerSlot): Promise<{ delivered: number }> {
     const lane = await this.lanes.lease(webhookId, sessionId, this.leaseEnd());
     if (!lane) {
       // Someone holds it, or its retry is due later: look again then (a dead holder's lease lapses).
@@ -86,7 +82,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
       }
       for (const change of items) {
         if (signal.aborted) break;
-        if (!(await this.deliver(lane, change))) return { delivered };
+        if (!(await this.deliver(lane, change, slot))) return { delivered };
         delivered++;
       }
       more ||= items.length === CHANGES_PER_RUN;
@@ -111,6 +107,10 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
    * it), with its webhook-id; logged as a further attempt. Gone from the log: logged as failed.
    */
   async redeliver(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
+    return this.gate.run({ redelivery: { webhookId, deliveryId } }, { delivered: false }, () => this.resend(webhookId, deliveryId));
+  }
+
+  private async resend(webhookId: string, deliveryId: string): Promise<{ delivered: boolean }> {
     const target = await this.lanes.redelivery(webhookId, deliveryId);
     if (!target) return this.redeliverEvent(webhookId, deliveryId);
     const lane = { webhookId, sessionId: target.sessionId, sessionKey: target.sessionKey, url: target.url, secret: target.secret };
@@ -152,8 +152,12 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
     return { delivered: result.delivered };
   }
 
-  /** One run of a pending job event: sent if this worker gets its lease; on failure held back and retried like a lane. */
+  /** One run of a pending job event: sent if this worker gets an owner's slot and the event's lease; on failure held back and retried like a lane. */
   async runEvent(eventId: string): Promise<{ delivered: boolean }> {
+    return this.gate.run({ eventId }, { delivered: false }, () => this.sendEvent(eventId));
+  }
+
+  private async sendEvent(eventId: string): Promise<{ delivered: boolean }> {
     const event = await this.lanes.leaseEvent(eventId, this.leaseEnd());
     if (!event) {
       // Held back by the lane of its deleted session: that lane, once done, sends it on.
@@ -187,11 +191,7 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   }
 
   async kickEvent(eventId: string, delayMs = 0, tag = 'now'): Promise<void> {
-    await this.queue.queueInternal(
-      JobName.DeliverWebhookEvent,
-      { eventId },
-      { jobId: `${tag}-${eventId}`, delay: delayMs, removeOnComplete: true, removeOnFail: true },
-    );
+    await this.kicks.event(eventId, delayMs, tag);
   }
 
   onApplicationShutdown(): void {
@@ -199,8 +199,8 @@ export class WebhookLaneDeliverer implements OnApplicationShutdown {
   }
 
   /** One change, signed; true when the receiver took it. */
-  private async deliver(lane: WebhookLane, change: ChangeEvent): Promise<boolean> {
-    await this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd());
+  private async deliver(lane: WebhookLane, change: ChangeEvent, slot: OwnerSlot): Promise<boolean> {
+    await Promise.all([this.lanes.renew(lane.webhookId, lane.sessionId, this.leaseEnd()), this.gate.renew(slot)]);
     // The same id on every attempt of this change for this webhook: receivers deduplicate on it.
     const eventId = changeMessageId(lane.webhookId, lane.sessionId, change.seq);
     const attempt = lane.attempt + 1;

@@ -7,7 +7,7 @@ const OUTCOMES = ['delivered', 'http_error', 'no_answer'] as const;
 
 /**
  * Delivery attempts by outcome and their duration; how long changes took from commit to
- * delivery; webhooks disabled for failing; and, cluster-wide, the oldest change or event still
+ * delivery; webhooks disabled for failing; runs parked behind their owner's other runs; and, cluster-wide, the oldest change or event still
  * to be delivered and the longest-failing lane or event.
  */
 @Injectable()
@@ -16,6 +16,7 @@ export class WebhookMetrics {
   private readonly duration;
   private readonly lag;
   readonly disabled;
+  readonly parked;
 
   constructor(metrics: Metrics, repository: WebhooksRepository) {
     metrics.gauge({
@@ -54,6 +55,10 @@ export class WebhookMetrics {
     this.disabled = metrics.counter({
       name: 'webhooks_disabled_total',
       help: 'Webhooks disabled after failing for WEBHOOK_DISABLE_AFTER_MS',
+    });
+    this.parked = metrics.counter({
+      name: 'webhook_parked_total',
+      help: "Webhook delivery runs parked because their owner's WEBHOOK_OWNER_CONCURRENCY slots were all taken",
     });
   }
 

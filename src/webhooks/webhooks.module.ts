@@ -8,7 +8,10 @@ import { WebhookCoverage } from './webhook-coverage.js';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookEventProcessor } from './webhook-event.processor.js';
 import { WebhookJobListener } from './webhook-job.listener.js';
+import { WebhookKicks } from './webhook-kicks.js';
 import { WebhookLaneDeliverer } from './webhook-lane.deliverer.js';
+import { WebhookOwnerGate } from './webhook-owner-gate.js';
+import { WebhookOwnerSlots } from './webhook-owner-slots.js';
 import { WebhookSessionListener } from './webhook-session.listener.js';
 import { WebhookRedeliveryProcessor } from './webhook-redelivery.processor.js';
 import { SweepWebhooksProcessor } from './webhook-sweep.processor.js';
@@ -28,8 +31,11 @@ import { WebhooksService } from './webhooks.service.js';
     WebhookDeliveryProcessor,
     WebhookEventProcessor,
     WebhookJobListener,
+    WebhookKicks,
     WebhookLaneDeliverer,
     WebhookMetrics,
+    WebhookOwnerGate,
+    WebhookOwnerSlots,
     WebhookRedeliveryProcessor,
     WebhookSessionListener,
     WebhooksRepository,

@@ -455,6 +455,21 @@ export class WebhooksRepository {
     };
   }
 
+  /** The owner of a webhook (null: an operator's); undefined when it is gone. */
+  async ownerOf(webhookId: string): Promise<string | null | undefined> {
+    const webhook = await this.db.client.webhook.findUnique({ where: { id: webhookId }, select: { ownerId: true } });
+    return webhook ? webhook.ownerId : undefined;
+  }
+
+  /** The owner of a pending event's webhook (null: an operator's); undefined when the event is gone. */
+  async eventOwner(eventId: string): Promise<string | null | undefined> {
+    const event = await this.db.client.webhookEvent.findUnique({
+      where: { id: eventId },
+      select: { webhook: { select: { ownerId: true } } },
+    });
+    return event ? event.webhook.ownerId : undefined;
+  }
+
   /** When the lane's lease ends, or its retry is due: when another delivery job should look at it (null: free now). */
   async busyUntil(webhookId: string, sessionId: string): Promise<Date | null> {
     const lane = await this.db.client.webhookLane.findUnique({

@@ -40,6 +40,7 @@ describe('/metrics (Prometheus)', () => {
       'webhook_oldest_pending_seconds',
       'webhook_oldest_failing_seconds',
       'webhooks_disabled_total',
+      'webhook_parked_total',
       'change_feed_streams',
     ]) {
       expect([name, metrics.has(name)]).toEqual([name, true]);
