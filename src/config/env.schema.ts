@@ -139,7 +139,7 @@ export const envSchema = z
 
     WEBHOOK_ALLOW_PRIVATE: bool.default(false),
     WEBHOOK_MAX_PER_USER: int(1, 1000).default(25),
-    WEBHOOK_OWNER_CONCURRENCY: int(1, 1000).default(4),
+    WEBHOOK_OWNER_CONCURRENCY: int(1, 1000).default(16),
     WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
     WEBHOOK_RETRY_BASE_MS: int(10).default(10_000),
     WEBHOOK_RETRY_MAX_MS: int(10).default(3_600_000),
