@@ -38,5 +38,9 @@ export default {
   globalTeardown: '<rootDir>/test/helpers/global-teardown.mjs',
   testTimeout: 30000,
   maxWorkers: 2,
+  // A worker told to end calls process.exit() (test/helpers/jest-environment.mjs), but on a
+  // busy machine even that can take more than Jest's default half second for a worker that
+  // holds gigabytes; Jest waits this long before it kills it and warns.
+  workerGracefulExitTimeout: 5000,
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };
